@@ -1,0 +1,25 @@
+from pathlib import Path
+
+from pydantic_settings import SettingsConfigDict
+
+from services.settings import BaseServiceSettings
+
+
+class IntakeSettings(BaseServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="INTAKE_", env_file=".env", extra="ignore")
+
+    service_name: str = "intake"
+    duplicate_window_days: int = 30
+    duplicate_similarity: float = 0.6
+    related_similarity: float = 0.45
+    related_scan_limit: int = 200
+    upload_dir: Path | None = None
+    upload_max_bytes: int = 10 * 1024 * 1024
+
+    def resolved_upload_dir(self) -> Path:
+        path = self.upload_dir or (self.common().var_dir / "uploads")
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+
+settings = IntakeSettings()

@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from intake_service.models import Issue, IssueAttachment
+from shared.enums import RequestStatus
+
+
+class IssueRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    @classmethod
+    def from_session(cls, session: AsyncSession) -> IssueRepository:
+        return cls(session)
+
+    def get_base_statement(self) -> Select[tuple[Issue]]:
+        return select(Issue)
+
+    async def get_by_tracking_no(
+        self, tracking_no: str, *, with_history: bool = False, refresh: bool = False
+    ) -> Issue | None:
+        stmt = self.get_base_statement().where(Issue.tracking_no == tracking_no)
+        if with_history:
+            stmt = stmt.options(selectinload(Issue.history), selectinload(Issue.attachments))
+        if refresh:
+            stmt = stmt.execution_options(populate_existing=True)
+        return await self.session.scalar(stmt)
+
+    async def get_by_id(self, issue_id: uuid.UUID) -> Issue | None:
+        return await self.session.get(Issue, issue_id)
+
+    async def recent_by_submitter(self, submitter_key: str, since: datetime) -> Sequence[Issue]:
+        stmt = (
+            self.get_base_statement()
+            .where(
+                Issue.submitter_key == submitter_key,
+                Issue.received_at >= since,
+                Issue.status != RequestStatus.withdrawn.value,
+            )
+            .order_by(Issue.received_at)
+            .limit(100)
+        )
+        return (await self.session.scalars(stmt)).all()
+
+    async def recent_by_topic(
+        self, topic: str, since: datetime, *, area_code: str | None, limit: int
+    ) -> Sequence[Issue]:
+        stmt = self.get_base_statement().where(Issue.topic == topic, Issue.received_at >= since)
+        if area_code:
+            stmt = stmt.where(Issue.area_code == area_code)
+        stmt = stmt.order_by(Issue.received_at.desc()).limit(limit)
+        return (await self.session.scalars(stmt)).all()
+
+    async def unattached_uploads(
+        self, upload_ids: Sequence[uuid.UUID], api_key_id: uuid.UUID | None
+    ) -> Sequence[IssueAttachment]:
+        if not upload_ids:
+            return []
+        stmt = select(IssueAttachment).where(
+            IssueAttachment.id.in_(upload_ids),
+            IssueAttachment.issue_id.is_(None),
+            IssueAttachment.kind == "upload",
+        )
+        if api_key_id is not None:
+            stmt = stmt.where(IssueAttachment.api_key_id == api_key_id)
+        return (await self.session.scalars(stmt)).all()
+
+    async def tracking_nos(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
+        if not ids:
+            return {}
+        rows = await self.session.execute(select(Issue.id, Issue.tracking_no).where(Issue.id.in_(ids)))
+        return {row.id: row.tracking_no for row in rows}

@@ -1,0 +1,180 @@
+"""Public API schemas of the intake service (requests, receipts, tracking views)."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from datetime import datetime
+from typing import Annotated, Self
+
+from pydantic import AfterValidator, Field, StringConstraints, model_validator
+from pydantic_core import PydanticCustomError
+
+from shared.enums import Channel, RequestStatus, RequestType, SubmitterKind, Topic, Urgency
+from shared.identifiers import InvalidIdentifier, validate_phone, validate_uscc
+from shared.schemas.base import InputSchema, Schema
+
+MAX_ATTACHMENTS = 10
+
+
+def _identifier(validator: type | object) -> AfterValidator:
+    def check(value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            return validator(value)  # type: ignore[operator, no-any-return]
+        except InvalidIdentifier as exc:
+            raise PydanticCustomError(exc.code, "{zh} / {en}", {"zh": exc.message_zh, "en": exc.message_en}) from exc
+
+    return AfterValidator(check)
+
+
+def _no_control_chars(value: str) -> str:
+    # Free text keeps every script and emoji, but not control characters (except newlines/tabs).
+    if any(ord(ch) < 32 and ch not in "\n\r\t" for ch in value) or "\x7f" in value:
+        raise PydanticCustomError("control_characters", "文本包含控制字符 / Text contains control characters")
+    return value
+
+
+Phone = Annotated[str, _identifier(validate_phone)]
+Uscc = Annotated[str, _identifier(validate_uscc)]
+Title = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=2, max_length=100), AfterValidator(_no_control_chars)
+]
+Description = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=5, max_length=5000), AfterValidator(_no_control_chars)
+]
+ShortText = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), AfterValidator(_no_control_chars)
+]
+Url = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000, pattern=r"^https?://[^\s]+$")]
+
+
+class LocationIn(InputSchema):
+    address: ShortText | None = Field(None, max_length=300)
+    lat: float | None = Field(None, ge=-90, le=90)
+    lon: float | None = Field(None, ge=-180, le=180)
+    area_code: Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z_\-]{1,32}$")] | None = None
+
+    @model_validator(mode="after")
+    def _pair(self) -> Self:
+        if (self.lat is None) != (self.lon is None):
+            raise PydanticCustomError("location_incomplete", "经纬度须同时提供 / lat and lon must be given together")
+        for value in (self.lat, self.lon):
+            if value is not None and not math.isfinite(value):
+                raise PydanticCustomError("location_invalid", "坐标无效 / invalid coordinate")
+        return self
+
+
+class SubmitterIn(InputSchema):
+    kind: SubmitterKind
+    name: ShortText | None = Field(None, max_length=50)
+    phone: Phone | None = None
+    email: Annotated[str, StringConstraints(max_length=200, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = None
+    uscc: Uscc | None = None
+    enterprise_name: ShortText | None = None
+
+    @model_validator(mode="after")
+    def _enterprise(self) -> Self:
+        if self.kind == SubmitterKind.enterprise and not self.uscc:
+            raise PydanticCustomError(
+                "uscc_required", "企业提交须填写统一社会信用代码 / An enterprise must give its unified social credit code"
+            )
+        return self
+
+
+class AttachmentRef(InputSchema):
+    """Either a media URL or the id of a file uploaded through ``POST /v1/attachments``."""
+
+    url: Url | None = None
+    upload_id: uuid.UUID | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> Self:
+        if (self.url is None) == (self.upload_id is None):
+            raise PydanticCustomError("attachment_ref", "附件须为 url 或 upload_id 之一 / give exactly one of url, upload_id")
+        return self
+
+
+class IssueCreate(InputSchema):
+    channel: Channel
+    type: RequestType
+    topic: Topic | None = Field(None, description="Omit to let the service suggest one from the text")
+    urgency: Urgency = Urgency.normal
+    title: Title
+    description: Description
+    location: LocationIn | None = None
+    submitter: SubmitterIn | None = None
+    anonymous: bool = False
+    confidential: bool | None = Field(
+        None, description="Identity visible only to the discipline role; defaults to true for 举报 (report)"
+    )
+    attachments: list[AttachmentRef] = Field(default_factory=list, max_length=MAX_ATTACHMENTS)
+    recorded_by: ShortText | None = Field(None, description="Operator who entered a hotline/console request")
+
+    @model_validator(mode="after")
+    def _who(self) -> Self:
+        if not self.anonymous:
+            if self.submitter is None or not self.submitter.phone:
+                raise PydanticCustomError(
+                    "contact_required",
+                    "实名提交须提供联系电话(或选择匿名)/ A phone number is required unless anonymous",
+                )
+        return self
+
+
+class IssueReceipt(Schema):
+    id: uuid.UUID
+    tracking_no: str
+    tracking_secret: str = Field(description="Shown once: proves ownership when tracking the request")
+    status: RequestStatus
+    received_at: datetime
+    topic: Topic
+    topic_suggested: bool
+    topic_confidence: float
+    duplicate_of: str | None = None
+    related: list[str] = Field(default_factory=list)
+
+
+class HistoryEntry(Schema):
+    status: RequestStatus
+    status_label: str
+    note: str | None = None
+    at: datetime
+
+
+class IssuePublic(Schema):
+    tracking_no: str
+    channel: Channel
+    type: RequestType
+    topic: Topic
+    urgency: Urgency
+    title: str
+    description: str
+    status: RequestStatus
+    status_label: str
+    status_note: str | None = None
+    agency_responsible: str | None = None
+    expected_at: datetime | None = None
+    expected_provisional: bool = False
+    received_at: datetime
+    duplicate_of: str | None = None
+    attachments: int = 0
+    history: list[HistoryEntry]
+
+
+class WithdrawIn(InputSchema):
+    reason: ShortText | None = None
+
+
+class SupplementIn(InputSchema):
+    text: Description
+    attachments: list[AttachmentRef] = Field(default_factory=list, max_length=MAX_ATTACHMENTS)
+
+
+class AttachmentOut(Schema):
+    upload_id: uuid.UUID
+    filename: str | None
+    content_type: str | None
+    size: int | None
+    sha256: str | None

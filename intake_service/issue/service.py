@@ -1,0 +1,320 @@
+"""Receiving requests: validation beyond the schema, duplicates, related requests, events."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from intake_service.config import settings
+from intake_service.issue.exceptions import AttachmentNotFound, ChannelNotAllowed, IssueClosed
+from intake_service.issue.repository import IssueRepository
+from intake_service.issue.schemas import AttachmentRef, IssueCreate, SupplementIn
+from intake_service.issue.similarity import bigrams, similarity
+from intake_service.issue.topic_suggest import suggest_topic
+from intake_service.models import Issue, IssueAttachment, IssueHistory, IssueSupplement
+from services.api_keys import ApiKeyIdentity
+from services.models import utcnow
+from services.outbox import add_event
+from shared.calendar import SHANGHAI
+from shared.enums import RequestStatus, RequestType, SubmitterKind
+from shared.events import (
+    CaseStatusChanged,
+    Location,
+    RequestSubmitted,
+    RequestSupplemented,
+    RequestWithdrawn,
+    SubmitterInfo,
+)
+from shared.identifiers import InvalidIdentifier, mask_name, mask_phone, validate_phone
+
+ANY_CHANNEL = "*"
+_TRACKING_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
+FINAL_STATUSES = frozenset(
+    {RequestStatus.closed, RequestStatus.withdrawn, RequestStatus.rejected, RequestStatus.merged}
+)
+
+
+def new_tracking_no() -> str:
+    """``YS`` + local date + 8 random base32 characters: readable on the phone, not guessable."""
+    today = utcnow().astimezone(SHANGHAI).strftime("%y%m%d")
+    return "YS" + today + "".join(secrets.choice(_TRACKING_ALPHABET) for _ in range(8))
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def submitter_key(data: IssueCreate) -> str | None:
+    if data.submitter is None or data.anonymous:
+        return None
+    identity = data.submitter.uscc or data.submitter.phone
+    if identity is None:
+        return None
+    return hashlib.sha256(f"{data.submitter.kind}:{identity}".encode()).hexdigest()
+
+
+class IssueService:
+    async def submit(
+        self,
+        session: AsyncSession,
+        data: IssueCreate,
+        *,
+        client: ApiKeyIdentity | None,
+        cppcc_member_id: uuid.UUID | None = None,
+        cppcc_visit_id: uuid.UUID | None = None,
+    ) -> tuple[Issue, str]:
+        """Accept a request; returns it and its tracking secret (shown once)."""
+        if client is not None and client.scope not in (ANY_CHANNEL, data.channel.value):
+            raise ChannelNotAllowed()
+        repository = IssueRepository.from_session(session)
+        now = utcnow()
+
+        if data.topic is None:
+            suggestion = suggest_topic(data.title, data.description)
+            topic, topic_suggested, confidence = suggestion.topic, True, suggestion.confidence
+        else:
+            topic, topic_suggested, confidence = data.topic, False, 1.0
+
+        key = submitter_key(data)
+        text = bigrams(data.title + data.description)
+        since = now - timedelta(days=settings.duplicate_window_days)
+        duplicate_of: Issue | None = None
+        if key is not None:
+            for earlier in await repository.recent_by_submitter(key, since):
+                if earlier.type == data.type.value and (
+                    similarity(text, bigrams(earlier.title + earlier.description))
+                    >= settings.duplicate_similarity
+                ):
+                    duplicate_of = earlier
+                    break
+        if duplicate_of is not None and duplicate_of.duplicate_of_id is not None:
+            duplicate_of = await repository.get_by_id(duplicate_of.duplicate_of_id) or duplicate_of
+
+        related: list[str] = []
+        if duplicate_of is None:
+            area_code = data.location.area_code if data.location else None
+            for other in await repository.recent_by_topic(
+                topic.value, since, area_code=area_code, limit=settings.related_scan_limit
+            ):
+                if other.submitter_key == key and key is not None:
+                    continue
+                if other.duplicate_of_id is not None:
+                    continue
+                if similarity(text, bigrams(other.title + other.description)) >= settings.related_similarity:
+                    related.append(other.tracking_no)
+                if len(related) >= 5:
+                    break
+
+        confidential = data.confidential if data.confidential is not None else data.type == RequestType.report
+        secret = secrets.token_urlsafe(12)
+        submitter = data.submitter
+        issue = Issue(
+            id=uuid.uuid4(),
+            tracking_no=new_tracking_no(),
+            tracking_secret_hash=hash_secret(secret),
+            channel=data.channel.value,
+            type=data.type.value,
+            topic=topic.value,
+            topic_suggested=topic_suggested,
+            topic_confidence=confidence,
+            urgency=data.urgency.value,
+            title=data.title,
+            description=data.description,
+            address=data.location.address if data.location else None,
+            lat=data.location.lat if data.location else None,
+            lon=data.location.lon if data.location else None,
+            area_code=data.location.area_code if data.location else None,
+            submitter_kind=(submitter.kind if submitter else SubmitterKind.person).value,
+            submitter_name=submitter.name if submitter else None,
+            submitter_phone=submitter.phone if submitter else None,
+            submitter_email=submitter.email if submitter else None,
+            uscc=submitter.uscc if submitter else None,
+            enterprise_name=submitter.enterprise_name if submitter else None,
+            submitter_key=key,
+            anonymous=data.anonymous,
+            confidential=confidential,
+            status=(RequestStatus.duplicate if duplicate_of else RequestStatus.received).value,
+            duplicate_of_id=duplicate_of.id if duplicate_of else None,
+            related_tracking_nos=",".join(related) or None,
+            api_key_id=client.key_id if client else None,
+            recorded_by=data.recorded_by,
+            cppcc_member_id=cppcc_member_id,
+            cppcc_visit_id=cppcc_visit_id,
+            received_at=now,
+            updated_at=now,
+            status_changed_at=now,
+        )
+        session.add(issue)
+        await session.flush()
+        attachment_urls = await self._attach(session, issue, data.attachments, client)
+        session.add(
+            IssueHistory(
+                issue_id=issue.id,
+                status=issue.status,
+                note=(
+                    f"与 {duplicate_of.tracking_no} 重复,已关联"
+                    if duplicate_of
+                    else f"已受理({data.channel.label_zh})"
+                ),
+                at=now,
+            )
+        )
+        add_event(
+            session,
+            RequestSubmitted(
+                request_id=issue.id,
+                tracking_no=issue.tracking_no,
+                channel=data.channel,
+                type=data.type,
+                topic=topic,
+                topic_suggested=topic_suggested,
+                topic_confidence=confidence,
+                urgency=data.urgency,
+                title=data.title,
+                description=data.description,
+                location=Location(
+                    address=issue.address, lat=issue.lat, lon=issue.lon, area_code=issue.area_code
+                ),
+                submitter=self.submitter_for_events(issue),
+                anonymous=issue.anonymous,
+                confidential=issue.confidential,
+                attachments=attachment_urls,
+                duplicate_of=duplicate_of.tracking_no if duplicate_of else None,
+                related=related,
+                cppcc_member_id=cppcc_member_id,
+                cppcc_visit_id=cppcc_visit_id,
+                received_at=now,
+            ),
+        )
+        return issue, secret
+
+    @staticmethod
+    def submitter_for_events(issue: Issue) -> SubmitterInfo:
+        """The identity other services may see: masked for anonymous and confidential requests
+        (a whistleblower's identity stays in intake, readable by the discipline role only)."""
+        kind = SubmitterKind(issue.submitter_kind)
+        if issue.anonymous or issue.confidential:
+            return SubmitterInfo(
+                kind=kind,
+                name=mask_name(issue.submitter_name) if issue.submitter_name else None,
+                phone=mask_phone(issue.submitter_phone) if issue.submitter_phone else None,
+                masked=True,
+            )
+        return SubmitterInfo(
+            kind=kind,
+            name=issue.submitter_name,
+            phone=issue.submitter_phone,
+            uscc=issue.uscc,
+            enterprise_name=issue.enterprise_name,
+        )
+
+    async def _attach(
+        self,
+        session: AsyncSession,
+        issue: Issue,
+        refs: list[AttachmentRef],
+        client: ApiKeyIdentity | None,
+    ) -> list[str]:
+        urls: list[str] = []
+        upload_ids = [ref.upload_id for ref in refs if ref.upload_id is not None]
+        uploads = await IssueRepository.from_session(session).unattached_uploads(
+            upload_ids, client.key_id if client else None
+        )
+        if len(uploads) != len(set(upload_ids)):
+            raise AttachmentNotFound()
+        for upload in uploads:
+            upload.issue_id = issue.id
+            urls.append(f"upload:{upload.id}")
+        for ref in refs:
+            if ref.url is not None:
+                session.add(IssueAttachment(issue_id=issue.id, kind="url", url=ref.url))
+                urls.append(ref.url)
+        return urls
+
+    def verify_owner(self, issue: Issue, *, secret: str | None, phone: str | None) -> bool:
+        if secret and hmac.compare_digest(hash_secret(secret), issue.tracking_secret_hash):
+            return True
+        if phone and issue.submitter_phone:
+            try:
+                given = validate_phone(phone)
+            except InvalidIdentifier:
+                return False
+            return hmac.compare_digest(given, issue.submitter_phone)
+        return False
+
+    async def withdraw(self, session: AsyncSession, issue: Issue, reason: str | None) -> Issue:
+        if issue.status == RequestStatus.withdrawn.value:
+            return issue
+        if RequestStatus(issue.status) in FINAL_STATUSES | {RequestStatus.completed}:
+            raise IssueClosed()
+        now = utcnow()
+        self._set_status(session, issue, RequestStatus.withdrawn, reason or "提交人撤回", now)
+        add_event(
+            session,
+            RequestWithdrawn(
+                request_id=issue.id, tracking_no=issue.tracking_no, reason=reason, withdrawn_at=now
+            ),
+        )
+        return issue
+
+    async def supplement(
+        self, session: AsyncSession, issue: Issue, data: SupplementIn, client: ApiKeyIdentity | None
+    ) -> IssueSupplement:
+        if RequestStatus(issue.status) in FINAL_STATUSES:
+            raise IssueClosed()
+        now = utcnow()
+        supplement = IssueSupplement(issue_id=issue.id, text=data.text, created_at=now)
+        session.add(supplement)
+        urls = await self._attach(session, issue, data.attachments, client)
+        session.add(IssueHistory(issue_id=issue.id, status=issue.status, note="提交人补充材料", at=now))
+        add_event(
+            session,
+            RequestSupplemented(
+                request_id=issue.id,
+                tracking_no=issue.tracking_no,
+                text=data.text,
+                attachments=urls,
+                supplemented_at=now,
+            ),
+        )
+        return supplement
+
+    async def apply_status(self, session: AsyncSession, change: CaseStatusChanged) -> None:
+        """Keep the submitter-facing status current from routing's events.
+
+        Events can arrive out of order (retries): an older change never overwrites a newer one.
+        """
+        issue = await IssueRepository.from_session(session).get_by_id(change.request_id)
+        if issue is None:
+            return
+        if issue.status == RequestStatus.withdrawn.value:
+            return
+        if issue.status_changed_at is not None and change.changed_at < issue.status_changed_at:
+            session.add(
+                IssueHistory(issue_id=issue.id, status=change.status.value, note=change.note, at=change.changed_at)
+            )
+            return
+        if change.agency_responsible is not None:
+            issue.agency_responsible = change.agency_responsible
+        if change.expected_at is not None:
+            issue.expected_at = change.expected_at
+            issue.expected_provisional = change.expected_provisional
+        self._set_status(session, issue, change.status, change.note, change.changed_at)
+
+    @staticmethod
+    def _set_status(
+        session: AsyncSession, issue: Issue, status: RequestStatus, note: str | None, at: datetime
+    ) -> None:
+        issue.status = status.value
+        issue.status_note = note
+        issue.status_changed_at = at
+        issue.updated_at = utcnow()
+        session.add(IssueHistory(issue_id=issue.id, status=status.value, note=note, at=at))
+
+
+issue_service = IssueService()

@@ -1,0 +1,29 @@
+"""Near-duplicate text detection for Chinese requests: character-bigram Jaccard similarity.
+
+Chinese has no spaces, so word tokens would need a segmenter; bigrams of the normalized text are
+the classic cheap proxy and catch the same complaint re-typed with small edits.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+_KEEP_CATEGORIES = ("L", "N")
+
+
+def normalize(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text).lower()
+    return "".join(ch for ch in text if unicodedata.category(ch)[0] in _KEEP_CATEGORIES)
+
+
+def bigrams(text: str) -> frozenset[str]:
+    norm = normalize(text)
+    if len(norm) < 2:
+        return frozenset({norm}) if norm else frozenset()
+    return frozenset(norm[i : i + 2] for i in range(len(norm) - 1))
+
+
+def similarity(a: frozenset[str], b: frozenset[str]) -> float:
+    if not a or not b:
+        return 0.0
+    return len(a & b) / len(a | b)

@@ -1,0 +1,20 @@
+"""Every ORM model of the intake service, on one metadata (one alembic history)."""
+
+from intake_service.models._base import ApiKey, IdempotencyRecord, InboxEvent, Model, OutboxEvent
+from intake_service.models._cppcc import CppccMember, CppccVisit, LiaisonStation
+from intake_service.models._issue import Issue, IssueAttachment, IssueHistory, IssueSupplement
+
+__all__ = [
+    "ApiKey",
+    "CppccMember",
+    "CppccVisit",
+    "IdempotencyRecord",
+    "InboxEvent",
+    "Issue",
+    "IssueAttachment",
+    "IssueHistory",
+    "IssueSupplement",
+    "LiaisonStation",
+    "Model",
+    "OutboxEvent",
+]

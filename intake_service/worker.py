@@ -1,0 +1,18 @@
+"""The intake worker: keeps submitter-facing status current from routing's events, and relays
+the outbox."""
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from intake_service.issue.service import issue_service
+from intake_service.spec import spec
+from services.worker import build_worker_settings
+from shared.events import CaseStatusChanged, EventEnvelope
+
+
+async def on_case_status_changed(session: AsyncSession, envelope: EventEnvelope) -> None:
+    await issue_service.apply_status(session, CaseStatusChanged.model_validate(envelope.data))
+
+
+WorkerSettings = build_worker_settings(
+    spec, handlers={CaseStatusChanged.TYPE: on_case_status_changed}
+)

@@ -1,0 +1,1 @@
+"""Runtime kit shared by the three Yingshang services, and the launcher (``python -m services``)."""

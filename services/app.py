@@ -1,0 +1,197 @@
+"""The FastAPI app factory every service uses: lifespan resources, middleware, ops endpoints."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import func, select, text
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from services.db import create_engine, create_sessionmaker
+from services.errors import add_exception_handlers, render
+from services.observability import (
+    OUTBOX_BACKLOG,
+    OUTBOX_OLDEST_AGE,
+    QUEUE_DEPTH,
+    RequestContextMiddleware,
+    configure_logging,
+)
+from services.models import utcnow
+from services.queue import QueueClient, RedisError
+from services.spec import ServiceSpec
+
+__all__ = ["create_service_app"]
+
+StartupHook = Callable[[FastAPI], Awaitable[None]]
+
+
+def create_service_app(
+    spec: ServiceSpec,
+    routers: Sequence[APIRouter],
+    *,
+    title: str,
+    description: str,
+    on_startup: StartupHook | None = None,
+) -> FastAPI:
+    common = spec.settings.common()
+    common.check_production()
+    configure_logging(spec.name, level=common.log_level, json=common.log_json)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings = spec.settings
+        engine = create_engine(
+            settings.resolved_database_url(),
+            schema=spec.name,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+        )
+        app.state.engine = engine
+        app.state.sessionmaker = create_sessionmaker(engine)
+        app.state.sessionmaker.configure(
+            info={"outbox_model": spec.outbox_model, "service_name": spec.name}
+        )
+        redis_url = common.redis_url
+        app.state.queue = QueueClient(redis_url) if redis_url else None
+        app.state.http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=2.0))
+        app.state.spec = spec
+        if on_startup is not None:
+            await on_startup(app)
+        try:
+            yield
+        finally:
+            await app.state.http.aclose()
+            if app.state.queue is not None:
+                await app.state.queue.close()
+            await engine.dispose()
+
+    app = FastAPI(
+        title=title,
+        description=description,
+        version="1.0.0",
+        lifespan=lifespan,
+    )
+    add_exception_handlers(app)
+    for router in routers:
+        app.include_router(router)
+    _add_ops_routes(app, spec)
+    if common.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=common.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-API-Key"],
+        )
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=common.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware, service=spec.name)
+    return app
+
+
+def _add_ops_routes(app: FastAPI, spec: ServiceSpec) -> None:
+    @app.get("/healthz", tags=["ops"], summary="Liveness: the process answers")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": spec.name}
+
+    @app.get("/readyz", tags=["ops"], summary="Readiness: database and Redis reachable")
+    async def readyz(request: Request) -> JSONResponse:
+        checks: dict[str, str] = {}
+        try:
+            async with request.app.state.sessionmaker() as session:
+                await session.execute(text("SELECT 1"))
+            checks["database"] = "ok"
+        except Exception as exc:  # any failure means not ready
+            checks["database"] = f"error: {type(exc).__name__}"
+        queue: QueueClient | None = request.app.state.queue
+        checks["redis"] = "ok" if queue is not None and await queue.ping() else "error"
+        ready = all(value == "ok" for value in checks.values())
+        return JSONResponse(
+            {"status": "ok" if ready else "unavailable", "checks": checks},
+            status_code=200 if ready else 503,
+        )
+
+    @app.get("/metrics", tags=["ops"], summary="Prometheus metrics", include_in_schema=False)
+    async def metrics(request: Request) -> Response:
+        await _refresh_gauges(request.app, spec)
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+async def _refresh_gauges(app: FastAPI, spec: ServiceSpec) -> None:
+    model = spec.outbox_model
+    try:
+        async with app.state.sessionmaker() as session:
+            count, oldest = (
+                await session.execute(
+                    select(func.count(), func.min(model.created_at)).where(
+                        model.confirmed_at.is_(None)
+                    )
+                )
+            ).one()
+        OUTBOX_BACKLOG.labels(spec.name).set(count)
+        age = 0.0
+        if oldest is not None:
+            if oldest.tzinfo is None:
+                from datetime import UTC
+
+                oldest = oldest.replace(tzinfo=UTC)
+            age = (utcnow() - oldest).total_seconds()
+        OUTBOX_OLDEST_AGE.labels(spec.name).set(age)
+    except Exception:  # metrics must render even when the database is down
+        pass
+    queue: QueueClient | None = app.state.queue
+    if queue is not None:
+        try:
+            QUEUE_DEPTH.labels(spec.name).set(await queue.redis.zcard(spec.name))
+        except (RedisError, OSError):
+            pass
+
+
+class BodySizeLimitMiddleware:
+    """Refuse bodies over the limit before reading them into memory."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers") or []:
+            if name == b"content-length":
+                try:
+                    too_big = int(value) > self.max_bytes
+                except ValueError:
+                    too_big = True
+                if too_big:
+                    await self._reject(scope, receive, send)
+                    return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise _BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, limited_receive, send)
+        except _BodyTooLarge:
+            await self._reject(scope, receive, send)
+
+    async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response: Any = render(413, "payload_too_large", "请求体过大", "Request body too large")
+        await response(scope, receive, send)
+
+
+class _BodyTooLarge(Exception):
+    pass

@@ -1,0 +1,185 @@
+"""Service errors and the handlers that render every failure in the shared envelope.
+
+Every error has a stable ``code``, a Chinese ``message`` and an English ``message_en``. Nothing
+escapes as a bare 500: database outages become 503 ``service_unavailable`` so clients retry.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from services.observability import current_request_id
+from shared.errors import ErrorBody, ErrorResponse
+
+__all__ = [
+    "BadRequest",
+    "Conflict",
+    "Forbidden",
+    "NotFound",
+    "ServiceError",
+    "ServiceUnavailable",
+    "Unauthorized",
+    "add_exception_handlers",
+    "error_responses",
+]
+
+log = structlog.get_logger(__name__)
+
+
+class ServiceError(Exception):
+    status_code = 400
+    code = "bad_request"
+    message = "请求有误"
+    message_en = "Bad request"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        message_en: str | None = None,
+        *,
+        code: str | None = None,
+        status_code: int | None = None,
+        details: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.message = message or type(self).message
+        self.message_en = message_en or type(self).message_en
+        self.code = code or type(self).code
+        self.status_code = status_code or type(self).status_code
+        self.details = details
+        self.headers = headers
+        super().__init__(f"{self.code}: {self.message_en}")
+
+
+class BadRequest(ServiceError):
+    pass
+
+
+class Unauthorized(ServiceError):
+    status_code = 401
+    code = "unauthorized"
+    message = "未认证或凭据无效"
+    message_en = "Missing or invalid credentials"
+
+
+class Forbidden(ServiceError):
+    status_code = 403
+    code = "forbidden"
+    message = "无权执行此操作"
+    message_en = "Not allowed"
+
+
+class NotFound(ServiceError):
+    status_code = 404
+    code = "not_found"
+    message = "未找到"
+    message_en = "Not found"
+
+
+class Conflict(ServiceError):
+    status_code = 409
+    code = "conflict"
+    message = "当前状态不允许此操作"
+    message_en = "The current state does not allow this"
+
+
+class ServiceUnavailable(ServiceError):
+    status_code = 503
+    code = "service_unavailable"
+    message = "服务暂时不可用,请稍后重试"
+    message_en = "Service temporarily unavailable, retry later"
+
+
+def render(
+    status_code: int,
+    code: str,
+    message: str,
+    message_en: str,
+    details: Any = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body = ErrorResponse(
+        error=ErrorBody(
+            code=code,
+            message=message,
+            message_en=message_en,
+            details=details,
+            request_id=current_request_id(),
+        )
+    )
+    return JSONResponse(body.model_dump(mode="json"), status_code=status_code, headers=headers)
+
+
+_HTTP_CODES: dict[int, tuple[str, str, str]] = {
+    404: ("not_found", "资源不存在", "Resource not found"),
+    405: ("method_not_allowed", "不支持该请求方法", "Method not allowed"),
+    406: ("not_acceptable", "不支持请求的响应格式", "Not acceptable"),
+    413: ("payload_too_large", "请求体过大", "Request body too large"),
+    415: ("unsupported_media_type", "不支持的内容类型", "Unsupported media type"),
+}
+
+
+def _clean_validation_errors(errors: Any) -> list[dict[str, Any]]:
+    cleaned = []
+    for error in errors:
+        cleaned.append(
+            {
+                "loc": [str(part) for part in error.get("loc", ())],
+                "msg": str(error.get("msg", "")),
+                "type": str(error.get("type", "")),
+            }
+        )
+    return cleaned
+
+
+def add_exception_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ServiceError)
+    async def _service_error(_request: Request, exc: ServiceError) -> JSONResponse:
+        return render(
+            exc.status_code, exc.code, exc.message, exc.message_en, exc.details, exc.headers
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        return render(
+            422,
+            "validation_error",
+            "请求参数校验失败",
+            "Request validation failed",
+            _clean_validation_errors(exc.errors()),
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code, message, message_en = _HTTP_CODES.get(
+            exc.status_code, ("http_error", "请求无法处理", str(exc.detail))
+        )
+        return render(exc.status_code, code, message, message_en, headers=exc.headers)
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(DBAPIError)
+    @app.exception_handler(PoolTimeoutError)
+    @app.exception_handler(ConnectionError)
+    @app.exception_handler(OSError)
+    async def _unavailable(_request: Request, exc: Exception) -> JSONResponse:
+        log.warning("dependency.unavailable", error=str(exc)[:300], kind=type(exc).__name__)
+        err = ServiceUnavailable()
+        return render(503, err.code, err.message, err.message_en, headers={"Retry-After": "2"})
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled_error")
+        return render(500, "internal_error", "服务器内部错误", "Internal server error")
+
+
+def error_responses(*status_codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses=`` entries documenting the error envelope."""
+    return {code: {"model": ErrorResponse} for code in status_codes}

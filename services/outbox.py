@@ -1,0 +1,159 @@
+"""Transactional outbox: events are rows written with the change that caused them.
+
+Fast path: right after the commit, the rows of that transaction are pushed to their queues.
+Safety net: :func:`relay_outbox` (a worker cron) looks at every row not yet confirmed, asks
+Redis what became of its job, confirms finished ones and re-pushes lost ones (worker crashed
+before the push, Redis was down or restarted and forgot its queue). Job ids are derived from
+the event id, so a re-push never makes two live jobs; consumers dedupe through their inbox.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import structlog
+from arq.constants import in_progress_key_prefix, job_key_prefix, result_key_prefix
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.models import OutboxEventMixin, utcnow
+from services.queue import QueueClient, RedisError
+from shared.events import EventData, EventEnvelope, routes_for
+from shared.jobs import handle_event_job
+
+__all__ = ["add_event", "publish_committed", "relay_outbox"]
+
+log = structlog.get_logger(__name__)
+
+# A row younger than this is left to the fast path.
+RELAY_GRACE = timedelta(seconds=2)
+RELAY_BATCH = 500
+MAX_REDELIVERIES = 25
+PENDING_KEY = "outbox_pending"
+
+
+def add_event(session: AsyncSession, data: EventData, *, trace_id: str | None = None) -> EventEnvelope:
+    """Record an event in the current transaction, one outbox row per consuming queue.
+
+    Args:
+        session: the transaction that makes the change the event reports.
+        data: the typed payload; its class names the event type and version.
+        trace_id: carried to the consumer's logs.
+    """
+    from services.observability import current_trace_id
+
+    model: type[OutboxEventMixin] = session.info["outbox_model"]
+    envelope = EventEnvelope(
+        type=data.TYPE,
+        version=data.VERSION,
+        source=session.info["service_name"],
+        data=data.model_dump(mode="json"),
+        trace_id=trace_id or current_trace_id(),
+    )
+    envelope_json = envelope.model_dump(mode="json")
+    pending: list[OutboxEventMixin] = session.info.setdefault(PENDING_KEY, [])
+    for queue in routes_for(data.TYPE):
+        row = model(
+            event_id=envelope.id,
+            event_type=envelope.type,
+            queue=queue,
+            envelope=envelope_json,
+            created_at=utcnow(),
+        )
+        session.add(row)
+        pending.append(row)
+    return envelope
+
+
+def job_id_for(event_id: uuid.UUID | str, queue: str) -> str:
+    return f"evt:{event_id}:{queue}"
+
+
+async def _push(queue_client: QueueClient, queue: str, envelope: dict[str, Any]) -> None:
+    await queue_client.redis.enqueue_job(
+        handle_event_job(queue),
+        envelope,
+        _job_id=job_id_for(envelope["id"], queue),
+        _queue_name=queue,
+    )
+
+
+async def publish_committed(session: AsyncSession, queue_client: QueueClient | None) -> None:
+    """Push the events of the transaction that just committed (best effort; see module doc)."""
+    rows: list[OutboxEventMixin] = session.info.pop(PENDING_KEY, [])
+    if not rows or queue_client is None or not queue_client.available:
+        return
+    try:
+        for row in rows:
+            await _push(queue_client, row.queue, row.envelope)
+    except (RedisError, OSError) as exc:
+        queue_client.trip()
+        log.warning("outbox.fast_path_failed", error=str(exc), events=len(rows))
+
+
+def discard_pending(session: AsyncSession) -> None:
+    session.info.pop(PENDING_KEY, None)
+
+
+async def relay_outbox(
+    session: AsyncSession, queue_client: QueueClient, *, batch: int = RELAY_BATCH
+) -> dict[str, int]:
+    """Confirm delivered events and re-push lost ones. Returns counts for logs and metrics.
+
+    The caller commits. On PostgreSQL rows are locked with SKIP LOCKED, so several worker
+    replicas can relay at once without doing the same row twice.
+    """
+    model: type[OutboxEventMixin] = session.info["outbox_model"]
+    cutoff = utcnow() - RELAY_GRACE
+    stmt = (
+        select(model)
+        .where(
+            model.confirmed_at.is_(None),
+            model.created_at < cutoff,
+            model.attempts < MAX_REDELIVERIES,
+        )
+        .order_by(model.id)
+        .limit(batch)
+    )
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
+    rows = list((await session.scalars(stmt)).all())
+    counts = {"confirmed": 0, "pushed": 0, "waiting": 0, "failed": 0}
+    if not rows:
+        return counts
+
+    redis = queue_client.redis
+    async with redis.pipeline(transaction=False) as pipe:
+        for row in rows:
+            job_id = job_id_for(row.event_id, row.queue)
+            pipe.get(result_key_prefix + job_id)
+            pipe.exists(in_progress_key_prefix + job_id)
+            pipe.exists(job_key_prefix + job_id)
+        replies = await pipe.execute()
+
+    now = utcnow()
+    for index, row in enumerate(rows):
+        result_raw, in_progress, queued = replies[index * 3 : index * 3 + 3]
+        job_id = job_id_for(row.event_id, row.queue)
+        if result_raw is not None:
+            result = redis.job_deserializer(result_raw) if redis.job_deserializer else {}
+            if result.get("s"):
+                row.confirmed_at = now
+                counts["confirmed"] += 1
+                continue
+            # The consumer gave up after its retries: clear the failed result and try again
+            # later, up to MAX_REDELIVERIES, so a poison event does not loop forever.
+            row.attempts += 1
+            row.last_error = str(result.get("r"))[:2000]
+            await redis.delete(result_key_prefix + job_id)
+            counts["failed"] += 1
+            continue
+        if in_progress or queued:
+            counts["waiting"] += 1
+            continue
+        await _push(queue_client, row.queue, row.envelope)
+        row.attempts += 1
+        counts["pushed"] += 1
+    return counts

@@ -1,0 +1,96 @@
+"""Settings common to every service, and the base class each service's settings extend.
+
+Each service reads its own variables with its prefix (``INTAKE_``, ``ROUTING_``, ``SCORING_``);
+``DATABASE_URL``, ``REDIS_URL`` and friends are common to all of them, and a prefixed variable
+(``INTAKE_DATABASE_URL``) overrides the common one for that service only.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Environment = Literal["development", "testing", "production"]
+
+DEV_SECRET = "dev-secret-change-me"  # noqa: S105 - refused outside development, see below
+
+
+class CommonSettings(BaseSettings):
+    """Variables shared by all services (no prefix)."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    env: Environment = "development"
+    database_url: str | None = None
+    redis_url: str | None = None
+    var_dir: Path = Path("var")
+    log_level: str = "INFO"
+    log_json: bool = True
+    secret_key: str = DEV_SECRET
+    intake_url: str = "http://127.0.0.1:8001"
+    routing_url: str = "http://127.0.0.1:8002"
+    scoring_url: str = "http://127.0.0.1:8003"
+    cors_origins: list[str] = Field(default_factory=list)
+    max_body_bytes: int = 12 * 1024 * 1024
+
+    def check_production(self) -> None:
+        """Refuse development defaults where real data lives."""
+        if self.env == "production":
+            if self.secret_key == DEV_SECRET:
+                raise RuntimeError("SECRET_KEY must be set in production")
+            if not self.database_url or not self.redis_url:
+                raise RuntimeError("DATABASE_URL and REDIS_URL must be set in production")
+
+
+class BaseServiceSettings(BaseSettings):
+    """Per-service settings; subclasses set ``env_prefix``."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    service_name: str = "service"
+    database_url: str | None = None
+    db_pool_size: int = 10
+    db_max_overflow: int = 20
+    outbox_relay_seconds: int = 2
+    worker_max_jobs: int = 20
+
+    def common(self) -> CommonSettings:
+        return CommonSettings()
+
+    def resolved_database_url(self) -> str:
+        """The service's own URL, else the common one, else a SQLite file under ``var/``."""
+        common = self.common()
+        url = self.database_url or common.database_url
+        if url:
+            return normalize_database_url(url)
+        var_dir = common.var_dir
+        var_dir.mkdir(parents=True, exist_ok=True)
+        return f"sqlite+aiosqlite:///{(var_dir / f'{self.service_name}.db').resolve()}"
+
+    def resolved_redis_url(self) -> str:
+        url = self.common().redis_url or os.environ.get("REDIS_URL")
+        if not url:
+            raise RuntimeError(
+                "REDIS_URL is not set: run the stack with `python -m services`, which starts an "
+                "embedded Redis, or set REDIS_URL"
+            )
+        return url
+
+
+def normalize_database_url(url: str) -> str:
+    """Accept plain ``postgresql://`` / ``sqlite://`` URLs and pick the async drivers."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url.removeprefix("postgres://")
+    if url.startswith("postgresql://"):
+        return "postgresql+asyncpg://" + url.removeprefix("postgresql://")
+    if url.startswith("sqlite:///"):
+        return "sqlite+aiosqlite:///" + url.removeprefix("sqlite:///")
+    return url
+
+
+def is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite")

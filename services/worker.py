@@ -1,0 +1,117 @@
+"""arq worker settings shared by the services: resources in ``ctx``, the event consumer and the
+outbox relay cron."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import httpx
+import structlog
+from arq import cron
+from arq.cron import CronJob
+from arq.typing import WorkerCoroutine
+from arq.worker import Function, func
+
+from services.db import create_engine, create_sessionmaker
+from services.inbox import EventConsumer, EventHandler
+from services.observability import EVENTS_HANDLED, configure_logging
+from services.outbox import relay_outbox
+from services.queue import QueueClient, job_deserializer, job_serializer, redis_settings
+from services.spec import ServiceSpec
+from shared.jobs import handle_event_job
+
+__all__ = ["build_worker_settings"]
+
+log = structlog.get_logger(__name__)
+
+Ctx = dict[str, Any]
+
+
+def build_worker_settings(
+    spec: ServiceSpec,
+    handlers: dict[str, EventHandler],
+    *,
+    functions: Sequence[Function] = (),
+    cron_jobs: Sequence[CronJob] = (),
+    known_versions: dict[str, int] | None = None,
+    on_startup: Callable[[Ctx], Awaitable[None]] | None = None,
+) -> type:
+    """Build the ``WorkerSettings`` class arq runs for one service (queue = service name)."""
+    consumer = EventConsumer(spec.inbox_model, handlers, known_versions)
+
+    async def startup(ctx: Ctx) -> None:
+        common = spec.settings.common()
+        configure_logging(f"{spec.name}-worker", level=common.log_level, json=common.log_json)
+        engine = create_engine(
+            spec.settings.resolved_database_url(), schema=spec.name, pool_size=5, max_overflow=10
+        )
+        sessionmaker = create_sessionmaker(engine)
+        sessionmaker.configure(info={"outbox_model": spec.outbox_model, "service_name": spec.name})
+        ctx["engine"] = engine
+        ctx["sessionmaker"] = sessionmaker
+        ctx["queue_client"] = QueueClient(spec.settings.resolved_redis_url())
+        ctx["http"] = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=2.0))
+        ctx["spec"] = spec
+        if on_startup is not None:
+            await on_startup(ctx)
+        log.info("worker.started", queue=spec.name)
+
+    async def shutdown(ctx: Ctx) -> None:
+        await ctx["http"].aclose()
+        await ctx["queue_client"].close()
+        await ctx["engine"].dispose()
+
+    async def handle_event(ctx: Ctx, envelope: dict[str, Any]) -> str:
+        outcome = await consumer(ctx, envelope)
+        EVENTS_HANDLED.labels(spec.name, str(envelope.get("type")), outcome).inc()
+        return outcome
+
+    async def relay(ctx: Ctx) -> dict[str, int]:
+        """Confirm delivered outbox events and re-push those Redis lost."""
+        async with ctx["sessionmaker"]() as session:
+            counts = await relay_outbox(session, ctx["queue_client"])
+            await session.commit()
+        if counts["pushed"] or counts["failed"]:
+            log.info("outbox.relayed", **counts)
+        return counts
+
+    relay_seconds = max(1, spec.settings.outbox_relay_seconds)
+    attributes: dict[str, Any] = {
+        "functions": [
+            func(_named(handle_event, handle_event_job(spec.name)), name=handle_event_job(spec.name)),
+            *functions,
+        ],
+        "cron_jobs": [
+            cron(
+                _named(relay, f"{spec.name}.relay_outbox"),
+                name=f"{spec.name}.relay_outbox",
+                second=set(range(0, 60, relay_seconds)),
+                unique=True,
+                run_at_startup=True,
+                timeout=60,
+                keep_result=0,
+            ),
+            *cron_jobs,
+        ],
+        "queue_name": spec.name,
+        "redis_settings": redis_settings(spec.settings.resolved_redis_url()),
+        "job_serializer": job_serializer,
+        "job_deserializer": job_deserializer,
+        "on_startup": startup,
+        "on_shutdown": shutdown,
+        "max_jobs": spec.settings.worker_max_jobs,
+        "max_tries": 12,
+        # Results are how the outbox relay learns a job finished: keep them well past a relay.
+        "keep_result": 24 * 3600,
+        "job_timeout": 120,
+        "health_check_interval": 30,
+        "handle_signals": True,
+        "allow_abort_jobs": False,
+    }
+    return type(f"{spec.name.capitalize()}WorkerSettings", (), attributes)
+
+
+def _named(fn: Callable[..., Any], name: str) -> WorkerCoroutine:
+    fn.__qualname__ = name
+    return fn
