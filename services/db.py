@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING, Annotated, Any
+
+import structlog
 
 from fastapi import Depends, Request
 from sqlalchemy import event
@@ -12,8 +14,15 @@ from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 
 from services.settings import is_sqlite
 
+if TYPE_CHECKING:
+    from services.queue import QueueClient
+
+_log = structlog.get_logger(__name__)
+
 __all__ = [
     "AsyncSessionMaker",
+    "after_commit",
+    "run_after_commit",
     "SessionDep",
     "create_engine",
     "create_sessionmaker",
@@ -70,18 +79,45 @@ async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:
     After the commit, events written to the outbox in this transaction are pushed to the queue
     at once (the relay covers the case where that push fails).
     """
-    from services.outbox import publish_committed
-
     sessionmaker: AsyncSessionMaker = request.app.state.sessionmaker
     async with sessionmaker() as session:
         try:
             yield session
         except BaseException:
             await session.rollback()
+            discard_after_commit(session)
             raise
         else:
             await session.commit()
-            await publish_committed(session, request.app.state.queue)
+            await run_after_commit(session, request.app.state.queue)
+
+
+AfterCommitHook = Callable[["QueueClient | None"], Awaitable[None]]
+AFTER_COMMIT_KEY = "after_commit"
+
+
+def after_commit(session: AsyncSession, hook: AfterCommitHook) -> None:
+    """Run ``hook`` once this session's transaction has committed (dropped on rollback)."""
+    session.info.setdefault(AFTER_COMMIT_KEY, []).append(hook)
+
+
+async def run_after_commit(session: AsyncSession, queue: QueueClient | None) -> None:
+    """Fast paths after a commit: push outbox events, then domain hooks (e.g. webhook jobs).
+
+    Failures here never undo the commit; relays and sweeps pick up whatever was missed.
+    """
+    from services.outbox import publish_committed
+
+    await publish_committed(session, queue)
+    for hook in session.info.pop(AFTER_COMMIT_KEY, []):
+        try:
+            await hook(queue)
+        except Exception as exc:  # a fast path must never fail a committed request
+            _log.warning("after_commit.failed", error=str(exc)[:300])
+
+
+def discard_after_commit(session: AsyncSession) -> None:
+    session.info.pop(AFTER_COMMIT_KEY, None)
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_db_session, scope="function")]

@@ -8,18 +8,27 @@ the winner's answer.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
 from fastapi import Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.errors import BadRequest, Conflict
 from services.models import IdempotencyRecordMixin
 
-__all__ = ["IdempotencyKey", "fingerprint", "read_key", "remember", "replay"]
+__all__ = [
+    "IdempotencyKey",
+    "fingerprint",
+    "read_key",
+    "remember",
+    "replay",
+    "respond_idempotently",
+]
 
 MAX_KEY_LENGTH = 255
 
@@ -90,3 +99,24 @@ def remember(
             response_body=body,
         )
     )
+
+
+async def respond_idempotently(
+    request: Request,
+    session: AsyncSession,
+    model: type[IdempotencyRecordMixin],
+    *,
+    client_id: str,
+    body: Any,
+    produce: Callable[[], Awaitable[BaseModel]],
+    status_code: int = 200,
+) -> JSONResponse:
+    """Run a write once per Idempotency-Key: replay the stored answer on a retry, else run
+    ``produce`` and store its answer in the same transaction."""
+    key = read_key(request, client_id, body)
+    replayed = await replay(session, model, key)
+    if replayed is not None:
+        return replayed
+    result = (await produce()).model_dump(mode="json")
+    remember(session, model, key, status_code, result)
+    return JSONResponse(result, status_code=status_code)

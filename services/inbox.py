@@ -13,9 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.db import AsyncSessionMaker
 from services.models import InboxEventMixin
-from services.outbox import discard_pending, publish_committed
+from services.db import AsyncSessionMaker, discard_after_commit, run_after_commit
+from services.outbox import discard_pending
 from services.queue import QueueClient
 from shared.events import EventEnvelope
 
@@ -80,11 +80,12 @@ class EventConsumer:
                 except IntegrityError:
                     # Another replica applied the same event concurrently: its inbox row won.
                     discard_pending(session)
+                    discard_after_commit(session)
                     await session.rollback()
                     if await self._seen(sessionmaker, envelope):
                         return "duplicate"
                     raise
-                await publish_committed(session, queue_client)
+                await run_after_commit(session, queue_client)
         except (OperationalError, DBAPIError, OSError) as exc:
             # Database unreachable or restarting: try again later rather than fail the job.
             job_try = int(ctx.get("job_try", 1))

@@ -16,7 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Environment = Literal["development", "testing", "production"]
 
-DEV_SECRET = "dev-secret-change-me"  # noqa: S105 - refused outside development, see below
+DEV_SECRET = "development-only-secret-change-me-in-production"  # noqa: S105 - refused outside development, see below
 
 
 class CommonSettings(BaseSettings):
@@ -40,8 +40,8 @@ class CommonSettings(BaseSettings):
     def check_production(self) -> None:
         """Refuse development defaults where real data lives."""
         if self.env == "production":
-            if self.secret_key == DEV_SECRET:
-                raise RuntimeError("SECRET_KEY must be set in production")
+            if self.secret_key == DEV_SECRET or len(self.secret_key) < 32:
+                raise RuntimeError("SECRET_KEY must be set (at least 32 characters) in production")
             if not self.database_url or not self.redis_url:
                 raise RuntimeError("DATABASE_URL and REDIS_URL must be set in production")
 

@@ -125,3 +125,130 @@ _LABELS_ZH: dict[StrEnum, str] = {
     RequestStatus.closed: "已归档",
     RequestStatus.withdrawn: "已撤回",
 }
+
+
+class CaseStatus(LabelledEnum):
+    pending_verification = "pending_verification"
+    rejected = "rejected"
+    merged = "merged"
+    answered = "answered"
+    duplicate = "duplicate"
+    awaiting_dispatch = "awaiting_dispatch"
+    dispatched = "dispatched"
+    in_progress = "in_progress"
+    transferred = "transferred"
+    completed = "completed"
+    closed = "closed"
+    withdrawn = "withdrawn"
+
+
+class Classification(LabelledEnum):
+    general = "general"
+    complex = "complex"
+    special = "special"
+    multi = "multi"
+    violation = "violation"
+    urgent = "urgent"
+
+
+class CardStatus(LabelledEnum):
+    dispatched = "dispatched"
+    signed = "signed"
+    returned = "returned"
+    suspended = "suspended"
+    submitted = "submitted"
+    approved = "approved"
+    cancelled = "cancelled"
+
+
+class CardRole(LabelledEnum):
+    single = "single"
+    lead = "lead"
+    co = "co"
+
+
+class SupervisionLevel(LabelledEnum):
+    """The ladder (督办阶梯), in order; each step happens at most once per card and due date."""
+
+    none = "none"
+    sign_overdue = "sign_overdue"
+    yellow = "yellow"
+    red = "red"
+    listed = "listed"
+    escalated = "escalated"
+
+
+class UnitKind(LabelledEnum):
+    district_center = "district_center"
+    street_center = "street_center"
+    community_center = "community_center"
+    department = "department"
+    discipline = "discipline"
+
+
+class Role(LabelledEnum):
+    operator = "operator"
+    dispatcher = "dispatcher"
+    supervisor = "supervisor"
+    leader = "leader"
+    liaison = "liaison"
+    handler = "handler"
+    head = "head"
+    discipline_officer = "discipline_officer"
+    auditor = "auditor"
+    admin = "admin"
+
+
+_LABELS_ZH.update(
+    {
+        CaseStatus.pending_verification: "待核查",
+        CaseStatus.rejected: "不予受理",
+        CaseStatus.merged: "已合并",
+        CaseStatus.answered: "已直接答复",
+        CaseStatus.duplicate: "重复件",
+        CaseStatus.awaiting_dispatch: "待派单",
+        CaseStatus.dispatched: "已派单",
+        CaseStatus.in_progress: "办理中",
+        CaseStatus.transferred: "已移交纪委监委",
+        CaseStatus.completed: "已办结",
+        CaseStatus.closed: "已归档",
+        CaseStatus.withdrawn: "已撤回",
+        Classification.general: "一般问题(5个工作日)",
+        Classification.complex: "复杂问题(10个工作日)",
+        Classification.special: "特殊问题(跟踪督办)",
+        Classification.multi: "多部门问题(全程督办帮办)",
+        Classification.violation: "违规问题(移交纪委监委)",
+        Classification.urgent: "紧急问题",
+        CardStatus.dispatched: "已派单待签收",
+        CardStatus.signed: "已签收办理中",
+        CardStatus.returned: "已退单",
+        CardStatus.suspended: "已挂起",
+        CardStatus.submitted: "已办结待审核",
+        CardStatus.approved: "审核通过",
+        CardStatus.cancelled: "已撤销",
+        CardRole.single: "承办",
+        CardRole.lead: "主办",
+        CardRole.co: "协办",
+        SupervisionLevel.none: "无",
+        SupervisionLevel.sign_overdue: "超时未签收",
+        SupervisionLevel.yellow: "黄牌催办",
+        SupervisionLevel.red: "红牌督办",
+        SupervisionLevel.listed: "挂牌督办",
+        SupervisionLevel.escalated: "提级督办",
+        UnitKind.district_center: "区营商环境优化中心",
+        UnitKind.street_center: "街道(乡镇、园区)中心",
+        UnitKind.community_center: "社区(村)中心",
+        UnitKind.department: "职能部门",
+        UnitKind.discipline: "纪委监委",
+        Role.operator: "受理员",
+        Role.dispatcher: "派单员",
+        Role.supervisor: "督办员",
+        Role.leader: "中心领导",
+        Role.liaison: "部门联络员",
+        Role.handler: "部门承办人",
+        Role.head: "部门负责人",
+        Role.discipline_officer: "纪检人员",
+        Role.auditor: "审计员",
+        Role.admin: "系统管理员",
+    }
+)

@@ -12,7 +12,19 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from shared.enums import Channel, RequestStatus, RequestType, SubmitterKind, Topic, Urgency
+from shared.enums import (
+    CardRole,
+    CardStatus,
+    CaseStatus,
+    Channel,
+    Classification,
+    RequestStatus,
+    RequestType,
+    SubmitterKind,
+    SupervisionLevel,
+    Topic,
+    Urgency,
+)
 from shared.schemas.base import Schema
 
 
@@ -111,12 +123,71 @@ class CaseStatusChanged(EventData):
     changed_at: datetime
 
 
+class CaseSnapshot(EventData):
+    """Routing's case facts for scoring, sent whole on every change; ``revision`` orders them
+    (a consumer keeps the highest), so redelivery and reordering are harmless."""
+
+    TYPE = "case.snapshot"
+
+    case_id: uuid.UUID
+    revision: int
+    request_id: uuid.UUID
+    tracking_no: str
+    channel: Channel
+    type: RequestType
+    topic: Topic
+    urgency: Urgency
+    classification: Classification | None
+    status: CaseStatus
+    area_code: str | None
+    owner_unit_code: str
+    submitter: SubmitterInfo
+    anonymous: bool
+    cppcc_member_id: uuid.UUID | None = None
+    cppcc_visit_id: uuid.UUID | None = None
+    received_at: datetime
+    verified_at: datetime | None = None
+    completed_at: datetime | None = None
+    closed_at: datetime | None = None
+    redo_count: int = 0
+    escalated: bool = False
+
+
+class CardSnapshot(EventData):
+    TYPE = "card.snapshot"
+
+    card_id: uuid.UUID
+    case_id: uuid.UUID
+    revision: int
+    unit_code: str
+    unit_name: str
+    role: CardRole
+    status: CardStatus
+    dispatched_at: datetime
+    sign_due_at: datetime
+    signed_at: datetime | None = None
+    contact_due_at: datetime | None = None
+    first_contact_at: datetime | None = None
+    original_due_at: datetime
+    due_at: datetime
+    extension_approved: bool = False
+    returned_at: datetime | None = None
+    submitted_at: datetime | None = None
+    approved_at: datetime | None = None
+    working_days_taken: int | None = None
+    redo_count: int = 0
+    supervision_level: SupervisionLevel = SupervisionLevel.none
+    listed: bool = False
+
+
 # Which queues receive each event type. A type missing here is a programming error.
 EVENT_ROUTES: dict[str, tuple[str, ...]] = {
     RequestSubmitted.TYPE: ("routing", "scoring"),
     RequestWithdrawn.TYPE: ("routing",),
     RequestSupplemented.TYPE: ("routing",),
     CaseStatusChanged.TYPE: ("intake",),
+    CaseSnapshot.TYPE: ("scoring",),
+    CardSnapshot.TYPE: ("scoring",),
 }
 
 

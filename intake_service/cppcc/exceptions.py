@@ -49,3 +49,9 @@ class InvalidDateRange(BadRequest):
     code = "invalid_date_range"
     message = "起始日期不能晚于结束日期"
     message_en = "start must not be after end"
+
+
+class MemberExists(Conflict):
+    code = "member_exists"
+    message = "该委员(姓名与电话相同)已登记"
+    message_en = "A member with this name and phone is already registered"

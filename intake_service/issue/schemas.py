@@ -47,11 +47,17 @@ Description = Annotated[
 ShortText = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), AfterValidator(_no_control_chars)
 ]
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50), AfterValidator(_no_control_chars)
+]
+Address = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300), AfterValidator(_no_control_chars)
+]
 Url = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000, pattern=r"^https?://[^\s]+$")]
 
 
 class LocationIn(InputSchema):
-    address: ShortText | None = Field(None, max_length=300)
+    address: Address | None = None
     lat: float | None = Field(None, ge=-90, le=90)
     lon: float | None = Field(None, ge=-180, le=180)
     area_code: Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z_\-]{1,32}$")] | None = None
@@ -68,7 +74,7 @@ class LocationIn(InputSchema):
 
 class SubmitterIn(InputSchema):
     kind: SubmitterKind
-    name: ShortText | None = Field(None, max_length=50)
+    name: Name | None = None
     phone: Phone | None = None
     email: Annotated[str, StringConstraints(max_length=200, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = None
     uscc: Uscc | None = None

@@ -1,0 +1,21 @@
+from fastapi import FastAPI
+
+from routing_service.api import routers
+from routing_service.spec import spec
+from services.app import create_service_app
+
+
+def create_app() -> FastAPI:
+    return create_service_app(
+        spec,
+        routers,
+        title="Yingshang routing service (核查·派单·督办)",
+        description=(
+            "Verification of requests, dispatch to the responsible units, supervision cards "
+            "(督办卡) with working-day deadlines, the supervision ladder, department webhooks and "
+            "the hash-chained history."
+        ),
+    )
+
+
+app = create_app()

@@ -1,0 +1,171 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from routing_service.models import Card, Case, Milestone, OrgUnit
+
+
+def _locking(session: AsyncSession) -> bool:
+    return session.bind is not None and session.bind.dialect.name == "postgresql"
+
+
+class CaseRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    @classmethod
+    def from_session(cls, session: AsyncSession) -> CaseRepository:
+        return cls(session)
+
+    def get_base_statement(self) -> Select[tuple[Case]]:
+        return select(Case)
+
+    async def get(self, case_id: uuid.UUID, *, for_update: bool = False) -> Case | None:
+        stmt = self.get_base_statement().where(Case.id == case_id)
+        if for_update and _locking(self.session):
+            stmt = stmt.with_for_update()
+        return await self.session.scalar(stmt)
+
+    async def by_request(self, request_id: uuid.UUID, *, for_update: bool = False) -> Case | None:
+        stmt = self.get_base_statement().where(Case.request_id == request_id)
+        if for_update and _locking(self.session):
+            stmt = stmt.with_for_update()
+        return await self.session.scalar(stmt)
+
+    async def by_tracking_no(self, tracking_no: str) -> Case | None:
+        return await self.session.scalar(self.get_base_statement().where(Case.tracking_no == tracking_no))
+
+    async def cards(self, case_id: uuid.UUID) -> Sequence[Card]:
+        return (
+            await self.session.scalars(select(Card).where(Card.case_id == case_id).order_by(Card.dispatched_at))
+        ).all()
+
+    async def milestones(self, case_id: uuid.UUID) -> Sequence[Milestone]:
+        return (
+            await self.session.scalars(
+                select(Milestone).where(Milestone.case_id == case_id).order_by(Milestone.position)
+            )
+        ).all()
+
+    async def list_visible(
+        self,
+        *,
+        scope_path: str | None,
+        own_unit_id: uuid.UUID | None,
+        status: str | None,
+        limit: int,
+        offset: int,
+        since: datetime | None = None,
+    ) -> tuple[Sequence[Case], int]:
+        """Cases owned in the scope subtree, or with a card for a unit in it (or for own unit)."""
+        stmt = self.get_base_statement()
+        if own_unit_id is not None:
+            stmt = stmt.where(Case.id.in_(select(Card.case_id).where(Card.unit_id == own_unit_id)))
+        elif scope_path is not None:
+            units_in_scope = select(OrgUnit.id).where(OrgUnit.path.startswith(scope_path))
+            stmt = stmt.where(
+                or_(
+                    Case.owner_unit_id.in_(units_in_scope),
+                    Case.id.in_(select(Card.case_id).where(Card.unit_id.in_(units_in_scope))),
+                )
+            )
+        if status:
+            stmt = stmt.where(Case.status == status)
+        if since:
+            stmt = stmt.where(Case.received_at >= since)
+        total = await self.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+        rows = (
+            await self.session.scalars(stmt.order_by(Case.received_at.desc()).limit(limit).offset(offset))
+        ).all()
+        return rows, total
+
+
+class CardRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    @classmethod
+    def from_session(cls, session: AsyncSession) -> CardRepository:
+        return cls(session)
+
+    async def get(self, card_id: uuid.UUID) -> Card | None:
+        return await self.session.get(Card, card_id)
+
+    async def for_unit(
+        self, unit_id: uuid.UUID, *, statuses: Sequence[str] | None, limit: int, offset: int
+    ) -> tuple[Sequence[Card], int]:
+        stmt = select(Card).where(Card.unit_id == unit_id)
+        if statuses:
+            stmt = stmt.where(Card.status.in_(statuses))
+        total = await self.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+        rows = (
+            await self.session.scalars(stmt.order_by(Card.due_at).limit(limit).offset(offset))
+        ).all()
+        return rows, total
+
+    async def due_for_supervision(self, now: datetime, limit: int) -> Sequence[Card]:
+        stmt = (
+            select(Card)
+            .where(Card.next_check_at.is_not(None), Card.next_check_at <= now)
+            .order_by(Card.next_check_at)
+            .limit(limit)
+        )
+        if _locking(self.session):
+            stmt = stmt.with_for_update(skip_locked=True)
+        return (await self.session.scalars(stmt)).all()
+
+    async def open_provisional(self) -> Sequence[Card]:
+        return (
+            await self.session.scalars(
+                select(Card).where(
+                    Card.due_provisional.is_(True),
+                    Card.status.in_(["dispatched", "signed", "suspended"]),
+                )
+            )
+        ).all()
+
+
+class UnitRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    @classmethod
+    def from_session(cls, session: AsyncSession) -> UnitRepository:
+        return cls(session)
+
+    async def by_code(self, code: str) -> OrgUnit | None:
+        return await self.session.scalar(select(OrgUnit).where(OrgUnit.code == code, OrgUnit.active.is_(True)))
+
+    async def by_ids(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, OrgUnit]:
+        if not ids:
+            return {}
+        rows = (await self.session.scalars(select(OrgUnit).where(OrgUnit.id.in_(set(ids))))).all()
+        return {row.id: row for row in rows}
+
+    async def root(self) -> OrgUnit | None:
+        return await self.session.scalar(
+            select(OrgUnit).where(OrgUnit.kind == "district_center", OrgUnit.parent_id.is_(None))
+        )
+
+    async def discipline(self) -> OrgUnit | None:
+        return await self.session.scalar(
+            select(OrgUnit).where(OrgUnit.kind == "discipline", OrgUnit.active.is_(True))
+        )
+
+    async def street_center_for_area(self, area_code: str | None) -> OrgUnit | None:
+        """The street/township center whose subtree contains the area's unit."""
+        if not area_code:
+            return None
+        unit = await self.by_code(area_code)
+        if unit is None:
+            return None
+        if unit.kind == "street_center":
+            return unit
+        if unit.kind == "community_center" and unit.parent_id is not None:
+            return await self.session.get(OrgUnit, unit.parent_id)
+        return None

@@ -1,0 +1,275 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Generic, Literal, Self, TypeVar
+
+from pydantic import AfterValidator, Field, StringConstraints, model_validator
+
+from shared.enums import (
+    CardRole,
+    CardStatus,
+    CaseStatus,
+    Channel,
+    Classification,
+    RequestType,
+    SupervisionLevel,
+    Topic,
+    Urgency,
+)
+from shared.schemas.base import InputSchema, Schema
+
+T = TypeVar("T")
+
+
+def _no_control(value: str) -> str:
+    if any(ord(ch) < 32 and ch not in "\n\r\t" for ch in value):
+        raise ValueError("text contains control characters / 文本包含控制字符")
+    return value
+
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=5000), AfterValidator(_no_control)]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=1000), AfterValidator(_no_control)]
+UnitCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9@][A-Za-z0-9\-]{0,31}$")]
+EvidenceUrl = Annotated[str, StringConstraints(max_length=2000, pattern=r"^(https?://|upload:)\S+$")]
+
+
+class VerifyIn(InputSchema):
+    decision: Literal["accept", "reject", "merge", "answer"]
+    classification: Classification | None = None
+    reason: Reason | None = Field(None, description="Why (required for reject and merge)")
+    answer: Text | None = Field(None, description="The direct answer (required for answer)")
+    merge_into: str | None = Field(None, description="Tracking number of the case to merge into")
+    topic: Topic | None = Field(None, description="Correct the topic")
+
+    @model_validator(mode="after")
+    def _complete(self) -> Self:
+        if self.decision == "accept" and self.classification is None:
+            raise ValueError("accept needs a classification / 受理须确定问题分类")
+        if self.decision in ("reject", "merge") and not self.reason:
+            raise ValueError("reject and merge need a reason / 不予受理或合并须说明理由")
+        if self.decision == "answer" and not self.answer:
+            raise ValueError("answer needs the answer text / 直接答复须填写答复内容")
+        if self.decision == "merge" and not self.merge_into:
+            raise ValueError("merge needs merge_into / 合并须指定目标工单")
+        return self
+
+
+class DispatchUnit(InputSchema):
+    unit_code: UnitCode
+    role: CardRole = CardRole.single
+
+
+class MilestoneIn(InputSchema):
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    days: int = Field(ge=1, le=250, description="Working days from dispatch")
+    unit_code: UnitCode | None = None
+
+
+class DispatchIn(InputSchema):
+    units: list[DispatchUnit] = Field(min_length=1, max_length=10)
+    instructions: Text | None = None
+    limit_days: int | None = Field(None, ge=1, le=60, description="Override the classification's limit")
+    designate: bool = Field(False, description="The center designates the unit(s): no return allowed")
+    milestones: list[MilestoneIn] = Field(default_factory=list, max_length=20)
+
+    @model_validator(mode="after")
+    def _roles(self) -> Self:
+        codes = [unit.unit_code for unit in self.units]
+        if len(set(codes)) != len(codes):
+            raise ValueError("a unit appears twice / 单位重复")
+        if len(self.units) > 1:
+            leads = [u for u in self.units if u.role == CardRole.lead]
+            if len(leads) != 1 or any(u.role == CardRole.single for u in self.units):
+                raise ValueError("multi-unit dispatch needs one lead and co-handlers / 多部门件须一个主办、其余协办")
+        return self
+
+
+class TransferIn(InputSchema):
+    reason: Reason
+    subject_unit_code: UnitCode | None = Field(None, description="The unit whose conduct is reported")
+    evidence: list[EvidenceUrl] = Field(default_factory=list, max_length=20)
+
+
+class ReturnIn(InputSchema):
+    reason: Reason
+
+
+class NoteIn(InputSchema):
+    text: Text
+    attachments: list[EvidenceUrl] = Field(default_factory=list, max_length=20)
+
+
+class ExtensionRequestIn(InputSchema):
+    days: int = Field(ge=1, le=60)
+    reason: Reason
+
+
+class ExtensionDecisionIn(InputSchema):
+    approve: bool
+    note: Reason | None = None
+
+
+class CompleteIn(InputSchema):
+    result: Text
+    evidence: list[EvidenceUrl] = Field(default_factory=list, max_length=20)
+
+
+class ReviewIn(InputSchema):
+    accept: bool
+    note: Reason | None = None
+
+    @model_validator(mode="after")
+    def _why(self) -> Self:
+        if not self.accept and not self.note:
+            raise ValueError("sending back needs a note / 退回重办须说明理由")
+        return self
+
+
+class SuspendIn(InputSchema):
+    reason: Reason
+    kind: Literal["unreachable", "legal_procedure", "other"] = "other"
+
+
+class RedoIn(InputSchema):
+    reason: Reason
+    rating_id: uuid.UUID | None = None
+
+
+class CloseIn(InputSchema):
+    note: Reason | None = None
+
+
+class MilestoneDoneIn(InputSchema):
+    note: Reason | None = None
+
+
+class UnitSuggestionOut(Schema):
+    unit_code: str
+    unit_name: str
+    confidence: float
+    reason: str
+
+
+class CardOut(Schema):
+    id: uuid.UUID
+    case_id: uuid.UUID
+    tracking_no: str | None = None
+    unit_code: str
+    unit_name: str
+    role: CardRole
+    status: CardStatus
+    instructions: str | None
+    dispatched_at: datetime
+    sign_due_at: datetime
+    signed_at: datetime | None
+    contact_due_at: datetime | None
+    first_contact_at: datetime | None
+    due_at: datetime
+    original_due_at: datetime
+    due_provisional: bool
+    return_deadline_at: datetime
+    returned_at: datetime | None
+    return_reason: str | None
+    suspended_at: datetime | None
+    submitted_at: datetime | None
+    result: str | None
+    evidence: list[str]
+    approved_at: datetime | None
+    review_note: str | None
+    extension_approved: bool
+    supervision_level: SupervisionLevel
+    listed: bool
+    redo_count: int
+    designated: bool = False
+
+
+class ExtensionOut(Schema):
+    id: uuid.UUID
+    days: int
+    status: str
+    reason: str
+
+
+class MilestoneOut(Schema):
+    id: uuid.UUID
+    name: str
+    due_at: datetime
+    due_provisional: bool
+    done_at: datetime | None
+    note: str | None
+
+
+class CaseOut(Schema):
+    id: uuid.UUID
+    request_id: uuid.UUID
+    tracking_no: str
+    channel: Channel
+    type: RequestType
+    topic: Topic
+    urgency: Urgency
+    title: str
+    description: str
+    address: str | None
+    area_code: str | None
+    submitter: dict[str, object]
+    anonymous: bool
+    confidential: bool
+    status: CaseStatus
+    status_label: str
+    classification: Classification | None
+    owner_unit_code: str
+    received_at: datetime
+    verify_due_at: datetime
+    verified_at: datetime | None
+    decision_note: str | None
+    must_designate: bool
+    redo_count: int
+    escalated: bool
+    completed_at: datetime | None
+    closed_at: datetime | None
+    cards: list[CardOut] = Field(default_factory=list)
+    milestones: list[MilestoneOut] = Field(default_factory=list)
+    suggestions: list[UnitSuggestionOut] = Field(default_factory=list)
+
+
+class CaseEventOut(Schema):
+    seq: int
+    card_id: uuid.UUID | None
+    actor: str
+    action: str
+    from_status: str | None
+    to_status: str | None
+    reason: str | None
+    data: dict[str, object]
+    at: datetime
+    hash: str
+
+
+class ChainCheckOut(Schema):
+    case_id: uuid.UUID
+    events: int
+    valid: bool
+    broken_at_seq: int | None
+    problem: str | None
+
+
+class TransferOut(Schema):
+    id: uuid.UUID
+    case_id: uuid.UUID
+    tracking_no: str
+    reason: str
+    subject_unit_code: str | None
+    evidence: list[str]
+    transferred_by: str
+    transferred_at: datetime
+    acknowledged_at: datetime | None
+    outcome: str | None
+    submitter: dict[str, object] | None = None
+
+
+class Page(Schema, Generic[T]):
+    items: list[T]
+    total: int
+    limit: int
+    offset: int

@@ -1,0 +1,51 @@
+"""Callers of the routing API: staff with bearer tokens, department systems with API keys."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Header
+from sqlalchemy import select
+
+from routing_service.models import ApiKey, OrgUnit
+from services.api_keys import verify_api_key
+from services.auth import Principal, decode_token
+from services.db import SessionDep
+from services.errors import Unauthorized
+from services.policy import UNIT_KEY
+
+
+async def current_principal(
+    session: SessionDep,
+    authorization: Annotated[str | None, Header()] = None,
+    x_api_key: Annotated[str | None, Header(description="Department system API key")] = None,
+) -> Principal:
+    raw = x_api_key
+    if raw is None and authorization and authorization.lower().startswith("bearer "):
+        raw = authorization[7:].strip()
+    if not raw:
+        raise Unauthorized(
+            "需要登录令牌(Authorization: Bearer)或部门 API 密钥(X-API-Key)",
+            "A bearer token or a department API key (X-API-Key) is required",
+        )
+    if raw.startswith("ys_"):
+        identity = await verify_api_key(session, ApiKey, raw)
+        unit = (
+            await session.scalar(select(OrgUnit).where(OrgUnit.code == identity.scope))
+            if identity
+            else None
+        )
+        if identity is None or unit is None or not unit.active:
+            raise Unauthorized("部门 API 密钥无效或已吊销", "Invalid or revoked API key", code="invalid_api_key")
+        return Principal(
+            kind=UNIT_KEY,
+            subject=f"{unit.code}:{identity.name}",
+            role=UNIT_KEY,
+            unit_code=unit.code,
+            unit_path=unit.path,
+            display_name=unit.name,
+        )
+    return decode_token(raw)
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

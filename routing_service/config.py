@@ -1,0 +1,33 @@
+from pydantic_settings import SettingsConfigDict
+
+from services.settings import BaseServiceSettings
+
+
+class RoutingSettings(BaseServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="ROUTING_", env_file=".env", extra="ignore")
+
+    service_name: str = "routing"
+    # Working-day limits (DESIGN §3); hour limits are working hours.
+    verify_days: int = 1
+    general_days: int = 5
+    complex_days: int = 10
+    special_days: int = 20
+    multi_days: int = 10
+    urgent_hours: float = 2.0
+    sign_hours: float = 2.0
+    contact_days: int = 1
+    return_window_days: int = 2
+    redo_days: int = 3
+    listed_after_days: int = 5
+    yellow_before_days: int = 1
+    max_returns_before_designation: int = 2
+    redo_escalation_count: int = 2
+    supervision_batch: int = 1000
+    supervision_tick_seconds: int = 15
+    webhook_timeout_seconds: float = 5.0
+    webhook_max_attempts: int = 12
+    # Origins of department webhook URLs may be loopback in development only.
+    webhook_allow_private: bool = True
+
+
+settings = RoutingSettings()

@@ -1,0 +1,506 @@
+"""The org tree, staff accounts, sign-in and department API keys.
+
+Tier rules: one district center at the root; street centers (streets, townships, parks) under it;
+community centers under a street; functional departments and the discipline commission hang
+directly under the district. A unit's ``path`` is its ancestors' codes (``/HS/HS-GM/``), so a
+subtree is a prefix and moving a unit rewrites its subtree's paths in one statement.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from routing_service.department import schemas
+from routing_service.department.exceptions import (
+    ApiKeyForbidden,
+    ApiKeyNotAllowed,
+    ApiKeyNotFound,
+    DistrictExists,
+    InvalidCredentials,
+    InvalidUnitParent,
+    LastAdmin,
+    RoleUnitMismatch,
+    StaffNotFound,
+    UnitCodeTaken,
+    UnitInactive,
+    UnitInUse,
+    UnitNotFound,
+    UnknownUnit,
+    UsernameTaken,
+)
+from routing_service.department.repository import (
+    ApiKeyRepository,
+    DispatchRuleRepository,
+    OrgUnitRepository,
+    StaffUserRepository,
+)
+from routing_service.models import ApiKey, OrgUnit, StaffUser
+from services.api_keys import create_api_key, revoke_api_key
+from services.auth import Principal, hash_password, issue_token, verify_password
+from services.policy import DEPARTMENT_ROLES, SERVICE, UNIT_KEY, can
+from shared.enums import Role, UnitKind
+
+__all__ = [
+    "CENTER_KINDS",
+    "PARENT_KIND",
+    "ROLE_UNIT_KINDS",
+    "TIER",
+    "TOKEN_TTL",
+    "OrgService",
+    "Visibility",
+    "org_service",
+    "parent_path",
+    "root_path",
+    "unit_out",
+    "visibility",
+]
+
+TOKEN_TTL = timedelta(hours=8)
+
+CENTER_KINDS = frozenset({UnitKind.district_center, UnitKind.street_center, UnitKind.community_center})
+TIER: dict[UnitKind, int] = {
+    UnitKind.district_center: 1,
+    UnitKind.street_center: 2,
+    UnitKind.community_center: 3,
+    UnitKind.department: 1,
+    UnitKind.discipline: 1,
+}
+PARENT_KIND: dict[UnitKind, UnitKind] = {
+    UnitKind.street_center: UnitKind.district_center,
+    UnitKind.community_center: UnitKind.street_center,
+    UnitKind.department: UnitKind.district_center,
+    UnitKind.discipline: UnitKind.district_center,
+}
+_CENTER_ROLE_KINDS = CENTER_KINDS
+ROLE_UNIT_KINDS: dict[Role, frozenset[UnitKind]] = {
+    Role.operator: _CENTER_ROLE_KINDS,
+    Role.dispatcher: _CENTER_ROLE_KINDS,
+    Role.supervisor: _CENTER_ROLE_KINDS,
+    Role.leader: _CENTER_ROLE_KINDS,
+    Role.liaison: frozenset({UnitKind.department}),
+    Role.handler: frozenset({UnitKind.department}),
+    Role.head: frozenset({UnitKind.department}),
+    Role.discipline_officer: frozenset({UnitKind.discipline}),
+    Role.auditor: frozenset({UnitKind.district_center}),
+    Role.admin: frozenset({UnitKind.district_center}),
+}
+_SEE_EVERYTHING = frozenset({Role.admin, Role.auditor, Role.discipline_officer})
+
+
+def path_codes(path: str) -> list[str]:
+    return [code for code in path.split("/") if code]
+
+
+def root_path(path: str) -> str:
+    codes = path_codes(path)
+    return f"/{codes[0]}/" if codes else "/"
+
+
+def parent_path(path: str) -> str | None:
+    codes = path_codes(path)
+    return "/" + "".join(f"{code}/" for code in codes[:-1]) if len(codes) > 1 else None
+
+
+def ancestor_paths(path: str) -> list[str]:
+    """``/A/B/C/`` → ``["/A/", "/A/B/", "/A/B/C/"]``."""
+    codes = path_codes(path)
+    return ["/" + "".join(f"{code}/" for code in codes[: i + 1]) for i in range(len(codes))]
+
+
+def unit_out(unit: OrgUnit) -> schemas.OrgUnitNode:
+    codes = path_codes(unit.path)
+    kind = UnitKind(unit.kind)
+    return schemas.OrgUnitNode(
+        id=unit.id,
+        code=unit.code,
+        name=unit.name,
+        kind=kind,
+        kind_label=kind.label_zh,
+        tier=unit.tier,
+        parent_code=codes[-2] if len(codes) > 1 else None,
+        path=unit.path,
+        head_name=unit.head_name,
+        phone=unit.phone,
+        active=unit.active,
+        created_at=unit.created_at,
+    )
+
+
+def staff_out(user: StaffUser, unit: OrgUnit) -> schemas.StaffUser:
+    role = Role(user.role)
+    return schemas.StaffUser(
+        id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        role=role,
+        role_label=role.label_zh,
+        unit_code=unit.code,
+        unit_name=unit.name,
+        phone=user.phone,
+        active=user.active,
+        has_password=user.password_hash is not None,
+        created_at=user.created_at,
+    )
+
+
+def key_out(key: ApiKey) -> schemas.ApiKey:
+    return schemas.ApiKey.model_validate(key)
+
+
+@dataclass(frozen=True, slots=True)
+class Visibility:
+    """Which units a caller may see: everything, a subtree, or exactly some units."""
+
+    everything: bool = False
+    subtree: str | None = None
+    units: frozenset[str] | None = None
+
+    def allows(self, path: str) -> bool:
+        if self.everything:
+            return True
+        if self.subtree is not None:
+            return path.startswith(self.subtree)
+        return self.units is not None and path in self.units
+
+
+def visibility(principal: Principal, *, with_root: bool = True) -> Visibility:
+    """Centers see their subtree; departments (staff and API keys) their own unit, plus the
+    district root when ``with_root``; admins, auditors, the discipline commission and services
+    see the whole tree."""
+    if principal.kind == SERVICE or principal.role in _SEE_EVERYTHING:
+        return Visibility(everything=True)
+    if principal.unit_path is None:
+        return Visibility(units=frozenset())
+    if principal.kind == UNIT_KEY or principal.role in DEPARTMENT_ROLES:
+        own = {principal.unit_path}
+        if with_root:
+            own.add(root_path(principal.unit_path))
+        return Visibility(units=frozenset(own))
+    return Visibility(subtree=principal.unit_path)
+
+
+def check_role_fits(role: Role, unit: OrgUnit) -> None:
+    allowed = ROLE_UNIT_KINDS[role]
+    if UnitKind(unit.kind) not in allowed:
+        raise RoleUnitMismatch(
+            f"角色「{role.label_zh}」不能设在{UnitKind(unit.kind).label_zh}({unit.code})",
+            f"Role {role.value} does not fit a {unit.kind} unit ({unit.code})",
+            details={
+                "role": role.value,
+                "unit_code": unit.code,
+                "unit_kind": unit.kind,
+                "allowed_kinds": sorted(kind.value for kind in allowed),
+            },
+        )
+
+
+class OrgService:
+    # --- sign-in ------------------------------------------------------------------------------
+
+    async def issue_token(self, session: AsyncSession, username: str, password: str) -> schemas.Token:
+        found = await StaffUserRepository.from_session(session).get_by_username(username.lower())
+        password_hash = found[0].password_hash if found is not None else None
+        # Always one argon2 run, off the event loop, so unknown users answer like wrong passwords.
+        valid = await asyncio.to_thread(verify_password, password_hash, password)
+        if found is None or not valid:
+            raise InvalidCredentials()
+        user, unit = found
+        if not user.active or not unit.active:
+            raise InvalidCredentials()
+        token = issue_token(
+            subject=user.username,
+            role=user.role,
+            unit_code=unit.code,
+            unit_path=unit.path,
+            display_name=user.display_name,
+            ttl=TOKEN_TTL,
+        )
+        return schemas.Token(
+            access_token=token,
+            expires_in=int(TOKEN_TTL.total_seconds()),
+            role=Role(user.role),
+            unit_code=unit.code,
+            display_name=user.display_name,
+        )
+
+    # --- units --------------------------------------------------------------------------------
+
+    async def list_units(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        *,
+        kind: UnitKind | None = None,
+        include_inactive: bool = True,
+    ) -> Sequence[OrgUnit]:
+        scope = visibility(principal)
+        repository = OrgUnitRepository.from_session(session)
+        return await repository.list(
+            kind=kind.value if kind else None,
+            include_inactive=include_inactive,
+            path_prefix=scope.subtree,
+            paths=scope.units,
+        )
+
+    async def get_visible_unit(self, session: AsyncSession, principal: Principal, code: str) -> OrgUnit:
+        unit = await OrgUnitRepository.from_session(session).get_by_code(code.upper())
+        if unit is None or not visibility(principal).allows(unit.path):
+            raise UnitNotFound()
+        return unit
+
+    async def get_unit(self, session: AsyncSession, code: str) -> OrgUnit:
+        unit = await OrgUnitRepository.from_session(session).get_by_code(code.upper())
+        if unit is None:
+            raise UnitNotFound()
+        return unit
+
+    async def _parent_for(
+        self, repository: OrgUnitRepository, kind: UnitKind, parent_code: str | None
+    ) -> OrgUnit:
+        expected = PARENT_KIND[kind]
+        if parent_code is None:
+            if expected is not UnitKind.district_center:
+                raise InvalidUnitParent(
+                    f"{kind.label_zh}必须指定上级机构(parent_code)",
+                    f"A {kind.value} needs a parent_code",
+                    details={"expected_parent_kind": expected.value},
+                )
+            roots = await repository.district_roots()
+            if not roots:
+                raise InvalidUnitParent("尚未建立区级中心", "There is no district center yet")
+            return roots[0]
+        parent = await repository.get_by_code(parent_code)
+        if parent is None:
+            raise InvalidUnitParent(
+                f"上级机构 {parent_code} 不存在", f"Parent unit {parent_code} does not exist"
+            )
+        if parent.kind != expected.value:
+            raise InvalidUnitParent(
+                f"{kind.label_zh}的上级必须是{expected.label_zh}",
+                f"The parent of a {kind.value} must be a {expected.value}",
+                details={"expected_parent_kind": expected.value, "parent_kind": parent.kind},
+            )
+        if not parent.active:
+            raise UnitInactive(f"上级机构 {parent.code} 已停用", f"Parent unit {parent.code} is inactive")
+        return parent
+
+    async def create_unit(self, session: AsyncSession, data: schemas.OrgUnitCreate) -> OrgUnit:
+        repository = OrgUnitRepository.from_session(session)
+        if await repository.get_by_code(data.code) is not None:
+            raise UnitCodeTaken()
+        if data.kind is UnitKind.district_center:
+            if data.parent_code is not None:
+                raise InvalidUnitParent("区级中心不能有上级机构", "The district center has no parent")
+            if await repository.district_roots():
+                raise DistrictExists()
+            parent_id, path = None, f"/{data.code}/"
+        else:
+            parent = await self._parent_for(repository, data.kind, data.parent_code)
+            parent_id, path = parent.id, f"{parent.path}{data.code}/"
+        unit = OrgUnit(
+            id=uuid.uuid4(),
+            code=data.code,
+            name=data.name,
+            kind=data.kind.value,
+            tier=TIER[data.kind],
+            parent_id=parent_id,
+            path=path,
+            head_name=data.head_name,
+            phone=data.phone,
+            active=True,
+        )
+        session.add(unit)
+        try:
+            await session.flush()
+        except IntegrityError as exc:  # a concurrent create of the same code
+            raise UnitCodeTaken() from exc
+        return unit
+
+    async def update_unit(
+        self, session: AsyncSession, unit: OrgUnit, data: schemas.OrgUnitUpdate
+    ) -> OrgUnit:
+        repository = OrgUnitRepository.from_session(session)
+        given = data.model_fields_set
+        if data.name is not None:
+            unit.name = data.name
+        if "head_name" in given:
+            unit.head_name = data.head_name
+        if "phone" in given:
+            unit.phone = data.phone
+        current_parent = parent_path(unit.path)
+        current_parent_code = path_codes(current_parent)[-1] if current_parent else None
+        if data.parent_code is not None and data.parent_code != current_parent_code:
+            kind = UnitKind(unit.kind)
+            if kind is UnitKind.district_center:
+                raise InvalidUnitParent("区级中心不能有上级机构", "The district center has no parent")
+            parent = await self._parent_for(repository, kind, data.parent_code)
+            if parent.path.startswith(unit.path):
+                raise InvalidUnitParent("不能移到自身的下级机构之下", "Cannot move a unit under itself")
+            old_path, new_path = unit.path, f"{parent.path}{unit.code}/"
+            unit.parent_id = parent.id
+            await repository.move_subtree(old_path, new_path)
+        if data.active is not None and data.active != unit.active:
+            if data.active:
+                await self._check_can_activate(repository, unit)
+            else:
+                await self._check_can_deactivate(session, unit)
+            unit.active = data.active
+        await session.flush()
+        return unit
+
+    async def _check_can_activate(self, repository: OrgUnitRepository, unit: OrgUnit) -> None:
+        if unit.parent_id is None:
+            return
+        parent = await repository.get_by_id(unit.parent_id)
+        if parent is not None and not parent.active:
+            raise UnitInactive(
+                f"上级机构 {parent.code} 已停用,请先启用上级", f"Parent unit {parent.code} is inactive"
+            )
+
+    async def _check_can_deactivate(self, session: AsyncSession, unit: OrgUnit) -> None:
+        children = await OrgUnitRepository.from_session(session).count_active_children(unit.id)
+        staff = await StaffUserRepository.from_session(session).count_active_in_unit(unit.id)
+        rules = await DispatchRuleRepository.from_session(session).count_active_for_unit(unit.id)
+        if children or staff or rules:
+            raise UnitInUse(
+                details={"active_children": children, "active_staff": staff, "active_dispatch_rules": rules}
+            )
+
+    # --- staff --------------------------------------------------------------------------------
+
+    async def list_staff(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        *,
+        unit_code: str | None = None,
+        role: Role | None = None,
+        active: bool | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[schemas.StaffUser]:
+        scope = visibility(principal, with_root=False)
+        if scope.units is not None and not scope.units:
+            return []
+        rows = await StaffUserRepository.from_session(session).list(
+            path_prefix=scope.subtree,
+            unit_path=next(iter(scope.units)) if scope.units else None,
+            unit_code=unit_code.upper() if unit_code else None,
+            role=role.value if role else None,
+            active=active,
+            limit=limit,
+            offset=offset,
+        )
+        return [staff_out(user, unit) for user, unit in rows]
+
+    async def get_visible_staff(
+        self, session: AsyncSession, principal: Principal, username: str
+    ) -> tuple[StaffUser, OrgUnit]:
+        found = await StaffUserRepository.from_session(session).get_by_username(username.lower())
+        if found is None or not visibility(principal, with_root=False).allows(found[1].path):
+            raise StaffNotFound()
+        return found
+
+    async def _unit_for_staff(self, session: AsyncSession, code: str) -> OrgUnit:
+        unit = await OrgUnitRepository.from_session(session).get_by_code(code)
+        if unit is None:
+            raise UnknownUnit(f"机构 {code} 不存在", f"Unit {code} does not exist", details={"unit_code": code})
+        if not unit.active:
+            raise UnitInactive(f"机构 {code} 已停用", f"Unit {code} is inactive")
+        return unit
+
+    async def create_staff(
+        self, session: AsyncSession, data: schemas.StaffUserCreate
+    ) -> tuple[StaffUser, OrgUnit]:
+        repository = StaffUserRepository.from_session(session)
+        if await repository.get_by_username(data.username) is not None:
+            raise UsernameTaken()
+        unit = await self._unit_for_staff(session, data.unit_code)
+        check_role_fits(data.role, unit)
+        user = StaffUser(
+            id=uuid.uuid4(),
+            username=data.username,
+            display_name=data.display_name,
+            role=data.role.value,
+            unit_id=unit.id,
+            password_hash=await asyncio.to_thread(hash_password, data.password),
+            phone=data.phone,
+            active=True,
+        )
+        session.add(user)
+        try:
+            await session.flush()
+        except IntegrityError as exc:  # a concurrent create of the same username
+            raise UsernameTaken() from exc
+        return user, unit
+
+    async def update_staff(
+        self,
+        session: AsyncSession,
+        user: StaffUser,
+        unit: OrgUnit,
+        data: schemas.StaffUserUpdate,
+    ) -> tuple[StaffUser, OrgUnit]:
+        repository = StaffUserRepository.from_session(session)
+        role = data.role or Role(user.role)
+        if data.unit_code is not None and data.unit_code != unit.code:
+            unit = await self._unit_for_staff(session, data.unit_code)
+        if role.value != user.role or unit.id != user.unit_id:
+            check_role_fits(role, unit)
+        losing_admin = user.role == Role.admin.value and user.active and (
+            role is not Role.admin or data.active is False
+        )
+        if losing_admin and await repository.count_active_admins(excluding=user.id) == 0:
+            raise LastAdmin()
+        user.role = role.value
+        user.unit_id = unit.id
+        if data.display_name is not None:
+            user.display_name = data.display_name
+        if "phone" in data.model_fields_set:
+            user.phone = data.phone
+        if data.active is not None:
+            user.active = data.active
+        if data.password is not None:
+            user.password_hash = await asyncio.to_thread(hash_password, data.password)
+        await session.flush()
+        return user, unit
+
+    # --- department API keys ------------------------------------------------------------------
+
+    def check_can_manage_keys(self, principal: Principal, unit: OrgUnit) -> None:
+        if can(principal, "org.manage"):
+            return
+        if principal.kind == "staff" and principal.role == Role.head and principal.unit_code == unit.code:
+            return
+        raise ApiKeyForbidden()
+
+    async def create_key(
+        self, session: AsyncSession, unit: OrgUnit, name: str
+    ) -> schemas.ApiKeyCreated:
+        if unit.kind != UnitKind.department.value:
+            raise ApiKeyNotAllowed()
+        if not unit.active:
+            raise UnitInactive()
+        row, raw = await create_api_key(session, ApiKey, name=name, scope=unit.code)
+        return schemas.ApiKeyCreated.model_validate({**key_out(row).model_dump(), "api_key": raw})
+
+    async def list_keys(self, session: AsyncSession, unit: OrgUnit) -> list[schemas.ApiKey]:
+        keys = await ApiKeyRepository.from_session(session).list_for_scope(unit.code)
+        return [key_out(key) for key in keys]
+
+    async def revoke_key(self, session: AsyncSession, unit: OrgUnit, key_id: uuid.UUID) -> None:
+        key = await ApiKeyRepository.from_session(session).get_for_scope(key_id, unit.code)
+        if key is None:
+            raise ApiKeyNotFound()
+        if key.revoked_at is None:
+            await revoke_api_key(session, ApiKey, str(key.id))
+
+
+org_service = OrgService()

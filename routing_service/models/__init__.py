@@ -1,0 +1,38 @@
+"""Every ORM model of the routing service, on one metadata (one alembic history)."""
+
+from routing_service.models._base import ApiKey, IdempotencyRecord, InboxEvent, Model, OutboxEvent
+from routing_service.models._case import (
+    CalendarYear,
+    Card,
+    CardNote,
+    Case,
+    CaseEvent,
+    DisciplineTransfer,
+    Extension,
+    Milestone,
+    SupervisionEvent,
+)
+from routing_service.models._org import DispatchRule, OrgUnit, StaffUser
+from routing_service.models._webhook import WebhookDelivery, WebhookSubscription
+
+__all__ = [
+    "ApiKey",
+    "CalendarYear",
+    "Card",
+    "CardNote",
+    "Case",
+    "CaseEvent",
+    "DisciplineTransfer",
+    "DispatchRule",
+    "Extension",
+    "IdempotencyRecord",
+    "InboxEvent",
+    "Milestone",
+    "Model",
+    "OrgUnit",
+    "OutboxEvent",
+    "StaffUser",
+    "SupervisionEvent",
+    "WebhookDelivery",
+    "WebhookSubscription",
+]

@@ -1,0 +1,249 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from routing_service.models._base import Model
+from services.models import JSONType, UTCDateTime, utcnow
+
+
+class Case(Model):
+    """工单: one verified request and everything done about it."""
+
+    __tablename__ = "case"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    request_id: Mapped[uuid.UUID] = mapped_column(unique=True, nullable=False)
+    tracking_no: Mapped[str] = mapped_column(String(32), unique=True, nullable=False)
+    channel: Mapped[str] = mapped_column(String(32), nullable=False)
+    type: Mapped[str] = mapped_column(String(16), nullable=False)
+    topic: Mapped[str] = mapped_column(String(32), nullable=False)
+    topic_suggested: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    urgency: Mapped[str] = mapped_column(String(16), nullable=False)
+    title: Mapped[str] = mapped_column(String(200), nullable=False)
+    description: Mapped[str] = mapped_column(Text, nullable=False)
+    address: Mapped[str | None] = mapped_column(String(300))
+    area_code: Mapped[str | None] = mapped_column(String(32))
+    submitter: Mapped[dict[str, Any]] = mapped_column(JSONType, nullable=False)
+    anonymous: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    confidential: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    attachments: Mapped[list[str]] = mapped_column(JSONType, default=list, nullable=False)
+    cppcc_member_id: Mapped[uuid.UUID | None] = mapped_column()
+    cppcc_visit_id: Mapped[uuid.UUID | None] = mapped_column()
+    status: Mapped[str] = mapped_column(String(32), nullable=False)
+    classification: Mapped[str | None] = mapped_column(String(16))
+    owner_unit_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("org_unit.id"), nullable=False)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    verify_due_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    verified_by: Mapped[str | None] = mapped_column(String(100))
+    decision_note: Mapped[str | None] = mapped_column(Text)
+    merged_into_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("case.id"))
+    duplicate_of_tracking_no: Mapped[str | None] = mapped_column(String(32))
+    must_designate: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    redo_count: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    escalated: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revision: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    history_head: Mapped[str | None] = mapped_column(String(64))
+    history_seq: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+    __table_args__ = (
+        Index("ix_case_owner_status", "owner_unit_id", "status"),
+        Index("ix_case_received_at", "received_at"),
+        # Verification deadlines still open: the only rows the supervision tick scans for them.
+        Index(
+            "ix_case_verify_due_open",
+            "verify_due_at",
+            postgresql_where=text("status = 'pending_verification'"),
+            sqlite_where=text("status = 'pending_verification'"),
+        ),
+    )
+
+
+class Card(Model):
+    """督办卡: one responsible unit's part of a case, with its deadlines and supervision state."""
+
+    __tablename__ = "card"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("case.id"), index=True, nullable=False)
+    unit_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("org_unit.id"), nullable=False)
+    role: Mapped[str] = mapped_column(String(8), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    instructions: Mapped[str | None] = mapped_column(Text)
+    dispatched_by: Mapped[str] = mapped_column(String(100), nullable=False)
+    dispatched_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    sign_due_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    signed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    signed_by: Mapped[str | None] = mapped_column(String(100))
+    contact_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    first_contact_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The deadline is always recomputable: clock_start_at + limit_days (+ paused_days) working
+    # days, which is how provisional deadlines are redone when a year's schedule is loaded.
+    clock_start_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    limit_days: Mapped[int] = mapped_column(Integer, nullable=False)
+    paused_days: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    original_due_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    due_provisional: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    return_deadline_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    returned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    return_reason: Mapped[str | None] = mapped_column(Text)
+    suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    suspend_reason: Mapped[str | None] = mapped_column(Text)
+    status_before_suspend: Mapped[str | None] = mapped_column(String(16))
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    result: Mapped[str | None] = mapped_column(Text)
+    evidence: Mapped[list[str]] = mapped_column(JSONType, default=list, nullable=False)
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    review_note: Mapped[str | None] = mapped_column(Text)
+    send_back_count: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    redo_count: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    extension_approved: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    # Designated by the center (指定承办): the unit may not return it.
+    designated: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    supervision_level: Mapped[str] = mapped_column(String(16), default="none", nullable=False)
+    listed: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    # When the supervision ladder next has something to do for this card; NULL when nothing
+    # can fall due (finished cards). The tick reads only rows with next_check_at <= now.
+    next_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revision: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+    __table_args__ = (
+        Index("ix_card_unit_status", "unit_id", "status"),
+        Index(
+            "ix_card_next_check",
+            "next_check_at",
+            postgresql_where=text("next_check_at IS NOT NULL"),
+            sqlite_where=text("next_check_at IS NOT NULL"),
+        ),
+    )
+
+
+class CardNote(Model):
+    """Progress notes, co-handler inputs and first contact records."""
+
+    __tablename__ = "card_note"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    card_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("card.id"), index=True, nullable=False)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)  # progress | contact | input
+    text: Mapped[str] = mapped_column(Text, nullable=False)
+    attachments: Mapped[list[str]] = mapped_column(JSONType, default=list, nullable=False)
+    author: Mapped[str] = mapped_column(String(100), nullable=False)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+
+class Extension(Model):
+    __tablename__ = "extension"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    card_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("card.id"), index=True, nullable=False)
+    days: Mapped[int] = mapped_column(Integer, nullable=False)
+    reason: Mapped[str] = mapped_column(Text, nullable=False)
+    requested_by: Mapped[str] = mapped_column(String(100), nullable=False)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)  # pending|approved|rejected
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decision_note: Mapped[str | None] = mapped_column(Text)
+    new_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Milestone(Model):
+    """Tracked steps of a special case (e.g. project agency: pre-procedures, land quota, power…)."""
+
+    __tablename__ = "milestone"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("case.id"), index=True, nullable=False)
+    card_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("card.id"))
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    due_provisional: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    note: Mapped[str | None] = mapped_column(Text)
+    position: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+
+
+class DisciplineTransfer(Model):
+    """移交纪委监委: the record of a violation handed to the discipline commission."""
+
+    __tablename__ = "discipline_transfer"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("case.id"), index=True, nullable=False)
+    to_unit_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("org_unit.id"), nullable=False)
+    subject_unit_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("org_unit.id"))
+    reason: Mapped[str] = mapped_column(Text, nullable=False)
+    evidence: Mapped[list[str]] = mapped_column(JSONType, default=list, nullable=False)
+    transferred_by: Mapped[str] = mapped_column(String(100), nullable=False)
+    transferred_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    outcome: Mapped[str | None] = mapped_column(Text)
+
+
+class CaseEvent(Model):
+    """Append-only, hash-chained history of a case: who did what, when, from which state to which,
+    and why. Each row's hash covers the previous row's hash, so editing or deleting any row breaks
+    the chain from there on."""
+
+    __tablename__ = "case_event"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("case.id"), nullable=False)
+    seq: Mapped[int] = mapped_column(Integer, nullable=False)
+    card_id: Mapped[uuid.UUID | None] = mapped_column()
+    actor: Mapped[str] = mapped_column(String(120), nullable=False)
+    action: Mapped[str] = mapped_column(String(40), nullable=False)
+    from_status: Mapped[str | None] = mapped_column(String(32))
+    to_status: Mapped[str | None] = mapped_column(String(32))
+    reason: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict, nullable=False)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    prev_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    hash: Mapped[str] = mapped_column(String(64), nullable=False)
+
+    __table_args__ = (UniqueConstraint("case_id", "seq", name="uq_case_event_case_id_seq"),)
+
+
+class SupervisionEvent(Model):
+    """One step of the ladder for one card and due date; the unique key is what makes every
+    step happen exactly once even when two worker replicas tick at the same moment."""
+
+    __tablename__ = "supervision_event"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    card_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("card.id"), nullable=False)
+    case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("case.id"), index=True, nullable=False)
+    unit_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("org_unit.id"), index=True, nullable=False)
+    level: Mapped[str] = mapped_column(String(16), nullable=False)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    notice: Mapped[str] = mapped_column(Text, nullable=False)
+
+    __table_args__ = (
+        UniqueConstraint("card_id", "level", "due_at", name="uq_supervision_event_card_level_due"),
+    )
+
+
+class CalendarYear(Model):
+    """An admin-loaded official schedule for one year (holidays and adjusted working days)."""
+
+    __tablename__ = "calendar_year"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    holidays: Mapped[list[str]] = mapped_column(JSONType, nullable=False)
+    workdays: Mapped[list[str]] = mapped_column(JSONType, nullable=False)
+    source: Mapped[str] = mapped_column(String(200), nullable=False)
+    loaded_by: Mapped[str] = mapped_column(String(100), nullable=False)
+    loaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)

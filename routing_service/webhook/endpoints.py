@@ -1,0 +1,211 @@
+"""Department webhook subscriptions and their deliveries (DESIGN §6).
+
+Admins manage every unit's subscriptions; department staff (liaison, head) and department API
+keys manage their own unit's. Anything outside the caller's scope answers 404, like something
+that does not exist.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, status
+
+from routing_service.auth import CurrentPrincipal
+from routing_service.webhook.schemas import (
+    DeliveryDetail,
+    DeliveryOut,
+    DeliveryStatus,
+    ReplayResult,
+    SubscriptionCreate,
+    SubscriptionOut,
+    SubscriptionUpdate,
+    SubscriptionWithSecret,
+    UnitCode,
+)
+from routing_service.webhook.service import webhook_service
+from services.auth import Principal
+from services.db import SessionDep
+from services.errors import error_responses
+from services.policy import authorize
+
+router = APIRouter(prefix="/v1", tags=["webhook"])
+
+
+async def webhook_manager(principal: CurrentPrincipal) -> Principal:
+    authorize(principal, "webhook.manage")
+    return principal
+
+
+WebhookManager = Annotated[Principal, Depends(webhook_manager)]
+Limit = Annotated[int, Query(ge=1, le=200)]
+Offset = Annotated[int, Query(ge=0, le=100_000)]
+
+
+@router.post(
+    "/webhooks/subscriptions",
+    status_code=status.HTTP_201_CREATED,
+    response_model=SubscriptionWithSecret,
+    responses=error_responses(401, 403, 404, 409, 422),
+    summary="Subscribe a unit's system to events (the secret is shown only here)",
+)
+async def create_subscription(
+    data: SubscriptionCreate, session: SessionDep, principal: WebhookManager
+) -> SubscriptionWithSecret:
+    subscription, unit = await webhook_service.create_subscription(session, principal, data)
+    return SubscriptionWithSecret.with_secret(subscription, unit)
+
+
+@router.get(
+    "/webhooks/subscriptions",
+    response_model=list[SubscriptionOut],
+    responses=error_responses(401, 403, 422),
+    summary="List subscriptions (your unit's; every unit's for admins)",
+)
+async def list_subscriptions(
+    session: SessionDep,
+    principal: WebhookManager,
+    unit_code: UnitCode | None = None,
+    active: bool | None = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> list[SubscriptionOut]:
+    rows = await webhook_service.list_subscriptions(
+        session, principal, unit_code=unit_code, active=active, limit=limit, offset=offset
+    )
+    return [SubscriptionOut.build(subscription, unit) for subscription, unit in rows]
+
+
+@router.get(
+    "/webhooks/subscriptions/{subscription_id}",
+    response_model=SubscriptionOut,
+    responses=error_responses(401, 403, 404, 422),
+    summary="One subscription",
+)
+async def get_subscription(
+    subscription_id: uuid.UUID, session: SessionDep, principal: WebhookManager
+) -> SubscriptionOut:
+    subscription, unit = await webhook_service.get_subscription(session, principal, subscription_id)
+    return SubscriptionOut.build(subscription, unit)
+
+
+@router.patch(
+    "/webhooks/subscriptions/{subscription_id}",
+    response_model=SubscriptionOut,
+    responses=error_responses(401, 403, 404, 409, 422),
+    summary="Change the URL, event types, description, or (de)activate",
+)
+async def update_subscription(
+    subscription_id: uuid.UUID,
+    data: SubscriptionUpdate,
+    session: SessionDep,
+    principal: WebhookManager,
+) -> SubscriptionOut:
+    subscription, unit = await webhook_service.update_subscription(
+        session, principal, subscription_id, data
+    )
+    return SubscriptionOut.build(subscription, unit)
+
+
+@router.delete(
+    "/webhooks/subscriptions/{subscription_id}",
+    response_model=SubscriptionOut,
+    responses=error_responses(401, 403, 404, 422),
+    summary="Deactivate a subscription (kept with its deliveries; PATCH active=true restores it)",
+)
+async def delete_subscription(
+    subscription_id: uuid.UUID, session: SessionDep, principal: WebhookManager
+) -> SubscriptionOut:
+    subscription, unit = await webhook_service.deactivate(session, principal, subscription_id)
+    return SubscriptionOut.build(subscription, unit)
+
+
+@router.post(
+    "/webhooks/subscriptions/{subscription_id}/rotate-secret",
+    response_model=SubscriptionWithSecret,
+    responses=error_responses(401, 403, 404, 422),
+    summary="Replace the signing secret (the new one is shown only here)",
+)
+async def rotate_secret(
+    subscription_id: uuid.UUID, session: SessionDep, principal: WebhookManager
+) -> SubscriptionWithSecret:
+    subscription, unit = await webhook_service.rotate_secret(session, principal, subscription_id)
+    return SubscriptionWithSecret.with_secret(subscription, unit)
+
+
+@router.post(
+    "/webhooks/subscriptions/{subscription_id}/test",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=DeliveryDetail,
+    responses=error_responses(401, 403, 404, 409, 422),
+    summary="Send a webhook.test message (follow it with GET /v1/webhooks/deliveries/{id})",
+)
+async def send_test(
+    subscription_id: uuid.UUID, session: SessionDep, principal: WebhookManager
+) -> Any:
+    return await webhook_service.send_test(session, principal, subscription_id)
+
+
+@router.post(
+    "/webhooks/subscriptions/{subscription_id}/replay-dead",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=ReplayResult,
+    responses=error_responses(401, 403, 404, 409, 422),
+    summary="Send every dead-lettered delivery of a subscription again",
+)
+async def replay_dead(
+    subscription_id: uuid.UUID, session: SessionDep, principal: WebhookManager
+) -> ReplayResult:
+    replayed = await webhook_service.replay_dead(session, principal, subscription_id)
+    return ReplayResult(replayed=replayed)
+
+
+@router.get(
+    "/webhooks/deliveries",
+    response_model=list[DeliveryOut],
+    responses=error_responses(401, 403, 404, 422),
+    summary="List deliveries, newest first",
+)
+async def list_deliveries(
+    session: SessionDep,
+    principal: WebhookManager,
+    subscription_id: uuid.UUID | None = None,
+    status_filter: Annotated[DeliveryStatus | None, Query(alias="status")] = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> Any:
+    return await webhook_service.list_deliveries(
+        session,
+        principal,
+        subscription_id=subscription_id,
+        status=status_filter,
+        limit=limit,
+        offset=offset,
+    )
+
+
+@router.get(
+    "/webhooks/deliveries/{delivery_id}",
+    response_model=DeliveryDetail,
+    responses=error_responses(401, 403, 404, 422),
+    summary="One delivery, with its payload",
+)
+async def get_delivery(
+    delivery_id: uuid.UUID, session: SessionDep, principal: WebhookManager
+) -> Any:
+    delivery, _subscription = await webhook_service.get_delivery(session, principal, delivery_id)
+    return delivery
+
+
+@router.post(
+    "/webhooks/deliveries/{delivery_id}/replay",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=DeliveryDetail,
+    responses=error_responses(401, 403, 404, 409, 422),
+    summary="Send a delivered or dead-lettered delivery again (same message id)",
+)
+async def replay_delivery(
+    delivery_id: uuid.UUID, session: SessionDep, principal: WebhookManager
+) -> Any:
+    return await webhook_service.replay_delivery(session, principal, delivery_id)

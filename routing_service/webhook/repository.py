@@ -1,0 +1,179 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import Select, func, literal_column, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnClause
+
+from routing_service.models import OrgUnit, WebhookDelivery, WebhookSubscription
+from routing_service.webhook.schemas import DeliveryStatus
+
+# The sweep's predicate must match the partial index ``ix_webhook_delivery_pending``
+# (``WHERE status = 'pending'``) textually: with a bound parameter PostgreSQL's generic plans
+# cannot prove the index applies and would scan the whole table.
+_PENDING: ColumnClause[str] = literal_column("'pending'")
+
+
+def _is_postgres(session: AsyncSession) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+class WebhookSubscriptionRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    @classmethod
+    def from_session(cls, session: AsyncSession) -> WebhookSubscriptionRepository:
+        return cls(session)
+
+    def get_base_statement(self) -> Select[WebhookSubscription, OrgUnit]:
+        return select(WebhookSubscription, OrgUnit).join(
+            OrgUnit, OrgUnit.id == WebhookSubscription.unit_id
+        )
+
+    async def get_with_unit(
+        self, subscription_id: uuid.UUID
+    ) -> tuple[WebhookSubscription, OrgUnit] | None:
+        row = (
+            await self.session.execute(
+                self.get_base_statement().where(WebhookSubscription.id == subscription_id)
+            )
+        ).one_or_none()
+        return None if row is None else (row[0], row[1])
+
+    async def list_with_units(
+        self,
+        *,
+        unit_ids: Sequence[uuid.UUID] | None,
+        active: bool | None,
+        limit: int,
+        offset: int,
+    ) -> list[tuple[WebhookSubscription, OrgUnit]]:
+        stmt = self.get_base_statement()
+        if unit_ids is not None:
+            stmt = stmt.where(WebhookSubscription.unit_id.in_(unit_ids))
+        if active is not None:
+            stmt = stmt.where(WebhookSubscription.active.is_(active))
+        stmt = (
+            stmt.order_by(OrgUnit.code, WebhookSubscription.created_at, WebhookSubscription.id)
+            .limit(limit)
+            .offset(offset)
+        )
+        return [(row[0], row[1]) for row in await self.session.execute(stmt)]
+
+    async def active_for_unit(self, unit_id: uuid.UUID) -> Sequence[WebhookSubscription]:
+        stmt = select(WebhookSubscription).where(
+            WebhookSubscription.unit_id == unit_id, WebhookSubscription.active.is_(True)
+        )
+        return (await self.session.scalars(stmt)).all()
+
+    async def count_active_for_unit(self, unit_id: uuid.UUID) -> int:
+        stmt = select(func.count()).where(
+            WebhookSubscription.unit_id == unit_id, WebhookSubscription.active.is_(True)
+        )
+        return int(await self.session.scalar(stmt) or 0)
+
+    async def get_unit_by_code(self, code: str) -> OrgUnit | None:
+        return await self.session.scalar(select(OrgUnit).where(OrgUnit.code == code))
+
+    async def unit_paths(self) -> Sequence[tuple[uuid.UUID, str]]:
+        """Every unit's id and path: the org tree of a district is a few hundred rows."""
+        rows = await self.session.execute(select(OrgUnit.id, OrgUnit.path))
+        return [(row.id, row.path) for row in rows]
+
+
+class WebhookDeliveryRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    @classmethod
+    def from_session(cls, session: AsyncSession) -> WebhookDeliveryRepository:
+        return cls(session)
+
+    def get_base_statement(self) -> Select[WebhookDelivery]:
+        return select(WebhookDelivery)
+
+    async def get_with_owner(
+        self, delivery_id: uuid.UUID
+    ) -> tuple[WebhookDelivery, WebhookSubscription, OrgUnit] | None:
+        stmt = (
+            select(WebhookDelivery, WebhookSubscription, OrgUnit)
+            .join(WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id)
+            .join(OrgUnit, OrgUnit.id == WebhookSubscription.unit_id)
+            .where(WebhookDelivery.id == delivery_id)
+        )
+        row = (await self.session.execute(stmt)).one_or_none()
+        return None if row is None else (row[0], row[1], row[2])
+
+    async def get_for_update(
+        self, delivery_id: uuid.UUID, *, skip_locked: bool
+    ) -> WebhookDelivery | None:
+        """The delivery, row-locked on PostgreSQL (SQLite serialises writers anyway).
+
+        With ``skip_locked`` a row another worker holds reads as missing.
+        """
+        stmt = (
+            self.get_base_statement()
+            .where(WebhookDelivery.id == delivery_id)
+            .execution_options(populate_existing=True)
+        )
+        if _is_postgres(self.session):
+            stmt = stmt.with_for_update(skip_locked=skip_locked)
+        return await self.session.scalar(stmt)
+
+    async def list(
+        self,
+        *,
+        unit_ids: Sequence[uuid.UUID] | None,
+        subscription_id: uuid.UUID | None,
+        status: DeliveryStatus | None,
+        limit: int,
+        offset: int,
+    ) -> Sequence[WebhookDelivery]:
+        stmt = self.get_base_statement()
+        if subscription_id is not None:
+            stmt = stmt.where(WebhookDelivery.subscription_id == subscription_id)
+        if unit_ids is not None:
+            stmt = stmt.join(
+                WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id
+            ).where(WebhookSubscription.unit_id.in_(unit_ids))
+        if status is not None:
+            stmt = stmt.where(WebhookDelivery.status == status.value)
+        stmt = (
+            stmt.order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        return (await self.session.scalars(stmt)).all()
+
+    async def due(self, now: datetime, limit: int) -> Sequence[tuple[uuid.UUID, int]]:
+        """Pending deliveries whose next attempt is due, oldest first (the partial index)."""
+        stmt = (
+            select(WebhookDelivery.id, WebhookDelivery.attempts)
+            .where(WebhookDelivery.status == _PENDING, WebhookDelivery.next_attempt_at <= now)
+            .order_by(WebhookDelivery.next_attempt_at)
+            .limit(limit)
+        )
+        return [(row.id, row.attempts) for row in await self.session.execute(stmt)]
+
+    async def requeue_dead(self, subscription_id: uuid.UUID, now: datetime) -> Sequence[uuid.UUID]:
+        """Turn every dead delivery of a subscription back into a fresh pending one."""
+        stmt = (
+            update(WebhookDelivery)
+            .where(
+                WebhookDelivery.subscription_id == subscription_id,
+                WebhookDelivery.status == DeliveryStatus.dead.value,
+            )
+            .values(
+                status=DeliveryStatus.pending.value,
+                attempts=0,
+                next_attempt_at=now,
+                delivered_at=None,
+            )
+            .returning(WebhookDelivery.id)
+            .execution_options(synchronize_session=False)
+        )
+        return (await self.session.scalars(stmt)).all()

@@ -1,0 +1,584 @@
+"""Webhooks to department systems (DESIGN §6): subscriptions, signed deliveries, retries,
+dead letters and replay.
+
+Producer interface — how the rest of routing tells a unit's systems that something happened::
+
+    from routing_service.webhook.service import webhook_service
+
+    await webhook_service.notify_unit(session, unit.id, "card.dispatched", {...})
+
+``notify_unit(session, unit_id, event_type, data) -> list[WebhookDelivery]`` writes one
+``pending`` delivery per active subscription of the unit whose ``event_types`` contain
+``event_type`` or ``"*"``, in the caller's transaction (it never commits). The delivery row *is*
+the outbox: once the transaction commits, an after-commit hook enqueues
+``routing.deliver_webhook`` for each delivery (the fast path); the ``routing.sweep_webhooks``
+cron re-enqueues any due delivery whose job was lost (worker died before the push, Redis
+restarted). ``event_type`` must be one of :data:`WEBHOOK_EVENT_TYPES`; ``data`` must be
+JSON-serialisable (UUIDs, datetimes and enums are converted). Each delivery carries the Standard
+Webhooks payload ``{"type", "timestamp", "data"}`` and its own message id (``msg_<hex>``), the
+``webhook-id`` receivers deduplicate on: delivery is at least once.
+
+Attempts: a job claims the row (``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL), counts the
+attempt and leases the row for the length of one request, commits, POSTs without holding a
+transaction, then records the outcome under the lock — only if its attempt is still the
+current one. 2xx → ``delivered``; 410 → the subscription is deactivated and the delivery
+dead-lettered; anything else is retried on :data:`RETRY_SCHEDULE` (with up to 20 % jitter)
+until ``webhook_max_attempts``, then ``dead``. Dead or delivered deliveries can be replayed.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import random
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import orjson
+import structlog
+from arq.constants import job_key_prefix, result_key_prefix
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from routing_service.config import settings
+from routing_service.models import OrgUnit, WebhookDelivery, WebhookSubscription
+from routing_service.webhook.exceptions import (
+    DeliveryNotFound,
+    DeliveryPending,
+    SubscriptionInactive,
+    SubscriptionNotFound,
+    TooManySubscriptions,
+    UnitNotFound,
+    UnitRequired,
+    UnknownEventType,
+    UrlNotAllowed,
+)
+from routing_service.webhook.repository import (
+    WebhookDeliveryRepository,
+    WebhookSubscriptionRepository,
+)
+from routing_service.webhook.schemas import (
+    ANY_EVENT,
+    WEBHOOK_EVENT_TYPES,
+    DeliveryStatus,
+    SubscriptionCreate,
+    SubscriptionUpdate,
+)
+from routing_service.webhook.signing import new_secret
+from services.auth import Principal
+from services.db import after_commit
+from services.models import utcnow
+from services.policy import in_scope
+from services.queue import QueueClient, RedisError
+from shared.jobs import QUEUE_ROUTING
+
+__all__ = [
+    "DELIVER_JOB",
+    "RETRY_SCHEDULE",
+    "SWEEP_JOB",
+    "Attempt",
+    "SendResult",
+    "WebhookService",
+    "enqueue_delivery",
+    "job_id_for",
+    "retry_delay",
+    "webhook_service",
+]
+
+log = structlog.get_logger(__name__)
+
+DELIVER_JOB = "routing.deliver_webhook"
+SWEEP_JOB = "routing.sweep_webhooks"
+
+# Seconds to wait after the n-th failed attempt; the last step repeats. With the default 12
+# attempts a delivery is retried for about 24 hours, so a department system that is down for
+# an hour (or a night) misses nothing.
+RETRY_SCHEDULE: tuple[int, ...] = (5, 30, 120, 300, 600, 1800, 3600, 7200, 14400, 28800)
+MAX_JITTER = 0.2
+# A receiver's Retry-After is honoured up to the longest regular step.
+MAX_RETRY_AFTER = RETRY_SCHEDULE[-1]
+# Jobs deferred by another machine's clock may start a moment early.
+DUE_TOLERANCE = timedelta(seconds=1)
+# Enqueues done right after a commit; a larger replay is left to the sweep.
+FAST_PATH_LIMIT = 500
+SWEEP_BATCH = 500
+MAX_SUBSCRIPTIONS_PER_UNIT = 20
+MAX_ERROR_CHARS = 1000
+
+Outcome = Literal["delivered", "retry", "dead", "skipped"]
+
+
+def lease() -> timedelta:
+    """How long a claimed attempt keeps the row from the sweep: longer than any request."""
+    return timedelta(seconds=settings.webhook_timeout_seconds + 60)
+
+
+def retry_delay(attempts: int, retry_after: float | None = None) -> timedelta:
+    """The wait before the next try, after ``attempts`` failed ones (1-based)."""
+    base = RETRY_SCHEDULE[min(max(attempts, 1), len(RETRY_SCHEDULE)) - 1]
+    seconds = base * (1 + random.uniform(0, MAX_JITTER))  # jitter, not security
+    if retry_after is not None and retry_after > seconds:
+        seconds = min(retry_after, MAX_RETRY_AFTER)
+    return timedelta(seconds=seconds)
+
+
+def job_id_for(delivery_id: uuid.UUID, attempts: int) -> str:
+    return f"whd:{delivery_id}:{attempts}"
+
+
+async def enqueue_delivery(
+    queue_client: QueueClient,
+    delivery_id: uuid.UUID,
+    attempts: int,
+    *,
+    defer_by: timedelta | None = None,
+    clear_stale: bool = False,
+) -> bool:
+    """Enqueue the delivery job; ``False`` when a job with that id already exists.
+
+    Args:
+        queue_client: the process's Redis connection.
+        delivery_id: the delivery to send.
+        attempts: its attempt count, part of the job id so a retry is a new job while a double
+            enqueue of the same attempt is a no-op.
+        defer_by: run no earlier than this.
+        clear_stale: drop a result arq kept for a run that failed outright (it would block
+            the id for a day) when no job with the id is queued or running.
+    """
+    job_id = job_id_for(delivery_id, attempts)
+    redis = queue_client.redis
+
+    async def push() -> bool:
+        job = await redis.enqueue_job(
+            DELIVER_JOB,
+            str(delivery_id),
+            _job_id=job_id,
+            _queue_name=QUEUE_ROUTING,
+            _defer_by=defer_by,
+        )
+        return job is not None
+
+    if await push():
+        return True
+    if clear_stale and not await redis.exists(job_key_prefix + job_id):
+        await redis.delete(result_key_prefix + job_id)
+        return await push()
+    return False
+
+
+def _enqueue_after_commit(session: AsyncSession, jobs: list[tuple[uuid.UUID, int]]) -> None:
+    async def hook(queue_client: QueueClient | None) -> None:
+        if queue_client is None or not queue_client.available:
+            return  # the sweep sends them
+        try:
+            for delivery_id, attempts in jobs[:FAST_PATH_LIMIT]:
+                await enqueue_delivery(queue_client, delivery_id, attempts)
+        except (RedisError, OSError) as exc:
+            queue_client.trip()
+            log.warning("webhook.fast_path_failed", error=str(exc)[:300], deliveries=len(jobs))
+
+    after_commit(session, hook)
+
+
+def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
+    value = orjson.loads(orjson.dumps(data))
+    if not isinstance(value, dict):
+        raise TypeError("webhook data must be a JSON object")
+    return value
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _is_private_host(host: str) -> bool:
+    host = host.lower().rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(int(host) if host.isdigit() else host)
+    except ValueError:
+        return False
+    return (
+        address.is_private
+        or address.is_loopback
+        or address.is_link_local
+        or address.is_reserved
+        or address.is_multicast
+        or address.is_unspecified
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """A claimed attempt, sent outside any transaction."""
+
+    delivery_id: uuid.UUID
+    subscription_id: uuid.UUID
+    attempt: int
+    url: str
+    secret: str
+    message_id: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    status_code: int | None = None
+    error: str | None = None
+    retry_after: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+class WebhookService:
+    # ---------------------------------------------------------------- producer
+
+    async def notify_unit(
+        self, session: AsyncSession, unit_id: uuid.UUID, event_type: str, data: dict[str, Any]
+    ) -> list[WebhookDelivery]:
+        """Queue ``event_type`` for every matching subscription of the unit (see module doc)."""
+        if event_type not in WEBHOOK_EVENT_TYPES:
+            raise ValueError(f"unknown webhook event type {event_type!r}")
+        subscriptions = await WebhookSubscriptionRepository.from_session(session).active_for_unit(
+            unit_id
+        )
+        matching = [
+            s for s in subscriptions if event_type in s.event_types or ANY_EVENT in s.event_types
+        ]
+        if not matching:
+            return []
+        now = utcnow()
+        payload = {"type": event_type, "timestamp": _iso(now), "data": _jsonable(data)}
+        deliveries = [self._new_delivery(s, event_type, payload, now) for s in matching]
+        session.add_all(deliveries)
+        _enqueue_after_commit(session, [(d.id, 0) for d in deliveries])
+        return deliveries
+
+    def _new_delivery(
+        self,
+        subscription: WebhookSubscription,
+        event_type: str,
+        payload: dict[str, Any],
+        now: datetime,
+    ) -> WebhookDelivery:
+        return WebhookDelivery(
+            id=uuid.uuid4(),
+            subscription_id=subscription.id,
+            message_id=f"msg_{uuid.uuid4().hex}",
+            event_type=event_type,
+            payload=payload,
+            status=DeliveryStatus.pending.value,
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+
+    # ---------------------------------------------------------------- subscriptions
+
+    async def create_subscription(
+        self, session: AsyncSession, principal: Principal, data: SubscriptionCreate
+    ) -> tuple[WebhookSubscription, OrgUnit]:
+        repository = WebhookSubscriptionRepository.from_session(session)
+        code = data.unit_code or principal.unit_code
+        if code is None:
+            raise UnitRequired()
+        unit = await repository.get_unit_by_code(code)
+        if unit is None or not unit.active or not in_scope(principal, unit.path):
+            raise UnitNotFound()
+        event_types = self._check_event_types(data.event_types)
+        self._check_url(data.url)
+        if await repository.count_active_for_unit(unit.id) >= MAX_SUBSCRIPTIONS_PER_UNIT:
+            raise TooManySubscriptions()
+        subscription = WebhookSubscription(
+            id=uuid.uuid4(),
+            unit_id=unit.id,
+            url=data.url,
+            secret=new_secret(),
+            event_types=event_types,
+            active=True,
+            description=data.description or None,
+            created_at=utcnow(),
+        )
+        session.add(subscription)
+        await session.flush()
+        log.info("webhook.subscription_created", unit=unit.code, subscription=str(subscription.id))
+        return subscription, unit
+
+    async def list_subscriptions(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        *,
+        unit_code: str | None,
+        active: bool | None,
+        limit: int,
+        offset: int,
+    ) -> list[tuple[WebhookSubscription, OrgUnit]]:
+        repository = WebhookSubscriptionRepository.from_session(session)
+        unit_ids = await self._scope_unit_ids(session, principal)
+        if unit_code is not None:
+            unit = await repository.get_unit_by_code(unit_code)
+            if unit is None or (unit_ids is not None and unit.id not in unit_ids):
+                return []
+            unit_ids = [unit.id]
+        return await repository.list_with_units(
+            unit_ids=unit_ids, active=active, limit=limit, offset=offset
+        )
+
+    async def get_subscription(
+        self, session: AsyncSession, principal: Principal, subscription_id: uuid.UUID
+    ) -> tuple[WebhookSubscription, OrgUnit]:
+        row = await WebhookSubscriptionRepository.from_session(session).get_with_unit(
+            subscription_id
+        )
+        if row is None or not in_scope(principal, row[1].path):
+            raise SubscriptionNotFound()
+        return row
+
+    async def update_subscription(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        subscription_id: uuid.UUID,
+        data: SubscriptionUpdate,
+    ) -> tuple[WebhookSubscription, OrgUnit]:
+        subscription, unit = await self.get_subscription(session, principal, subscription_id)
+        if data.url is not None:
+            self._check_url(data.url)
+            subscription.url = data.url
+        if data.event_types is not None:
+            subscription.event_types = self._check_event_types(data.event_types)
+        if data.active is not None and data.active != subscription.active:
+            if data.active:
+                repository = WebhookSubscriptionRepository.from_session(session)
+                if await repository.count_active_for_unit(unit.id) >= MAX_SUBSCRIPTIONS_PER_UNIT:
+                    raise TooManySubscriptions()
+            subscription.active = data.active
+        if "description" in data.model_fields_set:
+            subscription.description = data.description or None
+        await session.flush()
+        return subscription, unit
+
+    async def deactivate(
+        self, session: AsyncSession, principal: Principal, subscription_id: uuid.UUID
+    ) -> tuple[WebhookSubscription, OrgUnit]:
+        """Stop a subscription; its pending deliveries are dead-lettered when their turn comes
+        (and can be replayed after it is activated again)."""
+        subscription, unit = await self.get_subscription(session, principal, subscription_id)
+        subscription.active = False
+        await session.flush()
+        return subscription, unit
+
+    async def rotate_secret(
+        self, session: AsyncSession, principal: Principal, subscription_id: uuid.UUID
+    ) -> tuple[WebhookSubscription, OrgUnit]:
+        """New signing secret, used from the next attempt on (pending retries included)."""
+        subscription, unit = await self.get_subscription(session, principal, subscription_id)
+        subscription.secret = new_secret()
+        await session.flush()
+        return subscription, unit
+
+    async def send_test(
+        self, session: AsyncSession, principal: Principal, subscription_id: uuid.UUID
+    ) -> WebhookDelivery:
+        subscription, unit = await self.get_subscription(session, principal, subscription_id)
+        if not subscription.active:
+            raise SubscriptionInactive()
+        now = utcnow()
+        payload = {
+            "type": "webhook.test",
+            "timestamp": _iso(now),
+            "data": {
+                "subscription_id": str(subscription.id),
+                "unit_code": unit.code,
+                "message": "这是一条测试消息 / This is a test message",
+            },
+        }
+        delivery = self._new_delivery(subscription, "webhook.test", payload, now)
+        session.add(delivery)
+        await session.flush()
+        _enqueue_after_commit(session, [(delivery.id, 0)])
+        return delivery
+
+    # ---------------------------------------------------------------- deliveries (API)
+
+    async def list_deliveries(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        *,
+        subscription_id: uuid.UUID | None,
+        status: DeliveryStatus | None,
+        limit: int,
+        offset: int,
+    ) -> list[WebhookDelivery]:
+        unit_ids = None
+        if subscription_id is not None:
+            await self.get_subscription(session, principal, subscription_id)
+        else:
+            unit_ids = await self._scope_unit_ids(session, principal)
+        rows = await WebhookDeliveryRepository.from_session(session).list(
+            unit_ids=unit_ids,
+            subscription_id=subscription_id,
+            status=status,
+            limit=limit,
+            offset=offset,
+        )
+        return list(rows)
+
+    async def get_delivery(
+        self, session: AsyncSession, principal: Principal, delivery_id: uuid.UUID
+    ) -> tuple[WebhookDelivery, WebhookSubscription]:
+        row = await WebhookDeliveryRepository.from_session(session).get_with_owner(delivery_id)
+        if row is None or not in_scope(principal, row[2].path):
+            raise DeliveryNotFound()
+        return row[0], row[1]
+
+    async def replay_delivery(
+        self, session: AsyncSession, principal: Principal, delivery_id: uuid.UUID
+    ) -> WebhookDelivery:
+        delivery, subscription = await self.get_delivery(session, principal, delivery_id)
+        if delivery.status == DeliveryStatus.pending.value:
+            raise DeliveryPending()
+        if not subscription.active:
+            raise SubscriptionInactive()
+        delivery.status = DeliveryStatus.pending.value
+        delivery.attempts = 0
+        delivery.next_attempt_at = utcnow()
+        delivery.delivered_at = None
+        await session.flush()
+        _enqueue_after_commit(session, [(delivery.id, 0)])
+        return delivery
+
+    async def replay_dead(
+        self, session: AsyncSession, principal: Principal, subscription_id: uuid.UUID
+    ) -> int:
+        subscription, _unit = await self.get_subscription(session, principal, subscription_id)
+        if not subscription.active:
+            raise SubscriptionInactive()
+        ids = await WebhookDeliveryRepository.from_session(session).requeue_dead(
+            subscription.id, utcnow()
+        )
+        if ids:
+            _enqueue_after_commit(session, [(delivery_id, 0) for delivery_id in ids])
+        return len(ids)
+
+    # ---------------------------------------------------------------- worker side
+
+    async def claim(
+        self, session: AsyncSession, delivery_id: uuid.UUID, *, now: datetime
+    ) -> Attempt | Outcome:
+        """Take the next attempt of a due delivery; the caller commits, then sends.
+
+        Returns ``"skipped"`` when there is nothing to do (already done, not due, held by
+        another worker) and ``"dead"`` when the delivery is dead-lettered without sending.
+        """
+        delivery = await WebhookDeliveryRepository.from_session(session).get_for_update(
+            delivery_id, skip_locked=True
+        )
+        if delivery is None or delivery.status != DeliveryStatus.pending.value:
+            return "skipped"
+        if delivery.next_attempt_at is not None and delivery.next_attempt_at > now + DUE_TOLERANCE:
+            return "skipped"
+        subscription = await session.get(WebhookSubscription, delivery.subscription_id)
+        if subscription is None or not subscription.active:
+            self._dead(delivery, "订阅已停用 / subscription inactive")
+            return "dead"
+        if delivery.attempts >= settings.webhook_max_attempts:
+            # The last attempt was claimed but never recorded (its worker died).
+            self._dead(delivery, delivery.last_error or "attempt interrupted")
+            return "dead"
+        delivery.attempts += 1
+        delivery.next_attempt_at = now + lease()
+        return Attempt(
+            delivery_id=delivery.id,
+            subscription_id=subscription.id,
+            attempt=delivery.attempts,
+            url=subscription.url,
+            secret=subscription.secret,
+            message_id=delivery.message_id,
+            payload=dict(delivery.payload),
+        )
+
+    async def record(
+        self, session: AsyncSession, attempt: Attempt, result: SendResult, *, now: datetime
+    ) -> tuple[Outcome, datetime | None]:
+        """Store an attempt's outcome; the caller commits. Returns the outcome and, for a
+        retry, when it is due. A superseded attempt (its lease expired and another worker took
+        the delivery) changes nothing."""
+        delivery = await WebhookDeliveryRepository.from_session(session).get_for_update(
+            attempt.delivery_id, skip_locked=False
+        )
+        if (
+            delivery is None
+            or delivery.status != DeliveryStatus.pending.value
+            or delivery.attempts != attempt.attempt
+        ):
+            return "skipped", None
+        delivery.last_status_code = result.status_code
+        if result.ok:
+            delivery.status = DeliveryStatus.delivered.value
+            delivery.delivered_at = now
+            delivery.next_attempt_at = None
+            delivery.last_error = None
+            return "delivered", None
+        error = (result.error or f"HTTP {result.status_code}")[:MAX_ERROR_CHARS]
+        if result.status_code == 410:
+            subscription = await session.get(WebhookSubscription, attempt.subscription_id)
+            if subscription is not None:
+                subscription.active = False
+            log.warning("webhook.subscription_gone", subscription=str(attempt.subscription_id))
+            self._dead(delivery, error)
+            return "dead", None
+        if delivery.attempts >= settings.webhook_max_attempts:
+            self._dead(delivery, error)
+            return "dead", None
+        delivery.last_error = error
+        delivery.next_attempt_at = now + retry_delay(delivery.attempts, result.retry_after)
+        return "retry", delivery.next_attempt_at
+
+    async def due(self, session: AsyncSession, *, now: datetime) -> list[tuple[uuid.UUID, int]]:
+        return list(await WebhookDeliveryRepository.from_session(session).due(now, SWEEP_BATCH))
+
+    def _dead(self, delivery: WebhookDelivery, error: str) -> None:
+        delivery.status = DeliveryStatus.dead.value
+        delivery.next_attempt_at = None
+        delivery.last_error = error[:MAX_ERROR_CHARS]
+        log.warning("webhook.dead_letter", delivery=str(delivery.id), attempts=delivery.attempts)
+
+    # ---------------------------------------------------------------- checks
+
+    def _check_event_types(self, event_types: list[str]) -> list[str]:
+        unknown = [t for t in event_types if t != ANY_EVENT and t not in WEBHOOK_EVENT_TYPES]
+        if unknown:
+            raise UnknownEventType(
+                f"未知的事件类型:{', '.join(unknown)}",
+                f"Unknown event types: {', '.join(unknown)}",
+                details={"unknown": unknown, "known": [*WEBHOOK_EVENT_TYPES, ANY_EVENT]},
+            )
+        return list(dict.fromkeys(event_types))
+
+    def _check_url(self, url: str) -> None:
+        allow_private = settings.webhook_allow_private and settings.common().env != "production"
+        host = urlsplit(url).hostname or ""
+        if not allow_private and _is_private_host(host):
+            raise UrlNotAllowed()
+
+    async def _scope_unit_ids(
+        self, session: AsyncSession, principal: Principal
+    ) -> list[uuid.UUID] | None:
+        """The units whose subscriptions the caller may see; ``None`` when that is all of them.
+
+        Decided unit by unit with :func:`services.policy.in_scope`, so the policy stays in one
+        place.
+        """
+        units = await WebhookSubscriptionRepository.from_session(session).unit_paths()
+        visible = [unit_id for unit_id, path in units if in_scope(principal, path)]
+        return None if len(visible) == len(units) else visible
+
+
+webhook_service = WebhookService()

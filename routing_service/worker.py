@@ -1,0 +1,60 @@
+"""The routing worker: creates cases from intake's events, runs the supervision ladder and
+delivers department webhooks."""
+
+from typing import Any
+
+from arq import cron
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from routing_service.assignment.service import case_service
+from routing_service.config import settings
+from routing_service.deadline.supervision import supervision_service
+from routing_service.spec import spec
+from routing_service.webhook.tasks import WEBHOOK_CRON_JOBS, WEBHOOK_FUNCTIONS
+from services.db import run_after_commit
+from services.worker import build_worker_settings
+from shared.events import EventEnvelope, RequestSubmitted, RequestSupplemented, RequestWithdrawn
+
+
+async def on_request_submitted(session: AsyncSession, envelope: EventEnvelope) -> None:
+    await case_service.create_from_request(session, RequestSubmitted.model_validate(envelope.data))
+
+
+async def on_request_withdrawn(session: AsyncSession, envelope: EventEnvelope) -> None:
+    await case_service.withdraw(session, RequestWithdrawn.model_validate(envelope.data))
+
+
+async def on_request_supplemented(session: AsyncSession, envelope: EventEnvelope) -> None:
+    await case_service.supplement(session, RequestSupplemented.model_validate(envelope.data))
+
+
+async def supervision_tick(ctx: dict[str, Any]) -> dict[str, int]:
+    """Apply every supervision step that has come due (cost ∝ what is due)."""
+    async with ctx["sessionmaker"]() as session:
+        result = await supervision_service.tick(session)
+        await session.commit()
+        await run_after_commit(session, ctx["queue_client"])
+    return {"cards": result.cards, "steps": result.steps}
+
+
+WorkerSettings = build_worker_settings(
+    spec,
+    handlers={
+        RequestSubmitted.TYPE: on_request_submitted,
+        RequestWithdrawn.TYPE: on_request_withdrawn,
+        RequestSupplemented.TYPE: on_request_supplemented,
+    },
+    functions=WEBHOOK_FUNCTIONS,
+    cron_jobs=[
+        cron(
+            supervision_tick,
+            name="routing.supervision_tick",
+            second=set(range(0, 60, max(1, settings.supervision_tick_seconds))),
+            unique=True,
+            run_at_startup=True,
+            timeout=120,
+            keep_result=0,
+        ),
+        *WEBHOOK_CRON_JOBS,
+    ],
+)

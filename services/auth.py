@@ -1,0 +1,118 @@
+"""Who is calling: staff (JWT bearer tokens), department systems and channel clients (API keys),
+and the services themselves (service tokens).
+
+Tokens are signed with ``SECRET_KEY`` (HS256) by the routing service's token endpoint and verified
+by every service without a database read: they carry the role and the unit's path, which is all
+the scope checks in :mod:`services.policy` need.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from services.errors import Unauthorized
+from services.models import utcnow
+from services.settings import CommonSettings
+
+__all__ = [
+    "Principal",
+    "decode_token",
+    "hash_password",
+    "issue_token",
+    "verify_password",
+]
+
+ISSUER = "yingshang"
+_hasher = PasswordHasher()
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The authenticated caller.
+
+    ``kind`` is ``staff`` (a person with a role), ``unit_key`` (a department system's API key),
+    ``channel`` (a channel client key) or ``service`` (another Yingshang service).
+    """
+
+    kind: str
+    subject: str
+    role: str
+    unit_code: str | None = None
+    unit_path: str | None = None
+    display_name: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def actor(self) -> str:
+        """How the history names this caller."""
+        return f"{self.kind}:{self.subject}"
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    if not password_hash:
+        # Same work as a real check, so timing does not reveal unknown users.
+        _hasher.hash(password)
+        return False
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def issue_token(
+    *,
+    subject: str,
+    role: str,
+    unit_code: str | None,
+    unit_path: str | None,
+    display_name: str | None = None,
+    kind: str = "staff",
+    ttl: timedelta = timedelta(hours=8),
+) -> str:
+    now = utcnow()
+    claims = {
+        "iss": ISSUER,
+        "sub": subject,
+        "role": role,
+        "kind": kind,
+        "unit": unit_code,
+        "path": unit_path,
+        "name": display_name,
+        "iat": int(now.timestamp()),
+        "exp": int((now + ttl).timestamp()),
+        "jti": uuid.uuid4().hex,
+    }
+    return jwt.encode(claims, CommonSettings().secret_key, algorithm="HS256")
+
+
+def decode_token(token: str) -> Principal:
+    try:
+        claims = jwt.decode(
+            token,
+            CommonSettings().secret_key,
+            algorithms=["HS256"],
+            issuer=ISSUER,
+            options={"require": ["exp", "sub", "role"]},
+        )
+    except jwt.PyJWTError as exc:
+        raise Unauthorized(
+            "登录凭据无效或已过期", "Invalid or expired token", code="invalid_token"
+        ) from exc
+    return Principal(
+        kind=str(claims.get("kind") or "staff"),
+        subject=str(claims["sub"]),
+        role=str(claims["role"]),
+        unit_code=claims.get("unit"),
+        unit_path=claims.get("path"),
+        display_name=claims.get("name"),
+    )
