@@ -5,6 +5,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from intake_service.issue.service import issue_service
 from intake_service.spec import spec
+from services.inbox import EventHandler
 from services.worker import build_worker_settings
 from shared.events import CaseStatusChanged, EventEnvelope
 
@@ -13,6 +14,6 @@ async def on_case_status_changed(session: AsyncSession, envelope: EventEnvelope)
     await issue_service.apply_status(session, CaseStatusChanged.model_validate(envelope.data))
 
 
-WorkerSettings = build_worker_settings(
-    spec, handlers={CaseStatusChanged.TYPE: on_case_status_changed}
-)
+HANDLERS: dict[str, EventHandler] = {CaseStatusChanged.TYPE: on_case_status_changed}
+
+WorkerSettings = build_worker_settings(spec, handlers=HANDLERS)

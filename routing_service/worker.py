@@ -12,8 +12,15 @@ from routing_service.deadline.supervision import supervision_service
 from routing_service.spec import spec
 from routing_service.webhook.tasks import WEBHOOK_CRON_JOBS, WEBHOOK_FUNCTIONS
 from services.db import run_after_commit
+from services.inbox import EventHandler
 from services.worker import build_worker_settings
-from shared.events import EventEnvelope, RequestSubmitted, RequestSupplemented, RequestWithdrawn
+from shared.events import (
+    EventEnvelope,
+    RatingRecorded,
+    RequestSubmitted,
+    RequestSupplemented,
+    RequestWithdrawn,
+)
 
 
 async def on_request_submitted(session: AsyncSession, envelope: EventEnvelope) -> None:
@@ -28,6 +35,10 @@ async def on_request_supplemented(session: AsyncSession, envelope: EventEnvelope
     await case_service.supplement(session, RequestSupplemented.model_validate(envelope.data))
 
 
+async def on_rating_recorded(session: AsyncSession, envelope: EventEnvelope) -> None:
+    await case_service.archive_after_rating(session, RatingRecorded.model_validate(envelope.data))
+
+
 async def supervision_tick(ctx: dict[str, Any]) -> dict[str, int]:
     """Apply every supervision step that has come due (cost ∝ what is due)."""
     async with ctx["sessionmaker"]() as session:
@@ -37,13 +48,16 @@ async def supervision_tick(ctx: dict[str, Any]) -> dict[str, int]:
     return {"cards": result.cards, "steps": result.steps}
 
 
+HANDLERS: dict[str, EventHandler] = {
+    RequestSubmitted.TYPE: on_request_submitted,
+    RequestWithdrawn.TYPE: on_request_withdrawn,
+    RequestSupplemented.TYPE: on_request_supplemented,
+    RatingRecorded.TYPE: on_rating_recorded,
+}
+
 WorkerSettings = build_worker_settings(
     spec,
-    handlers={
-        RequestSubmitted.TYPE: on_request_submitted,
-        RequestWithdrawn.TYPE: on_request_withdrawn,
-        RequestSupplemented.TYPE: on_request_supplemented,
-    },
+    handlers=HANDLERS,
     functions=WEBHOOK_FUNCTIONS,
     cron_jobs=[
         cron(

@@ -11,8 +11,10 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Annotated
 
 import jwt
+from fastapi import Depends, Header
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
@@ -21,7 +23,10 @@ from services.models import utcnow
 from services.settings import CommonSettings
 
 __all__ = [
+    "BearerPrincipal",
     "Principal",
+    "bearer_principal",
+    "service_token",
     "decode_token",
     "hash_password",
     "issue_token",
@@ -116,3 +121,23 @@ def decode_token(token: str) -> Principal:
         unit_path=claims.get("path"),
         display_name=claims.get("name"),
     )
+
+
+def service_token(service: str) -> str:
+    """A short-lived token one service presents to another (role ``service``)."""
+    return issue_token(
+        subject=service, role="service", unit_code=None, unit_path=None, kind="service",
+        ttl=timedelta(minutes=5),
+    )  # fmt: skip
+
+
+async def bearer_principal(
+    authorization: Annotated[str | None, Header()] = None,
+) -> Principal:
+    """FastAPI dependency: the caller of a JWT-only API (scoring; service-to-service calls)."""
+    if not authorization or not authorization.lower().startswith("bearer "):
+        raise Unauthorized("需要登录令牌(Authorization: Bearer)", "A bearer token is required")
+    return decode_token(authorization[7:].strip())
+
+
+BearerPrincipal = Annotated[Principal, Depends(bearer_principal)]

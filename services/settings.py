@@ -72,13 +72,9 @@ class BaseServiceSettings(BaseSettings):
         return f"sqlite+aiosqlite:///{(var_dir / f'{self.service_name}.db').resolve()}"
 
     def resolved_redis_url(self) -> str:
-        url = self.common().redis_url or os.environ.get("REDIS_URL")
-        if not url:
-            raise RuntimeError(
-                "REDIS_URL is not set: run the stack with `python -m services`, which starts an "
-                "embedded Redis, or set REDIS_URL"
-            )
-        return url
+        # `python -m services` sets REDIS_URL to its embedded Redis; a bare worker falls back to
+        # a local Redis on the default port.
+        return self.common().redis_url or os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
 
 
 def normalize_database_url(url: str) -> str:

@@ -7,7 +7,7 @@ Events are versioned; a consumer handles the versions it knows and ignores newer
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 from pydantic import Field
@@ -180,6 +180,34 @@ class CardSnapshot(EventData):
     listed: bool = False
 
 
+class VisitLogged(EventData):
+    """An enterprise or merchant was visited (走访) and the visit logged (CPPCC 165, center)."""
+
+    TYPE = "visit.logged"
+
+    visit_id: uuid.UUID
+    channel: Channel
+    target_kind: str
+    target_name: str
+    uscc: str | None = None
+    visited_on: date
+    recorded_by: str | None = None
+    issue_count: int = 0
+
+
+class RatingRecorded(EventData):
+    """Scoring tells routing the revisit is done, so the case can be archived (归档)."""
+
+    TYPE = "rating.recorded"
+
+    case_id: uuid.UUID
+    rating_id: uuid.UUID
+    round: int
+    satisfaction: str
+    resolved: bool | None = None
+    rated_at: datetime
+
+
 # Which queues receive each event type. A type missing here is a programming error.
 EVENT_ROUTES: dict[str, tuple[str, ...]] = {
     RequestSubmitted.TYPE: ("routing", "scoring"),
@@ -188,6 +216,8 @@ EVENT_ROUTES: dict[str, tuple[str, ...]] = {
     CaseStatusChanged.TYPE: ("intake",),
     CaseSnapshot.TYPE: ("scoring",),
     CardSnapshot.TYPE: ("scoring",),
+    VisitLogged.TYPE: ("scoring",),
+    RatingRecorded.TYPE: ("routing",),
 }
 
 

@@ -44,7 +44,9 @@ from intake_service.issue.service import issue_service
 from intake_service.models import CppccMember, CppccVisit, Issue, LiaisonStation
 from services.api_keys import ApiKeyIdentity
 from services.models import utcnow
+from services.outbox import add_event
 from shared.enums import Channel, RequestStatus, SubmitterKind, Topic
+from shared.events import VisitLogged
 
 # 答复办结 (seed: "答复办结52件") and 在办; duplicates, rejections, merges and withdrawals are
 # neither, and appear only in ``by_status``.
@@ -279,6 +281,19 @@ class CppccService:
                     cppcc_visit_id=visit.id,
                 )
             )
+        add_event(
+            session,
+            VisitLogged(
+                visit_id=visit.id,
+                channel=Channel.cppcc_165,
+                target_kind=visit.target_kind,
+                target_name=visit.target_name,
+                uscc=visit.uscc,
+                visited_on=visit.visited_on,
+                recorded_by=f"政协委员{member.name}",
+                issue_count=visit.issue_count,
+            ),
+        )
         return RecordedVisit(
             _visit_out(visit, member.name, member.station_id, station_name), issues
         )

@@ -20,6 +20,7 @@ from intake_service.issue.schemas import (
     SupplementIn,
     WithdrawIn,
 )
+from intake_service.issue.rating import RatingIn, relay_rating
 from intake_service.issue.service import issue_service
 from intake_service.issue.topic_suggest import suggest_topic
 from intake_service.models import IdempotencyRecord, Issue, IssueAttachment
@@ -156,6 +157,17 @@ async def _reloaded(session: SessionDep, issue: Issue) -> Issue:
     )
     assert reloaded is not None
     return reloaded
+
+
+@router.post(
+    "/requests/{tracking_no}/rating",
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(404, 409, 422, 503),
+    summary="Rate how the request was handled (满意度测评), after it is completed",
+)
+async def rate_request(issue: OwnedIssue, data: RatingIn, request: Request) -> JSONResponse:
+    """Relayed to the scoring service, which owns ratings; its errors come back unchanged."""
+    return await relay_rating(request.app.state.http, issue.tracking_no, data)
 
 
 _MAGIC: list[tuple[bytes, int, str]] = [

@@ -46,7 +46,7 @@ from shared.enums import (
     SupervisionLevel,
     Urgency,
 )
-from shared.events import RequestSubmitted, RequestSupplemented, RequestWithdrawn
+from shared.events import RatingRecorded, RequestSubmitted, RequestSupplemented, RequestWithdrawn
 
 SYSTEM = "system"
 OPEN_CARD_STATUSES = (CardStatus.dispatched, CardStatus.signed, CardStatus.suspended, CardStatus.submitted)
@@ -503,6 +503,15 @@ class CaseService:
         facts.tell_submitter(session, case, RequestStatus.closed, note or "已归档")
         facts.case_snapshot(session, case, await self._owner(session, case))
         return case
+
+    async def archive_after_rating(self, session: AsyncSession, event: RatingRecorded) -> None:
+        """The revisit is done: archive (归档) a completed case unless a redo reopened it."""
+        case = await CaseRepository.from_session(session).get(event.case_id, for_update=True)
+        if case is None or case.redo_count != event.round:
+            return
+        if case.status in (CaseStatus.completed.value, CaseStatus.answered.value):
+            system = Principal(kind="service", subject="scoring", role="service")
+            await self.close(session, system, case, f"回访测评:{event.satisfaction}")
 
     # ---------------------------------------------------------------- helpers
 

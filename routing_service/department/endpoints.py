@@ -1,3 +1,517 @@
-from fastapi import APIRouter
+"""Sign-in, the org tree, staff, department API keys and the dispatch catalogue."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any, Literal
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, Path, Query, Request, Response, status
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
+
+from routing_service.auth import CurrentPrincipal
+from routing_service.department import schemas
+from routing_service.department.dispatch_rules import dispatch_rule_service, rule_out, suggest_units
+from routing_service.department.exceptions import (
+    DocumentTooLarge,
+    UnsupportedGrantType,
+    UnsupportedMediaType,
+)
+from routing_service.department.loader import (
+    JSON_TYPES,
+    MAX_DOCUMENT_BYTES,
+    YAML_TYPES,
+    import_document,
+    parse_document,
+)
+from routing_service.department.service import (
+    org_service,
+    parent_path,
+    staff_out,
+    unit_out,
+)
+from services.db import SessionDep
+from services.errors import error_responses
+from services.policy import authorize
+from shared.enums import Role, Topic, UnitKind
 
 router = APIRouter(prefix="/v1", tags=["department"])
+
+CodePath = Annotated[str, Path(min_length=1, max_length=32, pattern=r"^[0-9A-Za-z_\-]+$")]
+UsernamePath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z_.\-]+$")]
+CodeQuery = Annotated[str | None, Query(min_length=1, max_length=32, pattern=r"^[0-9A-Za-z_\-@]+$")]
+
+TOKEN_MAX_BYTES = 8 * 1024
+FORM_TYPE = "application/x-www-form-urlencoded"
+_PRINCIPAL_LABELS = {"unit_key": "部门系统(API 密钥)", "service": "内部服务"}
+
+
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise DocumentTooLarge(details={"max_bytes": limit})
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise DocumentTooLarge(details={"max_bytes": limit})
+    return bytes(body)
+
+
+def _inline_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The model's JSON schema with ``$defs`` inlined, for ``openapi_extra`` request bodies."""
+    schema = model.model_json_schema()
+    defs: dict[str, Any] = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return resolve(defs[ref.rsplit("/", 1)[-1]])
+            return {key: resolve(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [resolve(value) for value in node]
+        return node
+
+    return resolve(schema)  # type: ignore[no-any-return]
+
+
+_TOKEN_SCHEMA = {
+    "type": "object",
+    "required": ["username", "password"],
+    "properties": {
+        "grant_type": {"type": "string", "enum": ["password"]},
+        "username": {"type": "string", "maxLength": 64},
+        "password": {"type": "string", "format": "password", "maxLength": 256},
+    },
+}
+_DOCUMENT_SCHEMA = _inline_schema(schemas.OrgDocument)
+
+
+# --- auth -------------------------------------------------------------------------------------
+
+
+@router.post(
+    "/auth/token",
+    response_model=schemas.Token,
+    responses=error_responses(400, 401, 413, 415, 422),
+    tags=["auth"],
+    summary="Sign in (OAuth2 password grant; form or JSON)",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                FORM_TYPE: {"schema": _TOKEN_SCHEMA},
+                "application/json": {"schema": _TOKEN_SCHEMA},
+            },
+        }
+    },
+)
+async def issue_token(request: Request, session: SessionDep) -> schemas.Token:
+    media_type = _media_type(request)
+    if media_type not in (FORM_TYPE, "application/json"):
+        raise UnsupportedMediaType(
+            "请以表单(application/x-www-form-urlencoded)或 JSON 提交用户名和密码",
+            "Send username and password as a form or as JSON",
+        )
+    raw = await _read_limited(request, TOKEN_MAX_BYTES)
+    try:
+        if media_type == FORM_TYPE:
+            fields = parse_qs(raw.decode("utf-8", errors="replace"), keep_blank_values=True)
+            data = {
+                name: values[0]
+                for name, values in fields.items()
+                if name in ("username", "password", "grant_type")
+            }
+            credentials = schemas.TokenRequest.model_validate(data)
+        else:
+            credentials = schemas.TokenRequest.model_validate_json(raw)
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors(include_input=False)) from None
+    if credentials.grant_type not in (None, "password"):
+        raise UnsupportedGrantType()
+    return await org_service.issue_token(session, credentials.username, credentials.password)
+
+
+@router.get(
+    "/auth/me",
+    response_model=schemas.PrincipalOut,
+    responses=error_responses(401),
+    tags=["auth"],
+    summary="Who am I (staff token or department API key)",
+)
+async def whoami(principal: CurrentPrincipal) -> schemas.PrincipalOut:
+    try:
+        role_label = Role(principal.role).label_zh
+    except ValueError:
+        role_label = _PRINCIPAL_LABELS.get(principal.role, principal.role)
+    return schemas.PrincipalOut(
+        kind=principal.kind,
+        subject=principal.subject,
+        role=principal.role,
+        role_label=role_label,
+        unit_code=principal.unit_code,
+        unit_path=principal.unit_path,
+        display_name=principal.display_name,
+    )
+
+
+# --- org units --------------------------------------------------------------------------------
+
+
+def _tree(nodes: list[schemas.OrgUnitNode]) -> list[schemas.OrgUnitNode]:
+    by_path = {node.path: node for node in nodes}
+    roots: list[schemas.OrgUnitNode] = []
+    for node in nodes:
+        parent = by_path.get(parent_path(node.path) or "")
+        (parent.children if parent is not None else roots).append(node)
+    return roots
+
+
+@router.get(
+    "/org/units",
+    response_model=list[schemas.OrgUnitNode],
+    responses=error_responses(401, 403, 422),
+    tags=["org"],
+    summary="Org units I may see, as a flat list (by path) or a tree",
+)
+async def list_units(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    kind: UnitKind | None = None,
+    view: Literal["flat", "tree"] = "flat",
+    include_inactive: bool = True,
+) -> list[schemas.OrgUnitNode]:
+    authorize(principal, "org.read")
+    units = await org_service.list_units(
+        session, principal, kind=kind, include_inactive=include_inactive
+    )
+    nodes = [unit_out(unit) for unit in units]
+    return _tree(nodes) if view == "tree" else nodes
+
+
+@router.get(
+    "/org/units/{code}",
+    response_model=schemas.OrgUnit,
+    responses=error_responses(401, 403, 404, 422),
+    tags=["org"],
+    summary="One org unit",
+)
+async def get_unit(
+    code: CodePath, session: SessionDep, principal: CurrentPrincipal
+) -> schemas.OrgUnit:
+    authorize(principal, "org.read")
+    return unit_out(await org_service.get_visible_unit(session, principal, code))
+
+
+@router.post(
+    "/org/units",
+    status_code=status.HTTP_201_CREATED,
+    response_model=schemas.OrgUnit,
+    responses=error_responses(401, 403, 409, 422),
+    tags=["org"],
+    summary="Create an org unit (admin)",
+)
+async def create_unit(
+    data: schemas.OrgUnitCreate, session: SessionDep, principal: CurrentPrincipal
+) -> schemas.OrgUnit:
+    authorize(principal, "org.manage")
+    return unit_out(await org_service.create_unit(session, data))
+
+
+@router.patch(
+    "/org/units/{code}",
+    response_model=schemas.OrgUnit,
+    responses=error_responses(401, 403, 404, 409, 422),
+    tags=["org"],
+    summary="Rename, move (with its subtree), deactivate or reactivate an org unit (admin)",
+)
+async def update_unit(
+    code: CodePath,
+    data: schemas.OrgUnitUpdate,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+) -> schemas.OrgUnit:
+    authorize(principal, "org.manage")
+    unit = await org_service.get_unit(session, code)
+    return unit_out(await org_service.update_unit(session, unit, data))
+
+
+@router.post(
+    "/org/import",
+    response_model=schemas.ImportReport,
+    responses=error_responses(401, 403, 413, 415, 422),
+    tags=["org"],
+    summary="Import a whole org tree from YAML or JSON (admin; idempotent, all-or-nothing)",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                media_type: {"schema": _DOCUMENT_SCHEMA}
+                for media_type in ("application/json", "application/yaml", "text/yaml")
+            },
+        }
+    },
+)
+async def import_org(
+    request: Request, session: SessionDep, principal: CurrentPrincipal
+) -> schemas.ImportReport:
+    authorize(principal, "org.manage")
+    media_type = _media_type(request)
+    if media_type not in JSON_TYPES | YAML_TYPES:
+        raise UnsupportedMediaType(
+            "机构文件须为 JSON(application/json)或 YAML(application/yaml)",
+            "Send the document as application/json or application/yaml",
+        )
+    raw = await _read_limited(request, MAX_DOCUMENT_BYTES)
+    return await import_document(session, parse_document(raw, media_type))
+
+
+# --- staff ------------------------------------------------------------------------------------
+
+
+@router.get(
+    "/org/staff",
+    response_model=list[schemas.StaffUser],
+    responses=error_responses(401, 403, 422),
+    tags=["org"],
+    summary="Staff users I may see",
+)
+async def list_staff(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    unit_code: CodeQuery = None,
+    role: Role | None = None,
+    active: bool | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> list[schemas.StaffUser]:
+    authorize(principal, "org.read")
+    return await org_service.list_staff(
+        session,
+        principal,
+        unit_code=unit_code,
+        role=role,
+        active=active,
+        limit=limit,
+        offset=offset,
+    )
+
+
+@router.get(
+    "/org/staff/{username}",
+    response_model=schemas.StaffUser,
+    responses=error_responses(401, 403, 404, 422),
+    tags=["org"],
+    summary="One staff user",
+)
+async def get_staff(
+    username: UsernamePath, session: SessionDep, principal: CurrentPrincipal
+) -> schemas.StaffUser:
+    authorize(principal, "org.read")
+    return staff_out(*await org_service.get_visible_staff(session, principal, username))
+
+
+@router.post(
+    "/org/staff",
+    status_code=status.HTTP_201_CREATED,
+    response_model=schemas.StaffUser,
+    responses=error_responses(401, 403, 409, 422),
+    tags=["org"],
+    summary="Create a staff user (admin)",
+)
+async def create_staff(
+    data: schemas.StaffUserCreate, session: SessionDep, principal: CurrentPrincipal
+) -> schemas.StaffUser:
+    authorize(principal, "org.manage")
+    return staff_out(*await org_service.create_staff(session, data))
+
+
+@router.patch(
+    "/org/staff/{username}",
+    response_model=schemas.StaffUser,
+    responses=error_responses(401, 403, 404, 409, 422),
+    tags=["org"],
+    summary="Change a staff user's role, unit or details, reset the password, (de)activate (admin)",
+)
+async def update_staff(
+    username: UsernamePath,
+    data: schemas.StaffUserUpdate,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+) -> schemas.StaffUser:
+    authorize(principal, "org.manage")
+    user, unit = await org_service.get_visible_staff(session, principal, username)
+    return staff_out(*await org_service.update_staff(session, user, unit, data))
+
+
+# --- department API keys ----------------------------------------------------------------------
+
+
+@router.post(
+    "/org/units/{code}/api-keys",
+    status_code=status.HTTP_201_CREATED,
+    response_model=schemas.ApiKeyCreated,
+    responses=error_responses(401, 403, 404, 409, 422),
+    tags=["org"],
+    summary="Create a department API key (admin or the department head); the key is shown once",
+)
+async def create_api_key(
+    code: CodePath, data: schemas.ApiKeyCreate, session: SessionDep, principal: CurrentPrincipal
+) -> schemas.ApiKeyCreated:
+    org_service.check_can_manage_keys(principal, code.upper())
+    unit = await org_service.get_unit(session, code)
+    return await org_service.create_key(session, unit, data.name)
+
+
+@router.get(
+    "/org/units/{code}/api-keys",
+    response_model=list[schemas.ApiKey],
+    responses=error_responses(401, 403, 404, 422),
+    tags=["org"],
+    summary="A department's API keys (never the secrets)",
+)
+async def list_api_keys(
+    code: CodePath, session: SessionDep, principal: CurrentPrincipal
+) -> list[schemas.ApiKey]:
+    org_service.check_can_manage_keys(principal, code.upper())
+    unit = await org_service.get_unit(session, code)
+    return await org_service.list_keys(session, unit)
+
+
+@router.delete(
+    "/org/units/{code}/api-keys/{key_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=error_responses(401, 403, 404, 422),
+    tags=["org"],
+    summary="Revoke a department API key",
+)
+async def revoke_api_key(
+    code: CodePath, key_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal
+) -> Response:
+    org_service.check_can_manage_keys(principal, code.upper())
+    unit = await org_service.get_unit(session, code)
+    await org_service.revoke_key(session, unit, key_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+# --- dispatch catalogue -----------------------------------------------------------------------
+
+
+@router.get(
+    "/dispatch-rules",
+    response_model=list[schemas.DispatchRule],
+    responses=error_responses(401, 403, 422),
+    tags=["dispatch"],
+    summary="The dispatch catalogue (派单目录)",
+)
+async def list_dispatch_rules(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    topic: Topic | None = None,
+    unit_code: CodeQuery = None,
+    area_code: CodeQuery = None,
+    include_inactive: bool = True,
+) -> list[schemas.DispatchRule]:
+    authorize(principal, "org.read")
+    return await dispatch_rule_service.list(
+        session,
+        topic=topic,
+        unit_code=unit_code,
+        area_code=area_code,
+        include_inactive=include_inactive,
+    )
+
+
+@router.get(
+    "/dispatch-rules/suggest",
+    response_model=schemas.UnitSuggestions,
+    responses=error_responses(401, 403, 422),
+    tags=["dispatch"],
+    summary="Suggest units for a topic and area, best first",
+)
+async def suggest(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    topic: Topic,
+    area_code: CodeQuery = None,
+    limit: Annotated[int, Query(ge=1, le=10)] = 3,
+) -> schemas.UnitSuggestions:
+    authorize(principal, "org.read")
+    area = await org_service.find_unit(session, area_code) if area_code else None
+    return schemas.UnitSuggestions(
+        topic=topic,
+        area_code=area.code if area is not None else None,
+        area_name=area.name if area is not None else None,
+        suggestions=await suggest_units(session, topic.value, area_code, limit),
+    )
+
+
+@router.get(
+    "/dispatch-rules/{rule_id}",
+    response_model=schemas.DispatchRule,
+    responses=error_responses(401, 403, 404, 422),
+    tags=["dispatch"],
+    summary="One dispatch rule",
+)
+async def get_dispatch_rule(
+    rule_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal
+) -> schemas.DispatchRule:
+    authorize(principal, "org.read")
+    return rule_out(*await dispatch_rule_service.get(session, rule_id))
+
+
+@router.post(
+    "/dispatch-rules",
+    status_code=status.HTTP_201_CREATED,
+    response_model=schemas.DispatchRule,
+    responses=error_responses(401, 403, 409, 422),
+    tags=["dispatch"],
+    summary="Add a dispatch rule (admin)",
+)
+async def create_dispatch_rule(
+    data: schemas.DispatchRuleCreate, session: SessionDep, principal: CurrentPrincipal
+) -> schemas.DispatchRule:
+    authorize(principal, "org.manage")
+    return rule_out(*await dispatch_rule_service.create(session, data))
+
+
+@router.patch(
+    "/dispatch-rules/{rule_id}",
+    response_model=schemas.DispatchRule,
+    responses=error_responses(401, 403, 404, 409, 422),
+    tags=["dispatch"],
+    summary="Change a dispatch rule (admin)",
+)
+async def update_dispatch_rule(
+    rule_id: uuid.UUID,
+    data: schemas.DispatchRuleUpdate,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+) -> schemas.DispatchRule:
+    authorize(principal, "org.manage")
+    rule, unit = await dispatch_rule_service.get(session, rule_id)
+    return rule_out(*await dispatch_rule_service.update(session, rule, unit, data))
+
+
+@router.delete(
+    "/dispatch-rules/{rule_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=error_responses(401, 403, 404, 422),
+    tags=["dispatch"],
+    summary="Delete a dispatch rule (admin)",
+)
+async def delete_dispatch_rule(
+    rule_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal
+) -> Response:
+    authorize(principal, "org.manage")
+    rule, _unit = await dispatch_rule_service.get(session, rule_id)
+    await dispatch_rule_service.delete(session, rule)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

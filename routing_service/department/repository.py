@@ -18,7 +18,7 @@ class OrgUnitRepository:
     def from_session(cls, session: AsyncSession) -> OrgUnitRepository:
         return cls(session)
 
-    def get_base_statement(self) -> Select[tuple[OrgUnit]]:
+    def get_base_statement(self) -> Select[OrgUnit]:
         return select(OrgUnit)
 
     async def get_by_code(self, code: str) -> OrgUnit | None:
@@ -38,7 +38,9 @@ class OrgUnitRepository:
     async def get_by_ids(self, ids: Collection[uuid.UUID]) -> dict[uuid.UUID, OrgUnit]:
         if not ids:
             return {}
-        units = await self.session.scalars(self.get_base_statement().where(OrgUnit.id.in_(list(ids))))
+        units = await self.session.scalars(
+            self.get_base_statement().where(OrgUnit.id.in_(list(ids)))
+        )
         return {unit.id: unit for unit in units}
 
     async def district_roots(self) -> Sequence[OrgUnit]:
@@ -109,7 +111,7 @@ class StaffUserRepository:
     def from_session(cls, session: AsyncSession) -> StaffUserRepository:
         return cls(session)
 
-    def get_base_statement(self) -> Select[tuple[StaffUser, OrgUnit]]:
+    def get_base_statement(self) -> Select[StaffUser, OrgUnit]:
         return select(StaffUser, OrgUnit).join(OrgUnit, StaffUser.unit_id == OrgUnit.id)
 
     async def get_by_username(self, username: str) -> tuple[StaffUser, OrgUnit] | None:
@@ -174,7 +176,7 @@ class DispatchRuleRepository:
     def from_session(cls, session: AsyncSession) -> DispatchRuleRepository:
         return cls(session)
 
-    def get_base_statement(self) -> Select[tuple[DispatchRule, OrgUnit]]:
+    def get_base_statement(self) -> Select[DispatchRule, OrgUnit]:
         return select(DispatchRule, OrgUnit).join(OrgUnit, DispatchRule.unit_id == OrgUnit.id)
 
     async def get(self, rule_id: uuid.UUID) -> tuple[DispatchRule, OrgUnit] | None:
@@ -249,7 +251,7 @@ class ApiKeyRepository:
     def from_session(cls, session: AsyncSession) -> ApiKeyRepository:
         return cls(session)
 
-    def get_base_statement(self) -> Select[tuple[ApiKey]]:
+    def get_base_statement(self) -> Select[ApiKey]:
         return select(ApiKey)
 
     async def list_for_scope(self, scope: str) -> Sequence[ApiKey]:

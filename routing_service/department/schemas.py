@@ -20,7 +20,9 @@ USERNAME_PATTERN = r"^[a-z0-9][a-z0-9_.\-]{2,63}$"
 
 def _no_control_chars(value: str) -> str:
     if any(ord(ch) < 32 or ord(ch) == 0x7F for ch in value):
-        raise PydanticCustomError("control_characters", "文本包含控制字符 / Text contains control characters")
+        raise PydanticCustomError(
+            "control_characters", "文本包含控制字符 / Text contains control characters"
+        )
     return value
 
 
@@ -110,7 +112,8 @@ class OrgUnitCreate(InputSchema):
     name: UnitName
     kind: UnitKind
     parent_code: UnitCode | None = Field(
-        None, description="Required for street and community centers; departments default to the district"
+        None,
+        description="Required for street and community centers; departments default to the district",
     )
     head_name: PersonName | None = None
     phone: Phone | None = None
@@ -202,7 +205,9 @@ class DispatchRule(Schema):
     topic_label: str
     area_code: str | None = Field(description="null = the whole district")
     area_path: str
-    unit_code: str = Field(description='A unit code, or "@AREA": the street center of the request\'s area')
+    unit_code: str = Field(
+        description='A unit code, or "@AREA": the street center of the request\'s area'
+    )
     unit_name: str
     classification: Classification | None
     confidence: float
@@ -213,7 +218,9 @@ class DispatchRule(Schema):
 
 class DispatchRuleCreate(InputSchema):
     topic: Topic
-    area_code: UnitCode | None = Field(None, description="A center's code; null = the whole district")
+    area_code: UnitCode | None = Field(
+        None, description="A center's code; null = the whole district"
+    )
     unit_code: RuleTarget
     classification: Classification | None = None
     confidence: Confidence = 0.9

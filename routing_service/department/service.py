@@ -44,6 +44,7 @@ from routing_service.department.repository import (
 from routing_service.models import ApiKey, OrgUnit, StaffUser
 from services.api_keys import create_api_key, revoke_api_key
 from services.auth import Principal, hash_password, issue_token, verify_password
+from services.models import ApiKeyMixin
 from services.policy import DEPARTMENT_ROLES, SERVICE, UNIT_KEY, can
 from shared.enums import Role, UnitKind
 
@@ -64,7 +65,9 @@ __all__ = [
 
 TOKEN_TTL = timedelta(hours=8)
 
-CENTER_KINDS = frozenset({UnitKind.district_center, UnitKind.street_center, UnitKind.community_center})
+CENTER_KINDS = frozenset(
+    {UnitKind.district_center, UnitKind.street_center, UnitKind.community_center}
+)
 TIER: dict[UnitKind, int] = {
     UnitKind.district_center: 1,
     UnitKind.street_center: 2,
@@ -150,7 +153,7 @@ def staff_out(user: StaffUser, unit: OrgUnit) -> schemas.StaffUser:
     )
 
 
-def key_out(key: ApiKey) -> schemas.ApiKey:
+def key_out(key: ApiKeyMixin) -> schemas.ApiKey:
     return schemas.ApiKey.model_validate(key)
 
 
@@ -204,7 +207,9 @@ def check_role_fits(role: Role, unit: OrgUnit) -> None:
 class OrgService:
     # --- sign-in ------------------------------------------------------------------------------
 
-    async def issue_token(self, session: AsyncSession, username: str, password: str) -> schemas.Token:
+    async def issue_token(
+        self, session: AsyncSession, username: str, password: str
+    ) -> schemas.Token:
         found = await StaffUserRepository.from_session(session).get_by_username(username.lower())
         password_hash = found[0].password_hash if found is not None else None
         # Always one argon2 run, off the event loop, so unknown users answer like wrong passwords.
@@ -249,11 +254,16 @@ class OrgService:
             paths=scope.units,
         )
 
-    async def get_visible_unit(self, session: AsyncSession, principal: Principal, code: str) -> OrgUnit:
+    async def get_visible_unit(
+        self, session: AsyncSession, principal: Principal, code: str
+    ) -> OrgUnit:
         unit = await OrgUnitRepository.from_session(session).get_by_code(code.upper())
         if unit is None or not visibility(principal).allows(unit.path):
             raise UnitNotFound()
         return unit
+
+    async def find_unit(self, session: AsyncSession, code: str) -> OrgUnit | None:
+        return await OrgUnitRepository.from_session(session).get_by_code(code.strip().upper())
 
     async def get_unit(self, session: AsyncSession, code: str) -> OrgUnit:
         unit = await OrgUnitRepository.from_session(session).get_by_code(code.upper())
@@ -288,7 +298,9 @@ class OrgService:
                 details={"expected_parent_kind": expected.value, "parent_kind": parent.kind},
             )
         if not parent.active:
-            raise UnitInactive(f"上级机构 {parent.code} 已停用", f"Parent unit {parent.code} is inactive")
+            raise UnitInactive(
+                f"上级机构 {parent.code} 已停用", f"Parent unit {parent.code} is inactive"
+            )
         return parent
 
     async def create_unit(self, session: AsyncSession, data: schemas.OrgUnitCreate) -> OrgUnit:
@@ -297,7 +309,9 @@ class OrgService:
             raise UnitCodeTaken()
         if data.kind is UnitKind.district_center:
             if data.parent_code is not None:
-                raise InvalidUnitParent("区级中心不能有上级机构", "The district center has no parent")
+                raise InvalidUnitParent(
+                    "区级中心不能有上级机构", "The district center has no parent"
+                )
             if await repository.district_roots():
                 raise DistrictExists()
             parent_id, path = None, f"/{data.code}/"
@@ -339,10 +353,14 @@ class OrgService:
         if data.parent_code is not None and data.parent_code != current_parent_code:
             kind = UnitKind(unit.kind)
             if kind is UnitKind.district_center:
-                raise InvalidUnitParent("区级中心不能有上级机构", "The district center has no parent")
+                raise InvalidUnitParent(
+                    "区级中心不能有上级机构", "The district center has no parent"
+                )
             parent = await self._parent_for(repository, kind, data.parent_code)
             if parent.path.startswith(unit.path):
-                raise InvalidUnitParent("不能移到自身的下级机构之下", "Cannot move a unit under itself")
+                raise InvalidUnitParent(
+                    "不能移到自身的下级机构之下", "Cannot move a unit under itself"
+                )
             old_path, new_path = unit.path, f"{parent.path}{unit.code}/"
             unit.parent_id = parent.id
             await repository.move_subtree(old_path, new_path)
@@ -361,7 +379,8 @@ class OrgService:
         parent = await repository.get_by_id(unit.parent_id)
         if parent is not None and not parent.active:
             raise UnitInactive(
-                f"上级机构 {parent.code} 已停用,请先启用上级", f"Parent unit {parent.code} is inactive"
+                f"上级机构 {parent.code} 已停用,请先启用上级",
+                f"Parent unit {parent.code} is inactive",
             )
 
     async def _check_can_deactivate(self, session: AsyncSession, unit: OrgUnit) -> None:
@@ -370,7 +389,11 @@ class OrgService:
         rules = await DispatchRuleRepository.from_session(session).count_active_for_unit(unit.id)
         if children or staff or rules:
             raise UnitInUse(
-                details={"active_children": children, "active_staff": staff, "active_dispatch_rules": rules}
+                details={
+                    "active_children": children,
+                    "active_staff": staff,
+                    "active_dispatch_rules": rules,
+                }
             )
 
     # --- staff --------------------------------------------------------------------------------
@@ -411,7 +434,9 @@ class OrgService:
     async def _unit_for_staff(self, session: AsyncSession, code: str) -> OrgUnit:
         unit = await OrgUnitRepository.from_session(session).get_by_code(code)
         if unit is None:
-            raise UnknownUnit(f"机构 {code} 不存在", f"Unit {code} does not exist", details={"unit_code": code})
+            raise UnknownUnit(
+                f"机构 {code} 不存在", f"Unit {code} does not exist", details={"unit_code": code}
+            )
         if not unit.active:
             raise UnitInactive(f"机构 {code} 已停用", f"Unit {code} is inactive")
         return unit
@@ -454,8 +479,10 @@ class OrgService:
             unit = await self._unit_for_staff(session, data.unit_code)
         if role.value != user.role or unit.id != user.unit_id:
             check_role_fits(role, unit)
-        losing_admin = user.role == Role.admin.value and user.active and (
-            role is not Role.admin or data.active is False
+        losing_admin = (
+            user.role == Role.admin.value
+            and user.active
+            and (role is not Role.admin or data.active is False)
         )
         if losing_admin and await repository.count_active_admins(excluding=user.id) == 0:
             raise LastAdmin()
@@ -474,10 +501,14 @@ class OrgService:
 
     # --- department API keys ------------------------------------------------------------------
 
-    def check_can_manage_keys(self, principal: Principal, unit: OrgUnit) -> None:
+    def check_can_manage_keys(self, principal: Principal, unit_code: str) -> None:
         if can(principal, "org.manage"):
             return
-        if principal.kind == "staff" and principal.role == Role.head and principal.unit_code == unit.code:
+        if (
+            principal.kind == "staff"
+            and principal.role == Role.head
+            and principal.unit_code == unit_code
+        ):
             return
         raise ApiKeyForbidden()
 

@@ -149,15 +149,19 @@ class WebhookDeliveryRepository:
         )
         return (await self.session.scalars(stmt)).all()
 
-    async def due(self, now: datetime, limit: int) -> Sequence[tuple[uuid.UUID, int]]:
-        """Pending deliveries whose next attempt is due, oldest first (the partial index)."""
-        stmt = (
+    def due_statement(self, now: datetime, limit: int) -> Select[uuid.UUID, int]:
+        """Pending deliveries whose next attempt is due, oldest first: a range scan of the
+        partial index, so the cost follows what is due, not the size of the table."""
+        return (
             select(WebhookDelivery.id, WebhookDelivery.attempts)
             .where(WebhookDelivery.status == _PENDING, WebhookDelivery.next_attempt_at <= now)
             .order_by(WebhookDelivery.next_attempt_at)
             .limit(limit)
         )
-        return [(row.id, row.attempts) for row in await self.session.execute(stmt)]
+
+    async def due(self, now: datetime, limit: int) -> Sequence[tuple[uuid.UUID, int]]:
+        rows = await self.session.execute(self.due_statement(now, limit))
+        return [(row.id, row.attempts) for row in rows]
 
     async def requeue_dead(self, subscription_id: uuid.UUID, now: datetime) -> Sequence[uuid.UUID]:
         """Turn every dead delivery of a subscription back into a fresh pending one."""

@@ -117,7 +117,7 @@ async def send(http: httpx.AsyncClient, attempt: Attempt) -> SendResult:
     except (TimeoutError, httpx.TimeoutException):
         return SendResult(error=f"timeout after {timeout:g}s")
     except Exception as exc:  # any failure of an untrusted endpoint is a failed attempt
-        return SendResult(error=f"{type(exc).__name__}: {exc}"[:500] or type(exc).__name__)
+        return SendResult(error=f"{type(exc).__name__}: {exc}"[:500])
     if 200 <= response.status_code < 300:
         return SendResult(status_code=response.status_code)
     error = f"HTTP {response.status_code}"

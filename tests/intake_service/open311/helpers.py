@@ -52,7 +52,12 @@ async def get_one(client: httpx.AsyncClient, service_request_id: str) -> dict[st
 def parse_xml(response: httpx.Response) -> dict[str, Any]:
     assert response.headers["content-type"] == "text/xml; charset=utf-8"
     assert response.content.startswith(b'<?xml version="1.0" encoding="utf-8"?>')
-    return dict(xmltodict.parse(response.content, force_list=("service", "request", "error", "attribute", "value", "endpoint", "format")))
+    return dict(
+        xmltodict.parse(
+            response.content,
+            force_list=("service", "request", "error", "attribute", "value", "endpoint", "format"),
+        )
+    )
 
 
 def assert_errors(response: httpx.Response, status: int, fmt: str = "json") -> list[dict[str, Any]]:
@@ -61,7 +66,8 @@ def assert_errors(response: httpx.Response, status: int, fmt: str = "json") -> l
     if fmt == "json":
         assert response.headers["content-type"].startswith("application/json")
         errors = response.json()
-        assert isinstance(errors, list) and errors
+        assert isinstance(errors, list)
+        assert errors
         for error in errors:
             assert set(error) == {"code", "description"}
             assert isinstance(error["code"], int)

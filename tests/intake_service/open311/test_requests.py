@@ -45,7 +45,9 @@ async def issue_row(sessionmaker: AsyncSessionMaker, tracking_no: str) -> Issue:
 
 async def set_row(sessionmaker: AsyncSessionMaker, tracking_no: str, **values: Any) -> None:
     async with sessionmaker() as session:
-        await session.execute(update(Issue).where(Issue.tracking_no == tracking_no).values(**values))
+        await session.execute(
+            update(Issue).where(Issue.tracking_no == tracking_no).values(**values)
+        )
         await session.commit()
 
 
@@ -75,7 +77,8 @@ class TestPost:
         assert response.headers["content-type"] == "application/json; charset=utf-8"
         (receipt,) = response.json()
         service_request_id = receipt["service_request_id"]
-        assert service_request_id.startswith("YS") and len(service_request_id) == 16
+        assert service_request_id.startswith("YS")
+        assert len(service_request_id) == 16
         assert "已受理" in receipt["service_notice"]
         assert "token" not in receipt
 
@@ -87,10 +90,13 @@ class TestPost:
         assert view["service_name"] == "交通"
         assert view["description"].startswith("新兴国际商贸物流中心一带公交班次少")
         assert view["address"] == "邯山区新兴国际商贸物流中心"
-        assert view["lat"] == 36.58 and view["long"] == 114.51
+        assert view["lat"] == 36.58
+        assert view["long"] == 114.51
         assert view["media_url"] == "https://example.org/photo.jpg"
         assert view["requested_datetime"].endswith("+08:00")
-        assert datetime.fromisoformat(view["requested_datetime"]) <= datetime.fromisoformat(view["updated_datetime"])
+        assert datetime.fromisoformat(view["requested_datetime"]) <= datetime.fromisoformat(
+            view["updated_datetime"]
+        )
         for absent in ("agency_responsible", "expected_datetime", "token"):
             assert absent not in view
 
@@ -100,7 +106,8 @@ class TestPost:
         assert data["tracking_no"] == service_request_id
         assert data["channel"] == "open311"
         assert data["type"] == "complaint"
-        assert data["topic"] == "transport" and data["topic_suggested"] is False
+        assert data["topic"] == "transport"
+        assert data["topic_suggested"] is False
         assert data["urgency"] == "normal"
         assert data["title"] == "新兴国际商贸物流中心一带公交班次少,希望增加公交班次、提高园"
         assert data["anonymous"] is False
@@ -115,13 +122,18 @@ class TestPost:
         (request,) = parse_xml(response)["service_requests"]["request"]
         assert request["service_request_id"].startswith("YS")
         assert request["service_notice"]
-        view = parse_xml(await intake_client.get(f"{V2}/requests/{request['service_request_id']}.xml"))
+        view = parse_xml(
+            await intake_client.get(f"{V2}/requests/{request['service_request_id']}.xml")
+        )
         (shown,) = view["service_requests"]["request"]
         assert shown["status"] == "open"
         assert shown["lat"] == "36.58"
 
     async def test_attributes_anonymous_and_enterprise(
-        self, intake_client: httpx.AsyncClient, intake_sessionmaker: AsyncSessionMaker, redis_client: Redis
+        self,
+        intake_client: httpx.AsyncClient,
+        intake_sessionmaker: AsyncSessionMaker,
+        redis_client: Redis,
     ) -> None:
         key = await make_key(intake_sessionmaker, ApiKey, "open311")
         await create(
@@ -149,7 +161,8 @@ class TestPost:
         )
         anonymous, enterprise = (event["data"] for event in await routing_events(redis_client))
         assert anonymous["anonymous"] is True
-        assert anonymous["type"] == "help" and anonymous["urgency"] == "urgent"
+        assert anonymous["type"] == "help"
+        assert anonymous["urgency"] == "urgent"
         assert anonymous["title"] == "停电"
         assert anonymous["description"] == "交通求助:停电"
         assert enterprise["submitter"]["kind"] == "enterprise"
@@ -158,11 +171,20 @@ class TestPost:
         assert enterprise["description"].startswith("审批手续咨询(")
         assert enterprise["location"]["area_code"] == "130404001"
 
-    async def test_fields_may_come_in_the_query_string(self, intake_client: httpx.AsyncClient, channel_key: str) -> None:
+    async def test_fields_may_come_in_the_query_string(
+        self, intake_client: httpx.AsyncClient, channel_key: str
+    ) -> None:
         response = await intake_client.post(
             f"{V2}/requests.json",
-            params={"api_key": channel_key, "service_code": "water", "address_string": "光明大街 12 号"},
-            data={"attribute[request_type]": "complaint", "description": "小区停水三天无人处理,请尽快恢复供水。"},
+            params={
+                "api_key": channel_key,
+                "service_code": "water",
+                "address_string": "光明大街 12 号",
+            },
+            data={
+                "attribute[request_type]": "complaint",
+                "description": "小区停水三天无人处理,请尽快恢复供水。",
+            },
         )
         assert response.status_code == 200, response.text
 
@@ -180,10 +202,16 @@ class TestPost:
     async def test_missing_service_code_is_400_unknown_is_404(
         self, intake_client: httpx.AsyncClient, channel_key: str
     ) -> None:
-        (error,) = assert_errors(await post_request(intake_client, channel_key, service_code=None), 400)
+        (error,) = assert_errors(
+            await post_request(intake_client, channel_key, service_code=None), 400
+        )
         assert "service_code" in error["description"]
         assert_errors(await post_request(intake_client, channel_key, service_code=""), 400)
-        assert_errors(await post_request(intake_client, channel_key, "xml", service_code="potholes"), 404, "xml")
+        assert_errors(
+            await post_request(intake_client, channel_key, "xml", service_code="potholes"),
+            404,
+            "xml",
+        )
 
     @pytest.mark.parametrize(
         ("overrides", "mentions"),
@@ -207,7 +235,11 @@ class TestPost:
         ],
     )
     async def test_bad_fields_are_400_naming_the_field(
-        self, intake_client: httpx.AsyncClient, channel_key: str, overrides: dict[str, Any], mentions: str
+        self,
+        intake_client: httpx.AsyncClient,
+        channel_key: str,
+        overrides: dict[str, Any],
+        mentions: str,
     ) -> None:
         errors = assert_errors(await post_request(intake_client, channel_key, **overrides), 400)
         assert any(mentions in error["description"] for error in errors), errors
@@ -215,13 +247,19 @@ class TestPost:
     async def test_several_problems_are_reported_together(
         self, intake_client: httpx.AsyncClient, channel_key: str
     ) -> None:
-        response = await post_request(intake_client, channel_key, "xml", phone="1", **{"attribute[request_type]": None})
+        response = await post_request(
+            intake_client, channel_key, "xml", phone="1", **{"attribute[request_type]": None}
+        )
         errors = assert_errors(response, 400, "xml")
         assert len(errors) == 2
 
-    async def test_malformed_bodies_are_400(self, intake_client: httpx.AsyncClient, channel_key: str) -> None:
+    async def test_malformed_bodies_are_400(
+        self, intake_client: httpx.AsyncClient, channel_key: str
+    ) -> None:
         files = {"media": ("x.png", b"\x89PNG", "image/png")}
-        response = await intake_client.post(f"{V2}/requests.json", data={"api_key": channel_key}, files=files)
+        response = await intake_client.post(
+            f"{V2}/requests.json", data={"api_key": channel_key}, files=files
+        )
         assert_errors(response, 400)
         response = await intake_client.post(
             f"{V2}/requests.json",
@@ -239,7 +277,9 @@ class TestPost:
 
 
 class TestGet:
-    async def test_unknown_or_other_channel_is_404(self, intake_client: httpx.AsyncClient, channel_key: str) -> None:
+    async def test_unknown_or_other_channel_is_404(
+        self, intake_client: httpx.AsyncClient, channel_key: str
+    ) -> None:
         assert_errors(await intake_client.get(f"{V2}/requests/YS000000NOTHERE.json"), 404)
         native = await intake_client.post(
             "/v1/requests",
@@ -258,19 +298,34 @@ class TestGet:
         listed = (await intake_client.get(f"{V2}/requests.json")).json()
         assert listed == []
 
-    async def test_lookup_is_case_insensitive(self, intake_client: httpx.AsyncClient, channel_key: str) -> None:
+    async def test_lookup_is_case_insensitive(
+        self, intake_client: httpx.AsyncClient, channel_key: str
+    ) -> None:
         service_request_id = await create(intake_client, channel_key)
-        assert (await get_one(intake_client, service_request_id.lower()))["service_request_id"] == service_request_id
+        assert (await get_one(intake_client, service_request_id.lower()))[
+            "service_request_id"
+        ] == service_request_id
 
     async def test_filters(
-        self, intake_client: httpx.AsyncClient, channel_key: str, intake_sessionmaker: AsyncSessionMaker
+        self,
+        intake_client: httpx.AsyncClient,
+        channel_key: str,
+        intake_sessionmaker: AsyncSessionMaker,
     ) -> None:
         transport = await create(intake_client, channel_key)
         power = await create(
-            intake_client, channel_key, service_code="electricity", phone="13900000000", description="厂区本月停电三次,影响生产。"
+            intake_client,
+            channel_key,
+            service_code="electricity",
+            phone="13900000000",
+            description="厂区本月停电三次,影响生产。",
         )
         old = await create(
-            intake_client, channel_key, service_code="water", phone="13700000000", description="小区停水三天无人处理。"
+            intake_client,
+            channel_key,
+            service_code="water",
+            phone="13700000000",
+            description="小区停水三天无人处理。",
         )
         await set_row(intake_sessionmaker, old, received_at=datetime.now(UTC) - timedelta(days=120))
         await change_status(intake_sessionmaker, power, RequestStatus.completed, note="已恢复供电")
@@ -290,14 +345,19 @@ class TestGet:
         assert await ids(page_size="1") == [power]
         assert await ids(page_size="1", page="2") == [transport]
         # Empty optional parameters mean "not given".
-        assert await ids(status="", service_code="", start_date="", service_request_id="") == [power, transport]
+        assert await ids(status="", service_code="", start_date="", service_request_id="") == [
+            power,
+            transport,
+        ]
 
         start = (datetime.now(UTC) - timedelta(days=130)).strftime("%Y-%m-%dT%H:%M:%SZ")
         end = (datetime.now(UTC) - timedelta(days=100)).isoformat()
         assert await ids(start_date=start, end_date=end) == [old]
         assert await ids(start_date=start) == [old]
         assert await ids(end_date=end) == [old]
-        assert await ids(service_request_id=f"{old},{transport.lower()},YSNOPE", status="closed") == [old, transport]
+        assert await ids(
+            service_request_id=f"{old},{transport.lower()},YSNOPE", status="closed"
+        ) == [old, transport]
 
         xml = parse_xml(await intake_client.get(f"{V2}/requests.xml", params={"status": "closed"}))
         assert [r["service_request_id"] for r in xml["service_requests"]["request"]] == [power]
@@ -317,10 +377,14 @@ class TestGet:
             {"page_size": "x"},
         ],
     )
-    async def test_bad_filters_are_400(self, intake_client: httpx.AsyncClient, params: dict[str, str]) -> None:
+    async def test_bad_filters_are_400(
+        self, intake_client: httpx.AsyncClient, params: dict[str, str]
+    ) -> None:
         assert_errors(await intake_client.get(f"{V2}/requests.json", params=params), 400)
 
-    async def test_offset_sent_unencoded_still_parses(self, intake_client: httpx.AsyncClient) -> None:
+    async def test_offset_sent_unencoded_still_parses(
+        self, intake_client: httpx.AsyncClient
+    ) -> None:
         response = await intake_client.get(
             f"{V2}/requests.json?start_date=2026-01-01T00:00:00+08:00&end_date=2026-02-01T00:00:00+08:00"
         )
@@ -345,7 +409,9 @@ class TestGet:
     async def test_tokens(self, intake_client: httpx.AsyncClient, channel_key: str) -> None:
         service_request_id = await create(intake_client, channel_key)
         response = await intake_client.get(f"{V2}/tokens/{service_request_id}.json")
-        assert response.json() == [{"service_request_id": service_request_id, "token": service_request_id}]
+        assert response.json() == [
+            {"service_request_id": service_request_id, "token": service_request_id}
+        ]
         xml = parse_xml(await intake_client.get(f"{V2}/tokens/{service_request_id}.xml"))
         assert xml["service_requests"]["request"][0]["token"] == service_request_id
         assert_errors(await intake_client.get(f"{V2}/tokens/12345.json"), 404)
@@ -354,14 +420,34 @@ class TestGet:
 class TestStatus:
     def test_every_status_maps_to_open_or_closed(self) -> None:
         for status in RequestStatus:
-            assert open311_status(status.value) == ("closed" if status in CLOSED_STATUSES else "open")
-        for status in ("received", "verifying", "dispatched", "in_progress", "extended", "suspended"):
-            assert open311_status(status) == "open"
-        for status in ("completed", "closed", "answered", "rejected", "merged", "duplicate", "withdrawn"):
-            assert open311_status(status) == "closed"
+            assert open311_status(status.value) == (
+                "closed" if status in CLOSED_STATUSES else "open"
+            )
+        for value in (
+            "received",
+            "verifying",
+            "dispatched",
+            "in_progress",
+            "extended",
+            "suspended",
+        ):
+            assert open311_status(value) == "open"
+        for value in (
+            "completed",
+            "closed",
+            "answered",
+            "rejected",
+            "merged",
+            "duplicate",
+            "withdrawn",
+        ):
+            assert open311_status(value) == "closed"
 
     async def test_routing_updates_show_in_open311(
-        self, intake_client: httpx.AsyncClient, channel_key: str, intake_sessionmaker: AsyncSessionMaker
+        self,
+        intake_client: httpx.AsyncClient,
+        channel_key: str,
+        intake_sessionmaker: AsyncSessionMaker,
     ) -> None:
         service_request_id = await create(intake_client, channel_key)
         due = datetime(2026, 12, 4, 9, 30, tzinfo=UTC)
@@ -379,11 +465,17 @@ class TestStatus:
         assert view["status_notes"] == "已派至区交通运输局办理"
         assert view["agency_responsible"] == "区交通运输局"
         assert view["expected_datetime"] == "2026-12-04T17:30:00+08:00"
-        assert view["service_notice"] == "预计 2026-12-04 17:30 前办结(暂定:节假日安排公布后重新计算)"
+        assert (
+            view["service_notice"] == "预计 2026-12-04 17:30 前办结(暂定:节假日安排公布后重新计算)"
+        )
 
         closed_at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)
         await change_status(
-            intake_sessionmaker, service_request_id, RequestStatus.completed, note="已增开两班公交", changed_at=closed_at
+            intake_sessionmaker,
+            service_request_id,
+            RequestStatus.completed,
+            note="已增开两班公交",
+            changed_at=closed_at,
         )
         view = await get_one(intake_client, service_request_id)
         assert view["status"] == "closed"
@@ -393,10 +485,18 @@ class TestStatus:
         assert "service_notice" not in view
 
     async def test_status_written_on_the_row(
-        self, intake_client: httpx.AsyncClient, channel_key: str, intake_sessionmaker: AsyncSessionMaker
+        self,
+        intake_client: httpx.AsyncClient,
+        channel_key: str,
+        intake_sessionmaker: AsyncSessionMaker,
     ) -> None:
         service_request_id = await create(intake_client, channel_key)
-        await set_row(intake_sessionmaker, service_request_id, status=RequestStatus.rejected.value, status_note=None)
+        await set_row(
+            intake_sessionmaker,
+            service_request_id,
+            status=RequestStatus.rejected.value,
+            status_note=None,
+        )
         view = await get_one(intake_client, service_request_id)
         assert view["status"] == "closed"
         assert view["status_notes"] == RequestStatus.rejected.label_zh

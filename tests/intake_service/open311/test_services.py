@@ -35,7 +35,9 @@ class TestDiscovery:
 
 class TestServices:
     async def test_one_service_per_topic_json(self, intake_client: httpx.AsyncClient) -> None:
-        response = await intake_client.get(f"{V2}/services.json", params={"jurisdiction_id": "hanshan.gov.cn"})
+        response = await intake_client.get(
+            f"{V2}/services.json", params={"jurisdiction_id": "hanshan.gov.cn"}
+        )
         assert response.status_code == 200
         services = response.json()
         assert [s["service_code"] for s in services] == [t.value for t in Topic]
@@ -68,7 +70,14 @@ class TestDefinition:
         assert request_type["variable"] is True
         assert request_type["datatype"] == "singlevaluelist"
         assert request_type["order"] == 1
-        assert [v["name"] for v in request_type["values"]] == ["咨询", "求助", "投诉", "举报", "建议", "表扬"]
+        assert [v["name"] for v in request_type["values"]] == [
+            "咨询",
+            "求助",
+            "投诉",
+            "举报",
+            "建议",
+            "表扬",
+        ]
         assert [v["key"] for v in request_type["values"]] == [t.value for t in RequestType]
         assert attributes["urgency"]["required"] is False
         assert [(v["key"], v["name"]) for v in attributes["urgency"]["values"]] == [
@@ -79,7 +88,9 @@ class TestDefinition:
         assert sorted(a["order"] for a in definition["attributes"]) == [1, 2, 3, 4]
 
     async def test_xml(self, intake_client: httpx.AsyncClient) -> None:
-        definition = parse_xml(await intake_client.get(f"{V2}/services/land.xml"))["service_definition"]
+        definition = parse_xml(await intake_client.get(f"{V2}/services/land.xml"))[
+            "service_definition"
+        ]
         assert definition["service_code"] == "land"
         first = definition["attributes"]["attribute"][0]
         assert first["code"] == "request_type"
@@ -87,7 +98,9 @@ class TestDefinition:
         assert first["values"]["value"][2] == {"key": "complaint", "name": "投诉"}
 
     @pytest.mark.parametrize("fmt", ["json", "xml"])
-    async def test_unknown_service_code_is_404(self, intake_client: httpx.AsyncClient, fmt: str) -> None:
+    async def test_unknown_service_code_is_404(
+        self, intake_client: httpx.AsyncClient, fmt: str
+    ) -> None:
         response = await intake_client.get(f"{V2}/services/potholes.{fmt}")
         (error,) = assert_errors(response, 404, fmt)
         assert error["code"] == 404
@@ -95,7 +108,9 @@ class TestDefinition:
 
 
 class TestFormatsAndErrors:
-    async def test_unsupported_format_is_a_spec_shaped_404(self, intake_client: httpx.AsyncClient) -> None:
+    async def test_unsupported_format_is_a_spec_shaped_404(
+        self, intake_client: httpx.AsyncClient
+    ) -> None:
         assert_errors(await intake_client.get(f"{V2}/services.yaml"), 404, "xml")
         assert_errors(await intake_client.get(f"{V2}/requests/YS123.html"), 404, "xml")
         assert_errors(await intake_client.get("/open311/discovery.csv"), 404, "xml")
@@ -104,7 +119,10 @@ class TestFormatsAndErrors:
         assert_errors(await intake_client.get(f"{V2}/nothing.json"), 404, "json")
         assert_errors(await intake_client.get(f"{V2}/requests"), 404, "xml")
         assert_errors(await intake_client.get("/open311"), 404, "xml")
-        assert_errors(await intake_client.get("/open311/v3/services", headers={"Accept": "application/json"}), 404)
+        assert_errors(
+            await intake_client.get("/open311/v3/services", headers={"Accept": "application/json"}),
+            404,
+        )
 
     async def test_wrong_method_is_405_with_allow(self, intake_client: httpx.AsyncClient) -> None:
         response = await intake_client.delete(f"{V2}/services.json")
@@ -126,8 +144,12 @@ class TestFormatsAndErrors:
         (error,) = assert_errors(await intake_client.get(f"{V2}/services.json"), 400)
         assert "General service error" in error["description"]
 
-    async def test_native_api_keeps_its_own_error_envelope(self, intake_client: httpx.AsyncClient) -> None:
-        response = await intake_client.get("/v1/requests/YS0000000000", headers={"X-Tracking-Secret": "x"})
+    async def test_native_api_keeps_its_own_error_envelope(
+        self, intake_client: httpx.AsyncClient
+    ) -> None:
+        response = await intake_client.get(
+            "/v1/requests/YS0000000000", headers={"X-Tracking-Secret": "x"}
+        )
         assert response.status_code == 404
         assert response.json()["error"]["code"] == "request_not_found"
         response = await intake_client.get("/v1/nowhere")

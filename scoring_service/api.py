@@ -1,0 +1,4 @@
+from scoring_service.evaluation.endpoints import router as evaluation_router
+from scoring_service.feedback.endpoints import router as feedback_router
+
+routers = [feedback_router, evaluation_router]

@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal, Self
+
+from pydantic import Field, StringConstraints, model_validator
+
+from shared.schemas.base import InputSchema, Schema
+
+Satisfaction = Literal["satisfied", "basic", "unsatisfied"]
+FeedbackMethod = Literal["original_channel", "visit", "symposium"]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
+
+
+class FeedbackIn(InputSchema):
+    method: FeedbackMethod
+    notes: Text | None = None
+    attendees: list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]] = Field(
+        default_factory=list, max_length=200
+    )
+    minutes: Text | None = None
+
+    @model_validator(mode="after")
+    def _symposium(self) -> Self:
+        if self.method == "symposium" and (not self.attendees or not self.minutes):
+            raise ValueError("a symposium needs attendees and minutes / 座谈反馈须填写参会人员和纪要")
+        return self
+
+
+class RatingIn(InputSchema):
+    satisfaction: Satisfaction = Field(description="满意 satisfied / 基本满意 basic / 不满意 unsatisfied")
+    score: float | None = Field(None, ge=0, le=100, description="Optional on-site score 0–100")
+    resolved: bool | None = None
+    unit_at_fault: bool = Field(False, description="Unsatisfied for reasons on the unit's side")
+    comment: Text | None = None
+
+
+class StaffRatingIn(RatingIn):
+    method: FeedbackMethod = "visit"
+
+
+class PlatformRatingIn(RatingIn):
+    tracking_no: Annotated[str, StringConstraints(min_length=4, max_length=32)]
+
+
+class RedoIn(InputSchema):
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=1000)]
+
+
+class FeedbackOut(Schema):
+    id: uuid.UUID
+    case_id: uuid.UUID
+    method: str
+    recorded_by: str
+    at: datetime
+    notes: str | None
+    attendees: list[str]
+    minutes: str | None
+
+
+class RatingOut(Schema):
+    id: uuid.UUID
+    case_id: uuid.UUID
+    round: int
+    satisfaction: Satisfaction
+    score: float | None
+    resolved: bool | None
+    unit_at_fault: bool
+    comment: str | None
+    source: str
+    method: str
+    rated_at: datetime
+    redo_ordered_at: datetime | None
+
+
+class RevisitOut(Schema):
+    id: uuid.UUID
+    case_id: uuid.UUID
+    tracking_no: str
+    channel: str
+    anonymous: bool
+    round: int
+    status: str
+    due_at: datetime
+    overdue: bool
+    submitter: dict[str, object]

@@ -1,0 +1,21 @@
+"""Every ORM model of the scoring service, on one metadata (one alembic history)."""
+
+from scoring_service.models._base import ApiKey, IdempotencyRecord, InboxEvent, Model, OutboxEvent
+from scoring_service.models._facts import CardFact, CaseFact, RequestFact, VisitFact
+from scoring_service.models._feedback import EvaluationPolicy, Feedback, Rating, RevisitTask
+
+__all__ = [
+    "ApiKey",
+    "CardFact",
+    "CaseFact",
+    "EvaluationPolicy",
+    "Feedback",
+    "IdempotencyRecord",
+    "InboxEvent",
+    "Model",
+    "OutboxEvent",
+    "Rating",
+    "RequestFact",
+    "RevisitTask",
+    "VisitFact",
+]

@@ -1,0 +1,113 @@
+"""Facts copied from the other services' events: scoring never reads their tables."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Boolean, Date, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from scoring_service.models._base import Model
+from services.models import JSONType, UTCDateTime
+
+
+class RequestFact(Model):
+    """Every request as received (from ``request.submitted``): 'issues collected' by channel."""
+
+    __tablename__ = "request_fact"
+
+    request_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    tracking_no: Mapped[str] = mapped_column(String(32), unique=True, nullable=False)
+    channel: Mapped[str] = mapped_column(String(32), nullable=False)
+    type: Mapped[str] = mapped_column(String(16), nullable=False)
+    topic: Mapped[str] = mapped_column(String(32), nullable=False)
+    duplicate: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    anonymous: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    submitter_kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    uscc: Mapped[str | None] = mapped_column(String(18))
+    enterprise_name: Mapped[str | None] = mapped_column(String(200))
+    cppcc_visit_id: Mapped[uuid.UUID | None] = mapped_column()
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+    __table_args__ = (Index("ix_request_fact_received_at", "received_at"),)
+
+
+class CaseFact(Model):
+    __tablename__ = "case_fact"
+
+    case_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    revision: Mapped[int] = mapped_column(Integer, nullable=False)
+    request_id: Mapped[uuid.UUID] = mapped_column(unique=True, nullable=False)
+    tracking_no: Mapped[str] = mapped_column(String(32), unique=True, nullable=False)
+    channel: Mapped[str] = mapped_column(String(32), nullable=False)
+    type: Mapped[str] = mapped_column(String(16), nullable=False)
+    topic: Mapped[str] = mapped_column(String(32), nullable=False)
+    urgency: Mapped[str] = mapped_column(String(16), nullable=False)
+    classification: Mapped[str | None] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(32), nullable=False)
+    area_code: Mapped[str | None] = mapped_column(String(32))
+    owner_unit_code: Mapped[str] = mapped_column(String(32), nullable=False)
+    submitter: Mapped[dict[str, Any]] = mapped_column(JSONType, nullable=False)
+    anonymous: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    cppcc_visit_id: Mapped[uuid.UUID | None] = mapped_column()
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    redo_count: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    escalated: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+
+    __table_args__ = (
+        Index("ix_case_fact_received_at", "received_at"),
+        Index("ix_case_fact_completed_at", "completed_at"),
+    )
+
+
+class CardFact(Model):
+    __tablename__ = "card_fact"
+
+    card_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    case_id: Mapped[uuid.UUID] = mapped_column(nullable=False, index=True)
+    revision: Mapped[int] = mapped_column(Integer, nullable=False)
+    unit_code: Mapped[str] = mapped_column(String(32), nullable=False)
+    unit_name: Mapped[str] = mapped_column(String(100), nullable=False)
+    role: Mapped[str] = mapped_column(String(8), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    dispatched_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    sign_due_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    signed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    contact_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    first_contact_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    original_due_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    extension_approved: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    returned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    working_days_taken: Mapped[int | None] = mapped_column(Integer)
+    redo_count: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    supervision_level: Mapped[str] = mapped_column(String(16), default="none", nullable=False)
+    listed: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+
+    __table_args__ = (
+        Index("ix_card_fact_unit_dispatched", "unit_code", "dispatched_at"),
+        Index("ix_card_fact_unit_due", "unit_code", "due_at"),
+        Index("ix_card_fact_dispatched_at", "dispatched_at"),
+        Index("ix_card_fact_due_at", "due_at"),
+    )
+
+
+class VisitFact(Model):
+    """An enterprise or merchant visited (CPPCC 165 visits from intake, center visits here)."""
+
+    __tablename__ = "visit_fact"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32), nullable=False)
+    target_kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    target_key: Mapped[str] = mapped_column(String(200), nullable=False)  # uscc, else name
+    target_name: Mapped[str] = mapped_column(String(200), nullable=False)
+    visited_on: Mapped[date] = mapped_column(Date, nullable=False, index=True)
+    recorded_by: Mapped[str | None] = mapped_column(String(120))

@@ -1,0 +1,38 @@
+"""The scoring worker: keeps scoring's fact tables current from intake's and routing's events."""
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from scoring_service import facts
+from scoring_service.spec import spec
+from services.inbox import EventHandler
+from services.worker import build_worker_settings
+from shared.events import CardSnapshot, CaseSnapshot, EventEnvelope, RequestSubmitted, VisitLogged
+
+
+async def on_request_submitted(session: AsyncSession, envelope: EventEnvelope) -> None:
+    await facts.apply_request(session, RequestSubmitted.model_validate(envelope.data))
+
+
+async def on_case_snapshot(session: AsyncSession, envelope: EventEnvelope) -> None:
+    await facts.apply_case(session, CaseSnapshot.model_validate(envelope.data))
+
+
+async def on_card_snapshot(session: AsyncSession, envelope: EventEnvelope) -> None:
+    await facts.apply_card(session, CardSnapshot.model_validate(envelope.data))
+
+
+async def on_visit_logged(session: AsyncSession, envelope: EventEnvelope) -> None:
+    await facts.apply_visit(session, VisitLogged.model_validate(envelope.data))
+
+
+HANDLERS: dict[str, EventHandler] = {
+    RequestSubmitted.TYPE: on_request_submitted,
+    CaseSnapshot.TYPE: on_case_snapshot,
+    CardSnapshot.TYPE: on_card_snapshot,
+    VisitLogged.TYPE: on_visit_logged,
+}
+
+WorkerSettings = build_worker_settings(
+    spec,
+    handlers=HANDLERS,
+)

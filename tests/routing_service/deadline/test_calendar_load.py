@@ -1,0 +1,61 @@
+"""Provisional deadlines in a year without an official schedule, recomputed when it is loaded."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import httpx
+from sqlalchemy import update
+
+from routing_service.models import Card
+from services.db import AsyncSessionMaker
+from shared.calendar import default_calendar
+from tests.fixtures.org import Org
+from tests.routing_service.assignment.helpers import arrive, local, ok, verify_and_dispatch
+
+
+async def test_2027_deadline_is_provisional_until_the_schedule_is_loaded(
+    routing_client: httpx.AsyncClient, routing_sessionmaker: AsyncSessionMaker, org: Org
+) -> None:
+    if default_calendar().is_confirmed(2027):
+        import pytest
+
+        pytest.skip("the holiday library already knows 2027")
+    case_id = await arrive(routing_sessionmaker)
+    card_id = uuid.UUID((await verify_and_dispatch(routing_client, org, case_id))["cards"][0]["id"])
+    start = local("2026-12-28T10:00:00")  # Monday
+    provisional = default_calendar().add_working_days(start, 5)
+    # Without the 2027 schedule, 2027-01-01 (a Friday) counts as a working day.
+    assert provisional.provisional and provisional.due_at == local("2027-01-04T23:59:59")
+    async with routing_sessionmaker() as session:
+        await session.execute(update(Card).where(Card.id == card_id).values(
+            clock_start_at=start, dispatched_at=start, due_at=provisional.due_at,
+            original_due_at=provisional.due_at, due_provisional=True))  # fmt: skip
+        await session.commit()
+    shown = await ok(await routing_client.get(f"/v1/cards/{card_id}", headers=org.auth("hs_dispatcher")))
+    assert shown["due_provisional"] is True
+
+    denied = await routing_client.post("/v1/calendar/years", headers=org.auth("hs_dispatcher"),
+                                       json={"year": 2027, "holidays": ["2027-01-01"], "workdays": []})  # fmt: skip
+    assert denied.status_code == 403
+    result = await ok(await routing_client.post("/v1/calendar/years", headers=org.auth("admin"),
+                                                json={"year": 2027, "holidays": ["2027-01-01"], "workdays": [],
+                                                      "source": "国务院办公厅关于2027年部分节假日安排的通知"}))  # fmt: skip
+    assert result == {"year": 2027, "recomputed": 1, "changed": 1, "still_provisional": 0}
+    card = await ok(await routing_client.get(f"/v1/cards/{card_id}", headers=org.auth("hs_dispatcher")))
+    assert card["due_provisional"] is False
+    assert datetime.fromisoformat(card["due_at"]) == local("2027-01-05T23:59:59")
+    deadline = await ok(await routing_client.get("/v1/calendar/deadline", headers=org.auth("hs_dispatcher"),
+                                                 params={"start": "2026-12-28T10:00:00+08:00", "working_days": 5}))  # fmt: skip
+    assert deadline["provisional"] is False
+    bad = await routing_client.post("/v1/calendar/years", headers=org.auth("admin"),
+                                    json={"year": 2027, "holidays": ["2028-01-01"], "workdays": []})  # fmt: skip
+    assert bad.status_code == 422
+
+
+async def test_national_day_deadline_through_the_api(routing_client: httpx.AsyncClient, org: Org) -> None:
+    deadline = await ok(await routing_client.get("/v1/calendar/deadline", headers=org.auth("hs_dispatcher"),
+                                                 params={"start": "2026-09-28T09:00:00+08:00", "working_days": 5}))  # fmt: skip
+    assert datetime.fromisoformat(deadline["due_at"]) == local("2026-10-10T23:59:59")
+    assert deadline["provisional"] is False

@@ -1,0 +1,182 @@
+"""Feedback, revisits, ratings and redo, on cases driven through the real intake and routing apps
+(events moved in-process by the pump, REST between services over ASGI transports)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from intake_service.spec import spec as intake_spec
+from routing_service.models import ApiKey
+from routing_service.spec import spec as routing_spec
+from scoring_service.models import RevisitTask
+from scoring_service.spec import spec as scoring_spec
+from services.db import AsyncSessionMaker
+from shared.calendar import default_calendar
+from tests.fixtures.clients import make_key
+from tests.fixtures.org import Org
+from tests.fixtures.pump import pump
+from tests.intake_service.issue.test_endpoints import submission
+from tests.routing_service.assignment.helpers import key_headers, ok
+
+
+class Loop:
+    """The three apps wired together in one process."""
+
+    def __init__(self, intake: httpx.AsyncClient, routing: httpx.AsyncClient, scoring: httpx.AsyncClient,
+                 makers: dict[str, AsyncSessionMaker], org: Org, channel_key: str, jt_key: str) -> None:  # fmt: skip
+        self.intake, self.routing, self.scoring = intake, routing, scoring
+        self.makers, self.org, self.channel_key, self.jt_key = makers, org, channel_key, jt_key
+
+    async def flush(self) -> None:
+        """Deliver events until every queue is quiet."""
+        specs = {"intake": intake_spec, "routing": routing_spec, "scoring": scoring_spec}
+        for _ in range(6):
+            moved = 0
+            for producer in specs:
+                for consumer in specs:
+                    if producer != consumer:
+                        moved += await pump(self.makers[producer], specs[producer], consumer, self.makers[consumer])
+            if not moved:
+                return
+
+    async def completed_case(self, **overrides: Any) -> dict[str, Any]:
+        receipt = await ok(await self.intake.post("/v1/requests", json=submission(**overrides),
+                                                  headers={"X-API-Key": self.channel_key}), 201)  # fmt: skip
+        await self.flush()
+        case = await ok(await self.routing.get(f"/v1/cases/by-tracking/{receipt['tracking_no']}", headers=self.org.auth("hs_operator")))
+        await ok(await self.routing.post(f"/v1/cases/{case['id']}/verify", headers=self.org.auth("hs_operator"),
+                                         json={"decision": "accept", "classification": "general"}))  # fmt: skip
+        case = await ok(await self.routing.post(f"/v1/cases/{case['id']}/dispatch", headers=self.org.auth("hs_dispatcher"),
+                                                json={"units": [{"unit_code": "DEPT-JT"}]}))  # fmt: skip
+        card_id = case["cards"][0]["id"]
+        unit = key_headers(self.jt_key)
+        await ok(await self.routing.post(f"/v1/cards/{card_id}/sign", headers=unit))
+        await ok(await self.routing.post(f"/v1/cards/{card_id}/complete", headers=unit, json={"result": "已办结"}))
+        await ok(await self.routing.post(f"/v1/cards/{card_id}/review", headers=self.org.auth("hs_dispatcher"), json={"accept": True}))
+        await self.flush()
+        return {**case, "tracking_secret": receipt["tracking_secret"], "card_id": card_id}
+
+
+@pytest.fixture
+async def loop(
+    intake_client: httpx.AsyncClient,
+    routing_client: httpx.AsyncClient,
+    scoring_client: httpx.AsyncClient,
+    intake_sessionmaker: AsyncSessionMaker,
+    routing_sessionmaker: AsyncSessionMaker,
+    scoring_sessionmaker: AsyncSessionMaker,
+    org: Org,
+    channel_key: str,
+) -> AsyncIterator[Loop]:
+    from intake_service.app import app as intake_app
+    from routing_service.app import app as routing_app
+    from scoring_service.app import app as scoring_app
+
+    # Service-to-service REST goes over ASGI transports to the other in-process app.
+    saved = (intake_app.state.http, scoring_app.state.http)
+    intake_app.state.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=scoring_app))
+    scoring_app.state.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=routing_app))
+    jt_key = await make_key(routing_sessionmaker, ApiKey, "DEPT-JT")
+    makers = {"intake": intake_sessionmaker, "routing": routing_sessionmaker, "scoring": scoring_sessionmaker}
+    try:
+        yield Loop(intake_client, routing_client, scoring_client, makers, org, channel_key, jt_key)
+    finally:
+        await intake_app.state.http.aclose()
+        await scoring_app.state.http.aclose()
+        intake_app.state.http, scoring_app.state.http = saved
+
+
+class TestRevisit:
+    async def test_completed_case_gets_a_revisit_due_in_one_working_day(self, loop: Loop, scoring_sessionmaker: AsyncSessionMaker) -> None:
+        case = await loop.completed_case()
+        revisits = await ok(await loop.scoring.get("/v1/revisits", headers=loop.org.auth("hs_operator")))
+        assert [r["tracking_no"] for r in revisits] == [case["tracking_no"]]
+        async with scoring_sessionmaker() as session:
+            task = await session.scalar(select(RevisitTask))
+            assert task is not None
+        completed = (await ok(await loop.routing.get(f"/v1/cases/{case['id']}", headers=loop.org.auth("hs_operator"))))["completed_at"]
+        from datetime import datetime
+
+        assert task.due_at == default_calendar().add_working_days(datetime.fromisoformat(completed), 1).due_at
+        # The handling unit never does the revisit.
+        denied = await loop.scoring.post(f"/v1/cases/{case['id']}/ratings", headers=loop.org.auth("jt_liaison"), json={"satisfaction": "satisfied"})
+        assert denied.status_code == 403
+
+
+class TestRatings:
+    async def test_submitter_rates_through_the_public_api_once(self, loop: Loop) -> None:
+        case = await loop.completed_case()
+        url = f"/v1/requests/{case['tracking_no']}/rating"
+        owner = {"X-Tracking-Secret": case["tracking_secret"]}
+        first = await ok(await loop.intake.post(url, headers=owner, json={"satisfaction": "satisfied", "score": 98, "resolved": True}), 201)
+        again = await ok(await loop.intake.post(url, headers=owner, json={"satisfaction": "satisfied", "score": 98, "resolved": True}), 200)
+        assert again["id"] == first["id"]
+        changed = await loop.intake.post(url, headers=owner, json={"satisfaction": "unsatisfied"})
+        assert changed.status_code == 409 and changed.json()["error"]["code"] == "already_rated"
+        stranger = await loop.intake.post(url, headers={"X-Tracking-Secret": "nope"}, json={"satisfaction": "satisfied"})
+        assert stranger.status_code == 404
+        out_of_range = await loop.intake.post(url, headers=owner, json={"satisfaction": "satisfied", "score": 101})
+        assert out_of_range.status_code == 422
+        # The rating archives the case in routing, and the submitter sees it.
+        await loop.flush()
+        routed = await ok(await loop.routing.get(f"/v1/cases/{case['id']}", headers=loop.org.auth("hs_operator")))
+        assert routed["status"] == "closed"
+        view = await ok(await loop.intake.get(f"/v1/requests/{case['tracking_no']}", headers=owner))
+        assert view["status"] == "closed"
+
+    async def test_open_cases_and_unknown_cases_cannot_be_rated(self, loop: Loop) -> None:
+        receipt = await ok(await loop.intake.post("/v1/requests", json=submission(), headers={"X-API-Key": loop.channel_key}), 201)
+        await loop.flush()
+        case = await ok(await loop.routing.get(f"/v1/cases/by-tracking/{receipt['tracking_no']}", headers=loop.org.auth("hs_operator")))
+        early = await loop.scoring.post(f"/v1/cases/{case['id']}/ratings", headers=loop.org.auth("hs_operator"), json={"satisfaction": "satisfied"})
+        assert early.status_code == 409 and early.json()["error"]["code"] == "case_not_completed"
+        unknown = await loop.scoring.post(f"/v1/cases/{uuid.uuid4()}/ratings", headers=loop.org.auth("hs_operator"), json={"satisfaction": "satisfied"})
+        assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "case_not_found"
+
+    async def test_anonymous_requests_are_rated_only_through_the_platform(self, loop: Loop) -> None:
+        case = await loop.completed_case(anonymous=True, submitter=None)
+        visit = await loop.scoring.post(f"/v1/cases/{case['id']}/feedback", headers=loop.org.auth("hs_operator"),
+                                        json={"method": "visit", "notes": "上门反馈"})  # fmt: skip
+        assert visit.status_code == 409 and visit.json()["error"]["code"] == "anonymous_platform_only"
+        platform = await loop.scoring.post(f"/v1/cases/{case['id']}/feedback", headers=loop.org.auth("hs_operator"),
+                                           json={"method": "original_channel", "notes": "已通过平台原渠道反馈"})  # fmt: skip
+        assert platform.status_code == 201
+        rated = await loop.intake.post(f"/v1/requests/{case['tracking_no']}/rating",
+                                       headers={"X-Tracking-Secret": case["tracking_secret"]}, json={"satisfaction": "basic"})  # fmt: skip
+        assert rated.status_code == 201
+
+
+class TestFeedbackAndRedo:
+    async def test_symposium_feedback_then_redo_on_the_units_side(self, loop: Loop) -> None:
+        case = await loop.completed_case()
+        missing = await loop.scoring.post(f"/v1/cases/{case['id']}/feedback", headers=loop.org.auth("hs_operator"),
+                                          json={"method": "symposium"})  # fmt: skip
+        assert missing.status_code == 422
+        symposium = await ok(await loop.scoring.post(f"/v1/cases/{case['id']}/feedback", headers=loop.org.auth("hs_operator"),
+                                                     json={"method": "symposium", "attendees": ["新兴国际 王总", "区交通运输局 李局长"],
+                                                           "minutes": "集中座谈反馈办理结果,企业提出线路仍需优化"}), 201)  # fmt: skip
+        assert symposium["attendees"] == ["新兴国际 王总", "区交通运输局 李局长"]
+        rating = await ok(await loop.scoring.post(f"/v1/cases/{case['id']}/ratings", headers=loop.org.auth("hs_operator"),
+                                                  json={"method": "symposium", "satisfaction": "unsatisfied", "score": 55,
+                                                        "resolved": False, "unit_at_fault": True}), 201)  # fmt: skip
+        redo = await ok(await loop.scoring.post(f"/v1/ratings/{rating['id']}/redo", headers=loop.org.auth("hs_supervisor"),
+                                                json={"reason": "企业反映公交线路仍未调整"}))  # fmt: skip
+        assert redo["redo_ordered_at"] is not None
+        reopened = await ok(await loop.routing.get(f"/v1/cases/{case['id']}", headers=loop.org.auth("hs_operator")))
+        assert reopened["status"] == "in_progress" and reopened["redo_count"] == 1
+        # Ordering it again changes nothing.
+        await ok(await loop.scoring.post(f"/v1/ratings/{rating['id']}/redo", headers=loop.org.auth("hs_supervisor"), json={"reason": "再次"}))
+        assert (await ok(await loop.routing.get(f"/v1/cases/{case['id']}", headers=loop.org.auth("hs_operator"))))["redo_count"] == 1
+
+    async def test_no_redo_for_a_satisfied_case(self, loop: Loop) -> None:
+        case = await loop.completed_case()
+        rating = await ok(await loop.scoring.post(f"/v1/cases/{case['id']}/ratings", headers=loop.org.auth("hs_operator"),
+                                                  json={"satisfaction": "satisfied", "resolved": True}), 201)  # fmt: skip
+        refused = await loop.scoring.post(f"/v1/ratings/{rating['id']}/redo", headers=loop.org.auth("hs_supervisor"), json={"reason": "试试"})
+        assert refused.status_code == 409 and refused.json()["error"]["code"] == "redo_not_allowed"
