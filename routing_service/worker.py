@@ -20,6 +20,7 @@ from shared.events import (
     RequestSubmitted,
     RequestSupplemented,
     RequestWithdrawn,
+    RevisitExpired,
 )
 
 
@@ -37,6 +38,11 @@ async def on_request_supplemented(session: AsyncSession, envelope: EventEnvelope
 
 async def on_rating_recorded(session: AsyncSession, envelope: EventEnvelope) -> None:
     await case_service.archive_after_rating(session, RatingRecorded.model_validate(envelope.data))
+
+
+async def on_revisit_expired(session: AsyncSession, envelope: EventEnvelope) -> None:
+    event = RevisitExpired.model_validate(envelope.data)
+    await case_service.archive_unrated(session, event.case_id, event.round)
 
 
 async def supervision_tick(ctx: dict[str, Any]) -> dict[str, int]:

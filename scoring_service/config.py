@@ -8,6 +8,8 @@ class ScoringSettings(BaseServiceSettings):
 
     service_name: str = "scoring"
     revisit_days: int = 1
+    # Working days after the revisit due date before an unrated case is archived anyway.
+    revisit_window_days: int = 5
     # Weights of DESIGN §5 (sign 10, on-time 30, satisfaction 40, resolution 20) and k.
     weight_sign: float = 10.0
     weight_on_time: float = 30.0

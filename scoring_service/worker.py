@@ -1,9 +1,14 @@
 """The scoring worker: keeps scoring's fact tables current from intake's and routing's events."""
 
+from typing import Any
+
+from arq import cron
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scoring_service import facts
+from scoring_service.feedback.service import feedback_service
 from scoring_service.spec import spec
+from services.db import run_after_commit
 from services.inbox import EventHandler
 from services.worker import build_worker_settings
 from shared.events import CardSnapshot, CaseSnapshot, EventEnvelope, RequestSubmitted, VisitLogged
@@ -25,6 +30,15 @@ async def on_visit_logged(session: AsyncSession, envelope: EventEnvelope) -> Non
     await facts.apply_visit(session, VisitLogged.model_validate(envelope.data))
 
 
+async def expire_revisits(ctx: dict[str, Any]) -> int:
+    """Close revisits whose window is over, so routing can archive their cases (归档)."""
+    async with ctx["sessionmaker"]() as session:
+        expired = await feedback_service.expire_revisits(session)
+        await session.commit()
+        await run_after_commit(session, ctx["queue_client"])
+    return expired
+
+
 HANDLERS: dict[str, EventHandler] = {
     RequestSubmitted.TYPE: on_request_submitted,
     CaseSnapshot.TYPE: on_case_snapshot,
@@ -35,4 +49,8 @@ HANDLERS: dict[str, EventHandler] = {
 WorkerSettings = build_worker_settings(
     spec,
     handlers=HANDLERS,
+    cron_jobs=[
+        cron(expire_revisits, name="scoring.expire_revisits", minute=None, second={7}, unique=True,
+             timeout=120, keep_result=0),
+    ],
 )

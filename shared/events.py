@@ -208,6 +208,16 @@ class RatingRecorded(EventData):
     rated_at: datetime
 
 
+class RevisitExpired(EventData):
+    """The revisit window closed without a rating: routing archives the case anyway."""
+
+    TYPE = "revisit.expired"
+
+    case_id: uuid.UUID
+    round: int
+    expired_at: datetime
+
+
 # Which queues receive each event type. A type missing here is a programming error.
 EVENT_ROUTES: dict[str, tuple[str, ...]] = {
     RequestSubmitted.TYPE: ("routing", "scoring"),
@@ -218,6 +228,7 @@ EVENT_ROUTES: dict[str, tuple[str, ...]] = {
     CardSnapshot.TYPE: ("scoring",),
     VisitLogged.TYPE: ("scoring",),
     RatingRecorded.TYPE: ("routing",),
+    RevisitExpired.TYPE: ("routing",),
 }
 
 

@@ -506,12 +506,18 @@ class CaseService:
 
     async def archive_after_rating(self, session: AsyncSession, event: RatingRecorded) -> None:
         """The revisit is done: archive (归档) a completed case unless a redo reopened it."""
-        case = await CaseRepository.from_session(session).get(event.case_id, for_update=True)
-        if case is None or case.redo_count != event.round:
-            return
+        await self._archive(session, event.case_id, event.round, f"回访测评:{event.satisfaction}")
+
+    async def archive_unrated(self, session: AsyncSession, case_id: uuid.UUID, round_: int) -> None:
+        await self._archive(session, case_id, round_, "回访期满,自动归档")
+
+    async def _archive(self, session: AsyncSession, case_id: uuid.UUID, round_: int, note: str) -> None:
+        case = await CaseRepository.from_session(session).get(case_id, for_update=True)
+        if case is None or case.redo_count != round_:
+            return  # a redo reopened the case since: that round is archived on its own
         if case.status in (CaseStatus.completed.value, CaseStatus.answered.value):
             system = Principal(kind="service", subject="scoring", role="service")
-            await self.close(session, system, case, f"回访测评:{event.satisfaction}")
+            await self.close(session, system, case, note)
 
     # ---------------------------------------------------------------- helpers
 

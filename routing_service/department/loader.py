@@ -594,9 +594,10 @@ async def _run(
     from routing_service.spec import spec
     from services.db import create_engine, create_sessionmaker
     from services.migrations import upgrade_async
+    from services.settings import normalize_database_url
 
     doc = parse_document(raw, media_type)
-    url = database_url or spec.settings.resolved_database_url()
+    url = normalize_database_url(database_url) if database_url else spec.settings.resolved_database_url()
     if migrate:
         await upgrade_async(spec, url)
     engine = create_engine(url, schema=spec.name, pool_size=1, max_overflow=0)

@@ -24,7 +24,8 @@ from services.outbox import add_event
 from services.settings import CommonSettings
 from shared.enums import CaseStatus
 from shared.errors import ErrorResponse
-from shared.events import RatingRecorded
+from shared.calendar import default_calendar
+from shared.events import RatingRecorded, RevisitExpired
 
 RATEABLE = (CaseStatus.completed.value, CaseStatus.answered.value, CaseStatus.closed.value)
 
@@ -115,6 +116,30 @@ class FeedbackService:
             raise ServiceError(error.message, error.message_en, code=error.code, status_code=response.status_code)
         rating.redo_ordered_at = utcnow()
         return rating
+
+
+    async def expire_revisits(self, session: AsyncSession, *, limit: int = 500) -> int:
+        """Open revisits past their window (an index range on open tasks' due time)."""
+        from datetime import timedelta
+
+        from scoring_service.config import settings
+
+        now = utcnow()
+        # A coarse SQL bound first (calendar days ≥ working days), then the exact working-day test.
+        horizon = now - timedelta(days=settings.revisit_window_days)
+        tasks = (await session.scalars(
+            select(RevisitTask).where(RevisitTask.status == "open", RevisitTask.due_at < horizon)
+            .order_by(RevisitTask.due_at).limit(limit)
+        )).all()  # fmt: skip
+        calendar = default_calendar()
+        expired = 0
+        for task in tasks:
+            if calendar.add_working_days(task.due_at, settings.revisit_window_days).due_at > now:
+                continue
+            task.status, task.done_at = "expired", now
+            add_event(session, RevisitExpired(case_id=task.case_id, round=task.round, expired_at=now))
+            expired += 1
+        return expired
 
 
 feedback_service = FeedbackService()
