@@ -26,6 +26,10 @@ install: $(STAMP)
 run: $(STAMP)  ## run the whole stack (embedded SQLite + Redis unless DATABASE_URL/REDIS_URL are set)
 	$(BIN)/python -m services
 
+.PHONY: demo
+demo: $(STAMP)  ## play the seed's season through a running stack (see var/credentials.json)
+	$(BIN)/python -m services.demo
+
 .PHONY: test
 test: $(STAMP)  ## the whole suite, against real PostgreSQL and Redis
 	TEST_DATABASE_URL=$(TEST_DATABASE_URL) TEST_REDIS_URL=$(TEST_REDIS_URL) \

@@ -89,6 +89,13 @@ def write_credentials(var_dir: Path, env: dict[str, str], ports: dict[str, int])
     else:
         key = create_key(get_spec("intake"), "development key (all channels)", "*")
         credentials = {"api_key": key["api_key"], **urls}
+    if "routing" in ports:
+        # A fresh routing database gets the seed district's org tree and an admin login.
+        from routing_service.department.bootstrap import bootstrap
+
+        admin = bootstrap()
+        if admin is not None:
+            credentials["admin"] = admin
     path.write_text(json.dumps(credentials, ensure_ascii=False, indent=2))
     os.chmod(path, 0o600)
     return path
@@ -129,7 +136,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"redis: {env['REDIS_URL'] if embedded_redis else 'REDIS_URL'}", flush=True)  # noqa: T201
     if embedded and any(spec.name == "intake" for spec in specs):
         path = write_credentials(var_dir, env, ports)
-        print(f"credentials (API key and URLs): {path}", flush=True)  # noqa: T201
+        print(f"credentials (API key, admin login, URLs): {path}", flush=True)  # noqa: T201
+        print("demo data: in another terminal run `make demo` (python -m services.demo)", flush=True)  # noqa: T201
 
     children: list[Child] = []
     for spec in specs:

@@ -35,7 +35,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -63,7 +63,7 @@ class Open311Settings(BaseSettings):
         "API 密钥由区营商环境优化中心签发(渠道 open311),请向中心运维管理员申请 / "
         "API keys (channel open311) are issued by the center's operations administrator"
     )
-    endpoint_type: str = "production"
+    endpoint_type: Literal["production", "test"] = "production"
     public_channels: list[str] = [Channel.open311.value]
 
 

@@ -256,6 +256,8 @@ class DispatchRuleService:
         if data.confidence is not None:
             rule.confidence = data.confidence
         if data.active is not None:
+            if data.active and not direct and not unit.active:
+                raise UnitInactive(f"承办单位 {unit.code} 已停用", f"Unit {unit.code} is inactive")
             rule.active = data.active
         await session.flush()
         return rule, unit

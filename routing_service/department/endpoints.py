@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Annotated, Any, Literal
 from urllib.parse import parse_qs
@@ -269,7 +270,9 @@ async def import_org(
             "Send the document as application/json or application/yaml",
         )
     raw = await _read_limited(request, MAX_DOCUMENT_BYTES)
-    return await import_document(session, parse_document(raw, media_type))
+    # Parsing a large YAML document in pure Python takes a while: keep the event loop free.
+    document = await asyncio.to_thread(parse_document, raw, media_type)
+    return await import_document(session, document)
 
 
 # --- staff ------------------------------------------------------------------------------------

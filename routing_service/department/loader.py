@@ -69,16 +69,28 @@ YAML_TYPES = frozenset({"application/yaml", "application/x-yaml", "text/yaml", "
 # --- parsing ----------------------------------------------------------------------------------
 
 
-class _NoAliasLoader(yaml.SafeLoader):
-    """Safe YAML without anchors/aliases: an alias bomb expands exponentially when validated."""
+class _DocumentLoader(yaml.SafeLoader):
+    """Safe YAML without anchors/aliases (an alias bomb expands exponentially when validated)
+    and with bounded nesting (the composer recurses once per level)."""
+
+    max_depth = 32
+    _depth = 0
 
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        event = self.peek_event()  # type: ignore[no-untyped-call]
         if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()  # type: ignore[no-untyped-call]
             raise yaml.composer.ComposerError(
                 None, None, "YAML aliases (*name) are not allowed", event.start_mark
             )
-        return super().compose_node(parent, index)
+        if self._depth >= self.max_depth:
+            raise yaml.composer.ComposerError(
+                None, None, f"nested deeper than {self.max_depth} levels", event.start_mark
+            )
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
 def _error(loc: str, code: str, message: str, message_en: str | None = None) -> dict[str, str]:
@@ -115,7 +127,7 @@ def parse_document(raw: bytes, media_type: str) -> schemas.OrgDocument:
             "Send the document as application/json or application/yaml",
         )
     try:
-        data = yaml.load(raw.decode("utf-8"), Loader=_NoAliasLoader)
+        data = yaml.load(raw.decode("utf-8"), Loader=_DocumentLoader)
     except UnicodeDecodeError:
         raise InvalidOrgDocument(
             details=[
@@ -285,8 +297,12 @@ class _Counts:
 
 
 async def import_document(session: AsyncSession, doc: schemas.OrgDocument) -> schemas.ImportReport:
-    """Upsert the document's units, staff and rules; raises ``InvalidOrgDocument`` (and writes
-    nothing) if any row is invalid. The caller commits."""
+    """Upsert the document's units, staff and rules.
+
+    Raises ``InvalidOrgDocument`` with every row-level problem before anything is written (the
+    last-admin check runs after the staff rows are flushed: the caller commits on success and
+    rolls back on any error, which discards them).
+    """
     units_repo = OrgUnitRepository.from_session(session)
     staff_repo = StaffUserRepository.from_session(session)
     plan = _plan_units(doc)
@@ -597,7 +613,11 @@ async def _run(
     from services.settings import normalize_database_url
 
     doc = parse_document(raw, media_type)
-    url = normalize_database_url(database_url) if database_url else spec.settings.resolved_database_url()
+    url = (
+        normalize_database_url(database_url)
+        if database_url
+        else spec.settings.resolved_database_url()
+    )
     if migrate:
         await upgrade_async(spec, url)
     engine = create_engine(url, schema=spec.name, pool_size=1, max_overflow=0)

@@ -59,6 +59,7 @@ __all__ = [
     "org_service",
     "parent_path",
     "root_path",
+    "suggest_units",
     "unit_out",
     "visibility",
 ]
@@ -535,3 +536,13 @@ class OrgService:
 
 
 org_service = OrgService()
+
+
+async def suggest_units(
+    session: AsyncSession, topic: str, area_code: str | None, limit: int = 3
+) -> list[schemas.UnitSuggestion]:
+    """:func:`routing_service.department.dispatch_rules.suggest_units`, also importable from
+    here. Imported on call: the dispatch catalogue module builds on this one."""
+    from routing_service.department.dispatch_rules import suggest_units as suggest
+
+    return await suggest(session, topic, area_code, limit)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -16,14 +17,17 @@ from scoring_service.feedback.schemas import (
     RedoIn,
     RevisitOut,
     StaffRatingIn,
+    VisitBatchIn,
+    VisitBatchOut,
 )
 from scoring_service.feedback.service import feedback_service
-from scoring_service.models import CaseFact, Feedback, Rating, RevisitTask
+from scoring_service.models import CaseFact, Feedback, Rating, RevisitTask, VisitFact
 from services.auth import BearerPrincipal
 from services.db import SessionDep
-from services.errors import Forbidden, error_responses
+from services.errors import BadRequest, Forbidden, error_responses
 from services.models import utcnow
 from services.policy import SERVICE, authorize
+from shared.calendar import SHANGHAI
 
 router = APIRouter(prefix="/v1", tags=["feedback"])
 ERRORS = error_responses(401, 403, 404, 409, 422)
@@ -102,3 +106,17 @@ async def order_redo(rating_id: uuid.UUID, data: RedoIn, request: Request, sessi
     if rating is None:
         raise RatingNotFound()
     return await feedback_service.order_redo(session, request.app.state.http, principal, rating, data.reason)
+
+
+@router.post("/visits", response_model=VisitBatchOut, status_code=201, responses=error_responses(401, 403, 422),
+             summary="Log center visits to enterprises and merchants (走访)")  # fmt: skip
+async def log_visits(data: VisitBatchIn, session: SessionDep, principal: BearerPrincipal) -> VisitBatchOut:
+    authorize(principal, "feedback.record")
+    today = utcnow().astimezone(SHANGHAI).date()
+    for visit in data.visits:
+        if not date(2000, 1, 1) <= visit.visited_on <= today:
+            raise BadRequest("走访日期不合理", "Visit date out of range", code="invalid_visit_date", status_code=422)
+        session.add(VisitFact(id=uuid.uuid4(), channel="visit", target_kind=visit.target_kind,
+                              target_key=visit.uscc or visit.target_name, target_name=visit.target_name,
+                              visited_on=visit.visited_on, recorded_by=principal.actor[:120]))  # fmt: skip
+    return VisitBatchOut(recorded=len(data.visits))

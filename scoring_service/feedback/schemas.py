@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Literal, Self
 
 from pydantic import Field, StringConstraints, model_validator
@@ -85,3 +85,31 @@ class RevisitOut(Schema):
     due_at: datetime
     overdue: bool
     submitter: dict[str, object]
+
+
+class VisitIn(InputSchema):
+    """A center's visit to an enterprise or merchant (走访), counted in the public figures."""
+
+    target_kind: Literal["enterprise", "merchant"]
+    target_name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    uscc: Annotated[str, StringConstraints(strip_whitespace=True, max_length=18)] | None = None
+    visited_on: date
+
+    @model_validator(mode="after")
+    def _uscc(self) -> Self:
+        if self.uscc is not None:
+            from shared.identifiers import InvalidIdentifier, validate_uscc
+
+            try:
+                self.uscc = validate_uscc(self.uscc)
+            except InvalidIdentifier as exc:
+                raise ValueError(f"{exc.message_zh} / {exc.message_en}") from exc
+        return self
+
+
+class VisitBatchIn(InputSchema):
+    visits: list[VisitIn] = Field(min_length=1, max_length=1000)
+
+
+class VisitBatchOut(Schema):
+    recorded: int

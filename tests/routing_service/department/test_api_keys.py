@@ -12,7 +12,9 @@ def keys_url(code: str) -> str:
 
 
 class TestApiKeys:
-    async def test_create_use_list_revoke(self, routing_client: httpx.AsyncClient, org: Org) -> None:
+    async def test_create_use_list_revoke(
+        self, routing_client: httpx.AsyncClient, org: Org
+    ) -> None:
         created = await routing_client.post(
             keys_url("DEPT-JT"), json={"name": "交通局业务系统"}, headers=org.auth("admin")
         )
@@ -33,7 +35,8 @@ class TestApiKeys:
         assert listed.status_code == 200
         (item,) = listed.json()
         assert item["id"] == body["id"]
-        assert "api_key" not in item and "key_hash" not in item
+        assert "api_key" not in item
+        assert "key_hash" not in item
         assert raw not in listed.text
 
         revoked = await routing_client.delete(
@@ -57,7 +60,11 @@ class TestApiKeys:
         assert own.status_code == 201
         listed = await routing_client.get(keys_url("DEPT-JT"), headers=org.auth("jt_head"))
         assert listed.status_code == 200
-        for username, code in (("jt_head", "DEPT-GH"), ("jt_liaison", "DEPT-JT"), ("hs_leader", "DEPT-JT")):
+        for username, code in (
+            ("jt_head", "DEPT-GH"),
+            ("jt_liaison", "DEPT-JT"),
+            ("hs_leader", "DEPT-JT"),
+        ):
             response = await routing_client.post(
                 keys_url(code), json={"name": "x"}, headers=org.auth(username)
             )
@@ -73,14 +80,22 @@ class TestApiKeys:
         )
         assert other_unit.status_code == 404
         assert other_unit.json()["error"]["code"] == "api_key_not_found"
-        center = await routing_client.post(keys_url("HS-GM"), json={"name": "k"}, headers=org.auth("admin"))
+        center = await routing_client.post(
+            keys_url("HS-GM"), json={"name": "k"}, headers=org.auth("admin")
+        )
         assert center.status_code == 422
         assert center.json()["error"]["code"] == "api_key_not_allowed"
-        missing = await routing_client.post(keys_url("NOPE"), json={"name": "k"}, headers=org.auth("admin"))
+        missing = await routing_client.post(
+            keys_url("NOPE"), json={"name": "k"}, headers=org.auth("admin")
+        )
         assert missing.status_code == 404
-        bad_id = await routing_client.delete(f"{keys_url('DEPT-JT')}/not-a-uuid", headers=org.auth("admin"))
+        bad_id = await routing_client.delete(
+            f"{keys_url('DEPT-JT')}/not-a-uuid", headers=org.auth("admin")
+        )
         assert bad_id.status_code == 422
-        empty = await routing_client.post(keys_url("DEPT-JT"), json={"name": ""}, headers=org.auth("admin"))
+        empty = await routing_client.post(
+            keys_url("DEPT-JT"), json={"name": ""}, headers=org.auth("admin")
+        )
         assert empty.status_code == 422
 
     async def test_key_of_a_deactivated_department(

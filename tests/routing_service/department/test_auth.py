@@ -14,7 +14,8 @@ TOKEN = "/v1/auth/token"
 class TestIssueToken:
     async def test_form(self, routing_client: httpx.AsyncClient, org: Org) -> None:
         response = await routing_client.post(
-            TOKEN, data={"grant_type": "password", "username": "hs_dispatcher", "password": PASSWORD}
+            TOKEN,
+            data={"grant_type": "password", "username": "hs_dispatcher", "password": PASSWORD},
         )
         assert response.status_code == 200, response.text
         body = response.json()
@@ -23,7 +24,10 @@ class TestIssueToken:
         assert body["unit_code"] == "HS"
         assert body["expires_in"] == 8 * 3600
         claims = jwt.decode(
-            body["access_token"], CommonSettings().secret_key, algorithms=["HS256"], issuer="yingshang"
+            body["access_token"],
+            CommonSettings().secret_key,
+            algorithms=["HS256"],
+            issuer="yingshang",
         )
         assert claims["sub"] == "hs_dispatcher"
         assert claims["path"] == "/HS/"
@@ -42,7 +46,9 @@ class TestIssueToken:
     async def test_wrong_password_and_unknown_user_answer_alike(
         self, routing_client: httpx.AsyncClient, org: Org
     ) -> None:
-        wrong = await routing_client.post(TOKEN, data={"username": "admin", "password": "nope-nope-nope"})
+        wrong = await routing_client.post(
+            TOKEN, data={"username": "admin", "password": "nope-nope-nope"}
+        )
         unknown = await routing_client.post(TOKEN, data={"username": "ghost", "password": PASSWORD})
         for response in (wrong, unknown):
             assert response.status_code == 401
@@ -67,17 +73,22 @@ class TestIssueToken:
         assert missing.json()["error"]["code"] == "validation_error"
         assert PASSWORD not in missing.text
         grant = await routing_client.post(
-            TOKEN, data={"grant_type": "client_credentials", "username": "admin", "password": PASSWORD}
+            TOKEN,
+            data={"grant_type": "client_credentials", "username": "admin", "password": PASSWORD},
         )
         assert grant.status_code == 400
         assert grant.json()["error"]["code"] == "unsupported_grant_type"
-        text = await routing_client.post(TOKEN, content=b"admin", headers={"Content-Type": "text/plain"})
+        text = await routing_client.post(
+            TOKEN, content=b"admin", headers={"Content-Type": "text/plain"}
+        )
         assert text.status_code == 415
         broken = await routing_client.post(
             TOKEN, content=b"{not json", headers={"Content-Type": "application/json"}
         )
         assert broken.status_code == 422
-        huge = await routing_client.post(TOKEN, json={"username": "admin", "password": "x" * 20_000})
+        huge = await routing_client.post(
+            TOKEN, json={"username": "admin", "password": "x" * 20_000}
+        )
         assert huge.status_code == 413
 
 

@@ -36,7 +36,11 @@ def small_document(**overrides: Any) -> dict[str, Any]:
             "code": "QX",
             "name": "某区营商环境优化中心",
             "streets": [
-                {"code": "QX-A", "name": "甲街道", "communities": [{"code": "QX-A-1", "name": "一社区"}]},
+                {
+                    "code": "QX-A",
+                    "name": "甲街道",
+                    "communities": [{"code": "QX-A-1", "name": "一社区"}],
+                },
                 {"code": "QX-B", "name": "乙镇"},
             ],
         },
@@ -45,7 +49,13 @@ def small_document(**overrides: Any) -> dict[str, Any]:
             {"code": "QX-JW", "name": "纪委监委", "kind": "discipline"},
         ],
         "staff": [
-            {"username": "qx_admin", "display_name": "管理员", "role": "admin", "unit": "QX", "password": "0123456789ab"},
+            {
+                "username": "qx_admin",
+                "display_name": "管理员",
+                "role": "admin",
+                "unit": "QX",
+                "password": "0123456789ab",
+            },
             {"username": "qx_jt", "display_name": "联络员", "role": "liaison", "unit": "QX-JT"},
         ],
         "dispatch_rules": [
@@ -77,19 +87,32 @@ class TestSeed:
                 await session.scalars(select(OrgUnit).where(OrgUnit.kind == "street_center"))
             ).all()
             assert len(streets) == 19
-            assert all(street.path == f"/HS/{street.code}/" and street.tier == 2 for street in streets)
+            assert all(
+                street.path == f"/HS/{street.code}/" and street.tier == 2 for street in streets
+            )
             names = {street.name for street in streets}
             assert "光明路街道营商环境优化中心" in names
             assert "邯山经济开发区(园区)营商环境优化中心" in names
             departments = {
                 unit.code: unit.name
-                for unit in await session.scalars(select(OrgUnit).where(OrgUnit.kind == "department"))
+                for unit in await session.scalars(
+                    select(OrgUnit).where(OrgUnit.kind == "department")
+                )
             }
-            for expected in ("区自然资源和规划局", "区发展和改革局", "区交通运输局", "邯郸市公交总公司", "邯山供电公司"):
+            for expected in (
+                "区自然资源和规划局",
+                "区发展和改革局",
+                "区交通运输局",
+                "邯郸市公交总公司",
+                "邯山供电公司",
+            ):
                 assert expected in departments.values()
             jw = await session.scalar(select(OrgUnit).where(OrgUnit.kind == "discipline"))
-            assert jw is not None and jw.name == "区纪委监委"
-        assert await count(routing_sessionmaker, DispatchRule) == report["dispatch_rules"]["created"]
+            assert jw is not None
+            assert jw.name == "区纪委监委"
+        assert (
+            await count(routing_sessionmaker, DispatchRule) == report["dispatch_rules"]["created"]
+        )
 
         again = await routing_client.post(IMPORT, content=raw, headers=admin_headers(**YAML))
         assert again.status_code == 200
@@ -110,7 +133,8 @@ class TestSeed:
         assert response.json()["units"]["updated"] == 0
         async with routing_sessionmaker() as session:
             gm = await session.scalar(select(OrgUnit).where(OrgUnit.code == "HS-GM"))
-            assert gm is not None and gm.head_name == "负责人"
+            assert gm is not None
+            assert gm.head_name == "负责人"
 
     async def test_seed_rules_suggest(
         self, routing_client: httpx.AsyncClient, routing_sessionmaker: AsyncSessionMaker
@@ -174,10 +198,14 @@ class TestDocument:
     async def test_updates_and_moves(
         self, routing_client: httpx.AsyncClient, routing_sessionmaker: AsyncSessionMaker
     ) -> None:
-        assert (await routing_client.post(IMPORT, json=small_document(), headers=admin_headers())).status_code == 200
+        assert (
+            await routing_client.post(IMPORT, json=small_document(), headers=admin_headers())
+        ).status_code == 200
         doc = small_document()
         doc["district"]["streets"][0]["communities"] = []
-        doc["district"]["streets"][1]["communities"] = [{"code": "QX-A-1", "name": "一社区(已划转)"}]
+        doc["district"]["streets"][1]["communities"] = [
+            {"code": "QX-A-1", "name": "一社区(已划转)"}
+        ]
         doc["district"]["streets"].append({"code": "QX-C", "name": "丙街道"})
         doc["dispatch_rules"][0]["confidence"] = 0.7
         doc["staff"][1]["role"] = "head"
@@ -192,9 +220,11 @@ class TestDocument:
             assert moved.path == "/QX/QX-B/QX-A-1/"
             assert moved.name == "一社区(已划转)"
             head = await session.scalar(select(StaffUser).where(StaffUser.username == "qx_jt"))
-            assert head is not None and head.role == "head"
+            assert head is not None
+            assert head.role == "head"
             jt = await session.scalar(select(OrgUnit).where(OrgUnit.code == "QX-JT"))
-            assert jt is not None and jt.head_name == "张三"
+            assert jt is not None
+            assert jt.head_name == "张三"
 
     async def test_row_level_errors_and_nothing_written(
         self, routing_client: httpx.AsyncClient, routing_sessionmaker: AsyncSessionMaker
@@ -202,8 +232,12 @@ class TestDocument:
         doc = small_document()
         doc["district"]["streets"][1]["code"] = "qx-b"
         doc["departments"].append({"code": "QX-JT", "name": "重复的交通局"})
-        doc["staff"].append({"username": "qx_bad", "display_name": "x", "role": "liaison", "unit": "QX-A"})
-        doc["staff"].append({"username": "qx_none", "display_name": "x", "role": "operator", "unit": "NOPE"})
+        doc["staff"].append(
+            {"username": "qx_bad", "display_name": "x", "role": "liaison", "unit": "QX-A"}
+        )
+        doc["staff"].append(
+            {"username": "qx_none", "display_name": "x", "role": "operator", "unit": "NOPE"}
+        )
         doc["dispatch_rules"].append({"topic": "land", "unit": "QX-JW"})
         doc["dispatch_rules"].append({"topic": "space", "unit": "QX-JT"})
         response = await routing_client.post(IMPORT, json=doc, headers=admin_headers())
@@ -237,16 +271,26 @@ class TestDocument:
         response = await routing_client.post(IMPORT, json=doc, headers=org.auth("admin"))
         assert response.status_code == 422
         details = {detail["loc"]: detail["code"] for detail in response.json()["error"]["details"]}
-        assert details == {"district.code": "district_mismatch", "departments[2].code": "kind_mismatch"}
+        assert details == {
+            "district.code": "district_mismatch",
+            "departments[2].code": "kind_mismatch",
+        }
 
     @pytest.mark.parametrize(
         ("content", "content_type", "status", "code"),
         [
             (b"district: [unclosed", "application/yaml", 422, "invalid_org_document"),
             (b"- just\n- a list\n", "text/yaml", 422, "invalid_org_document"),
-            (b"{\"district\": ", "application/json", 422, "invalid_org_document"),
+            (b'{"district": ', "application/json", 422, "invalid_org_document"),
             (b"\xff\xfe", "application/yaml", 422, "invalid_org_document"),
             (b"a: &x [1]\nb: *x\n", "application/yaml", 422, "invalid_org_document"),
+            (b"[" * 100_000, "application/yaml", 422, "invalid_org_document"),
+            (
+                b"district: !!python/object:os.system {}",
+                "application/yaml",
+                422,
+                "invalid_org_document",
+            ),
             (b"district: {}", "text/plain", 415, "unsupported_media_type"),
             (b"x" * (2 * 1024 * 1024 + 1), "application/yaml", 413, "document_too_large"),
         ],
@@ -265,7 +309,9 @@ class TestDocument:
         assert response.status_code == status, response.text
         assert response.json()["error"]["code"] == code
 
-    async def test_yaml_syntax_error_has_a_position(self, routing_client: httpx.AsyncClient) -> None:
+    async def test_yaml_syntax_error_has_a_position(
+        self, routing_client: httpx.AsyncClient
+    ) -> None:
         response = await routing_client.post(
             IMPORT, content=b"district:\n  code: HS\n  name: [x\n", headers=admin_headers(**YAML)
         )
@@ -275,6 +321,8 @@ class TestDocument:
 
     async def test_admin_only(self, routing_client: httpx.AsyncClient, org: Org) -> None:
         response = await routing_client.post(
-            IMPORT, content=orjson.dumps(small_document()), headers={**org.auth("hs_dispatcher"), "Content-Type": "application/json"}
+            IMPORT,
+            content=orjson.dumps(small_document()),
+            headers={**org.auth("hs_dispatcher"), "Content-Type": "application/json"},
         )
         assert response.status_code == 403

@@ -41,17 +41,21 @@ class TestCreateStaff:
         assert body["unit_code"] == "DEPT-JT"
         assert body["role_label"] == "部门承办人"
         assert body["has_password"] is True
-        assert "password" not in body and "password_hash" not in body
+        assert "password" not in body
+        assert "password_hash" not in body
         async with routing_sessionmaker() as session:
             user = await session.scalar(select(StaffUser).where(StaffUser.username == "jt_handler"))
-            assert user is not None and user.password_hash is not None
+            assert user is not None
+            assert user.password_hash is not None
             assert user.password_hash.startswith("$argon2")
         token = await sign_in(routing_client, "jt_handler", NEW_PASSWORD)
         assert token.status_code == 200
         assert token.json()["unit_code"] == "DEPT-JT"
 
     async def test_admin_only(self, routing_client: httpx.AsyncClient, org: Org) -> None:
-        response = await routing_client.post(STAFF, json=person(), headers=org.auth("hs_dispatcher"))
+        response = await routing_client.post(
+            STAFF, json=person(), headers=org.auth("hs_dispatcher")
+        )
         assert response.status_code == 403
 
     @pytest.mark.parametrize(
@@ -114,7 +118,9 @@ class TestCreateStaff:
         status: int,
         code: str,
     ) -> None:
-        response = await routing_client.post(STAFF, json=person(**overrides), headers=org.auth("admin"))
+        response = await routing_client.post(
+            STAFF, json=person(**overrides), headers=org.auth("admin")
+        )
         assert response.status_code == status, response.text
         assert response.json()["error"]["code"] == code
 
@@ -144,7 +150,9 @@ class TestListStaff:
         hidden = await routing_client.get(f"{STAFF}/admin", headers=org.auth("gm_operator"))
         assert hidden.status_code == 404
 
-    async def test_department_sees_itself(self, routing_client: httpx.AsyncClient, org: Org) -> None:
+    async def test_department_sees_itself(
+        self, routing_client: httpx.AsyncClient, org: Org
+    ) -> None:
         response = await routing_client.get(STAFF, headers=org.auth("jt_liaison"))
         assert {user["username"] for user in response.json()} == {"jt_liaison", "jt_head"}
 
@@ -158,9 +166,13 @@ class TestListStaff:
             "fg_liaison",
             "gd_liaison",
         }
-        gm = await routing_client.get(STAFF, params={"unit_code": "HS-GM"}, headers=org.auth("admin"))
+        gm = await routing_client.get(
+            STAFF, params={"unit_code": "HS-GM"}, headers=org.auth("admin")
+        )
         assert {user["username"] for user in gm.json()} == {"gm_operator", "gm_dispatcher"}
-        page = await routing_client.get(STAFF, params={"limit": 2, "offset": 1}, headers=org.auth("admin"))
+        page = await routing_client.get(
+            STAFF, params={"limit": 2, "offset": 1}, headers=org.auth("admin")
+        )
         assert len(page.json()) == 2
         bad = await routing_client.get(STAFF, params={"limit": 0}, headers=org.auth("admin"))
         assert bad.status_code == 422
@@ -200,7 +212,9 @@ class TestUpdateStaff:
         )
         assert response.status_code == 200
         assert response.json()["active"] is False
-        active = await routing_client.get(STAFF, params={"active": "true"}, headers=org.auth("admin"))
+        active = await routing_client.get(
+            STAFF, params={"active": "true"}, headers=org.auth("admin")
+        )
         assert "yq_operator" not in {user["username"] for user in active.json()}
 
     async def test_last_admin(self, routing_client: httpx.AsyncClient, org: Org) -> None:
@@ -211,7 +225,9 @@ class TestUpdateStaff:
             assert response.status_code == 409
             assert response.json()["error"]["code"] == "last_admin"
         second = await routing_client.post(
-            STAFF, json=person(username="admin2", role="admin", unit_code="HS"), headers=org.auth("admin")
+            STAFF,
+            json=person(username="admin2", role="admin", unit_code="HS"),
+            headers=org.auth("admin"),
         )
         assert second.status_code == 201
         response = await routing_client.patch(

@@ -76,7 +76,12 @@ class TestListUnits:
 
 class TestCreateUnit:
     async def test_admin_only(self, routing_client: httpx.AsyncClient, org: Org) -> None:
-        body = {"code": "HS-LX", "name": "陵西街道营商环境优化中心", "kind": "street_center", "parent_code": "HS"}
+        body = {
+            "code": "HS-LX",
+            "name": "陵西街道营商环境优化中心",
+            "kind": "street_center",
+            "parent_code": "HS",
+        }
         forbidden = await create(routing_client, org, body, user="hs_dispatcher")
         assert forbidden.status_code == 403
         assert forbidden.json()["error"]["code"] == "forbidden"
@@ -87,7 +92,12 @@ class TestCreateUnit:
         street = await create(
             routing_client,
             org,
-            {"code": "HS-LX", "name": "陵西街道营商环境优化中心", "kind": "street_center", "parent_code": "HS"},
+            {
+                "code": "HS-LX",
+                "name": "陵西街道营商环境优化中心",
+                "kind": "street_center",
+                "parent_code": "HS",
+            },
         )
         assert street.status_code == 201, street.text
         assert street.json()["path"] == "/HS/HS-LX/"
@@ -111,7 +121,9 @@ class TestCreateUnit:
         self, routing_client: httpx.AsyncClient, org: Org
     ) -> None:
         response = await create(
-            routing_client, org, {"code": "DEPT-SJ", "name": "区市场监督管理局", "kind": "department"}
+            routing_client,
+            org,
+            {"code": "DEPT-SJ", "name": "区市场监督管理局", "kind": "department"},
         )
         assert response.status_code == 201, response.text
         assert response.json()["path"] == "/HS/DEPT-SJ/"
@@ -120,18 +132,62 @@ class TestCreateUnit:
     @pytest.mark.parametrize(
         ("body", "status", "code"),
         [
-            ({"code": "X1", "name": "社区", "kind": "community_center", "parent_code": "HS"}, 422, "invalid_unit_parent"),
-            ({"code": "X1", "name": "社区", "kind": "community_center"}, 422, "invalid_unit_parent"),
-            ({"code": "X1", "name": "街道", "kind": "street_center", "parent_code": "HS-GM"}, 422, "invalid_unit_parent"),
-            ({"code": "X1", "name": "部门", "kind": "department", "parent_code": "HS-GM"}, 422, "invalid_unit_parent"),
-            ({"code": "X1", "name": "街道", "kind": "street_center", "parent_code": "NOPE"}, 422, "invalid_unit_parent"),
+            (
+                {"code": "X1", "name": "社区", "kind": "community_center", "parent_code": "HS"},
+                422,
+                "invalid_unit_parent",
+            ),
+            (
+                {"code": "X1", "name": "社区", "kind": "community_center"},
+                422,
+                "invalid_unit_parent",
+            ),
+            (
+                {"code": "X1", "name": "街道", "kind": "street_center", "parent_code": "HS-GM"},
+                422,
+                "invalid_unit_parent",
+            ),
+            (
+                {"code": "X1", "name": "部门", "kind": "department", "parent_code": "HS-GM"},
+                422,
+                "invalid_unit_parent",
+            ),
+            (
+                {"code": "X1", "name": "街道", "kind": "street_center", "parent_code": "NOPE"},
+                422,
+                "invalid_unit_parent",
+            ),
             ({"code": "X1", "name": "区", "kind": "district_center"}, 409, "district_exists"),
-            ({"code": "HS-GM", "name": "重复", "kind": "street_center", "parent_code": "HS"}, 409, "unit_code_taken"),
-            ({"code": "hs-low", "name": "小写", "kind": "street_center", "parent_code": "HS"}, 422, "validation_error"),
-            ({"code": "-X", "name": "横线", "kind": "street_center", "parent_code": "HS"}, 422, "validation_error"),
-            ({"code": "X1", "name": "", "kind": "street_center", "parent_code": "HS"}, 422, "validation_error"),
-            ({"code": "X1", "name": "电话", "kind": "department", "phone": "12345"}, 422, "validation_error"),
-            ({"code": "X1", "name": "多余", "kind": "department", "extra": 1}, 422, "validation_error"),
+            (
+                {"code": "HS-GM", "name": "重复", "kind": "street_center", "parent_code": "HS"},
+                409,
+                "unit_code_taken",
+            ),
+            (
+                {"code": "hs-low", "name": "小写", "kind": "street_center", "parent_code": "HS"},
+                422,
+                "validation_error",
+            ),
+            (
+                {"code": "-X", "name": "横线", "kind": "street_center", "parent_code": "HS"},
+                422,
+                "validation_error",
+            ),
+            (
+                {"code": "X1", "name": "", "kind": "street_center", "parent_code": "HS"},
+                422,
+                "validation_error",
+            ),
+            (
+                {"code": "X1", "name": "电话", "kind": "department", "phone": "12345"},
+                422,
+                "validation_error",
+            ),
+            (
+                {"code": "X1", "name": "多余", "kind": "department", "extra": 1},
+                422,
+                "validation_error",
+            ),
         ],
     )
     async def test_rules(
@@ -156,7 +212,9 @@ class TestCreateUnit:
         )
         assert street.status_code == 422
         district = await routing_client.post(
-            UNITS, json={"code": "QX", "name": "某区营商环境优化中心", "kind": "district_center"}, headers=headers
+            UNITS,
+            json={"code": "QX", "name": "某区营商环境优化中心", "kind": "district_center"},
+            headers=headers,
         )
         assert district.status_code == 201, district.text
         assert district.json()["path"] == "/QX/"
@@ -218,7 +276,9 @@ class TestUpdateUnit:
         from routing_service.department.repository import OrgUnitRepository
 
         async with routing_sessionmaker() as session:
-            await OrgUnitRepository.from_session(session).move_subtree("/HS/HS-GM/", "/HS/HS-YQ/HS-GM/")
+            await OrgUnitRepository.from_session(session).move_subtree(
+                "/HS/HS-GM/", "/HS/HS-YQ/HS-GM/"
+            )
             await session.commit()
             paths = {
                 unit.code: unit.path
@@ -269,7 +329,12 @@ class TestUpdateUnit:
 
     async def test_inactive_parent(self, routing_client: httpx.AsyncClient, org: Org) -> None:
         street = {"code": "HS-LX", "name": "陵西街道", "kind": "street_center", "parent_code": "HS"}
-        community = {"code": "HS-LX-C1", "name": "社区", "kind": "community_center", "parent_code": "HS-LX"}
+        community = {
+            "code": "HS-LX-C1",
+            "name": "社区",
+            "kind": "community_center",
+            "parent_code": "HS-LX",
+        }
         assert (await create(routing_client, org, street)).status_code == 201
         assert (await create(routing_client, org, community)).status_code == 201
         for code in ("HS-LX-C1", "HS-LX"):

@@ -180,3 +180,20 @@ class TestFeedbackAndRedo:
                                                   json={"satisfaction": "satisfied", "resolved": True}), 201)  # fmt: skip
         refused = await loop.scoring.post(f"/v1/ratings/{rating['id']}/redo", headers=loop.org.auth("hs_supervisor"), json={"reason": "试试"})
         assert refused.status_code == 409 and refused.json()["error"]["code"] == "redo_not_allowed"
+
+
+class TestVisits:
+    async def test_center_visits_are_logged_in_batches(self, scoring_client: httpx.AsyncClient, org: Org, scoring_sessionmaker: AsyncSessionMaker) -> None:
+        from scoring_service.models import VisitFact
+
+        body = {"visits": [
+            {"target_kind": "enterprise", "target_name": "邯郸制药", "visited_on": "2026-10-19"},
+            {"target_kind": "merchant", "target_name": "浙江商贸城 A-101 商户", "visited_on": "2026-10-20"},
+        ]}  # fmt: skip
+        assert (await ok(await scoring_client.post("/v1/visits", headers=org.auth("hs_operator"), json=body), 201)) == {"recorded": 2}
+        future = {"visits": [{"target_kind": "merchant", "target_name": "未来商户", "visited_on": "2099-01-01"}]}
+        response = await scoring_client.post("/v1/visits", headers=org.auth("hs_operator"), json=future)
+        assert response.status_code == 422 and response.json()["error"]["code"] == "invalid_visit_date"
+        assert (await scoring_client.post("/v1/visits", headers=org.auth("jt_liaison"), json=body)).status_code == 403
+        async with scoring_sessionmaker() as session:
+            assert len((await session.scalars(select(VisitFact))).all()) == 2

@@ -1,0 +1,537 @@
+"""Every query of the evaluation domain: grouped SQL aggregates, never loops over fact rows.
+
+Scorecards are built from five grouped queries over the facts, each riding one of the existing
+indexes; each returns counts per ``(unit_code, bucket)``, where a bucket is a month of the
+period asked for (one bucket for a monthly scorecard, twelve for the annual evaluation). Months
+are bucketed with a portable ``CASE`` over the Asia/Shanghai month boundaries, so the same SQL
+runs on PostgreSQL and SQLite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    case,
+    distinct,
+    func,
+    literal_column,
+    not_,
+    or_,
+    select,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from scoring_service.models import (
+    CardFact,
+    CaseFact,
+    EvaluationPolicy,
+    Rating,
+    RequestFact,
+    VisitFact,
+)
+from shared.enums import CardRole, CardStatus, SupervisionLevel
+
+__all__ = [
+    "RETURN_WINDOW",
+    "EvaluationRepository",
+    "FigureCounts",
+    "PolicyRepository",
+    "StatisticsRepository",
+    "UnitCounts",
+    "UnitRow",
+    "VisitCounts",
+]
+
+# A card may be returned only within 2 working days of dispatch (DESIGN §3). The longest run of
+# days off in the official schedule is 9, so a card returned in a month was dispatched at most
+# 31 days before the month began: that bound lets the return count ride the dispatched_at index.
+RETURN_WINDOW = timedelta(days=31)
+
+_CLOSED_CARD = (CardStatus.returned.value, CardStatus.cancelled.value)
+_RATED_ROLES = (CardRole.single.value, CardRole.lead.value)
+
+
+@dataclass
+class UnitCounts:
+    """Counts of one unit in one bucket (month); every rate is derived from these."""
+
+    dispatched: int = 0
+    sign_pending: int = 0
+    signed_on_time: int = 0
+    response_pending: int = 0
+    responded: int = 0
+    returned: int = 0
+    due: int = 0
+    due_pending: int = 0
+    completed_on_time: int = 0
+    red: int = 0
+    listed: int = 0
+    escalated: int = 0
+    completed: int = 0
+    redone: int = 0
+    working_days_sum: int = 0
+    working_days_count: int = 0
+    ratings: int = 0
+    satisfied: int = 0
+    basic: int = 0
+    unsatisfied: int = 0
+    resolution_known: int = 0
+    resolved: int = 0
+
+    def add(self, row: Any) -> None:
+        for field in fields(self):
+            value = getattr(row, field.name, None)
+            if value is not None:
+                setattr(self, field.name, getattr(self, field.name) + int(value))
+
+
+@dataclass(frozen=True)
+class UnitRow:
+    code: str
+    name: str | None
+
+
+@dataclass
+class FigureCounts:
+    """Public figures of one channel x topic group."""
+
+    collected: int = 0
+    resolved: int = 0
+    in_progress: int = 0
+    ratings: int = 0
+    satisfied: int = 0
+    basic: int = 0
+
+    def add(self, other: FigureCounts) -> None:
+        for field in fields(self):
+            setattr(self, field.name, getattr(self, field.name) + getattr(other, field.name))
+
+
+@dataclass(frozen=True)
+class VisitCounts:
+    enterprises: int = 0
+    merchants: int = 0
+
+
+def _bucket(column: Any, bounds: Sequence[datetime]) -> ColumnElement[Any]:
+    """Which period of ``bounds`` (n+1 ascending instants, n periods) ``column`` falls in.
+
+    Only meaningful for rows already restricted to ``bounds[0] <= column < bounds[-1]``.
+    Literal integers (not bind parameters) keep PostgreSQL's type inference out of the way.
+    """
+    if len(bounds) == 2:
+        return literal_column("0")
+    whens: list[tuple[ColumnElement[bool], ColumnElement[Any]]] = [
+        (column < bound, literal_column(str(i))) for i, bound in enumerate(bounds[1:-1])
+    ]
+    return case(*whens, else_=literal_column(str(len(bounds) - 2)))
+
+
+def _within(column: Any, bounds: Sequence[datetime]) -> ColumnElement[bool]:
+    return and_(column >= bounds[0], column < bounds[-1])
+
+
+def _count(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    return func.count().filter(condition)
+
+
+class EvaluationRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    @classmethod
+    def from_session(cls, session: AsyncSession) -> EvaluationRepository:
+        return cls(session)
+
+    def get_base_statement(self) -> Select[CardFact]:
+        return select(CardFact)
+
+    async def period_counts(
+        self, bounds: Sequence[datetime], now: datetime
+    ) -> dict[tuple[str, int], UnitCounts]:
+        """Counts per ``(unit_code, bucket)`` for the periods delimited by ``bounds``."""
+        result: dict[tuple[str, int], UnitCounts] = {}
+        for statement in (
+            self._dispatch_statement(bounds, now),
+            self._return_statement(bounds),
+            self._due_statement(bounds, now),
+            self._approved_statement(bounds),
+            self._rating_statement(bounds),
+        ):
+            for row in await self.session.execute(statement):
+                key = (row.unit_code, int(row.bucket))
+                result.setdefault(key, UnitCounts()).add(row)
+        return result
+
+    def _dispatch_statement(self, bounds: Sequence[datetime], now: datetime) -> Select[Any]:
+        # Cohort: cards dispatched in the period, except those cancelled before anyone signed
+        # them (the center withdrew the dispatch; the unit never had the card to act on).
+        c = (
+            select(
+                CardFact.unit_code,
+                CardFact.status,
+                CardFact.sign_due_at,
+                CardFact.signed_at,
+                CardFact.contact_due_at,
+                CardFact.first_contact_at,
+                _bucket(CardFact.dispatched_at, bounds).label("bucket"),
+            )
+            .where(
+                _within(CardFact.dispatched_at, bounds),
+                not_(
+                    and_(
+                        CardFact.status == CardStatus.cancelled.value, CardFact.signed_at.is_(None)
+                    )
+                ),
+            )
+            .subquery()
+        )
+        signed_on_time = and_(c.c.signed_at.is_not(None), c.c.signed_at <= c.c.sign_due_at)
+        # Not signed yet and still within time (or suspended: the clock is paused): undecided.
+        sign_pending = and_(
+            c.c.signed_at.is_(None),
+            or_(
+                c.c.status == CardStatus.suspended.value,
+                and_(c.c.status == CardStatus.dispatched.value, c.c.sign_due_at > now),
+            ),
+        )
+        contacted_on_time = and_(
+            c.c.first_contact_at.is_not(None),
+            c.c.contact_due_at.is_not(None),
+            c.c.first_contact_at <= c.c.contact_due_at,
+        )
+        contact_pending = and_(
+            signed_on_time, c.c.first_contact_at.is_(None), c.c.contact_due_at > now
+        )
+        return select(
+            c.c.unit_code,
+            c.c.bucket,
+            func.count().label("dispatched"),
+            _count(sign_pending).label("sign_pending"),
+            _count(signed_on_time).label("signed_on_time"),
+            _count(or_(sign_pending, contact_pending)).label("response_pending"),
+            _count(and_(signed_on_time, contacted_on_time)).label("responded"),
+        ).group_by(c.c.unit_code, c.c.bucket)
+
+    def _return_statement(self, bounds: Sequence[datetime]) -> Select[Any]:
+        c = (
+            select(CardFact.unit_code, _bucket(CardFact.returned_at, bounds).label("bucket"))
+            .where(
+                CardFact.dispatched_at >= bounds[0] - RETURN_WINDOW,
+                CardFact.dispatched_at < bounds[-1],
+                _within(CardFact.returned_at, bounds),
+            )
+            .subquery()
+        )
+        return select(c.c.unit_code, c.c.bucket, func.count().label("returned")).group_by(
+            c.c.unit_code, c.c.bucket
+        )
+
+    def _due_statement(self, bounds: Sequence[datetime], now: datetime) -> Select[Any]:
+        c = (
+            select(
+                CardFact.unit_code,
+                CardFact.status,
+                CardFact.due_at,
+                CardFact.submitted_at,
+                CardFact.supervision_level,
+                CardFact.listed,
+                _bucket(CardFact.due_at, bounds).label("bucket"),
+            )
+            .where(_within(CardFact.due_at, bounds), CardFact.status.not_in(_CLOSED_CARD))
+            .subquery()
+        )
+        # due_at already carries an approved extension, so finishing before it is on time.
+        on_time = and_(c.c.submitted_at.is_not(None), c.c.submitted_at <= c.c.due_at)
+        pending = and_(
+            c.c.submitted_at.is_(None),
+            or_(c.c.status == CardStatus.suspended.value, c.c.due_at > now),
+        )
+        # Each card is deducted once, at the highest step of the ladder it reached.
+        escalated = c.c.supervision_level == SupervisionLevel.escalated.value
+        listed = and_(
+            not_(escalated),
+            or_(c.c.supervision_level == SupervisionLevel.listed.value, c.c.listed.is_(True)),
+        )
+        red = and_(c.c.supervision_level == SupervisionLevel.red.value, not_(c.c.listed.is_(True)))
+        return select(
+            c.c.unit_code,
+            c.c.bucket,
+            func.count().label("due"),
+            _count(pending).label("due_pending"),
+            _count(on_time).label("completed_on_time"),
+            _count(red).label("red"),
+            _count(listed).label("listed"),
+            _count(escalated).label("escalated"),
+        ).group_by(c.c.unit_code, c.c.bucket)
+
+    def _approved_statement(self, bounds: Sequence[datetime]) -> Select[Any]:
+        c = (
+            select(
+                CardFact.unit_code,
+                CardFact.redo_count,
+                CardFact.working_days_taken,
+                _bucket(CardFact.approved_at, bounds).label("bucket"),
+            )
+            .where(_within(CardFact.approved_at, bounds))
+            .subquery()
+        )
+        return select(
+            c.c.unit_code,
+            c.c.bucket,
+            func.count().label("completed"),
+            _count(c.c.redo_count > 0).label("redone"),
+            func.sum(c.c.working_days_taken).label("working_days_sum"),
+            func.count(c.c.working_days_taken).label("working_days_count"),
+        ).group_by(c.c.unit_code, c.c.bucket)
+
+    def _rating_statement(self, bounds: Sequence[datetime]) -> Select[Any]:
+        # A rating counts for the unit(s) that held the case as sole or lead handler; co-handlers
+        # are not rated, and a unit that returned the case never handled it. DISTINCT keeps a
+        # rating single for a unit that (oddly) holds two such cards of one case.
+        c = (
+            select(
+                CardFact.unit_code,
+                Rating.id,
+                Rating.satisfaction,
+                Rating.resolved,
+                _bucket(Rating.rated_at, bounds).label("bucket"),
+            )
+            .join(CardFact, CardFact.case_id == Rating.case_id)
+            .where(
+                _within(Rating.rated_at, bounds),
+                CardFact.role.in_(_RATED_ROLES),
+                CardFact.status.not_in(_CLOSED_CARD),
+            )
+            .distinct()
+            .subquery()
+        )
+        return select(
+            c.c.unit_code,
+            c.c.bucket,
+            func.count().label("ratings"),
+            _count(c.c.satisfaction == "satisfied").label("satisfied"),
+            _count(c.c.satisfaction == "basic").label("basic"),
+            _count(c.c.satisfaction == "unsatisfied").label("unsatisfied"),
+            _count(c.c.resolved.is_not(None)).label("resolution_known"),
+            _count(c.c.resolved.is_(True)).label("resolved"),
+        ).group_by(c.c.unit_code, c.c.bucket)
+
+    async def units(self, before: datetime) -> list[UnitRow]:
+        """Every unit that had a card dispatched before ``before``, with its latest name.
+
+        The unit codes come from a loose index scan (a recursive CTE hopping along the
+        ``(unit_code, dispatched_at)`` index), so listing 100 units over a million cards costs
+        about 100 index probes instead of a scan.
+        """
+        codes = select(func.min(CardFact.unit_code).label("code")).cte("unit_codes", recursive=True)
+        following = (
+            select(func.min(CardFact.unit_code))
+            .where(CardFact.unit_code > codes.c.code)
+            .scalar_subquery()
+        )
+        codes = codes.union_all(select(following).where(codes.c.code.is_not(None)))
+        first = (
+            select(func.min(CardFact.dispatched_at))
+            .where(CardFact.unit_code == codes.c.code)
+            .scalar_subquery()
+        )
+        name = (
+            select(CardFact.unit_name)
+            .where(CardFact.unit_code == codes.c.code)
+            .order_by(CardFact.dispatched_at.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+        statement = (
+            select(codes.c.code, name.label("name"))
+            .where(codes.c.code.is_not(None), first < before)
+            .order_by(codes.c.code)
+        )
+        return [UnitRow(row.code, row.name) for row in await self.session.execute(statement)]
+
+    async def unit(self, code: str) -> UnitRow | None:
+        """The unit if it ever appeared in the facts (a card, or as a case's owner)."""
+        name = await self.session.scalar(
+            select(CardFact.unit_name)
+            .where(CardFact.unit_code == code)
+            .order_by(CardFact.dispatched_at.desc())
+            .limit(1)
+        )
+        if name is not None:
+            return UnitRow(code, name)
+        owner = await self.session.scalar(
+            select(CaseFact.case_id).where(CaseFact.owner_unit_code == code).limit(1)
+        )
+        return UnitRow(code, None) if owner is not None else None
+
+
+class PolicyRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    @classmethod
+    def from_session(cls, session: AsyncSession) -> PolicyRepository:
+        return cls(session)
+
+    def get_base_statement(self) -> Select[EvaluationPolicy]:
+        return select(EvaluationPolicy)
+
+    async def in_force(self, month: str) -> EvaluationPolicy | None:
+        """The newest policy effective on or before ``month`` (``YYYY-MM`` sorts as text)."""
+        statement = (
+            self.get_base_statement()
+            .where(EvaluationPolicy.effective_month <= month)
+            .order_by(EvaluationPolicy.effective_month.desc())
+            .limit(1)
+        )
+        return await self.session.scalar(statement)
+
+    async def up_to(self, month: str) -> Sequence[EvaluationPolicy]:
+        statement = (
+            self.get_base_statement()
+            .where(EvaluationPolicy.effective_month <= month)
+            .order_by(EvaluationPolicy.effective_month)
+        )
+        return (await self.session.scalars(statement)).all()
+
+    async def get(self, month: str) -> EvaluationPolicy | None:
+        return await self.session.scalar(
+            self.get_base_statement().where(EvaluationPolicy.effective_month == month)
+        )
+
+    async def add(self, policy: EvaluationPolicy) -> EvaluationPolicy:
+        self.session.add(policy)
+        await self.session.flush()
+        return policy
+
+
+_RESOLVED_CASE = ("completed", "closed", "answered")
+# Transferred cases are being handled by the discipline commission: still open.
+_OPEN_CASE = (
+    "pending_verification",
+    "awaiting_dispatch",
+    "dispatched",
+    "in_progress",
+    "transferred",
+)
+
+
+class StatisticsRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    @classmethod
+    def from_session(cls, session: AsyncSession) -> StatisticsRepository:
+        return cls(session)
+
+    async def visits(
+        self, start: date, end: date, channels: Sequence[str] | None = None
+    ) -> VisitCounts:
+        """Distinct enterprises and merchants visited (a target visited twice counts once)."""
+        statement = (
+            select(VisitFact.target_kind, func.count(distinct(VisitFact.target_key)).label("n"))
+            .where(VisitFact.visited_on >= start, VisitFact.visited_on <= end)
+            .group_by(VisitFact.target_kind)
+        )
+        if channels is not None:
+            statement = statement.where(VisitFact.channel.in_(channels))
+        counts = {row.target_kind: int(row.n) for row in await self.session.execute(statement)}
+        return VisitCounts(counts.get("enterprise", 0), counts.get("merchant", 0))
+
+    async def visits_by_channel(self, start: date, end: date) -> dict[str, VisitCounts]:
+        statement = (
+            select(
+                VisitFact.channel,
+                func.count(distinct(VisitFact.target_key))
+                .filter(VisitFact.target_kind == "enterprise")
+                .label("enterprises"),
+                func.count(distinct(VisitFact.target_key))
+                .filter(VisitFact.target_kind == "merchant")
+                .label("merchants"),
+            )
+            .where(VisitFact.visited_on >= start, VisitFact.visited_on <= end)
+            .group_by(VisitFact.channel)
+        )
+        return {
+            row.channel: VisitCounts(int(row.enterprises), int(row.merchants))
+            for row in await self.session.execute(statement)
+        }
+
+    async def figures(
+        self, since: datetime, until: datetime
+    ) -> dict[tuple[str, str], FigureCounts]:
+        """Figures per ``(channel, topic)`` for requests received in ``[since, until)``.
+
+        Collected counts every request that is not a duplicate; resolved / in progress are the
+        current status of those requests' cases; ratings are each case's final rating (its
+        highest round), so a case rated unsatisfied, redone and then rated satisfied counts once,
+        as satisfied.
+        """
+        result: dict[tuple[str, str], FigureCounts] = {}
+
+        def slot(channel: str, topic: str) -> FigureCounts:
+            return result.setdefault((channel, topic), FigureCounts())
+
+        collected = (
+            select(RequestFact.channel, RequestFact.topic, func.count().label("n"))
+            .where(
+                RequestFact.received_at >= since,
+                RequestFact.received_at < until,
+                RequestFact.duplicate.is_(False),
+            )
+            .group_by(RequestFact.channel, RequestFact.topic)
+        )
+        for row in await self.session.execute(collected):
+            slot(row.channel, row.topic).collected = int(row.n)
+
+        cases = (
+            select(
+                CaseFact.channel,
+                CaseFact.topic,
+                _count(CaseFact.status.in_(_RESOLVED_CASE)).label("resolved"),
+                _count(CaseFact.status.in_(_OPEN_CASE)).label("in_progress"),
+            )
+            .where(CaseFact.received_at >= since, CaseFact.received_at < until)
+            .group_by(CaseFact.channel, CaseFact.topic)
+        )
+        for case_row in await self.session.execute(cases):
+            figures = slot(case_row.channel, case_row.topic)
+            figures.resolved = int(case_row.resolved)
+            figures.in_progress = int(case_row.in_progress)
+
+        latest_round = (
+            select(func.max(Rating.round))
+            .where(Rating.case_id == CaseFact.case_id)
+            .correlate(CaseFact)
+            .scalar_subquery()
+        )
+        ratings = (
+            select(
+                CaseFact.channel,
+                CaseFact.topic,
+                func.count().label("ratings"),
+                _count(Rating.satisfaction == "satisfied").label("satisfied"),
+                _count(Rating.satisfaction == "basic").label("basic"),
+            )
+            .join(Rating, Rating.case_id == CaseFact.case_id)
+            .where(
+                CaseFact.received_at >= since,
+                CaseFact.received_at < until,
+                Rating.round == latest_round,
+            )
+            .group_by(CaseFact.channel, CaseFact.topic)
+        )
+        for rating_row in await self.session.execute(ratings):
+            figures = slot(rating_row.channel, rating_row.topic)
+            figures.ratings = int(rating_row.ratings)
+            figures.satisfied = int(rating_row.satisfied)
+            figures.basic = int(rating_row.basic)
+        return result

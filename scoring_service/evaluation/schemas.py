@@ -1,0 +1,183 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from shared.enums import UnitKind
+from shared.schemas.base import InputSchema, Schema
+
+Weight = Annotated[float, Field(ge=0, le=100)]
+Factor = Annotated[float, Field(ge=0, le=1)]
+
+
+class Ratio(Schema):
+    """A rate with the counts it comes from; ``rate`` is null when the denominator is 0.
+
+    ``pending`` items are in the cohort but not decided yet (not due yet, or suspended); they
+    are left out of the denominator until they are.
+    """
+
+    numerator: int
+    denominator: int
+    rate: float | None = Field(description="numerator / denominator, 4 decimals; null if 0/0")
+    pending: int = 0
+
+
+class SatisfactionRatio(Schema):
+    """满意率 = (satisfied + k x basic) / valid revisits."""
+
+    numerator: float
+    denominator: int
+    rate: float | None
+    satisfied: int
+    basic: int
+    unsatisfied: int
+    k: float
+
+
+class SupervisionCounts(Schema):
+    """Cards due in the month at each step of the ladder (each card counted once, at its
+    highest step)."""
+
+    red: int
+    listed: int
+    escalated: int
+
+
+class Scorecard(Schema):
+    unit_code: str
+    unit_name: str | None
+    unit_kind: UnitKind = Field(description="Inferred from the unit's name (see README)")
+    month: str
+    dispatched: int = Field(description="派单数: cards dispatched in the month")
+    sign_on_time: Ratio = Field(description="按时签收率")
+    response: Ratio = Field(description="响应率: signed on time and first contact on time")
+    due_in_period: int = Field(description="Cards due in the month (not returned or cancelled)")
+    completion_on_time: Ratio = Field(description="按时办结率")
+    resolution: Ratio = Field(description="解决率")
+    satisfaction: SatisfactionRatio = Field(description="满意率")
+    completed: int = Field(description="Cards approved (办结) in the month")
+    redo: Ratio = Field(description="发回重办率")
+    returned: Ratio = Field(description="回退率")
+    average_working_days: float | None = Field(description="平均办结工作日")
+    overdue: int = Field(description="超期件数")
+    supervision: SupervisionCounts
+    deductions: float = Field(description="扣分")
+    base_score: float | None = Field(description="Weighted rates before deductions")
+    score: float | None = Field(description="得分 in [0, 100]; null if no weighted rate exists")
+    rank: int | None = Field(description="排名 among the units listed; null if unscored")
+
+
+class RankEntry(Schema):
+    rank: int
+    unit_code: str
+    unit_name: str | None
+    score: float
+
+
+class EvaluationWeights(Schema):
+    weight_sign: Weight
+    weight_on_time: Weight
+    weight_satisfaction: Weight
+    weight_resolution: Weight
+    basic_satisfaction_k: Factor
+    deduction_listed: Weight
+    deduction_escalated: Weight
+    deduction_red: Weight
+
+
+class EvaluationPolicy(EvaluationWeights):
+    month: str = Field(description="The month asked about")
+    effective_month: str | None = Field(description="Month the policy took effect; null = defaults")
+    source: Literal["policy", "settings"]
+    created_by: str | None = None
+    created_at: datetime | None = None
+
+
+class EvaluationPolicyUpdate(InputSchema):
+    """Fields left out keep the value in force for that month before the change."""
+
+    weight_sign: Weight | None = None
+    weight_on_time: Weight | None = None
+    weight_satisfaction: Weight | None = None
+    weight_resolution: Weight | None = None
+    basic_satisfaction_k: Factor | None = None
+    deduction_listed: Weight | None = None
+    deduction_escalated: Weight | None = None
+    deduction_red: Weight | None = None
+
+
+class ScorecardList(Schema):
+    month: str
+    unit_kind: UnitKind | None
+    policy: EvaluationPolicy
+    generated_at: datetime
+    ranked: int = Field(description="Units with a score")
+    units: list[Scorecard]
+    top: list[RankEntry]
+    bottom: list[RankEntry] = Field(description="Lowest first; never repeats a unit of top")
+
+
+class AnnualMonth(Schema):
+    month: str
+    score: float | None
+
+
+class AnnualEntry(Schema):
+    unit_code: str
+    unit_name: str | None
+    unit_kind: UnitKind
+    months: list[AnnualMonth]
+    months_scored: int
+    score: float | None = Field(description="年终综合考评: mean of the scored months")
+    rank: int | None
+
+
+class AnnualList(Schema):
+    year: int
+    unit_kind: UnitKind | None
+    months_included: list[str] = Field(description="Months up to now that the mean may use")
+    generated_at: datetime
+    ranked: int
+    units: list[AnnualEntry]
+    top: list[RankEntry]
+    bottom: list[RankEntry]
+
+
+class Figures(Schema):
+    label_zh: str
+    collected: int = Field(description="收集问题: requests received, duplicates excluded")
+    resolved: int = Field(description="办结: completed, closed or answered directly")
+    in_progress: int = Field(description="正在办理")
+    ratings: int = Field(description="Cases rated (final rating of each case)")
+    satisfied: int
+    basic: int
+    satisfaction_rate: float | None
+
+
+class ChannelFigures(Figures):
+    enterprises_visited: int
+    merchants_visited: int
+
+
+class OnlineFigures(ChannelFigures):
+    channels: list[str]
+
+
+class Statistics(Schema):
+    start: date
+    end: date
+    enterprises_visited: int = Field(description="走访企业 (distinct)")
+    merchants_visited: int = Field(description="走访商户 (distinct)")
+    issues_collected: int
+    resolved: int
+    in_progress: int
+    ratings: int
+    satisfaction_rate: float | None
+    k: float
+    online: OnlineFigures = Field(description="网上办件: app, smart hall, website and Open311")
+    by_channel: dict[str, ChannelFigures]
+    by_topic: dict[str, Figures]
+    generated_at: datetime
