@@ -15,6 +15,12 @@ class IntakeSettings(BaseServiceSettings):
     related_scan_limit: int = 200
     upload_dir: Path | None = None
     upload_max_bytes: int = 10 * 1024 * 1024
+    # Public endpoint limits (per minute); 0 disables one.
+    rate_submit_per_key: int = 600
+    rate_submit_per_ip: int = 120
+    rate_track_per_ip: int = 60
+    # Failed ownership checks per IP and 10 minutes before tracking is refused (brute force).
+    rate_track_failures_per_ip: int = 20
 
     def resolved_upload_dir(self) -> Path:
         path = self.upload_dir or (self.common().var_dir / "uploads")

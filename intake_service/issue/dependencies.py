@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Header, Path
+from fastapi import Depends, Header, Path, Request
 
+from intake_service.config import settings
 from intake_service.issue.exceptions import IssueNotFound
 from intake_service.issue.repository import IssueRepository
 from intake_service.issue.service import issue_service
@@ -11,6 +12,7 @@ from intake_service.models import ApiKey, Issue
 from services.api_keys import ApiKeyIdentity, verify_api_key
 from services.db import SessionDep
 from services.errors import Unauthorized
+from services.ratelimit import client_ip, ensure_not_blocked, hit
 
 
 def _raw_key(x_api_key: str | None, authorization: str | None) -> str | None:
@@ -22,6 +24,7 @@ def _raw_key(x_api_key: str | None, authorization: str | None) -> str | None:
 
 
 async def channel_client(
+    request: Request,
     session: SessionDep,
     x_api_key: Annotated[str | None, Header(description="Channel client API key")] = None,
     authorization: Annotated[str | None, Header()] = None,
@@ -34,6 +37,10 @@ async def channel_client(
             "Missing or invalid channel API key (X-API-Key)",
             code="invalid_api_key",
         )
+    if request.method != "GET":
+        queue = request.app.state.queue
+        await hit(queue, f"write:key:{identity.key_id}", limit=settings.rate_submit_per_key, window_seconds=60)
+        await hit(queue, f"write:ip:{client_ip(request)}", limit=settings.rate_submit_per_ip, window_seconds=60)
     return identity
 
 
@@ -43,6 +50,7 @@ TrackingNo = Annotated[str, Path(min_length=4, max_length=32, pattern=r"^[0-9A-Z
 
 
 async def owned_issue(
+    request: Request,
     session: SessionDep,
     tracking_no: TrackingNo,
     x_tracking_secret: Annotated[str | None, Header(max_length=128)] = None,
@@ -50,12 +58,19 @@ async def owned_issue(
 ) -> Issue:
     """The request, if the caller proves ownership; the same 404 either way, so probing tracking
     numbers reveals nothing."""
+    queue = request.app.state.queue
+    ip = client_ip(request)
+    await hit(queue, f"track:ip:{ip}", limit=settings.rate_track_per_ip, window_seconds=60)
+    failures = f"track-failures:ip:{ip}"
+    await ensure_not_blocked(queue, failures, limit=settings.rate_track_failures_per_ip, window_seconds=600)
     issue = await IssueRepository.from_session(session).get_by_tracking_no(
         tracking_no.upper(), with_history=True
     )
     if issue is None or not issue_service.verify_owner(
         issue, secret=x_tracking_secret, phone=x_submitter_phone
     ):
+        # Guessing tracking numbers or secrets: count the miss; the same 404 either way.
+        await hit(queue, failures, limit=settings.rate_track_failures_per_ip, window_seconds=600)
         raise IssueNotFound()
     return issue
 

@@ -12,6 +12,7 @@ from routing_service.department.loader import import_document, parse_document, s
 from routing_service.models import OrgUnit
 from routing_service.spec import spec
 from services.db import create_engine, create_sessionmaker
+from shared.enums import Role
 
 
 async def _bootstrap(url: str) -> dict[str, str] | None:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 from typing import Annotated
@@ -31,6 +32,9 @@ async def current_staff(
 
 
 CurrentStaff = Annotated[Principal, Depends(current_staff)]
+
+
+_YEAR = re.compile(r"^[0-9]{4}$")
 
 
 def _is_department(principal: Principal) -> bool:
@@ -85,8 +89,8 @@ def year_param(
 ) -> int:
     if year is None:
         return _today().year
-    if not year.strip().isdigit() or len(year.strip()) != 4:
-        raise InvalidYear(details={"year": year})
+    if _YEAR.match(year) is None:
+        raise InvalidYear(details={"year": year[:8]})
     return parse_year(int(year))
 
 

@@ -50,7 +50,7 @@ __all__ = [
 
 log = structlog.get_logger(__name__)
 
-_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+_MONTH = re.compile(r"^([0-9]{4})-([0-9]{2})$")
 MIN_YEAR, MAX_YEAR = 1970, 2999
 WEIGHT_KEYS = tuple(schemas.EvaluationWeights.model_fields)
 

@@ -23,6 +23,7 @@ def _empty_public_cache() -> Iterator[None]:
 def frozen_now(monkeypatch: pytest.MonkeyPatch) -> datetime:
     """The endpoints' clock, stopped at 2026-11-20 12:00 Asia/Shanghai."""
     monkeypatch.setattr("scoring_service.evaluation.service.utcnow", lambda: NOW)
+    monkeypatch.setattr("scoring_service.evaluation.dependencies.utcnow", lambda: NOW)
     return NOW
 
 

@@ -4,6 +4,7 @@ hand-worked figures (see helpers.build_october)."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -146,13 +147,21 @@ class TestBuildScorecard:
         assert build_scorecard(UnitRow(JT, None), OCTOBER, counts, policy).score is None
 
 
+@dataclass
+class Entry:
+    unit_code: str
+    score: float | None
+    unit_name: str | None = None
+    rank: int | None = None
+
+
 class TestRank:
     def test_ties_share_a_rank_and_unscored_come_last(self) -> None:
         entries = [
-            schemas.RankEntry.model_construct(unit_code=code, unit_name=None, score=score, rank=None)
+            Entry(code, score)
             for code, score in [("E", None), ("B", 90.0), ("A", 90.0), ("C", 80.0), ("D", 70.0)]
         ]
-        ordered, top, bottom = rank(entries, 2)  # type: ignore[type-var]
+        ordered, top, bottom = rank(entries, 2)
         assert [(e.unit_code, e.rank) for e in ordered] == [
             ("A", 1), ("B", 1), ("C", 3), ("D", 4), ("E", None)
         ]  # fmt: skip
@@ -160,11 +169,8 @@ class TestRank:
         assert [e.unit_code for e in bottom] == ["D", "C"]
 
     def test_bottom_never_repeats_top(self) -> None:
-        entries = [
-            schemas.RankEntry.model_construct(unit_code=code, unit_name=None, score=score, rank=None)
-            for code, score in [("A", 3.0), ("B", 2.0), ("C", 1.0)]
-        ]
-        _ordered, top, bottom = rank(entries, 2)  # type: ignore[type-var]
+        entries = [Entry(code, score) for code, score in [("A", 3.0), ("B", 2.0), ("C", 1.0)]]
+        _ordered, top, bottom = rank(entries, 2)
         assert [e.unit_code for e in top] == ["A", "B"]
         assert [e.unit_code for e in bottom] == ["C"]
 
@@ -297,7 +303,7 @@ class TestUndecided:
                     card(unit, uuid.uuid4(), status="dispatched", dispatched=sh(10, 14, 9), due=sh(10, 21, 17, 30)),
                     # signed on time, contact window open: pending for response only
                     card(unit, uuid.uuid4(), status="signed", dispatched=sh(10, 13, 9),
-                         signed=sh(10, 13, 9, 30), due=sh(10, 20, 17, 30)),
+                         signed=sh(10, 13, 9, 30), contact_due=sh(10, 14, 17, 30), due=sh(10, 20, 17, 30)),
                     # suspended past its due time: the clock is paused, not overdue
                     card(unit, uuid.uuid4(), status="suspended", dispatched=sh(10, 9), signed=sh(10, 9, 10),
                          first_contact=sh(10, 9, 11), due=sh(10, 13, 17, 30)),
