@@ -8,6 +8,7 @@ the scope checks in :mod:`services.policy` need.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -20,7 +21,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from services.errors import Unauthorized
 from services.models import utcnow
-from services.settings import CommonSettings
+from services.settings import common_settings
 
 __all__ = [
     "BearerPrincipal",
@@ -97,19 +98,54 @@ def issue_token(
         "exp": int((now + ttl).timestamp()),
         "jti": uuid.uuid4().hex,
     }
-    return jwt.encode(claims, CommonSettings().secret_key, algorithm="HS256")
+    return jwt.encode(claims, common_settings().secret_key, algorithm="HS256")
+
+
+_EXTERNAL_ALGORITHMS = ["RS256", "RS384", "RS512", "ES256", "ES384", "PS256"]
+
+
+@functools.lru_cache(maxsize=4)
+def _jwks_client(url: str) -> jwt.PyJWKClient:
+    # Keys are cached by the client; a key rotation at the provider is picked up on a miss.
+    return jwt.PyJWKClient(url, cache_keys=True, lifespan=300, timeout=5)
 
 
 def decode_token(token: str) -> Principal:
+    """Verify a bearer token: ours (HS256, SECRET_KEY) or, when ``JWKS_URL`` is configured, an
+    external identity provider's (asymmetric, key from its JWKS; role/unit/path claims mapped by
+    ``JWT_*_CLAIM``)."""
+    settings = common_settings()
     try:
+        algorithm = str(jwt.get_unverified_header(token).get("alg", ""))
+        if settings.jwks_url and algorithm in _EXTERNAL_ALGORITHMS:
+            key = _jwks_client(settings.jwks_url).get_signing_key_from_jwt(token).key
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=_EXTERNAL_ALGORITHMS,
+                issuer=settings.jwt_issuer,
+                audience=settings.jwt_audience,
+                options={"require": ["exp", "sub"], "verify_aud": settings.jwt_audience is not None},
+            )
+            role = claims.get(settings.jwt_role_claim)
+            if not isinstance(role, str) or not role:
+                raise jwt.InvalidTokenError("no role claim")
+            return Principal(
+                kind="staff",
+                subject=str(claims["sub"]),
+                role=role,
+                unit_code=claims.get(settings.jwt_unit_claim),
+                unit_path=claims.get(settings.jwt_path_claim),
+                display_name=claims.get("name"),
+            )
         claims = jwt.decode(
             token,
-            CommonSettings().secret_key,
+            settings.secret_key,
             algorithms=["HS256"],
             issuer=ISSUER,
             options={"require": ["exp", "sub", "role"]},
         )
-    except jwt.PyJWTError as exc:
+    except (jwt.PyJWTError, jwt.PyJWKClientError, ValueError) as exc:
         raise Unauthorized(
             "登录凭据无效或已过期", "Invalid or expired token", code="invalid_token"
         ) from exc

@@ -21,6 +21,8 @@ SERVICE = "service"  # another Yingshang service
 _READERS = CENTER_ROLES | DEPARTMENT_ROLES | {Role.auditor, Role.admin, Role.discipline_officer}
 
 ACTIONS: dict[str, frozenset[str]] = {
+    # intake: requests as received (identity masked except for the discipline role)
+    "request.read": frozenset(CENTER_ROLES | {Role.auditor, Role.admin, Role.discipline_officer}),
     # routing: cases
     "case.read": frozenset(_READERS | {UNIT_KEY, SERVICE}),
     "case.verify": frozenset({Role.operator, Role.dispatcher, Role.supervisor, Role.leader, Role.admin}),

@@ -7,6 +7,7 @@ Each service reads its own variables with its prefix (``INTAKE_``, ``ROUTING_``,
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 from typing import Literal
@@ -36,6 +37,13 @@ class CommonSettings(BaseSettings):
     scoring_url: str = "http://127.0.0.1:8003"
     cors_origins: list[str] = Field(default_factory=list)
     max_body_bytes: int = 12 * 1024 * 1024
+    # An external identity provider's tokens (RS256/ES256), verified against its JWKS.
+    jwks_url: str | None = None
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    jwt_role_claim: str = "role"
+    jwt_unit_claim: str = "unit"
+    jwt_path_claim: str = "path"
 
     def check_production(self) -> None:
         """Refuse development defaults where real data lives."""
@@ -59,7 +67,7 @@ class BaseServiceSettings(BaseSettings):
     worker_max_jobs: int = 20
 
     def common(self) -> CommonSettings:
-        return CommonSettings()
+        return common_settings()
 
     def resolved_database_url(self) -> str:
         """The service's own URL, else the common one, else a SQLite file under ``var/``."""
@@ -90,3 +98,9 @@ def normalize_database_url(url: str) -> str:
 
 def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
+
+
+@functools.lru_cache(maxsize=1)
+def common_settings() -> CommonSettings:
+    """The process's common settings, read once (environment changes need a restart)."""
+    return CommonSettings()

@@ -10,7 +10,7 @@ from pydantic import Field, StringConstraints
 
 from services.auth import service_token
 from services.errors import ServiceUnavailable
-from services.settings import CommonSettings
+from services.settings import common_settings
 from shared.schemas.base import InputSchema
 
 
@@ -27,7 +27,7 @@ class RatingIn(InputSchema):
 async def relay_rating(http: httpx.AsyncClient, tracking_no: str, data: RatingIn) -> JSONResponse:
     try:
         response = await http.post(
-            f"{CommonSettings().scoring_url}/v1/ratings/by-platform",
+            f"{common_settings().scoring_url}/v1/ratings/by-platform",
             json={**data.model_dump(mode="json"), "tracking_no": tracking_no},
             headers={"Authorization": f"Bearer {service_token('intake')}"},
         )

@@ -21,7 +21,7 @@ from services.auth import Principal, service_token
 from services.errors import ServiceError, ServiceUnavailable
 from services.models import utcnow
 from services.outbox import add_event
-from services.settings import CommonSettings
+from services.settings import common_settings
 from shared.enums import CaseStatus
 from shared.errors import ErrorResponse
 from shared.calendar import default_calendar
@@ -99,7 +99,7 @@ class FeedbackService:
             raise RedoNotAllowed()
         if rating.redo_ordered_at is not None:
             return rating
-        url = f"{CommonSettings().routing_url}/v1/cases/{rating.case_id}/redo"
+        url = f"{common_settings().routing_url}/v1/cases/{rating.case_id}/redo"
         try:
             response = await http.post(
                 url,

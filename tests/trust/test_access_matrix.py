@@ -1,0 +1,137 @@
+"""For every role, what it may and may not do — checked through the APIs of all three services.
+
+A denied action answers 403 (or 401 without credentials); an allowed one gets past authorization
+(its answer may still be 404/409/422 because of the data, but never 401/403).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from routing_service.models import ApiKey
+from services.db import AsyncSessionMaker
+from tests.fixtures.clients import make_key
+from tests.fixtures.org import Org
+from tests.routing_service.assignment.helpers import arrive, verify_and_dispatch
+
+CENTER = {"hs_operator", "hs_dispatcher", "hs_supervisor", "hs_leader"}
+EVERYONE = ["admin", "hs_operator", "hs_dispatcher", "hs_supervisor", "hs_leader", "gm_operator",
+            "jt_liaison", "jt_head", "jw_officer", "auditor", "unit_key"]  # fmt: skip
+
+Ctx = dict[str, Any]
+Action = Callable[[Ctx, dict[str, str]], Awaitable[httpx.Response]]
+
+
+async def _case(ctx: Ctx) -> str:
+    return str(await arrive(ctx["routing_sessionmaker"]))
+
+
+async def verify(ctx: Ctx, headers: dict[str, str]) -> httpx.Response:
+    case_id = await _case(ctx)
+    return await ctx["routing"].post(f"/v1/cases/{case_id}/verify", headers=headers, json={"decision": "accept", "classification": "general"})
+
+
+async def dispatch(ctx: Ctx, headers: dict[str, str]) -> httpx.Response:
+    case_id = await _case(ctx)
+    await ctx["routing"].post(f"/v1/cases/{case_id}/verify", headers=ctx["org"].auth("hs_operator"),
+                              json={"decision": "accept", "classification": "general"})  # fmt: skip
+    return await ctx["routing"].post(f"/v1/cases/{case_id}/dispatch", headers=headers, json={"units": [{"unit_code": "DEPT-JT"}]})
+
+
+async def transfer(ctx: Ctx, headers: dict[str, str]) -> httpx.Response:
+    return await ctx["routing"].post(f"/v1/cases/{await _case(ctx)}/transfer", headers=headers, json={"reason": "涉嫌吃拿卡要"})
+
+
+async def sign(ctx: Ctx, headers: dict[str, str]) -> httpx.Response:
+    case = await verify_and_dispatch(ctx["routing"], ctx["org"], await arrive(ctx["routing_sessionmaker"]))
+    return await ctx["routing"].post(f"/v1/cards/{case['cards'][0]['id']}/sign", headers=headers)
+
+
+async def review(ctx: Ctx, headers: dict[str, str]) -> httpx.Response:
+    case = await verify_and_dispatch(ctx["routing"], ctx["org"], await arrive(ctx["routing_sessionmaker"]))
+    return await ctx["routing"].post(f"/v1/cards/{case['cards'][0]['id']}/review", headers=headers, json={"accept": True})
+
+
+async def list_transfers(ctx: Ctx, headers: dict[str, str]) -> httpx.Response:
+    return await ctx["routing"].get("/v1/transfers", headers=headers)
+
+
+async def load_calendar(ctx: Ctx, headers: dict[str, str]) -> httpx.Response:
+    return await ctx["routing"].post("/v1/calendar/years", headers=headers, json={"year": 2099, "holidays": [], "workdays": []})
+
+
+async def verify_history(ctx: Ctx, headers: dict[str, str]) -> httpx.Response:
+    return await ctx["routing"].get(f"/v1/cases/{await _case(ctx)}/history/verify", headers=headers)
+
+
+async def supervision_events(ctx: Ctx, headers: dict[str, str]) -> httpx.Response:
+    return await ctx["routing"].get("/v1/supervision/events", headers=headers)
+
+
+async def create_staff(ctx: Ctx, headers: dict[str, str]) -> httpx.Response:
+    return await ctx["routing"].post("/v1/org/staff", headers=headers, json={
+        "username": "new_user", "display_name": "新人", "role": "operator", "unit_code": "HS", "password": "long-enough-password"})  # fmt: skip
+
+
+async def read_revisits(ctx: Ctx, headers: dict[str, str]) -> httpx.Response:
+    return await ctx["scoring"].get("/v1/revisits", headers=headers)
+
+
+async def record_feedback(ctx: Ctx, headers: dict[str, str]) -> httpx.Response:
+    return await ctx["scoring"].post("/v1/cases/00000000-0000-0000-0000-000000000000/feedback", headers=headers,
+                                     json={"method": "visit", "notes": "走访反馈"})  # fmt: skip
+
+
+async def read_requests(ctx: Ctx, headers: dict[str, str]) -> httpx.Response:
+    return await ctx["intake"].get("/v1/staff/requests", headers=headers)
+
+
+ACTIONS: dict[str, tuple[Action, set[str]]] = {
+    "verify": (verify, CENTER | {"admin"}),
+    "dispatch": (dispatch, CENTER - {"hs_operator"} | {"admin"}),
+    "transfer": (transfer, {"hs_supervisor", "hs_leader", "admin"}),
+    "sign card": (sign, {"jt_liaison", "jt_head", "unit_key", "admin"}),
+    "review card": (review, CENTER - {"hs_operator"} | {"admin"}),
+    "list transfers": (list_transfers, {"jw_officer", "hs_leader", "auditor", "admin"}),
+    "load calendar": (load_calendar, {"admin"}),
+    "verify history": (verify_history, {"auditor", "jw_officer", "hs_leader", "admin"}),
+    "supervision events": (supervision_events, CENTER | {"gm_operator", "auditor", "admin", "jw_officer"}),
+    "create staff": (create_staff, {"admin"}),
+    "read revisits": (read_revisits, CENTER | {"gm_operator", "auditor", "admin"}),
+    "record feedback": (record_feedback, {"hs_operator", "hs_supervisor", "hs_leader", "gm_operator", "admin"}),
+    "read requests (intake)": (read_requests, CENTER | {"auditor", "admin", "jw_officer"}),
+}
+SCORING_OR_INTAKE = {"read revisits", "record feedback", "read requests (intake)"}
+
+
+@pytest.mark.parametrize("action", list(ACTIONS))
+async def test_each_role(
+    action: str,
+    intake_client: httpx.AsyncClient,
+    routing_client: httpx.AsyncClient,
+    scoring_client: httpx.AsyncClient,
+    routing_sessionmaker: AsyncSessionMaker,
+    org: Org,
+) -> None:
+    run, allowed = ACTIONS[action]
+    ctx: Ctx = {"intake": intake_client, "routing": routing_client, "scoring": scoring_client,
+                "routing_sessionmaker": routing_sessionmaker, "org": org}  # fmt: skip
+    unit_key = await make_key(routing_sessionmaker, ApiKey, "DEPT-JT")
+    outcomes: dict[str, int] = {}
+    for role in EVERYONE:
+        if role == "unit_key" and action in SCORING_OR_INTAKE:
+            continue  # department keys exist only in routing
+        headers = {"X-API-Key": unit_key} if role == "unit_key" else org.auth(role)
+        outcomes[role] = (await run(ctx, headers)).status_code
+    # A street operator may verify, but not the district's cases: outside its subtree the case
+    # does not exist for it (404), which is also a denial.
+    denied = {role for role, status in outcomes.items() if status in (401, 403)
+              or (role == "gm_operator" and status == 404 and action not in SCORING_OR_INTAKE)}
+    expected_denied = set(outcomes) - allowed
+    assert denied == expected_denied, f"{action}: {outcomes}"
+    anonymous = await run(ctx, {})
+    assert anonymous.status_code == 401, action
