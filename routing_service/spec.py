@@ -1,6 +1,7 @@
 from pathlib import Path
 
 from routing_service.config import settings
+from routing_service.deadline.metrics import refresh
 from routing_service.models import ApiKey, IdempotencyRecord, InboxEvent, Model, OutboxEvent
 from services.spec import ServiceSpec
 
@@ -14,4 +15,5 @@ spec = ServiceSpec(
     idempotency_model=IdempotencyRecord,
     api_key_model=ApiKey,
     package_dir=Path(__file__).resolve().parent,
+    refresh_metrics=refresh,
 )

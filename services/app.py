@@ -142,6 +142,9 @@ async def _refresh_gauges(app: FastAPI, spec: ServiceSpec) -> None:
                 oldest = oldest.replace(tzinfo=UTC)
             age = (utcnow() - oldest).total_seconds()
         OUTBOX_OLDEST_AGE.labels(spec.name).set(age)
+        if spec.refresh_metrics is not None:
+            async with app.state.sessionmaker() as session:
+                await spec.refresh_metrics(session)
     except Exception:  # metrics must render even when the database is down
         pass
     queue: QueueClient | None = app.state.queue

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from sqlalchemy import MetaData
 
@@ -22,6 +25,8 @@ class ServiceSpec:
     idempotency_model: type[IdempotencyRecordMixin]
     api_key_model: type[ApiKeyMixin]
     package_dir: Path
+    # Service-specific gauges refreshed on each /metrics scrape (cheap, indexed queries only).
+    refresh_metrics: Callable[[AsyncSession], Awaitable[None]] | None = None
 
     @property
     def alembic_ini(self) -> Path:

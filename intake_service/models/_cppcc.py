@@ -43,7 +43,7 @@ class CppccVisit(Model):
     target_name: Mapped[str] = mapped_column(String(200), nullable=False)
     uscc: Mapped[str | None] = mapped_column(String(18))
     area_code: Mapped[str | None] = mapped_column(String(32))
-    visited_on: Mapped[date] = mapped_column(Date, nullable=False)
+    visited_on: Mapped[date] = mapped_column(Date, nullable=False, index=True)
     findings: Mapped[str | None] = mapped_column(Text)
     issue_count: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)

@@ -120,6 +120,17 @@ class Card(Model):
 
     __table_args__ = (
         Index("ix_card_unit_status", "unit_id", "status"),
+        # Cards past due and still open (red card or worse): the overdue gauge reads only these.
+        Index(
+            "ix_card_overdue_open",
+            "unit_id",
+            postgresql_where=text(
+                "status IN ('dispatched', 'signed') AND supervision_level IN ('red', 'listed', 'escalated')"
+            ),
+            sqlite_where=text(
+                "status IN ('dispatched', 'signed') AND supervision_level IN ('red', 'listed', 'escalated')"
+            ),
+        ),
         Index(
             "ix_card_next_check",
             "next_check_at",

@@ -46,6 +46,8 @@ class WebhookDelivery(Model):
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (
+        Index("ix_webhook_delivery_subscription_created", "subscription_id", "created_at"),
+        Index("ix_webhook_delivery_created_at", "created_at"),
         Index(
             "ix_webhook_delivery_pending",
             "next_attempt_at",

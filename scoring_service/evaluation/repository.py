@@ -293,36 +293,47 @@ class EvaluationRepository:
         ).group_by(c.c.unit_code, c.c.bucket)
 
     def _rating_statement(self, bounds: Sequence[datetime]) -> Select[Any]:
-        # A rating counts for the unit(s) that held the case as sole or lead handler; co-handlers
-        # are not rated, and a unit that returned the case never handled it. DISTINCT keeps a
-        # rating single for a unit that (oddly) holds two such cards of one case.
+        # A rating counts for the unit that held the case alone or as lead: co-handlers are not
+        # rated, and a unit that returned the case (or whose card was cancelled) never handled
+        # it. A case has one such card at a time (one sole handler, or one lead), so a
+        # correlated lookup on card_fact.case_id finds it; unlike a join, it is planned as index
+        # probes per rating of the month rather than a hash over every card.
+        rated_unit = (
+            select(CardFact.unit_code)
+            .where(
+                CardFact.case_id == Rating.case_id,
+                CardFact.role.in_(_RATED_ROLES),
+                CardFact.status.not_in(_CLOSED_CARD),
+            )
+            .order_by(CardFact.dispatched_at.desc())
+            .limit(1)
+            .correlate(Rating)
+            .scalar_subquery()
+        )
         c = (
             select(
-                CardFact.unit_code,
-                Rating.id,
+                rated_unit.label("unit_code"),
                 Rating.satisfaction,
                 Rating.resolved,
                 _bucket(Rating.rated_at, bounds).label("bucket"),
             )
-            .join(CardFact, CardFact.case_id == Rating.case_id)
-            .where(
-                _within(Rating.rated_at, bounds),
-                CardFact.role.in_(_RATED_ROLES),
-                CardFact.status.not_in(_CLOSED_CARD),
-            )
-            .distinct()
+            .where(_within(Rating.rated_at, bounds))
             .subquery()
         )
-        return select(
-            c.c.unit_code,
-            c.c.bucket,
-            func.count().label("ratings"),
-            _count(c.c.satisfaction == "satisfied").label("satisfied"),
-            _count(c.c.satisfaction == "basic").label("basic"),
-            _count(c.c.satisfaction == "unsatisfied").label("unsatisfied"),
-            _count(c.c.resolved.is_not(None)).label("resolution_known"),
-            _count(c.c.resolved.is_(True)).label("resolved"),
-        ).group_by(c.c.unit_code, c.c.bucket)
+        return (
+            select(
+                c.c.unit_code,
+                c.c.bucket,
+                func.count().label("ratings"),
+                _count(c.c.satisfaction == "satisfied").label("satisfied"),
+                _count(c.c.satisfaction == "basic").label("basic"),
+                _count(c.c.satisfaction == "unsatisfied").label("unsatisfied"),
+                _count(c.c.resolved.is_not(None)).label("resolution_known"),
+                _count(c.c.resolved.is_(True)).label("resolved"),
+            )
+            .where(c.c.unit_code.is_not(None))
+            .group_by(c.c.unit_code, c.c.bucket)
+        )
 
     async def units(self, before: datetime) -> list[UnitRow]:
         """Every unit that had a card dispatched before ``before``, with its latest name.

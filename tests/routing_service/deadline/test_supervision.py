@@ -122,3 +122,14 @@ class TestLadder:
         async with routing_sessionmaker() as session:
             types = sorted((await session.scalars(select(WebhookDelivery.event_type))).all())
         assert types == ["card.dispatched", "card.reminder", "card.supervised"]
+
+
+async def test_overdue_cards_are_a_gauge_per_unit(
+    routing_client: httpx.AsyncClient, routing_sessionmaker: AsyncSessionMaker, org: Org
+) -> None:
+    card_id = await dispatched_card(routing_client, routing_sessionmaker, org)
+    await place_card(routing_sessionmaker, card_id, dispatched=local("2026-09-28T09:00:00"), signed=True)
+    await tick(routing_sessionmaker, local("2026-10-12T09:00:00"))
+    metrics = (await routing_client.get("/metrics")).text
+    assert 'yingshang_cards_overdue{unit="DEPT-JT"} 1.0' in metrics
+    assert 'yingshang_outbox_unconfirmed{service="routing"}' in metrics
