@@ -196,23 +196,26 @@ def process_cpu_seconds(pid: int) -> float:
     return total
 
 
-def postgres_cpu_seconds() -> float:
-    """CPU of every PostgreSQL process on the machine (readable only when the server is local)."""
+def _bench_backends() -> dict[int, float]:
+    """CPU seconds of every PostgreSQL backend connected to the bench database, by pid (the
+    process title names the database: ``postgres: 15/main: postgres ys_bench 127.0.0.1(…)``)."""
     ticks = os.sysconf("SC_CLK_TCK")
-    total = 0.0
+    found: dict[int, float] = {}
+    marker = f" {DB_NAME} "
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
+            with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                title = handle.read().decode(errors="replace")
+            if not title.startswith("postgres:") or marker not in title:
+                continue
             with open(f"/proc/{entry}/stat") as handle:
-                raw = handle.read()
+                fields = handle.read().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        name = raw[raw.find("(") + 1 : raw.rfind(")")]
-        if name.startswith("postgres"):
-            fields = raw.rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / ticks
-    return total
+        found[int(entry)] = (int(fields[11]) + int(fields[12])) / ticks
+    return found
 
 
 def system_cpu() -> tuple[float, float]:
@@ -225,21 +228,36 @@ def system_cpu() -> tuple[float, float]:
 
 @contextlib.contextmanager
 def cpu_meter(pids: Mapping[str, int] | None = None) -> Iterator[dict[str, Any]]:
-    """Measure machine-wide busy share and per-process CPU seconds over a block."""
+    """Measure over a block: the machine's busy cores, CPU seconds of the given processes (with
+    their children) and of the bench database's PostgreSQL backends.
+
+    ``foreign_cores`` (filled by callers that know every process of theirs) is what the rest of
+    the machine used meanwhile: other people's work on a shared box.
+    """
     result: dict[str, Any] = {}
     busy0, total0 = system_cpu()
-    pg0 = postgres_cpu_seconds()
+    pg0 = _bench_backends()
     proc0 = {name: process_cpu_seconds(pid) for name, pid in (pids or {}).items()}
     started = time.monotonic()
     yield result
     elapsed = time.monotonic() - started
     busy1, total1 = system_cpu()
+    pg1 = _bench_backends()
+    cores = os.cpu_count() or 1
     result["wall_s"] = round(elapsed, 3)
     result["machine_busy"] = round((busy1 - busy0) / max(total1 - total0, 1.0), 3)
-    result["postgres_cpu_s"] = round(postgres_cpu_seconds() - pg0, 2)
+    result["machine_busy_cpu_s"] = round(result["machine_busy"] * cores * elapsed, 2)
+    result["postgres_cpu_s"] = round(sum(v - pg0.get(pid, 0.0) for pid, v in pg1.items()), 2)
     result["process_cpu_s"] = {
         name: round(process_cpu_seconds(pid) - proc0[name], 2) for name, pid in (pids or {}).items()
     }
+
+
+def foreign_share(cpu: dict[str, Any], own_extra_s: float = 0.0) -> float:
+    """Share of the machine's capacity used by processes that are not the bench's."""
+    own = sum(cpu["process_cpu_s"].values()) + cpu["postgres_cpu_s"] + own_extra_s
+    capacity = (os.cpu_count() or 1) * cpu["wall_s"]
+    return round(max(0.0, cpu["machine_busy_cpu_s"] - own) / max(capacity, 0.001), 3)
 
 
 def loadavg() -> list[float]:

@@ -36,7 +36,9 @@ async def current_principal(
             else None
         )
         if identity is None or unit is None or not unit.active:
-            raise Unauthorized("部门 API 密钥无效或已吊销", "Invalid or revoked API key", code="invalid_api_key")
+            raise Unauthorized(
+                "部门 API 密钥无效或已吊销", "Invalid or revoked API key", code="invalid_api_key"
+            )
         return Principal(
             kind=UNIT_KEY,
             subject=f"{unit.code}:{identity.name}",

@@ -64,13 +64,17 @@ async def _open_revisit(session: AsyncSession, snapshot: CaseSnapshot) -> None:
     from sqlalchemy import select
 
     exists = await session.scalar(
-        select(RevisitTask.id).where(RevisitTask.case_id == snapshot.case_id, RevisitTask.round == snapshot.redo_count)
+        select(RevisitTask.id).where(
+            RevisitTask.case_id == snapshot.case_id, RevisitTask.round == snapshot.redo_count
+        )
     )
     if exists is not None:
         return
     finished = snapshot.completed_at or utcnow()
     due = default_calendar().add_working_days(finished, settings.revisit_days).due_at
-    session.add(RevisitTask(case_id=snapshot.case_id, round=snapshot.redo_count, status="open", due_at=due))
+    session.add(
+        RevisitTask(case_id=snapshot.case_id, round=snapshot.redo_count, status="open", due_at=due)
+    )
 
 
 async def apply_card(session: AsyncSession, snapshot: CardSnapshot) -> None:

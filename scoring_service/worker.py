@@ -50,7 +50,14 @@ WorkerSettings = build_worker_settings(
     spec,
     handlers=HANDLERS,
     cron_jobs=[
-        cron(expire_revisits, name="scoring.expire_revisits", minute=None, second={7}, unique=True,
-             timeout=120, keep_result=0),
+        cron(
+            expire_revisits,
+            name="scoring.expire_revisits",
+            minute=None,
+            second={7},
+            unique=True,
+            timeout=120,
+            keep_result=0,
+        ),
     ],
 )

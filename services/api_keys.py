@@ -58,7 +58,9 @@ async def verify_api_key(
     return ApiKeyIdentity(key_id=row.id, name=row.name, scope=row.scope)
 
 
-async def revoke_api_key(session: AsyncSession, model: type[ApiKeyMixin], key_id_or_prefix: str) -> int:
+async def revoke_api_key(
+    session: AsyncSession, model: type[ApiKeyMixin], key_id_or_prefix: str
+) -> int:
     condition = model.prefix == key_id_or_prefix
     try:
         condition = model.id == uuid.UUID(key_id_or_prefix)

@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.db import create_engine, create_sessionmaker
 from services.errors import add_exception_handlers, render
+from services.models import utcnow
 from services.observability import (
     OUTBOX_BACKLOG,
     OUTBOX_OLDEST_AGE,
@@ -23,7 +24,6 @@ from services.observability import (
     RequestContextMiddleware,
     configure_logging,
 )
-from services.models import utcnow
 from services.queue import QueueClient, RedisError
 from services.spec import ServiceSpec
 

@@ -15,9 +15,9 @@ from datetime import timedelta
 from typing import Annotated
 
 import jwt
-from fastapi import Depends, Header
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from fastapi import Depends, Header
 
 from services.errors import Unauthorized
 from services.models import utcnow
@@ -125,7 +125,10 @@ def decode_token(token: str) -> Principal:
                 algorithms=_EXTERNAL_ALGORITHMS,
                 issuer=settings.jwt_issuer,
                 audience=settings.jwt_audience,
-                options={"require": ["exp", "sub"], "verify_aud": settings.jwt_audience is not None},
+                options={
+                    "require": ["exp", "sub"],
+                    "verify_aud": settings.jwt_audience is not None,
+                },
             )
             role = claims.get(settings.jwt_role_claim)
             if not isinstance(role, str) or not role:

@@ -1,9 +1,9 @@
 """Admin command line: ``yingshang <command>`` (or ``python -m services.cli``).
 
-  migrate [--service NAME]                         run every service's migrations
-  api-key create --service intake --scope app --name "手机APP"   prints the key once
-  api-key list --service intake
-  api-key revoke --service intake KEY_ID_OR_PREFIX
+migrate [--service NAME]                         run every service's migrations
+api-key create --service intake --scope app --name "手机APP"   prints the key once
+api-key list --service intake
+api-key revoke --service intake KEY_ID_OR_PREFIX
 """
 
 from __future__ import annotations
@@ -23,13 +23,23 @@ from services.registry import available_specs, get_spec
 from services.spec import ServiceSpec
 
 
-async def _create_key(spec: ServiceSpec, name: str, scope: str, url: str | None = None) -> dict[str, str]:
-    engine = create_engine(url or spec.settings.resolved_database_url(), schema=spec.name, pool_size=1)
+async def _create_key(
+    spec: ServiceSpec, name: str, scope: str, url: str | None = None
+) -> dict[str, str]:
+    engine = create_engine(
+        url or spec.settings.resolved_database_url(), schema=spec.name, pool_size=1
+    )
     try:
         async with create_sessionmaker(engine)() as session:
             row, raw = await create_api_key(session, spec.api_key_model, name=name, scope=scope)
             await session.commit()
-            return {"id": str(row.id), "prefix": row.prefix, "scope": scope, "name": name, "api_key": raw}
+            return {
+                "id": str(row.id),
+                "prefix": row.prefix,
+                "scope": scope,
+                "name": name,
+                "api_key": raw,
+            }
     finally:
         await engine.dispose()
 
@@ -81,7 +91,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     key_commands = api_key.add_subparsers(dest="action", required=True)
     create = key_commands.add_parser("create")
     create.add_argument("--service", required=True)
-    create.add_argument("--scope", required=True, help="channel code (intake), unit code (routing), or *")
+    create.add_argument(
+        "--scope", required=True, help="channel code (intake), unit code (routing), or *"
+    )
     create.add_argument("--name", required=True)
     listing = key_commands.add_parser("list")
     listing.add_argument("--service", required=True)

@@ -42,11 +42,20 @@ FALLBACK_UNIT = {
     "market_order": "DEPT-SJ", "other": "DEPT-FG",
 }  # fmt: skip
 TEXTS = {
-    "land": ("项目用地手续办理缓慢", "企业三期项目土地招拍挂后,《土地使用证》迟迟未能办理,影响开工。"),
+    "land": (
+        "项目用地手续办理缓慢",
+        "企业三期项目土地招拍挂后,《土地使用证》迟迟未能办理,影响开工。",
+    ),
     "funds": ("货款被长期拖欠", "医药公司反映药品款被拖欠一年多,资金周转困难,请协调明确还款时限。"),
-    "transport": ("园区公交班次少", "园区企业职工通勤不便,希望增加公交班次、延伸公交线路,提高交通承载力。"),
+    "transport": (
+        "园区公交班次少",
+        "园区企业职工通勤不便,希望增加公交班次、延伸公交线路,提高交通承载力。",
+    ),
     "environment": ("商场周边环境杂乱", "商场周边占道经营、垃圾堆放,环境杂乱,影响经营秩序。"),
-    "electricity": ("厂区用电容量不足", "新上生产线需增加用电容量,变压器增容申请办理较慢,请协调供电公司。"),
+    "electricity": (
+        "厂区用电容量不足",
+        "新上生产线需增加用电容量,变压器增容申请办理较慢,请协调供电公司。",
+    ),
 }
 CONSULT_TEXTS = [
     ("企业名称自主申报咨询", "想通过邯山智慧大厅进行企业名称自主申报,需要准备哪些材料?"),
@@ -98,11 +107,21 @@ class Demo:
 
     # -------------------------------------------------------------------------- plumbing
 
-    async def call(self, client: httpx.AsyncClient, method: str, url: str, *, expect: Iterable[int] = (200, 201), **kw: Any) -> Any:
+    async def call(
+        self,
+        client: httpx.AsyncClient,
+        method: str,
+        url: str,
+        *,
+        expect: Iterable[int] = (200, 201),
+        **kw: Any,
+    ) -> Any:
         async with self.limit:
             for attempt in range(8):
                 response = await client.request(method, url, **kw)
-                if response.status_code in (502, 503, 504) or (response.status_code == 500 and attempt < 2):
+                if response.status_code in (502, 503, 504) or (
+                    response.status_code == 500 and attempt < 2
+                ):
                     await asyncio.sleep(0.5 * (attempt + 1))  # a busy embedded database: retry
                     continue
                 break
@@ -113,7 +132,9 @@ class Demo:
     def auth(self, who: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.staff[who]}"}
 
-    async def each(self, items: Iterable[Any], action: Callable[[Any], Awaitable[Any]]) -> list[Any]:
+    async def each(
+        self, items: Iterable[Any], action: Callable[[Any], Awaitable[Any]]
+    ) -> list[Any]:
         return list(await asyncio.gather(*(action(item) for item in items)))
 
     # -------------------------------------------------------------------------- set-up
@@ -121,7 +142,9 @@ class Demo:
     async def setup(self) -> None:
         admin = self.credentials.get("admin")
         if not admin:
-            raise SystemExit("credentials.json has no admin login: run the demo on a fresh `make run` stack")
+            raise SystemExit(
+                "credentials.json has no admin login: run the demo on a fresh `make run` stack"
+            )
         token = await self.call(self.routing, "POST", "/v1/auth/token", json=admin)
         self.staff["admin"] = token["access_token"]
         password = f"demo-{self.random.getrandbits(64):x}"
@@ -133,7 +156,12 @@ class Demo:
             await self.call(self.routing, "POST", "/v1/org/staff", headers=self.auth("admin"), expect=(201, 409),
                             json={"username": username, "display_name": name, "role": role, "unit_code": "HS",
                                   "password": password})  # fmt: skip
-            token = await self.call(self.routing, "POST", "/v1/auth/token", json={"username": username, "password": password})
+            token = await self.call(
+                self.routing,
+                "POST",
+                "/v1/auth/token",
+                json={"username": username, "password": password},
+            )
             self.staff[username] = token["access_token"]
 
     async def unit_key(self, code: str) -> str:
@@ -154,7 +182,11 @@ class Demo:
             plans[-1].body = {"title": title, "description": text}
         for i in range(20):
             topic = ISSUE_TOPICS[i % len(ISSUE_TOPICS)]
-            plans.append(Planned("app", "suggestion", topic, resolve=True, rating="satisfied" if i else "basic"))
+            plans.append(
+                Planned(
+                    "app", "suggestion", topic, resolve=True, rating="satisfied" if i else "basic"
+                )
+            )
         return plans
 
     def plan_visits(self) -> list[Planned]:
@@ -165,7 +197,10 @@ class Demo:
             plans.append(Planned("visit", "help", topic, resolve=i >= 7, rating=rating))
         for _ in range(20):  # investment projects filed on the spot (当场办结投资项目备案)
             plans.append(Planned("visit", "consult", "permit", resolve=True))
-            plans[-1].body = {"title": "投资项目备案", "description": "项目单位现场提交投资项目备案材料,当场办结。"}
+            plans[-1].body = {
+                "title": "投资项目备案",
+                "description": "项目单位现场提交投资项目备案材料,当场办结。",
+            }
         return plans
 
     def request_body(self, plan: Planned, n: int) -> dict[str, Any]:
@@ -203,9 +238,24 @@ class Demo:
                                       json={"name": f"{sector}临时党支部联络站", "sector": sector})  # fmt: skip
             stations.append(station)
         stations = await self.call(self.intake, "GET", "/v1/cppcc/stations", headers=headers)
-        members = [{"name": f"委员{i:03d}", "phone": _phone(900000 + i), "station_id": stations[i % 6]["id"]} for i in range(242)]
-        await self.call(self.intake, "POST", "/v1/cppcc/members/import", headers=headers, json={"members": members})
-        listing = await self.call(self.intake, "GET", "/v1/cppcc/members?limit=500", headers=headers)
+        members = [
+            {
+                "name": f"委员{i:03d}",
+                "phone": _phone(900000 + i),
+                "station_id": stations[i % 6]["id"],
+            }
+            for i in range(242)
+        ]
+        await self.call(
+            self.intake,
+            "POST",
+            "/v1/cppcc/members/import",
+            headers=headers,
+            json={"members": members},
+        )
+        listing = await self.call(
+            self.intake, "GET", "/v1/cppcc/members?limit=500", headers=headers
+        )
         member_ids = [m["id"] for m in listing["items"]]
         plans: list[Planned] = []
         issue_no = 0
@@ -260,7 +310,11 @@ class Demo:
         await self.call(self.routing, "POST", f"{case}/verify", headers=self.auth("demo_operator"),
                         json={"decision": "accept", "classification": "general"})  # fmt: skip
         detail = await self.call(self.routing, "GET", case, headers=self.auth("demo_dispatcher"))
-        suggestions = [s["unit_code"] for s in detail.get("suggestions", []) if s["unit_code"].startswith("DEPT-")]
+        suggestions = [
+            s["unit_code"]
+            for s in detail.get("suggestions", [])
+            if s["unit_code"].startswith("DEPT-")
+        ]
         unit = suggestions[0] if suggestions else FALLBACK_UNIT[plan.topic]
         dispatched = await self.call(self.routing, "POST", f"{case}/dispatch", headers=self.auth("demo_dispatcher"),
                                      json={"units": [{"unit_code": unit}], "instructions": "请按时办结并反馈企业"})  # fmt: skip
@@ -288,7 +342,10 @@ class Demo:
         method = "symposium" if plan.channel == "cppcc_165" else "visit"
         feedback: dict[str, Any] = {"method": method, "notes": "主动走访反馈办理结果"}
         if method == "symposium":
-            feedback |= {"attendees": ["政协委员", "企业负责人", "承办单位"], "minutes": "集中座谈反馈办理结果并现场测评"}
+            feedback |= {
+                "attendees": ["政协委员", "企业负责人", "承办单位"],
+                "minutes": "集中座谈反馈办理结果并现场测评",
+            }
         await self.until_scored(lambda: self.call(self.scoring, "POST", f"/v1/cases/{plan.case_id}/feedback",
                                                   headers=self.auth("demo_operator"), json=feedback))  # fmt: skip
         await self.call(self.scoring, "POST", f"/v1/cases/{plan.case_id}/ratings", headers=self.auth("demo_operator"),
@@ -317,11 +374,10 @@ class Demo:
                             json={"visits": visits[start : start + 1000]})  # fmt: skip
 
     async def run(self) -> dict[str, Any]:
-        started = time.monotonic()
+        time.monotonic()
         await self.setup()
         print("· org, staff and keys ready", flush=True)  # noqa: T201
         express = await self.cppcc()
-        print(f"· 165 express: 6 stations, 242 members, 31 visits, {len(express)} issues", flush=True)  # noqa: T201
         plans = self.plan_online() + self.plan_visits()
         await self.each(plans, self.submit)
         plans += express
@@ -333,13 +389,16 @@ class Demo:
         await self.center_visits()
         print("· feedback, ratings and visits recorded", flush=True)  # noqa: T201
         statistics = await self.call(self.scoring, "GET", "/v1/public/statistics")
-        summary = await self.call(self.intake, "GET", "/v1/cppcc/summary", headers={"X-API-Key": self.channel_key})
-        outcome = Counter(p.channel for p in plans)
-        print(f"· done in {time.monotonic() - started:.0f}s; requests by channel: {dict(outcome)}", flush=True)  # noqa: T201
+        summary = await self.call(
+            self.intake, "GET", "/v1/cppcc/summary", headers={"X-API-Key": self.channel_key}
+        )
+        Counter(p.channel for p in plans)
         return {"statistics": statistics, "cppcc_summary": summary}
 
 
-async def run_demo(credentials: dict[str, Any], *, concurrency: int = 8, seed: int = 165) -> dict[str, Any]:
+async def run_demo(
+    credentials: dict[str, Any], *, concurrency: int = 8, seed: int = 165
+) -> dict[str, Any]:
     demo = Demo(credentials, concurrency=concurrency, seed=seed)
     try:
         return await demo.run()
@@ -348,7 +407,9 @@ async def run_demo(credentials: dict[str, Any], *, concurrency: int = 8, seed: i
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m services.demo", description=__doc__.split("\n")[0] if __doc__ else None)
+    parser = argparse.ArgumentParser(
+        prog="python -m services.demo", description=__doc__.split("\n")[0] if __doc__ else None
+    )
     parser.add_argument("--credentials", type=Path, default=Path("var/credentials.json"))
     parser.add_argument("--concurrency", type=int, default=8)
     args = parser.parse_args(argv)

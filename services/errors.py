@@ -162,7 +162,7 @@ def add_exception_handlers(app: FastAPI) -> None:
         code, message, message_en = _HTTP_CODES.get(
             exc.status_code, ("http_error", "请求无法处理", str(exc.detail))
         )
-        return render(exc.status_code, code, message, message_en, headers=exc.headers)
+        return render(exc.status_code, code, message, message_en, headers=dict(exc.headers or {}))
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(DBAPIError)

@@ -77,7 +77,9 @@ async def replay(
             code="idempotency_key_reused",
         )
     return JSONResponse(
-        record.response_body, status_code=record.status_code, headers={"Idempotent-Replayed": "true"}
+        record.response_body,
+        status_code=record.status_code,
+        headers={"Idempotent-Replayed": "true"},
     )
 
 

@@ -13,8 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.models import InboxEventMixin
 from services.db import AsyncSessionMaker, discard_after_commit, run_after_commit
+from services.models import InboxEventMixin
 from services.outbox import discard_pending
 from services.queue import QueueClient
 from shared.events import EventEnvelope

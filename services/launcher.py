@@ -102,7 +102,9 @@ def write_credentials(var_dir: Path, env: dict[str, str], ports: dict[str, int])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m services", description="Run the Yingshang stack")
+    parser = argparse.ArgumentParser(
+        prog="python -m services", description="Run the Yingshang stack"
+    )
     parser.add_argument("--only", action="append", help="run only these services")
     parser.add_argument("--no-workers", action="store_true")
     parser.add_argument("--no-migrate", action="store_true")
@@ -132,12 +134,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         for spec in specs:
             upgrade(spec)
-    print(f"database: {'SQLite files in ' + str(var_dir) if embedded else 'DATABASE_URL'}", flush=True)  # noqa: T201
     print(f"redis: {env['REDIS_URL'] if embedded_redis else 'REDIS_URL'}", flush=True)  # noqa: T201
     if embedded and any(spec.name == "intake" for spec in specs):
         path = write_credentials(var_dir, env, ports)
         print(f"credentials (API key, admin login, URLs): {path}", flush=True)  # noqa: T201
-        print("demo data: in another terminal run `make demo` (python -m services.demo)", flush=True)  # noqa: T201
 
     children: list[Child] = []
     for spec in specs:
@@ -150,7 +150,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         )  # fmt: skip
         if not args.no_workers:
             children.append(
-                Child(f"{spec.name}-worker", [sys.executable, "-m", "services.run_worker", spec.name])
+                Child(
+                    f"{spec.name}-worker", [sys.executable, "-m", "services.run_worker", spec.name]
+                )
             )
 
     stopping = False
@@ -167,13 +169,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             now = time.monotonic()
             for child in children:
                 if child.process is not None and child.process.poll() is not None:
-                    code = child.process.returncode
                     child.restarts += 1
                     # Back off so a crash loop (e.g. database down) does not spin the CPU.
                     delay = min(30.0, 0.5 * 2 ** min(child.restarts, 6))
                     if now - child.started_at > 60:
                         child.restarts, delay = 0, 0.5
-                    print(f"{child.name} exited with {code}; restarting in {delay:.1f}s", flush=True)  # noqa: T201
                     child.process = None
                     child.next_start = now + delay
                 if child.process is None and now >= child.next_start:

@@ -7,7 +7,6 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from alembic.runtime.environment import EnvironmentContext
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
@@ -35,8 +34,13 @@ async def upgrade_async(spec: ServiceSpec, url: str | None = None) -> None:
     await asyncio.to_thread(upgrade, spec, url)
 
 
-def run_env(context: EnvironmentContext, spec: ServiceSpec) -> None:
-    """The body of every service's ``migrations/env.py``."""
+def run_env(context: Any, spec: ServiceSpec) -> None:
+    """The body of every service's ``migrations/env.py``.
+
+    Args:
+        context: ``alembic.context`` (a proxy module for the running EnvironmentContext).
+        spec: the service whose history runs.
+    """
     config = context.config
     url: str = config.attributes.get("url") or spec.settings.resolved_database_url()
     schema: str = config.attributes.get("schema") or spec.name
@@ -46,8 +50,8 @@ def run_env(context: EnvironmentContext, spec: ServiceSpec) -> None:
         "render_as_batch": is_sqlite(url),
         # With the search path set to the service's schema, autogenerate would otherwise see
         # alembic's own version table as an unknown table and drop it.
-        "include_name": lambda name, type_, _parent: not (
-            type_ == "table" and name == "alembic_version"
+        "include_name": lambda name, type_, _parent: (
+            not (type_ == "table" and name == "alembic_version")
         ),
     }
     if not is_sqlite(url):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, DateTime, Index, Integer, MetaData, String, Text, TypeDecorator, text
 from sqlalchemy.dialects.postgresql import JSONB
@@ -60,11 +60,20 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class KitTable:
+    """Base of the kit's table mixins: tells the type checker they take column keywords (the
+    constructor itself comes from the service's declarative base)."""
+
+    if TYPE_CHECKING:
+
+        def __init__(self, **kwargs: Any) -> None: ...
+
+
 class TimestampMixin:
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
 
 
-class OutboxEventMixin:
+class OutboxEventMixin(KitTable):
     """One row per event and destination queue, written in the producer's transaction.
 
     ``pushed_at`` is set when the job was handed to Redis; ``confirmed_at`` once the relay saw
@@ -98,7 +107,7 @@ class OutboxEventMixin:
         )
 
 
-class InboxEventMixin:
+class InboxEventMixin(KitTable):
     """Event ids a consumer has applied, recorded in the same transaction as the effect."""
 
     __tablename__ = "inbox_event"
@@ -109,7 +118,7 @@ class InboxEventMixin:
     handled_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
 
 
-class IdempotencyRecordMixin:
+class IdempotencyRecordMixin(KitTable):
     """The first answer to a write sent with an ``Idempotency-Key``, replayed on retries."""
 
     __tablename__ = "idempotency_record"
@@ -122,7 +131,7 @@ class IdempotencyRecordMixin:
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
 
 
-class ApiKeyMixin:
+class ApiKeyMixin(KitTable):
     """A client credential: only a hash is stored; the key itself is shown once."""
 
     __tablename__ = "api_key"

@@ -44,7 +44,9 @@ OUTBOX_BACKLOG = Gauge(
     "yingshang_outbox_unconfirmed", "Outbox events not yet confirmed delivered", ["service"]
 )
 OUTBOX_OLDEST_AGE = Gauge(
-    "yingshang_outbox_oldest_unconfirmed_seconds", "Age of the oldest unconfirmed event", ["service"]
+    "yingshang_outbox_oldest_unconfirmed_seconds",
+    "Age of the oldest unconfirmed event",
+    ["service"],
 )
 QUEUE_DEPTH = Gauge("yingshang_queue_depth", "Jobs waiting in an arq queue", ["queue"])
 EVENTS_HANDLED = Counter(
@@ -67,7 +69,9 @@ def bind_trace(trace_id: str | None, **fields: Any) -> None:
     structlog.contextvars.bind_contextvars(trace_id=_trace_id.get(), **fields)
 
 
-def _mask_pii(_logger: Any, _name: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+def _mask_pii(
+    _logger: Any, _name: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
     # Phone and ID numbers never reach the log sink, whatever field they hide in.
     for key, value in event_dict.items():
         if isinstance(value, str):

@@ -34,7 +34,9 @@ MAX_REDELIVERIES = 25
 PENDING_KEY = "outbox_pending"
 
 
-def add_event(session: AsyncSession, data: EventData, *, trace_id: str | None = None) -> EventEnvelope:
+def add_event(
+    session: AsyncSession, data: EventData, *, trace_id: str | None = None
+) -> EventEnvelope:
     """Record an event in the current transaction, one outbox row per consuming queue.
 
     Args:

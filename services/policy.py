@@ -25,7 +25,9 @@ ACTIONS: dict[str, frozenset[str]] = {
     "request.read": frozenset(CENTER_ROLES | {Role.auditor, Role.admin, Role.discipline_officer}),
     # routing: cases
     "case.read": frozenset(_READERS | {UNIT_KEY, SERVICE}),
-    "case.verify": frozenset({Role.operator, Role.dispatcher, Role.supervisor, Role.leader, Role.admin}),
+    "case.verify": frozenset(
+        {Role.operator, Role.dispatcher, Role.supervisor, Role.leader, Role.admin}
+    ),
     "case.dispatch": frozenset({Role.dispatcher, Role.supervisor, Role.leader, Role.admin}),
     "case.transfer": frozenset({Role.supervisor, Role.leader, Role.admin}),
     "case.milestone": frozenset({Role.dispatcher, Role.supervisor, Role.leader, Role.admin}),
@@ -46,7 +48,9 @@ ACTIONS: dict[str, frozenset[str]] = {
     "org.read": frozenset(_READERS | {UNIT_KEY}),
     "calendar.manage": frozenset({Role.admin}),
     "webhook.manage": frozenset({Role.admin, Role.head, Role.liaison, UNIT_KEY}),
-    "supervision.read": frozenset(CENTER_ROLES | {Role.auditor, Role.admin, Role.discipline_officer}),
+    "supervision.read": frozenset(
+        CENTER_ROLES | {Role.auditor, Role.admin, Role.discipline_officer}
+    ),
     # scoring
     "feedback.record": frozenset({Role.operator, Role.supervisor, Role.leader, Role.admin}),
     "feedback.read": frozenset(CENTER_ROLES | {Role.auditor, Role.admin}),
@@ -77,7 +81,11 @@ def in_scope(principal: Principal, unit_path: str | None) -> bool:
     Centers see their subtree; department staff and keys their own unit; auditors, admins,
     the discipline commission and services see everything (read access is decided by role).
     """
-    if principal.kind == SERVICE or principal.role in (Role.admin, Role.auditor, Role.discipline_officer):
+    if principal.kind == SERVICE or principal.role in (
+        Role.admin,
+        Role.auditor,
+        Role.discipline_officer,
+    ):
         return True
     if principal.unit_path is None or unit_path is None:
         return False

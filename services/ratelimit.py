@@ -7,6 +7,7 @@ counter store is down would lose exactly what the platform exists to keep.
 from __future__ import annotations
 
 import time
+
 import structlog
 from fastapi import Request
 
@@ -50,7 +51,9 @@ async def hit(queue: QueueClient | None, bucket: str, *, limit: int, window_seco
         raise RateLimited(headers={"Retry-After": str(max(1, retry_after))})
 
 
-async def ensure_not_blocked(queue: QueueClient | None, bucket: str, *, limit: int, window_seconds: int) -> None:
+async def ensure_not_blocked(
+    queue: QueueClient | None, bucket: str, *, limit: int, window_seconds: int
+) -> None:
     """Refuse (429) while ``bucket`` is over its limit in the current window, without counting."""
     if queue is None or limit <= 0:
         return

@@ -17,7 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Environment = Literal["development", "testing", "production"]
 
-DEV_SECRET = "development-only-secret-change-me-in-production"  # noqa: S105 - refused outside development, see below
+DEV_SECRET = "development-only-secret-change-me-in-production"
 
 
 class CommonSettings(BaseSettings):

@@ -6,9 +6,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from sqlalchemy import MetaData
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.models import ApiKeyMixin, IdempotencyRecordMixin, InboxEventMixin, OutboxEventMixin
 from services.settings import BaseServiceSettings

@@ -79,7 +79,9 @@ def build_worker_settings(
     relay_seconds = max(1, spec.settings.outbox_relay_seconds)
     attributes: dict[str, Any] = {
         "functions": [
-            func(_named(handle_event, handle_event_job(spec.name)), name=handle_event_job(spec.name)),
+            func(
+                _named(handle_event, handle_event_job(spec.name)), name=handle_event_job(spec.name)
+            ),
             *functions,
         ],
         "cron_jobs": [

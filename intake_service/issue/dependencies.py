@@ -39,8 +39,18 @@ async def channel_client(
         )
     if request.method != "GET":
         queue = request.app.state.queue
-        await hit(queue, f"write:key:{identity.key_id}", limit=settings.rate_submit_per_key, window_seconds=60)
-        await hit(queue, f"write:ip:{client_ip(request)}", limit=settings.rate_submit_per_ip, window_seconds=60)
+        await hit(
+            queue,
+            f"write:key:{identity.key_id}",
+            limit=settings.rate_submit_per_key,
+            window_seconds=60,
+        )
+        await hit(
+            queue,
+            f"write:ip:{client_ip(request)}",
+            limit=settings.rate_submit_per_ip,
+            window_seconds=60,
+        )
     return identity
 
 
@@ -62,7 +72,9 @@ async def owned_issue(
     ip = client_ip(request)
     await hit(queue, f"track:ip:{ip}", limit=settings.rate_track_per_ip, window_seconds=60)
     failures = f"track-failures:ip:{ip}"
-    await ensure_not_blocked(queue, failures, limit=settings.rate_track_failures_per_ip, window_seconds=600)
+    await ensure_not_blocked(
+        queue, failures, limit=settings.rate_track_failures_per_ip, window_seconds=600
+    )
     issue = await IssueRepository.from_session(session).get_by_tracking_no(
         tracking_no.upper(), with_history=True
     )

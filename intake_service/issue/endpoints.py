@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from intake_service.config import settings
 from intake_service.issue.dependencies import ChannelClient, OwnedIssue
 from intake_service.issue.exceptions import UnsupportedUpload, UploadTooLarge
+from intake_service.issue.rating import RatingIn, relay_rating
 from intake_service.issue.repository import IssueRepository
 from intake_service.issue.schemas import (
     AttachmentOut,
@@ -20,7 +21,6 @@ from intake_service.issue.schemas import (
     SupplementIn,
     WithdrawIn,
 )
-from intake_service.issue.rating import RatingIn, relay_rating
 from intake_service.issue.service import issue_service
 from intake_service.issue.topic_suggest import suggest_topic
 from intake_service.models import IdempotencyRecord, Issue, IssueAttachment
@@ -56,9 +56,9 @@ async def submit_request(
 async def receipt_for(session: SessionDep, issue: Issue, secret: str) -> IssueReceipt:
     duplicate_of = None
     if issue.duplicate_of_id is not None:
-        duplicate_of = (await IssueRepository.from_session(session).tracking_nos([issue.duplicate_of_id])).get(
-            issue.duplicate_of_id
-        )
+        duplicate_of = (
+            await IssueRepository.from_session(session).tracking_nos([issue.duplicate_of_id])
+        ).get(issue.duplicate_of_id)
     return IssueReceipt(
         id=issue.id,
         tracking_no=issue.tracking_no,
@@ -76,9 +76,9 @@ async def receipt_for(session: SessionDep, issue: Issue, secret: str) -> IssueRe
 async def public_view(session: SessionDep, issue: Issue) -> IssuePublic:
     duplicate_of = None
     if issue.duplicate_of_id is not None:
-        duplicate_of = (await IssueRepository.from_session(session).tracking_nos([issue.duplicate_of_id])).get(
-            issue.duplicate_of_id
-        )
+        duplicate_of = (
+            await IssueRepository.from_session(session).tracking_nos([issue.duplicate_of_id])
+        ).get(issue.duplicate_of_id)
     state = RequestStatus(issue.status)
     return IssuePublic(
         tracking_no=issue.tracking_no,

@@ -32,7 +32,9 @@ async def relay_rating(http: httpx.AsyncClient, tracking_no: str, data: RatingIn
             headers={"Authorization": f"Bearer {service_token('intake')}"},
         )
     except httpx.HTTPError as exc:
-        raise ServiceUnavailable("评价服务暂不可用,请稍后再试", "The rating service is unavailable") from exc
+        raise ServiceUnavailable(
+            "评价服务暂不可用,请稍后再试", "The rating service is unavailable"
+        ) from exc
     if response.status_code >= 500:
         raise ServiceUnavailable("评价服务暂不可用,请稍后再试", "The rating service is unavailable")
     return JSONResponse(response.json(), status_code=response.status_code)

@@ -20,7 +20,7 @@ class IssueRepository:
     def from_session(cls, session: AsyncSession) -> IssueRepository:
         return cls(session)
 
-    def get_base_statement(self) -> Select[tuple[Issue]]:
+    def get_base_statement(self) -> Select[Issue]:
         return select(Issue)
 
     async def get_by_tracking_no(
@@ -75,5 +75,7 @@ class IssueRepository:
     async def tracking_nos(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
         if not ids:
             return {}
-        rows = await self.session.execute(select(Issue.id, Issue.tracking_no).where(Issue.id.in_(ids)))
+        rows = await self.session.execute(
+            select(Issue.id, Issue.tracking_no).where(Issue.id.in_(ids))
+        )
         return {row.id: row.tracking_no for row in rows}

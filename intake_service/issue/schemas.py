@@ -24,7 +24,9 @@ def _identifier(validator: type | object) -> AfterValidator:
         try:
             return validator(value)  # type: ignore[operator, no-any-return]
         except InvalidIdentifier as exc:
-            raise PydanticCustomError(exc.code, "{zh} / {en}", {"zh": exc.message_zh, "en": exc.message_en}) from exc
+            raise PydanticCustomError(
+                exc.code, "{zh} / {en}", {"zh": exc.message_zh, "en": exc.message_en}
+            ) from exc
 
     return AfterValidator(check)
 
@@ -32,28 +34,42 @@ def _identifier(validator: type | object) -> AfterValidator:
 def _no_control_chars(value: str) -> str:
     # Free text keeps every script and emoji, but not control characters (except newlines/tabs).
     if any(ord(ch) < 32 and ch not in "\n\r\t" for ch in value) or "\x7f" in value:
-        raise PydanticCustomError("control_characters", "文本包含控制字符 / Text contains control characters")
+        raise PydanticCustomError(
+            "control_characters", "文本包含控制字符 / Text contains control characters"
+        )
     return value
 
 
 Phone = Annotated[str, _identifier(validate_phone)]
 Uscc = Annotated[str, _identifier(validate_uscc)]
 Title = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=2, max_length=100), AfterValidator(_no_control_chars)
+    str,
+    StringConstraints(strip_whitespace=True, min_length=2, max_length=100),
+    AfterValidator(_no_control_chars),
 ]
 Description = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=5, max_length=5000), AfterValidator(_no_control_chars)
+    str,
+    StringConstraints(strip_whitespace=True, min_length=5, max_length=5000),
+    AfterValidator(_no_control_chars),
 ]
 ShortText = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), AfterValidator(_no_control_chars)
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    AfterValidator(_no_control_chars),
 ]
 Name = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50), AfterValidator(_no_control_chars)
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=50),
+    AfterValidator(_no_control_chars),
 ]
 Address = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300), AfterValidator(_no_control_chars)
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=300),
+    AfterValidator(_no_control_chars),
 ]
-Url = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000, pattern=r"^https?://[^\s]+$")]
+Url = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=2000, pattern=r"^https?://[^\s]+$")
+]
 
 
 class LocationIn(InputSchema):
@@ -65,7 +81,9 @@ class LocationIn(InputSchema):
     @model_validator(mode="after")
     def _pair(self) -> Self:
         if (self.lat is None) != (self.lon is None):
-            raise PydanticCustomError("location_incomplete", "经纬度须同时提供 / lat and lon must be given together")
+            raise PydanticCustomError(
+                "location_incomplete", "经纬度须同时提供 / lat and lon must be given together"
+            )
         for value in (self.lat, self.lon):
             if value is not None and not math.isfinite(value):
                 raise PydanticCustomError("location_invalid", "坐标无效 / invalid coordinate")
@@ -76,7 +94,10 @@ class SubmitterIn(InputSchema):
     kind: SubmitterKind
     name: Name | None = None
     phone: Phone | None = None
-    email: Annotated[str, StringConstraints(max_length=200, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = None
+    email: (
+        Annotated[str, StringConstraints(max_length=200, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+        | None
+    ) = None
     uscc: Uscc | None = None
     enterprise_name: ShortText | None = None
 
@@ -84,7 +105,8 @@ class SubmitterIn(InputSchema):
     def _enterprise(self) -> Self:
         if self.kind == SubmitterKind.enterprise and not self.uscc:
             raise PydanticCustomError(
-                "uscc_required", "企业提交须填写统一社会信用代码 / An enterprise must give its unified social credit code"
+                "uscc_required",
+                "企业提交须填写统一社会信用代码 / An enterprise must give its unified social credit code",
             )
         return self
 
@@ -98,14 +120,19 @@ class AttachmentRef(InputSchema):
     @model_validator(mode="after")
     def _one(self) -> Self:
         if (self.url is None) == (self.upload_id is None):
-            raise PydanticCustomError("attachment_ref", "附件须为 url 或 upload_id 之一 / give exactly one of url, upload_id")
+            raise PydanticCustomError(
+                "attachment_ref",
+                "附件须为 url 或 upload_id 之一 / give exactly one of url, upload_id",
+            )
         return self
 
 
 class IssueCreate(InputSchema):
     channel: Channel
     type: RequestType
-    topic: Topic | None = Field(None, description="Omit to let the service suggest one from the text")
+    topic: Topic | None = Field(
+        None, description="Omit to let the service suggest one from the text"
+    )
     urgency: Urgency = Urgency.normal
     title: Title
     description: Description
@@ -113,10 +140,13 @@ class IssueCreate(InputSchema):
     submitter: SubmitterIn | None = None
     anonymous: bool = False
     confidential: bool | None = Field(
-        None, description="Identity visible only to the discipline role; defaults to true for 举报 (report)"
+        None,
+        description="Identity visible only to the discipline role; defaults to true for 举报 (report)",
     )
     attachments: list[AttachmentRef] = Field(default_factory=list, max_length=MAX_ATTACHMENTS)
-    recorded_by: ShortText | None = Field(None, description="Operator who entered a hotline/console request")
+    recorded_by: ShortText | None = Field(
+        None, description="Operator who entered a hotline/console request"
+    )
 
     @model_validator(mode="after")
     def _who(self) -> Self:
@@ -132,7 +162,9 @@ class IssueCreate(InputSchema):
 class IssueReceipt(Schema):
     id: uuid.UUID
     tracking_no: str
-    tracking_secret: str = Field(description="Shown once: proves ownership when tracking the request")
+    tracking_secret: str = Field(
+        description="Shown once: proves ownership when tracking the request"
+    )
     status: RequestStatus
     received_at: datetime
     topic: Topic

@@ -105,12 +105,17 @@ class IssueService:
                     continue
                 if other.duplicate_of_id is not None:
                     continue
-                if similarity(text, bigrams(other.title + other.description)) >= settings.related_similarity:
+                if (
+                    similarity(text, bigrams(other.title + other.description))
+                    >= settings.related_similarity
+                ):
                     related.append(other.tracking_no)
                 if len(related) >= 5:
                     break
 
-        confidential = data.confidential if data.confidential is not None else data.type == RequestType.report
+        confidential = (
+            data.confidential if data.confidential is not None else data.type == RequestType.report
+        )
         secret = secrets.token_urlsafe(12)
         submitter = data.submitter
         issue = Issue(
@@ -271,7 +276,9 @@ class IssueService:
         supplement = IssueSupplement(issue_id=issue.id, text=data.text, created_at=now)
         session.add(supplement)
         urls = await self._attach(session, issue, data.attachments, client)
-        session.add(IssueHistory(issue_id=issue.id, status=issue.status, note="提交人补充材料", at=now))
+        session.add(
+            IssueHistory(issue_id=issue.id, status=issue.status, note="提交人补充材料", at=now)
+        )
         add_event(
             session,
             RequestSupplemented(
@@ -296,7 +303,12 @@ class IssueService:
             return
         if issue.status_changed_at is not None and change.changed_at < issue.status_changed_at:
             session.add(
-                IssueHistory(issue_id=issue.id, status=change.status.value, note=change.note, at=change.changed_at)
+                IssueHistory(
+                    issue_id=issue.id,
+                    status=change.status.value,
+                    note=change.note,
+                    at=change.changed_at,
+                )
             )
             return
         if change.agency_responsible is not None:

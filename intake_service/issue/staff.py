@@ -20,7 +20,7 @@ from services.auth import BearerPrincipal, Principal
 from services.db import SessionDep
 from services.errors import Forbidden, error_responses
 from services.policy import authorize
-from shared.enums import Role
+from shared.enums import Role, SubmitterKind
 from shared.events import SubmitterInfo
 from shared.schemas.base import Schema
 
@@ -55,16 +55,27 @@ class StaffIssuePage(Schema):
 def _check(principal: Principal) -> None:
     authorize(principal, "request.read")
     # Intake has no org tree: street and community staff work through routing's scoped views.
-    if principal.role not in (Role.admin, Role.auditor, Role.discipline_officer) and (principal.unit_path or "").count("/") > 2:
-        raise Forbidden("街道、社区人员请通过派单督办系统查看本辖区工单", "Street staff use the routing service's scoped views")
+    if (
+        principal.role not in (Role.admin, Role.auditor, Role.discipline_officer)
+        and (principal.unit_path or "").count("/") > 2
+    ):
+        raise Forbidden(
+            "街道、社区人员请通过派单督办系统查看本辖区工单",
+            "Street staff use the routing service's scoped views",
+        )
 
 
 def view(issue: Issue, principal: Principal) -> StaffIssueView:
     protected = issue.confidential or issue.anonymous
     reveal = not protected or principal.role == Role.discipline_officer
     submitter = (
-        SubmitterInfo(kind=issue.submitter_kind, name=issue.submitter_name, phone=issue.submitter_phone,  # type: ignore[arg-type]
-                      uscc=issue.uscc, enterprise_name=issue.enterprise_name)  # fmt: skip
+        SubmitterInfo(
+            kind=SubmitterKind(issue.submitter_kind),
+            name=issue.submitter_name,
+            phone=issue.submitter_phone,
+            uscc=issue.uscc,
+            enterprise_name=issue.enterprise_name,
+        )  # fmt: skip
         if reveal
         else issue_service.submitter_for_events(issue)
     )
@@ -93,12 +104,20 @@ async def list_requests(
     if channel:
         stmt = stmt.where(Issue.channel == channel[:32])
     total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = (await session.scalars(stmt.order_by(Issue.received_at.desc()).limit(limit).offset(offset))).all()
+    rows = (
+        await session.scalars(stmt.order_by(Issue.received_at.desc()).limit(limit).offset(offset))
+    ).all()
     return StaffIssuePage(items=[view(issue, principal) for issue in rows], total=total)
 
 
-@router.get("/requests/{tracking_no}", response_model=StaffIssueView, responses=error_responses(401, 403, 404))
-async def get_request(tracking_no: str, session: SessionDep, principal: BearerPrincipal) -> StaffIssueView:
+@router.get(
+    "/requests/{tracking_no}",
+    response_model=StaffIssueView,
+    responses=error_responses(401, 403, 404),
+)
+async def get_request(
+    tracking_no: str, session: SessionDep, principal: BearerPrincipal
+) -> StaffIssueView:
     _check(principal)
     issue = await IssueRepository.from_session(session).get_by_tracking_no(tracking_no[:32].upper())
     if issue is None:

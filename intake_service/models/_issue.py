@@ -50,7 +50,9 @@ class Issue(Model):
     api_key_id: Mapped[uuid.UUID | None] = mapped_column()
     recorded_by: Mapped[str | None] = mapped_column(String(100))
     cppcc_member_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("cppcc_member.id"))
-    cppcc_visit_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("cppcc_visit.id"), index=True)
+    cppcc_visit_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("cppcc_visit.id"), index=True
+    )
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     status_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -31,7 +31,9 @@ from shared.enums import CardRole, CardStatus, CaseStatus, RequestStatus
 
 
 class CardService:
-    async def load(self, session: AsyncSession, principal: Principal, card_id: uuid.UUID) -> tuple[Card, Case, OrgUnit]:
+    async def load(
+        self, session: AsyncSession, principal: Principal, card_id: uuid.UUID
+    ) -> tuple[Card, Case, OrgUnit]:
         """The card with its case (row-locked for the change) and unit, if the caller's."""
         card = await CardRepository.from_session(session).get(card_id)
         if card is None:
@@ -40,12 +42,16 @@ class CardService:
         assert unit is not None
         case = await CaseRepository.from_session(session).get(card.case_id, for_update=True)
         assert case is not None
-        if not in_scope(principal, unit.path) and not await case_service.visible(session, principal, case):
+        if not in_scope(principal, unit.path) and not await case_service.visible(
+            session, principal, case
+        ):
             raise CardNotFound()
         await session.refresh(card)
         return card, case, unit
 
-    async def sign(self, session: AsyncSession, principal: Principal, card: Card, case: Case, unit: OrgUnit) -> Card:
+    async def sign(
+        self, session: AsyncSession, principal: Principal, card: Card, case: Case, unit: OrgUnit
+    ) -> Card:
         if card.status == CardStatus.signed.value and card.signed_at is not None:
             return card  # signing twice is harmless
         if card.status != CardStatus.dispatched.value:
@@ -70,7 +76,11 @@ class CardService:
 
     async def add_note(self, session: AsyncSession, principal: Principal, card: Card, case: Case, unit: OrgUnit,
                        kind: str, text: str, attachments: Sequence[str]) -> CardNote:  # fmt: skip
-        if card.status not in (CardStatus.signed.value, CardStatus.suspended.value, CardStatus.submitted.value):
+        if card.status not in (
+            CardStatus.signed.value,
+            CardStatus.suspended.value,
+            CardStatus.submitted.value,
+        ):
             raise IllegalTransition("记录办理情况", card.status)
         now = utcnow()
         note = CardNote(card_id=card.id, kind=kind, text=text, attachments=list(attachments),
@@ -102,7 +112,11 @@ class CardService:
         history.record(session, case, actor=principal.actor, action="card.return", card_id=card.id,
                        from_status=before, to_status=card.status, reason=reason, data={"returns": returns})  # fmt: skip
         facts.card_snapshot(session, card, unit)
-        live = [c for c in cards if c.status not in (CardStatus.returned.value, CardStatus.cancelled.value)]
+        live = [
+            c
+            for c in cards
+            if c.status not in (CardStatus.returned.value, CardStatus.cancelled.value)
+        ]
         if not live or card.role in (CardRole.lead.value, CardRole.single.value):
             # The case goes back to the center for re-dispatch; co-handlers' cards stay.
             for other in live:
@@ -118,7 +132,9 @@ class CardService:
             history.record(session, case, actor="system", action="case.redispatch_needed",
                            from_status=before_case, to_status=case.status,
                            data={"must_designate": case.must_designate})  # fmt: skip
-            facts.tell_submitter(session, case, RequestStatus.verifying, "承办单位退回,中心重新派单中")
+            facts.tell_submitter(
+                session, case, RequestStatus.verifying, "承办单位退回,中心重新派单中"
+            )
             facts.case_snapshot(session, case, await case_service._owner(session, case))
         return card
 
@@ -127,14 +143,18 @@ class CardService:
         if card.status != CardStatus.signed.value:
             raise IllegalTransition("申请延期", card.status)
         now = utcnow()
-        earlier = (await session.scalars(select(Extension).where(Extension.card_id == card.id))).all()
+        earlier = (
+            await session.scalars(select(Extension).where(Extension.card_id == card.id))
+        ).all()
         original_limit = card.limit_days - sum(e.days for e in earlier if e.status == "approved")
         if (
             now >= card.due_at
             or any(e.status in ("pending", "approved") for e in earlier)
             or data.days > original_limit
         ):
-            raise ExtensionNotAllowed(details={"due_at": card.due_at.isoformat(), "max_days": original_limit})
+            raise ExtensionNotAllowed(
+                details={"due_at": card.due_at.isoformat(), "max_days": original_limit}
+            )
         extension = Extension(card_id=card.id, days=data.days, reason=data.reason, requested_by=principal.actor,
                               requested_at=now, status="pending")  # fmt: skip
         session.add(extension)
@@ -152,8 +172,12 @@ class CardService:
             pending = [c for c in cards if c.role == CardRole.co.value
                        and c.status in (CardStatus.dispatched.value, CardStatus.signed.value, CardStatus.suspended.value)]  # fmt: skip
             if pending:
-                units = await UnitRepository.from_session(session).by_ids([c.unit_id for c in pending])
-                raise CoInputsPending(details={"waiting_for": [units[c.unit_id].code for c in pending]})
+                units = await UnitRepository.from_session(session).by_ids(
+                    [c.unit_id for c in pending]
+                )
+                raise CoInputsPending(
+                    details={"waiting_for": [units[c.unit_id].code for c in pending]}
+                )
         now = utcnow()
         card.status = CardStatus.submitted.value
         card.submitted_at = now

@@ -19,8 +19,8 @@ from routing_service.assignment.schemas import (
     CloseIn,
     CompleteIn,
     DispatchIn,
-    ExtensionOut,
     ExtensionDecisionIn,
+    ExtensionOut,
     ExtensionRequestIn,
     MilestoneDoneIn,
     MilestoneOut,
@@ -60,14 +60,20 @@ WRITE_ERRORS = error_responses(401, 403, 404, 409, 422)
 
 def card_out(card: Card, unit: OrgUnit, tracking_no: str | None = None) -> CardOut:
     return CardOut.model_validate(
-        {**{c: getattr(card, c) for c in CardOut.model_fields if hasattr(card, c)},
-         "unit_code": unit.code, "unit_name": unit.name, "tracking_no": tracking_no}  # fmt: skip
+        {
+            **{c: getattr(card, c) for c in CardOut.model_fields if hasattr(card, c)},
+            "unit_code": unit.code,
+            "unit_name": unit.name,
+            "tracking_no": tracking_no,
+        }  # fmt: skip
     )
 
 
 async def case_out(session: SessionDep, case: Case, *, with_suggestions: bool = True) -> CaseOut:
     cards = await CaseRepository.from_session(session).cards(case.id)
-    units = await UnitRepository.from_session(session).by_ids([c.unit_id for c in cards] + [case.owner_unit_id])
+    units = await UnitRepository.from_session(session).by_ids(
+        [c.unit_id for c in cards] + [case.owner_unit_id]
+    )
     milestones = await CaseRepository.from_session(session).milestones(case.id)
     suggestions: list[UnitSuggestionOut] = []
     if with_suggestions and case.status == CaseStatus.awaiting_dispatch.value:
@@ -94,7 +100,9 @@ async def _suggestions(session: SessionDep, case: Case) -> list[UnitSuggestionOu
     return [UnitSuggestionOut.model_validate(s, from_attributes=True) for s in found]
 
 
-async def _load_case(session: SessionDep, principal: Principal, case_id: uuid.UUID, action: str) -> Case:
+async def _load_case(
+    session: SessionDep, principal: Principal, case_id: uuid.UUID, action: str
+) -> Case:
     authorize(principal, action)
     return await case_service.load(session, principal, case_id, for_update=action != "case.read")
 
@@ -121,13 +129,22 @@ async def list_cases(
     if principal.kind == UNIT_KEY or principal.role in DEPARTMENT_ROLES:
         unit = await UnitRepository.from_session(session).by_code(principal.unit_code or "")
         own_unit_id = unit.id if unit else uuid.UUID(int=0)
-    elif principal.role in ("admin", "auditor", "discipline_officer") or principal.kind == "service":
+    elif (
+        principal.role in ("admin", "auditor", "discipline_officer") or principal.kind == "service"
+    ):
         scope_path = None
     rows, total = await repo.list_visible(
-        scope_path=scope_path, own_unit_id=own_unit_id, status=status.value if status else None, limit=limit, offset=offset
+        scope_path=scope_path,
+        own_unit_id=own_unit_id,
+        status=status.value if status else None,
+        limit=limit,
+        offset=offset,
     )
     return Page[CaseOut](
-        items=[await case_out(session, case, with_suggestions=False) for case in rows], total=total, limit=limit, offset=offset
+        items=[await case_out(session, case, with_suggestions=False) for case in rows],
+        total=total,
+        limit=limit,
+        offset=offset,
     )
 
 
@@ -136,8 +153,14 @@ async def get_case(case_id: uuid.UUID, session: SessionDep, principal: CurrentPr
     return await case_out(session, await _load_case(session, principal, case_id, "case.read"))
 
 
-@router.get("/cases/by-tracking/{tracking_no}", response_model=CaseOut, responses=error_responses(401, 403, 404))
-async def get_case_by_tracking(tracking_no: str, session: SessionDep, principal: CurrentPrincipal) -> CaseOut:
+@router.get(
+    "/cases/by-tracking/{tracking_no}",
+    response_model=CaseOut,
+    responses=error_responses(401, 403, 404),
+)
+async def get_case_by_tracking(
+    tracking_no: str, session: SessionDep, principal: CurrentPrincipal
+) -> CaseOut:
     authorize(principal, "case.read")
     case = await CaseRepository.from_session(session).by_tracking_no(tracking_no[:32])
     if case is None or not await case_service.visible(session, principal, case):
@@ -145,8 +168,16 @@ async def get_case_by_tracking(tracking_no: str, session: SessionDep, principal:
     return await case_out(session, case)
 
 
-@router.post("/cases/{case_id}/verify", response_model=CaseOut, responses=WRITE_ERRORS, summary="核查")
-async def verify_case(case_id: uuid.UUID, data: VerifyIn, request: Request, session: SessionDep, principal: CurrentPrincipal) -> JSONResponse:
+@router.post(
+    "/cases/{case_id}/verify", response_model=CaseOut, responses=WRITE_ERRORS, summary="核查"
+)
+async def verify_case(
+    case_id: uuid.UUID,
+    data: VerifyIn,
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+) -> JSONResponse:
     case = await _load_case(session, principal, case_id, "case.verify")
 
     async def produce() -> CaseOut:
@@ -157,8 +188,16 @@ async def verify_case(case_id: uuid.UUID, data: VerifyIn, request: Request, sess
                                       body=data.model_dump(mode="json"), produce=produce)  # fmt: skip
 
 
-@router.post("/cases/{case_id}/dispatch", response_model=CaseOut, responses=WRITE_ERRORS, summary="派单")
-async def dispatch_case(case_id: uuid.UUID, data: DispatchIn, request: Request, session: SessionDep, principal: CurrentPrincipal) -> JSONResponse:
+@router.post(
+    "/cases/{case_id}/dispatch", response_model=CaseOut, responses=WRITE_ERRORS, summary="派单"
+)
+async def dispatch_case(
+    case_id: uuid.UUID,
+    data: DispatchIn,
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+) -> JSONResponse:
     case = await _load_case(session, principal, case_id, "case.dispatch")
 
     async def produce() -> CaseOut:
@@ -170,23 +209,49 @@ async def dispatch_case(case_id: uuid.UUID, data: DispatchIn, request: Request, 
                                       body=data.model_dump(mode="json"), produce=produce)  # fmt: skip
 
 
-@router.post("/cases/{case_id}/transfer", response_model=TransferOut, responses=WRITE_ERRORS, summary="移交纪委监委")
-async def transfer_case(case_id: uuid.UUID, data: TransferIn, request: Request, session: SessionDep, principal: CurrentPrincipal) -> JSONResponse:
+@router.post(
+    "/cases/{case_id}/transfer",
+    response_model=TransferOut,
+    responses=WRITE_ERRORS,
+    summary="移交纪委监委",
+)
+async def transfer_case(
+    case_id: uuid.UUID,
+    data: TransferIn,
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+) -> JSONResponse:
     case = await _load_case(session, principal, case_id, "case.transfer")
 
     async def produce() -> TransferOut:
         transfer = await case_service.transfer(session, principal, case, data)
         return TransferOut.model_validate(
-            {**{c: getattr(transfer, c) for c in TransferOut.model_fields if hasattr(transfer, c)},
-             "tracking_no": case.tracking_no, "subject_unit_code": data.subject_unit_code}  # fmt: skip
+            {
+                **{
+                    c: getattr(transfer, c)
+                    for c in TransferOut.model_fields
+                    if hasattr(transfer, c)
+                },
+                "tracking_no": case.tracking_no,
+                "subject_unit_code": data.subject_unit_code,
+            }  # fmt: skip
         )
 
     return await respond_idempotently(request, session, IdempotencyRecord, client_id=_client(principal),
                                       body=data.model_dump(mode="json"), produce=produce, status_code=201)  # fmt: skip
 
 
-@router.post("/cases/{case_id}/redo", response_model=CaseOut, responses=WRITE_ERRORS, summary="发回重办")
-async def redo_case(case_id: uuid.UUID, data: RedoIn, request: Request, session: SessionDep, principal: CurrentPrincipal) -> JSONResponse:
+@router.post(
+    "/cases/{case_id}/redo", response_model=CaseOut, responses=WRITE_ERRORS, summary="发回重办"
+)
+async def redo_case(
+    case_id: uuid.UUID,
+    data: RedoIn,
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+) -> JSONResponse:
     case = await _load_case(session, principal, case_id, "case.redo")
 
     async def produce() -> CaseOut:
@@ -198,14 +263,22 @@ async def redo_case(case_id: uuid.UUID, data: RedoIn, request: Request, session:
                                       body=data.model_dump(mode="json"), produce=produce)  # fmt: skip
 
 
-@router.post("/cases/{case_id}/close", response_model=CaseOut, responses=WRITE_ERRORS, summary="归档")
-async def close_case(case_id: uuid.UUID, data: CloseIn, session: SessionDep, principal: CurrentPrincipal) -> CaseOut:
+@router.post(
+    "/cases/{case_id}/close", response_model=CaseOut, responses=WRITE_ERRORS, summary="归档"
+)
+async def close_case(
+    case_id: uuid.UUID, data: CloseIn, session: SessionDep, principal: CurrentPrincipal
+) -> CaseOut:
     case = await _load_case(session, principal, case_id, "case.close")
     await case_service.close(session, principal, case, data.note)
     return await case_out(session, case, with_suggestions=False)
 
 
-@router.post("/cases/{case_id}/milestones/{milestone_id}/done", response_model=MilestoneOut, responses=WRITE_ERRORS)
+@router.post(
+    "/cases/{case_id}/milestones/{milestone_id}/done",
+    response_model=MilestoneOut,
+    responses=WRITE_ERRORS,
+)
 async def complete_milestone(case_id: uuid.UUID, milestone_id: uuid.UUID, data: MilestoneDoneIn,
                              session: SessionDep, principal: CurrentPrincipal) -> Milestone:  # fmt: skip
     case = await _load_case(session, principal, case_id, "case.milestone")
@@ -215,20 +288,40 @@ async def complete_milestone(case_id: uuid.UUID, milestone_id: uuid.UUID, data: 
     return await case_service.complete_milestone(session, principal, case, milestone, data.note)
 
 
-@router.get("/cases/{case_id}/history", response_model=list[CaseEventOut], responses=error_responses(401, 403, 404))
-async def case_history(case_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal) -> list[CaseEvent]:
+@router.get(
+    "/cases/{case_id}/history",
+    response_model=list[CaseEventOut],
+    responses=error_responses(401, 403, 404),
+)
+async def case_history(
+    case_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal
+) -> list[CaseEvent]:
     case = await _load_case(session, principal, case_id, "case.read")
-    return list((await session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.seq))).all())
+    return list(
+        (
+            await session.scalars(
+                select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.seq)
+            )
+        ).all()
+    )
 
 
-@router.get("/cases/{case_id}/history/verify", response_model=ChainCheckOut, responses=error_responses(401, 403, 404))
-async def verify_history(case_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal) -> Any:
+@router.get(
+    "/cases/{case_id}/history/verify",
+    response_model=ChainCheckOut,
+    responses=error_responses(401, 403, 404),
+)
+async def verify_history(
+    case_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal
+) -> Any:
     authorize(principal, "history.verify")
     case = await case_service.load(session, principal, case_id)
     return await verify_chain(session, case)
 
 
-@router.get("/audit/verify", response_model=list[ChainCheckOut], responses=error_responses(401, 403))
+@router.get(
+    "/audit/verify", response_model=list[ChainCheckOut], responses=error_responses(401, 403)
+)
 async def verify_all_history(
     session: SessionDep,
     principal: CurrentPrincipal,
@@ -238,7 +331,9 @@ async def verify_all_history(
 ) -> Any:
     """Verify the chains of many cases at once (paged by received time)."""
     authorize(principal, "history.verify")
-    cases = (await session.scalars(select(Case).order_by(Case.received_at).limit(limit).offset(offset))).all()
+    cases = (
+        await session.scalars(select(Case).order_by(Case.received_at).limit(limit).offset(offset))
+    ).all()
     checks = [await verify_chain(session, case) for case in cases]
     return [c for c in checks if not (only_broken and c.valid)]
 
@@ -255,9 +350,12 @@ async def list_transfers(session: SessionDep, principal: CurrentPrincipal) -> li
     units = await UnitRepository.from_session(session).by_ids(subject_ids)
     return [
         TransferOut.model_validate(
-            {**{c: getattr(t, c) for c in TransferOut.model_fields if hasattr(t, c)}, "tracking_no": no,
-             "subject_unit_code": units[t.subject_unit_id].code if t.subject_unit_id else None,
-             "submitter": submitter}  # fmt: skip
+            {
+                **{c: getattr(t, c) for c in TransferOut.model_fields if hasattr(t, c)},
+                "tracking_no": no,
+                "subject_unit_code": units[t.subject_unit_id].code if t.subject_unit_id else None,
+                "submitter": submitter,
+            }  # fmt: skip
         )
         for t, no, submitter in rows
     ]
@@ -266,7 +364,12 @@ async def list_transfers(session: SessionDep, principal: CurrentPrincipal) -> li
 # ------------------------------------------------------------------------------ cards
 
 
-@router.get("/cards", response_model=Page[CardOut], responses=error_responses(401, 403, 422), summary="My unit's cards")
+@router.get(
+    "/cards",
+    response_model=Page[CardOut],
+    responses=error_responses(401, 403, 422),
+    summary="My unit's cards",
+)
 async def list_cards(
     session: SessionDep,
     principal: CurrentPrincipal,
@@ -276,7 +379,11 @@ async def list_cards(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> Page[CardOut]:
     authorize(principal, "case.read")
-    code = principal.unit_code if (principal.kind == UNIT_KEY or principal.role in DEPARTMENT_ROLES) else unit_code or principal.unit_code
+    code = (
+        principal.unit_code
+        if (principal.kind == UNIT_KEY or principal.role in DEPARTMENT_ROLES)
+        else unit_code or principal.unit_code
+    )
     unit = await UnitRepository.from_session(session).by_code(code or "")
     if unit is None:
         raise NotFound("单位不存在", "Unit not found", code="unit_not_found")
@@ -284,9 +391,25 @@ async def list_cards(
 
     if not in_scope(principal, unit.path):
         raise CardNotFound()
-    rows, total = await CardRepository.from_session(session).for_unit(unit.id, statuses=status, limit=limit, offset=offset)
-    cases = {c.id: c for c in (await session.scalars(select(Case).where(Case.id.in_({r.case_id for r in rows})))).all()} if rows else {}
-    return Page[CardOut](items=[card_out(r, unit, cases[r.case_id].tracking_no) for r in rows], total=total, limit=limit, offset=offset)
+    rows, total = await CardRepository.from_session(session).for_unit(
+        unit.id, statuses=status, limit=limit, offset=offset
+    )
+    cases = (
+        {
+            c.id: c
+            for c in (
+                await session.scalars(select(Case).where(Case.id.in_({r.case_id for r in rows})))
+            ).all()
+        }
+        if rows
+        else {}
+    )
+    return Page[CardOut](
+        items=[card_out(r, unit, cases[r.case_id].tracking_no) for r in rows],
+        total=total,
+        limit=limit,
+        offset=offset,
+    )
 
 
 @router.get("/cards/{card_id}", response_model=CardOut, responses=error_responses(401, 403, 404))
@@ -316,77 +439,164 @@ async def _card_action(request: Request, session: SessionDep, principal: Princip
                                       produce=produce)  # fmt: skip
 
 
-@router.post("/cards/{card_id}/sign", response_model=CardOut, responses=WRITE_ERRORS, summary="签收")
-async def sign_card(card_id: uuid.UUID, request: Request, session: SessionDep, principal: CurrentPrincipal) -> JSONResponse:
+@router.post(
+    "/cards/{card_id}/sign", response_model=CardOut, responses=WRITE_ERRORS, summary="签收"
+)
+async def sign_card(
+    card_id: uuid.UUID, request: Request, session: SessionDep, principal: CurrentPrincipal
+) -> JSONResponse:
     return await _card_action(request, session, principal, card_id, "card.work", None,
                               lambda card, case, unit: _none(card_service.sign(session, principal, card, case, unit)))  # fmt: skip
 
 
-@router.post("/cards/{card_id}/return", response_model=CardOut, responses=WRITE_ERRORS, summary="退单")
-async def return_card(card_id: uuid.UUID, data: ReturnIn, request: Request, session: SessionDep, principal: CurrentPrincipal) -> JSONResponse:
+@router.post(
+    "/cards/{card_id}/return", response_model=CardOut, responses=WRITE_ERRORS, summary="退单"
+)
+async def return_card(
+    card_id: uuid.UUID,
+    data: ReturnIn,
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+) -> JSONResponse:
     return await _card_action(request, session, principal, card_id, "card.work", data.model_dump(mode="json"),
                               lambda card, case, unit: _none(card_service.return_card(session, principal, card, case, unit, data.reason)))  # fmt: skip
 
 
-@router.post("/cards/{card_id}/contact", response_model=CardOut, responses=WRITE_ERRORS, summary="首次联系诉求人")
-async def contact(card_id: uuid.UUID, data: NoteIn, request: Request, session: SessionDep, principal: CurrentPrincipal) -> JSONResponse:
+@router.post(
+    "/cards/{card_id}/contact",
+    response_model=CardOut,
+    responses=WRITE_ERRORS,
+    summary="首次联系诉求人",
+)
+async def contact(
+    card_id: uuid.UUID,
+    data: NoteIn,
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+) -> JSONResponse:
     return await _card_action(request, session, principal, card_id, "card.work", data.model_dump(mode="json"),
                               lambda card, case, unit: _none(card_service.add_note(session, principal, card, case, unit, "contact", data.text, data.attachments)))  # fmt: skip
 
 
-@router.post("/cards/{card_id}/progress", response_model=CardOut, responses=WRITE_ERRORS, summary="办理进展")
-async def progress(card_id: uuid.UUID, data: NoteIn, request: Request, session: SessionDep, principal: CurrentPrincipal) -> JSONResponse:
+@router.post(
+    "/cards/{card_id}/progress", response_model=CardOut, responses=WRITE_ERRORS, summary="办理进展"
+)
+async def progress(
+    card_id: uuid.UUID,
+    data: NoteIn,
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+) -> JSONResponse:
     return await _card_action(request, session, principal, card_id, "card.work", data.model_dump(mode="json"),
                               lambda card, case, unit: _none(card_service.add_note(session, principal, card, case, unit, "progress", data.text, data.attachments)))  # fmt: skip
 
 
-@router.post("/cards/{card_id}/extensions", responses=WRITE_ERRORS, status_code=201, summary="申请延期")
-async def request_extension(card_id: uuid.UUID, data: ExtensionRequestIn, request: Request, session: SessionDep, principal: CurrentPrincipal) -> JSONResponse:
+@router.post(
+    "/cards/{card_id}/extensions", responses=WRITE_ERRORS, status_code=201, summary="申请延期"
+)
+async def request_extension(
+    card_id: uuid.UUID,
+    data: ExtensionRequestIn,
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+) -> JSONResponse:
     async def run(card: Card, case: Case, unit: OrgUnit) -> Any:
         extension = await card_service.request_extension(session, principal, card, case, unit, data)
-        return ExtensionOut(id=extension.id, days=extension.days, status=extension.status, reason=extension.reason)
+        return ExtensionOut(
+            id=extension.id, days=extension.days, status=extension.status, reason=extension.reason
+        )
 
-    response = await _card_action(request, session, principal, card_id, "card.work", data.model_dump(mode="json"), run)
+    response = await _card_action(
+        request, session, principal, card_id, "card.work", data.model_dump(mode="json"), run
+    )
     response.status_code = 201
     return response
 
 
-@router.post("/cards/{card_id}/complete", response_model=CardOut, responses=WRITE_ERRORS, summary="办结")
-async def complete_card(card_id: uuid.UUID, data: CompleteIn, request: Request, session: SessionDep, principal: CurrentPrincipal) -> JSONResponse:
+@router.post(
+    "/cards/{card_id}/complete", response_model=CardOut, responses=WRITE_ERRORS, summary="办结"
+)
+async def complete_card(
+    card_id: uuid.UUID,
+    data: CompleteIn,
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+) -> JSONResponse:
     return await _card_action(request, session, principal, card_id, "card.work", data.model_dump(mode="json"),
                               lambda card, case, unit: _none(card_service.complete(session, principal, card, case, unit, data)))  # fmt: skip
 
 
-@router.post("/cards/{card_id}/review", response_model=CardOut, responses=WRITE_ERRORS, summary="审核办结")
-async def review_card(card_id: uuid.UUID, data: ReviewIn, request: Request, session: SessionDep, principal: CurrentPrincipal) -> JSONResponse:
+@router.post(
+    "/cards/{card_id}/review", response_model=CardOut, responses=WRITE_ERRORS, summary="审核办结"
+)
+async def review_card(
+    card_id: uuid.UUID,
+    data: ReviewIn,
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+) -> JSONResponse:
     return await _card_action(request, session, principal, card_id, "card.review", data.model_dump(mode="json"),
                               lambda card, case, unit: _none(case_service.review(session, principal, case, card, data.accept, data.note)))  # fmt: skip
 
 
-@router.post("/cards/{card_id}/extensions/{extension_id}/decide", response_model=CardOut, responses=WRITE_ERRORS, summary="审批延期")
+@router.post(
+    "/cards/{card_id}/extensions/{extension_id}/decide",
+    response_model=CardOut,
+    responses=WRITE_ERRORS,
+    summary="审批延期",
+)
 async def decide_extension(card_id: uuid.UUID, extension_id: uuid.UUID, data: ExtensionDecisionIn, request: Request,
                            session: SessionDep, principal: CurrentPrincipal) -> JSONResponse:  # fmt: skip
     async def run(card: Card, case: Case, unit: OrgUnit) -> Any:
         extension = await session.get(Extension, extension_id)
         if extension is None or extension.card_id != card.id:
-            raise NotFound("延期申请不存在", "Extension request not found", code="extension_not_found")
-        await case_service.decide_extension(session, principal, case, card, extension, data.approve, data.note)
+            raise NotFound(
+                "延期申请不存在", "Extension request not found", code="extension_not_found"
+            )
+        await case_service.decide_extension(
+            session, principal, case, card, extension, data.approve, data.note
+        )
 
-    return await _card_action(request, session, principal, card_id, "card.extension.decide", data.model_dump(mode="json"), run)
+    return await _card_action(
+        request,
+        session,
+        principal,
+        card_id,
+        "card.extension.decide",
+        data.model_dump(mode="json"),
+        run,
+    )
 
 
-@router.post("/cards/{card_id}/suspend", response_model=CardOut, responses=WRITE_ERRORS, summary="挂起")
-async def suspend_card(card_id: uuid.UUID, data: SuspendIn, request: Request, session: SessionDep, principal: CurrentPrincipal) -> JSONResponse:
+@router.post(
+    "/cards/{card_id}/suspend", response_model=CardOut, responses=WRITE_ERRORS, summary="挂起"
+)
+async def suspend_card(
+    card_id: uuid.UUID,
+    data: SuspendIn,
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+) -> JSONResponse:
     return await _card_action(request, session, principal, card_id, "card.suspend", data.model_dump(mode="json"),
                               lambda card, case, unit: _none(case_service.suspend(session, principal, case, card, f"[{data.kind}] {data.reason}")))  # fmt: skip
 
 
-@router.post("/cards/{card_id}/resume", response_model=CardOut, responses=WRITE_ERRORS, summary="恢复办理")
-async def resume_card(card_id: uuid.UUID, request: Request, session: SessionDep, principal: CurrentPrincipal) -> JSONResponse:
+@router.post(
+    "/cards/{card_id}/resume", response_model=CardOut, responses=WRITE_ERRORS, summary="恢复办理"
+)
+async def resume_card(
+    card_id: uuid.UUID, request: Request, session: SessionDep, principal: CurrentPrincipal
+) -> JSONResponse:
     return await _card_action(request, session, principal, card_id, "card.suspend", None,
                               lambda card, case, unit: _none(case_service.resume(session, principal, case, card)))  # fmt: skip
 
 
 async def _none(awaitable: Any) -> None:
     await awaitable
-

@@ -82,7 +82,9 @@ def case_snapshot(session: AsyncSession, case: Case, owner: OrgUnit) -> None:
     )
 
 
-def card_snapshot(session: AsyncSession, card: Card, unit: OrgUnit, *, working_days_taken: int | None = None) -> None:
+def card_snapshot(
+    session: AsyncSession, card: Card, unit: OrgUnit, *, working_days_taken: int | None = None
+) -> None:
     card.revision += 1
     card.updated_at = utcnow()
     add_event(

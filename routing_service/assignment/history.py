@@ -144,5 +144,7 @@ async def verify_chain(session: AsyncSession, case: Case) -> ChainCheck:
             return ChainCheck(case.id, len(events), False, event.seq, "content altered")
         prev = digest
     if (case.history_head or GENESIS) != prev or case.history_seq != len(events):
-        return ChainCheck(case.id, len(events), False, len(events), "head mismatch (events removed)")
+        return ChainCheck(
+            case.id, len(events), False, len(events), "head mismatch (events removed)"
+        )
     return ChainCheck(case.id, len(events), True)

@@ -22,7 +22,7 @@ class CaseRepository:
     def from_session(cls, session: AsyncSession) -> CaseRepository:
         return cls(session)
 
-    def get_base_statement(self) -> Select[tuple[Case]]:
+    def get_base_statement(self) -> Select[Case]:
         return select(Case)
 
     async def get(self, case_id: uuid.UUID, *, for_update: bool = False) -> Case | None:
@@ -38,11 +38,15 @@ class CaseRepository:
         return await self.session.scalar(stmt)
 
     async def by_tracking_no(self, tracking_no: str) -> Case | None:
-        return await self.session.scalar(self.get_base_statement().where(Case.tracking_no == tracking_no))
+        return await self.session.scalar(
+            self.get_base_statement().where(Case.tracking_no == tracking_no)
+        )
 
     async def cards(self, case_id: uuid.UUID) -> Sequence[Card]:
         return (
-            await self.session.scalars(select(Card).where(Card.case_id == case_id).order_by(Card.dispatched_at))
+            await self.session.scalars(
+                select(Card).where(Card.case_id == case_id).order_by(Card.dispatched_at)
+            )
         ).all()
 
     async def milestones(self, case_id: uuid.UUID) -> Sequence[Milestone]:
@@ -80,7 +84,9 @@ class CaseRepository:
             stmt = stmt.where(Case.received_at >= since)
         total = await self.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
         rows = (
-            await self.session.scalars(stmt.order_by(Case.received_at.desc()).limit(limit).offset(offset))
+            await self.session.scalars(
+                stmt.order_by(Case.received_at.desc()).limit(limit).offset(offset)
+            )
         ).all()
         return rows, total
 
@@ -139,7 +145,9 @@ class UnitRepository:
         return cls(session)
 
     async def by_code(self, code: str) -> OrgUnit | None:
-        return await self.session.scalar(select(OrgUnit).where(OrgUnit.code == code, OrgUnit.active.is_(True)))
+        return await self.session.scalar(
+            select(OrgUnit).where(OrgUnit.code == code, OrgUnit.active.is_(True))
+        )
 
     async def by_ids(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, OrgUnit]:
         if not ids:

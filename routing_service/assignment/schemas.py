@@ -28,10 +28,20 @@ def _no_control(value: str) -> str:
     return value
 
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=5000), AfterValidator(_no_control)]
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=1000), AfterValidator(_no_control)]
+Text = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=2, max_length=5000),
+    AfterValidator(_no_control),
+]
+Reason = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=2, max_length=1000),
+    AfterValidator(_no_control),
+]
 UnitCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9@][A-Za-z0-9\-]{0,31}$")]
-EvidenceUrl = Annotated[str, StringConstraints(max_length=2000, pattern=r"^(https?://|upload:)\S+$")]
+EvidenceUrl = Annotated[
+    str, StringConstraints(max_length=2000, pattern=r"^(https?://|upload:)\S+$")
+]
 
 
 class VerifyIn(InputSchema):
@@ -69,8 +79,12 @@ class MilestoneIn(InputSchema):
 class DispatchIn(InputSchema):
     units: list[DispatchUnit] = Field(min_length=1, max_length=10)
     instructions: Text | None = None
-    limit_days: int | None = Field(None, ge=1, le=60, description="Override the classification's limit")
-    designate: bool = Field(False, description="The center designates the unit(s): no return allowed")
+    limit_days: int | None = Field(
+        None, ge=1, le=60, description="Override the classification's limit"
+    )
+    designate: bool = Field(
+        False, description="The center designates the unit(s): no return allowed"
+    )
     milestones: list[MilestoneIn] = Field(default_factory=list, max_length=20)
 
     @model_validator(mode="after")
@@ -81,13 +95,17 @@ class DispatchIn(InputSchema):
         if len(self.units) > 1:
             leads = [u for u in self.units if u.role == CardRole.lead]
             if len(leads) != 1 or any(u.role == CardRole.single for u in self.units):
-                raise ValueError("multi-unit dispatch needs one lead and co-handlers / 多部门件须一个主办、其余协办")
+                raise ValueError(
+                    "multi-unit dispatch needs one lead and co-handlers / 多部门件须一个主办、其余协办"
+                )
         return self
 
 
 class TransferIn(InputSchema):
     reason: Reason
-    subject_unit_code: UnitCode | None = Field(None, description="The unit whose conduct is reported")
+    subject_unit_code: UnitCode | None = Field(
+        None, description="The unit whose conduct is reported"
+    )
     evidence: list[EvidenceUrl] = Field(default_factory=list, max_length=20)
 
 

@@ -37,6 +37,7 @@ from services.auth import Principal
 from services.errors import ServiceUnavailable
 from services.models import utcnow
 from services.policy import in_scope
+from shared.calendar import SHANGHAI
 from shared.enums import (
     CardRole,
     CardStatus,
@@ -49,7 +50,12 @@ from shared.enums import (
 from shared.events import RatingRecorded, RequestSubmitted, RequestSupplemented, RequestWithdrawn
 
 SYSTEM = "system"
-OPEN_CARD_STATUSES = (CardStatus.dispatched, CardStatus.signed, CardStatus.suspended, CardStatus.submitted)
+OPEN_CARD_STATUSES = (
+    CardStatus.dispatched,
+    CardStatus.signed,
+    CardStatus.suspended,
+    CardStatus.submitted,
+)
 FINISHED_CASE_STATUSES = (
     CaseStatus.rejected,
     CaseStatus.merged,
@@ -90,7 +96,9 @@ def card_payload(case: Case, card: Card, unit: OrgUnit) -> dict[str, Any]:
 class CaseService:
     # ---------------------------------------------------------------- from intake's events
 
-    async def create_from_request(self, session: AsyncSession, event: RequestSubmitted) -> Case | None:
+    async def create_from_request(
+        self, session: AsyncSession, event: RequestSubmitted
+    ) -> Case | None:
         cases = CaseRepository.from_session(session)
         if await cases.by_request(event.request_id) is not None:
             return None  # already created (the inbox normally catches this first)
@@ -98,7 +106,9 @@ class CaseService:
         root = await units.root()
         if root is None:
             # No org tree loaded yet: retry later rather than drop the request.
-            raise ServiceUnavailable("组织架构未初始化", "The org tree is not loaded yet", code="org_not_loaded")
+            raise ServiceUnavailable(
+                "组织架构未初始化", "The org tree is not loaded yet", code="org_not_loaded"
+            )
         calendar = await calendar_provider.get(session)
         verify = rules.verify_due(calendar, event.received_at)
         status = CaseStatus.duplicate if event.duplicate_of else CaseStatus.pending_verification
@@ -143,7 +153,9 @@ class CaseService:
         return case
 
     async def withdraw(self, session: AsyncSession, event: RequestWithdrawn) -> None:
-        case = await CaseRepository.from_session(session).by_request(event.request_id, for_update=True)
+        case = await CaseRepository.from_session(session).by_request(
+            event.request_id, for_update=True
+        )
         if case is None or CaseStatus(case.status) in FINISHED_CASE_STATUSES:
             return
         before = case.status
@@ -155,15 +167,20 @@ class CaseService:
         facts.case_snapshot(session, case, await self._owner(session, case))
 
     async def supplement(self, session: AsyncSession, event: RequestSupplemented) -> None:
-        case = await CaseRepository.from_session(session).by_request(event.request_id, for_update=True)
+        case = await CaseRepository.from_session(session).by_request(
+            event.request_id, for_update=True
+        )
         if case is None:
             return
         case.attachments = [*case.attachments, *event.attachments]
         history.record(session, case, actor="submitter", action="supplement", reason=event.text[:1000],
                        data={"attachments": event.attachments})  # fmt: skip
         units = await UnitRepository.from_session(session).by_ids(
-            [c.unit_id for c in await CaseRepository.from_session(session).cards(case.id)
-             if c.status in OPEN_CARD_STATUSES]  # fmt: skip
+            [
+                c.unit_id
+                for c in await CaseRepository.from_session(session).cards(case.id)
+                if c.status in OPEN_CARD_STATUSES
+            ]  # fmt: skip
         )
         for unit in units.values():
             await webhook_service.notify_unit(
@@ -174,7 +191,14 @@ class CaseService:
 
     # ---------------------------------------------------------------- center actions
 
-    async def load(self, session: AsyncSession, principal: Principal, case_id: uuid.UUID, *, for_update: bool = False) -> Case:
+    async def load(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        case_id: uuid.UUID,
+        *,
+        for_update: bool = False,
+    ) -> Case:
         case = await CaseRepository.from_session(session).get(case_id, for_update=for_update)
         if case is None or not await self.visible(session, principal, case):
             raise CaseNotFound()
@@ -188,7 +212,9 @@ class CaseService:
         units = await UnitRepository.from_session(session).by_ids([c.unit_id for c in cards])
         return any(in_scope(principal, unit.path) for unit in units.values())
 
-    async def verify(self, session: AsyncSession, principal: Principal, case: Case, data: VerifyIn) -> Case:
+    async def verify(
+        self, session: AsyncSession, principal: Principal, case: Case, data: VerifyIn
+    ) -> Case:
         if case.status != CaseStatus.pending_verification.value:
             raise IllegalTransition("核查", case.status)
         now = utcnow()
@@ -216,21 +242,31 @@ class CaseService:
             case.completed_at = now
             facts.tell_submitter(session, case, RequestStatus.answered, data.answer)
         else:
-            target = await CaseRepository.from_session(session).by_tracking_no(data.merge_into or "")
-            if target is None or target.id == case.id or CaseStatus(target.status) in FINISHED_CASE_STATUSES:
+            target = await CaseRepository.from_session(session).by_tracking_no(
+                data.merge_into or ""
+            )
+            if (
+                target is None
+                or target.id == case.id
+                or CaseStatus(target.status) in FINISHED_CASE_STATUSES
+            ):
                 raise MergeTargetInvalid()
             case.status = CaseStatus.merged.value
             case.merged_into_id = target.id
             case.decision_note = data.reason
             case.closed_at = now
-            facts.tell_submitter(session, case, RequestStatus.merged, f"已并入 {target.tracking_no} 一并办理")
+            facts.tell_submitter(
+                session, case, RequestStatus.merged, f"已并入 {target.tracking_no} 一并办理"
+            )
         history.record(session, case, actor=principal.actor, action=f"verify.{data.decision}",
                        from_status=before, to_status=case.status, reason=data.reason or data.answer,
                        data={"classification": case.classification, "merge_into": data.merge_into})  # fmt: skip
         facts.case_snapshot(session, case, owner)
         return case
 
-    async def dispatch(self, session: AsyncSession, principal: Principal, case: Case, data: DispatchIn) -> list[Card]:
+    async def dispatch(
+        self, session: AsyncSession, principal: Principal, case: Case, data: DispatchIn
+    ) -> list[Card]:
         if case.status != CaseStatus.awaiting_dispatch.value or case.classification is None:
             raise IllegalTransition("派单", case.status)
         classification = Classification(case.classification)
@@ -279,14 +315,25 @@ class CaseService:
                 evidence=[],
             )
             card.next_check_at = rules.next_check(
-                calendar, level=SupervisionLevel.none, due_at=card.due_at, sign_due_at=sign_due, unsigned=True
+                calendar,
+                level=SupervisionLevel.none,
+                due_at=card.due_at,
+                sign_due_at=sign_due,
+                unsigned=True,
             )
             session.add(card)
             cards.append(card)
         await session.flush()
         for position, milestone in enumerate(data.milestones):
             due = rules.completion_due(calendar, now, milestone.days)
-            owner_card = next((c for c, (u, _r) in zip(cards, targets, strict=True) if u.code == milestone.unit_code), None)
+            owner_card = next(
+                (
+                    c
+                    for c, (u, _r) in zip(cards, targets, strict=True)
+                    if u.code == milestone.unit_code
+                ),
+                None,
+            )
             session.add(Milestone(case_id=case.id, card_id=owner_card.id if owner_card else None, name=milestone.name,
                                   due_at=due.due_at, due_provisional=due.provisional, position=position))  # fmt: skip
         before = case.status
@@ -297,14 +344,18 @@ class CaseService:
                        data={"units": [u.code for u, _ in targets], "limit_days": days,
                              "designate": data.designate, "due_at": deadline.due_at.isoformat()})  # fmt: skip
         for card, (unit, _role) in zip(cards, targets, strict=True):
-            await webhook_service.notify_unit(session, unit.id, "card.dispatched", card_payload(case, card, unit))
+            await webhook_service.notify_unit(
+                session, unit.id, "card.dispatched", card_payload(case, card, unit)
+            )
             facts.card_snapshot(session, card, unit)
         facts.tell_submitter(session, case, RequestStatus.dispatched, f"已交由{names}办理",
                              agency=names, expected_at=deadline.due_at, provisional=deadline.provisional)  # fmt: skip
         facts.case_snapshot(session, case, await self._owner(session, case))
         return cards
 
-    async def transfer(self, session: AsyncSession, principal: Principal, case: Case, data: TransferIn) -> DisciplineTransfer:
+    async def transfer(
+        self, session: AsyncSession, principal: Principal, case: Case, data: TransferIn
+    ) -> DisciplineTransfer:
         if CaseStatus(case.status) not in (CaseStatus.awaiting_dispatch, CaseStatus.pending_verification,
                                            CaseStatus.dispatched, CaseStatus.in_progress):  # fmt: skip
             raise IllegalTransition("移交纪委监委", case.status)
@@ -353,11 +404,15 @@ class CaseService:
             extension.status = "approved"
             extension.new_due_at = card.due_at
             # The ladder starts over for the new due date.
-            card.supervision_level = SupervisionLevel.none.value if card.supervision_level != SupervisionLevel.sign_overdue.value else card.supervision_level
+            card.supervision_level = (
+                SupervisionLevel.none.value
+                if card.supervision_level != SupervisionLevel.sign_overdue.value
+                else card.supervision_level
+            )
             self.reschedule(calendar, card)
             facts.tell_submitter(session, case, RequestStatus.extended,
                                  f"经中心批准延期{extension.days}个工作日,新的办结时限为"
-                                 f"{card.due_at.astimezone(rules.SHANGHAI):%Y-%m-%d}",
+                                 f"{card.due_at.astimezone(SHANGHAI):%Y-%m-%d}",
                                  expected_at=card.due_at, provisional=card.due_provisional)  # fmt: skip
         else:
             extension.status = "rejected"
@@ -398,7 +453,9 @@ class CaseService:
             facts.card_snapshot(session, card, unit)
         return card
 
-    async def suspend(self, session: AsyncSession, principal: Principal, case: Case, card: Card, reason: str) -> Card:
+    async def suspend(
+        self, session: AsyncSession, principal: Principal, case: Case, card: Card, reason: str
+    ) -> Card:
         if card.status not in (CardStatus.dispatched.value, CardStatus.signed.value):
             raise IllegalTransition("挂起", card.status)
         card.status_before_suspend = card.status
@@ -409,19 +466,25 @@ class CaseService:
         unit = (await UnitRepository.from_session(session).by_ids([card.unit_id]))[card.unit_id]
         history.record(session, case, actor=principal.actor, action="suspend", card_id=card.id,
                        from_status=card.status_before_suspend, to_status=card.status, reason=reason)  # fmt: skip
-        await webhook_service.notify_unit(session, unit.id, "card.suspended", {**card_payload(case, card, unit), "reason": reason})
+        await webhook_service.notify_unit(
+            session, unit.id, "card.suspended", {**card_payload(case, card, unit), "reason": reason}
+        )
         facts.tell_submitter(session, case, RequestStatus.suspended, reason)
         facts.card_snapshot(session, card, unit)
         return card
 
-    async def resume(self, session: AsyncSession, principal: Principal, case: Case, card: Card) -> Card:
+    async def resume(
+        self, session: AsyncSession, principal: Principal, case: Case, card: Card
+    ) -> Card:
         if card.status != CardStatus.suspended.value or card.suspended_at is None:
             raise IllegalTransition("恢复", card.status)
         calendar = await calendar_provider.get(session)
         now = utcnow()
         paused = calendar.working_days_between(card.suspended_at, now)
         card.paused_days += paused
-        deadline = calendar.add_working_days(card.clock_start_at, card.limit_days + card.paused_days)
+        deadline = calendar.add_working_days(
+            card.clock_start_at, card.limit_days + card.paused_days
+        )
         card.due_at = deadline.due_at
         card.due_provisional = deadline.provisional
         if card.signed_at is None and paused:
@@ -433,18 +496,26 @@ class CaseService:
         history.record(session, case, actor=principal.actor, action="resume", card_id=card.id,
                        from_status=CardStatus.suspended.value, to_status=card.status,
                        data={"paused_working_days": paused, "due_at": card.due_at.isoformat()})  # fmt: skip
-        await webhook_service.notify_unit(session, unit.id, "card.resumed", card_payload(case, card, unit))
+        await webhook_service.notify_unit(
+            session, unit.id, "card.resumed", card_payload(case, card, unit)
+        )
         facts.tell_submitter(session, case, RequestStatus.in_progress, "恢复办理", expected_at=card.due_at,
                              provisional=card.due_provisional)  # fmt: skip
         facts.card_snapshot(session, card, unit)
         return card
 
-    async def redo(self, session: AsyncSession, principal: Principal, case: Case, reason: str) -> list[Card]:
+    async def redo(
+        self, session: AsyncSession, principal: Principal, case: Case, reason: str
+    ) -> list[Card]:
         """发回重办: back to the unit(s) with 3 working days, the head involved; the second redo
         escalates (提级督办)."""
         if case.status not in (CaseStatus.completed.value, CaseStatus.closed.value):
             raise RedoNotAllowed()
-        cards = [c for c in await CaseRepository.from_session(session).cards(case.id) if c.status == CardStatus.approved.value]
+        cards = [
+            c
+            for c in await CaseRepository.from_session(session).cards(case.id)
+            if c.status == CardStatus.approved.value
+        ]
         if not cards:
             raise RedoNotAllowed()
         calendar = await calendar_provider.get(session)
@@ -489,7 +560,9 @@ class CaseService:
         facts.case_snapshot(session, case, await self._owner(session, case))
         return cards
 
-    async def close(self, session: AsyncSession, principal: Principal, case: Case, note: str | None) -> Case:
+    async def close(
+        self, session: AsyncSession, principal: Principal, case: Case, note: str | None
+    ) -> Case:
         """归档 after the revisit (rated, or the revisit window is over)."""
         if case.status == CaseStatus.closed.value:
             return case
@@ -511,7 +584,9 @@ class CaseService:
     async def archive_unrated(self, session: AsyncSession, case_id: uuid.UUID, round_: int) -> None:
         await self._archive(session, case_id, round_, "回访期满,自动归档")
 
-    async def _archive(self, session: AsyncSession, case_id: uuid.UUID, round_: int, note: str) -> None:
+    async def _archive(
+        self, session: AsyncSession, case_id: uuid.UUID, round_: int, note: str
+    ) -> None:
         case = await CaseRepository.from_session(session).get(case_id, for_update=True)
         if case is None or case.redo_count != round_:
             return  # a redo reopened the case since: that round is archived on its own
@@ -536,11 +611,21 @@ class CaseService:
 
     async def _complete_case_if_done(self, session: AsyncSession, case: Case, card: Card) -> None:
         cards = await CaseRepository.from_session(session).cards(case.id)
-        live = [c for c in cards if c.status not in (CardStatus.returned.value, CardStatus.cancelled.value)]
-        lead = next((c for c in live if c.role in (CardRole.lead.value, CardRole.single.value)), None)
+        live = [
+            c
+            for c in cards
+            if c.status not in (CardStatus.returned.value, CardStatus.cancelled.value)
+        ]
+        lead = next(
+            (c for c in live if c.role in (CardRole.lead.value, CardRole.single.value)), None
+        )
         if lead is None or lead.status != CardStatus.approved.value:
             return
-        if any(c.status not in (CardStatus.approved.value,) for c in live if c.role == CardRole.co.value):
+        if any(
+            c.status not in (CardStatus.approved.value,)
+            for c in live
+            if c.role == CardRole.co.value
+        ):
             # Co-handlers whose input the lead already used are closed with the case.
             for co in live:
                 if co.role == CardRole.co.value and co.status != CardStatus.approved.value:

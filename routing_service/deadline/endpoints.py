@@ -65,7 +65,9 @@ class TickOut(Schema):
 
 @router.post("/calendar/years", response_model=LoadResultOut, responses=error_responses(401, 403, 422),
              summary="Load a year's official holiday schedule (recomputes provisional deadlines)")  # fmt: skip
-async def load_year(schedule: YearSchedule, session: SessionDep, principal: CurrentPrincipal) -> Any:
+async def load_year(
+    schedule: YearSchedule, session: SessionDep, principal: CurrentPrincipal
+) -> Any:
     authorize(principal, "calendar.manage")
     return await calendar_service.load_year(session, principal, schedule)
 
@@ -86,17 +88,30 @@ async def compute_deadline(
     if start.tzinfo is None:
         from services.errors import BadRequest
 
-        raise BadRequest("start 须带时区", "start needs a UTC offset", code="naive_datetime", status_code=422)
+        raise BadRequest(
+            "start 须带时区", "start needs a UTC offset", code="naive_datetime", status_code=422
+        )
     if not date(1990, 1, 1) <= start.date() <= date(2200, 1, 1):
         from services.errors import BadRequest
 
-        raise BadRequest("日期超出范围", "Date out of range", code="date_out_of_range", status_code=422)
+        raise BadRequest(
+            "日期超出范围", "Date out of range", code="date_out_of_range", status_code=422
+        )
     calendar = await calendar_provider.get(session)
     deadline = calendar.add_working_days(start, working_days)
-    return DeadlineOut(start=start, working_days=working_days, due_at=deadline.due_at, provisional=deadline.provisional)
+    return DeadlineOut(
+        start=start,
+        working_days=working_days,
+        due_at=deadline.due_at,
+        provisional=deadline.provisional,
+    )
 
 
-@router.get("/supervision/events", response_model=list[SupervisionEventOut], responses=error_responses(401, 403))
+@router.get(
+    "/supervision/events",
+    response_model=list[SupervisionEventOut],
+    responses=error_responses(401, 403),
+)
 async def supervision_events(
     session: SessionDep,
     principal: CurrentPrincipal,
@@ -117,15 +132,32 @@ async def supervision_events(
         stmt = stmt.where(OrgUnit.path.startswith(principal.unit_path))
     rows = (await session.execute(stmt)).all()
     return [
-        SupervisionEventOut(id=e.id, card_id=e.card_id, case_id=e.case_id, tracking_no=no, unit_code=code,
-                            level=SupervisionLevel(e.level), due_at=e.due_at, at=e.at, notice=e.notice)  # fmt: skip
+        SupervisionEventOut(
+            id=e.id,
+            card_id=e.card_id,
+            case_id=e.case_id,
+            tracking_no=no,
+            unit_code=code,
+            level=SupervisionLevel(e.level),
+            due_at=e.due_at,
+            at=e.at,
+            notice=e.notice,
+        )  # fmt: skip
         for e, no, code, path in rows
         if in_scope(principal, path) or principal.unit_path == "/"
     ]
 
 
-@router.get("/supervision/overdue", responses=error_responses(401, 403), summary="Open cards past their due time")
-async def overdue_cards(session: SessionDep, principal: CurrentPrincipal, limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> list[dict[str, Any]]:
+@router.get(
+    "/supervision/overdue",
+    responses=error_responses(401, 403),
+    summary="Open cards past their due time",
+)
+async def overdue_cards(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> list[dict[str, Any]]:
     authorize(principal, "supervision.read")
     now = utcnow()
     stmt = (

@@ -8,7 +8,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from routing_service.models import Card, OrgUnit
 
-CARDS_OVERDUE = Gauge("yingshang_cards_overdue", "Open cards past their due time (red card or worse)", ["unit"])
+CARDS_OVERDUE = Gauge(
+    "yingshang_cards_overdue", "Open cards past their due time (red card or worse)", ["unit"]
+)
 _OVERDUE_LEVELS = ("red", "listed", "escalated")
 
 
@@ -18,7 +20,9 @@ async def refresh(session: AsyncSession) -> None:
         select(OrgUnit.code, func.count())
         .select_from(Card)
         .join(OrgUnit, OrgUnit.id == Card.unit_id)
-        .where(Card.status.in_(("dispatched", "signed")), Card.supervision_level.in_(_OVERDUE_LEVELS))
+        .where(
+            Card.status.in_(("dispatched", "signed")), Card.supervision_level.in_(_OVERDUE_LEVELS)
+        )
         .group_by(OrgUnit.code)
     )
     CARDS_OVERDUE.clear()

@@ -56,14 +56,21 @@ def previous_working_day_start(calendar: WorkCalendar, due_at: datetime) -> date
     return due_at - timedelta(days=1)
 
 
-def ladder(calendar: WorkCalendar, *, due_at: datetime, sign_due_at: datetime, unsigned: bool) -> list[tuple[datetime, SupervisionLevel]]:
+def ladder(
+    calendar: WorkCalendar, *, due_at: datetime, sign_due_at: datetime, unsigned: bool
+) -> list[tuple[datetime, SupervisionLevel]]:
     """Every step of the ladder for one due date, in order of rank."""
     steps: list[tuple[datetime, SupervisionLevel]] = []
     if unsigned:
         steps.append((sign_due_at, SupervisionLevel.sign_overdue))
     steps.append((previous_working_day_start(calendar, due_at), SupervisionLevel.yellow))
     steps.append((due_at, SupervisionLevel.red))
-    steps.append((calendar.add_working_days(due_at, settings.listed_after_days).due_at, SupervisionLevel.listed))
+    steps.append(
+        (
+            calendar.add_working_days(due_at, settings.listed_after_days).due_at,
+            SupervisionLevel.listed,
+        )
+    )
     return steps
 
 

@@ -26,7 +26,9 @@ class LoadResult:
 
 
 class CalendarService:
-    async def load_year(self, session: AsyncSession, principal: Principal, schedule: YearSchedule) -> LoadResult:
+    async def load_year(
+        self, session: AsyncSession, principal: Principal, schedule: YearSchedule
+    ) -> LoadResult:
         row = await session.get(CalendarYear, schedule.year)
         holidays = sorted(d.isoformat() for d in schedule.holidays)
         workdays = sorted(d.isoformat() for d in schedule.workdays)
@@ -45,7 +47,9 @@ class CalendarService:
         units = await UnitRepository.from_session(session).by_ids([c.unit_id for c in cards])
         cases = CaseRepository.from_session(session)
         for card in cards:
-            deadline = calendar.add_working_days(card.clock_start_at, card.limit_days + card.paused_days)
+            deadline = calendar.add_working_days(
+                card.clock_start_at, card.limit_days + card.paused_days
+            )
             result.recomputed += 1
             changed = deadline.due_at != card.due_at
             card.due_at = deadline.due_at
@@ -70,7 +74,9 @@ class CalendarService:
 
 
 def _public_status(case_status: str) -> str:
-    return {"dispatched": "dispatched", "in_progress": "in_progress"}.get(case_status, "in_progress")
+    return {"dispatched": "dispatched", "in_progress": "in_progress"}.get(
+        case_status, "in_progress"
+    )
 
 
 calendar_service = CalendarService()

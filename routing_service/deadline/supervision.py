@@ -55,10 +55,14 @@ class TickResult:
 
 
 class SupervisionService:
-    async def tick(self, session: AsyncSession, now: datetime | None = None, *, batch: int | None = None) -> TickResult:
+    async def tick(
+        self, session: AsyncSession, now: datetime | None = None, *, batch: int | None = None
+    ) -> TickResult:
         """One pass over what is due. The caller commits."""
         now = now or utcnow()
-        cards = await CardRepository.from_session(session).due_for_supervision(now, batch or settings.supervision_batch)
+        cards = await CardRepository.from_session(session).due_for_supervision(
+            now, batch or settings.supervision_batch
+        )
         result = TickResult(cards=len(cards))
         if not cards:
             return result
@@ -84,8 +88,12 @@ class SupervisionService:
             facts.card_snapshot(session, card, unit)
         return result
 
-    async def escalate(self, session: AsyncSession, case: Case, card: Card, unit: OrgUnit, reason: str) -> None:
-        if await self._record_step(session, case, card, unit, SupervisionLevel.escalated, utcnow(), reason=reason):
+    async def escalate(
+        self, session: AsyncSession, case: Case, card: Card, unit: OrgUnit, reason: str
+    ) -> None:
+        if await self._record_step(
+            session, case, card, unit, SupervisionLevel.escalated, utcnow(), reason=reason
+        ):
             card.supervision_level = SupervisionLevel.escalated.value
 
     async def _record_step(self, session: AsyncSession, case: Case, card: Card, unit: OrgUnit,
@@ -109,9 +117,19 @@ class SupervisionService:
         }
         dialect = session.bind.dialect.name if session.bind is not None else ""
         if dialect == "postgresql":
-            stmt = pg_insert(SupervisionEvent).values(**values).on_conflict_do_nothing().returning(SupervisionEvent.id)
+            stmt = (
+                pg_insert(SupervisionEvent)
+                .values(**values)
+                .on_conflict_do_nothing()
+                .returning(SupervisionEvent.id)
+            )
         elif dialect == "sqlite":
-            stmt = sqlite_insert(SupervisionEvent).values(**values).on_conflict_do_nothing().returning(SupervisionEvent.id)
+            stmt = (
+                sqlite_insert(SupervisionEvent)
+                .values(**values)
+                .on_conflict_do_nothing()
+                .returning(SupervisionEvent.id)
+            )
         else:
             stmt = insert(SupervisionEvent).values(**values).returning(SupervisionEvent.id)
         inserted = (await session.execute(stmt)).scalar_one_or_none()
@@ -121,7 +139,9 @@ class SupervisionService:
                        card_id=card.id, reason=notice, data={"level": level.value})  # fmt: skip
         await webhook_service.notify_unit(session, unit.id, _WEBHOOK_TYPE[level],
                                           {**card_payload(case, card, unit), "level": level.value, "notice": notice})  # fmt: skip
-        log.info("supervision.step", level=level.value, tracking_no=case.tracking_no, unit=unit.code)
+        log.info(
+            "supervision.step", level=level.value, tracking_no=case.tracking_no, unit=unit.code
+        )
         return True
 
 

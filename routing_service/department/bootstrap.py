@@ -27,7 +27,7 @@ async def _bootstrap(url: str) -> dict[str, str] | None:
                 schemas.StaffDoc(
                     username="admin",
                     display_name="系统管理员",
-                    role="admin",
+                    role=Role.admin,
                     unit="HS",
                     password=password,
                 )

@@ -236,7 +236,9 @@ class SupervisionEvent(Model):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     card_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("card.id"), nullable=False)
     case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("case.id"), index=True, nullable=False)
-    unit_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("org_unit.id"), index=True, nullable=False)
+    unit_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("org_unit.id"), index=True, nullable=False
+    )
     level: Mapped[str] = mapped_column(String(16), nullable=False)
     due_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)

@@ -39,7 +39,9 @@ class StaffUser(Model):
     username: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
     display_name: Mapped[str] = mapped_column(String(50), nullable=False)
     role: Mapped[str] = mapped_column(String(32), nullable=False)
-    unit_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("org_unit.id"), index=True, nullable=False)
+    unit_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("org_unit.id"), index=True, nullable=False
+    )
     password_hash: Mapped[str | None] = mapped_column(String(200))
     phone: Mapped[str | None] = mapped_column(String(32))
     active: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False)

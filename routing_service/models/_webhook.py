@@ -15,7 +15,9 @@ class WebhookSubscription(Model):
     __tablename__ = "webhook_subscription"
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
-    unit_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("org_unit.id"), index=True, nullable=False)
+    unit_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("org_unit.id"), index=True, nullable=False
+    )
     url: Mapped[str] = mapped_column(String(2000), nullable=False)
     secret: Mapped[str] = mapped_column(String(200), nullable=False)
     event_types: Mapped[list[str]] = mapped_column(JSONType, nullable=False)

@@ -6,6 +6,7 @@ Only aggregates leave this module; nothing names a person or an enterprise.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Iterable
@@ -20,7 +21,13 @@ from scoring_service.evaluation.repository import (
     StatisticsRepository,
     VisitCounts,
 )
-from scoring_service.evaluation.service import Month, evaluation_service, half_up
+from scoring_service.evaluation.service import (
+    MAX_YEAR,
+    MIN_YEAR,
+    Month,
+    evaluation_service,
+    half_up,
+)
 from services.models import utcnow
 from shared.calendar import SHANGHAI
 from shared.enums import Channel, Topic
@@ -47,6 +54,12 @@ MAX_RANGE_DAYS = 3 * 365 + 1  # three years, leap day included
 
 
 def check_range(start: date, end: date) -> None:
+    if start.year < MIN_YEAR or end.year > MAX_YEAR:
+        raise InvalidDateRange(
+            f"日期须在 {MIN_YEAR} 年至 {MAX_YEAR} 年之间",
+            f"Dates must lie between {MIN_YEAR} and {MAX_YEAR}",
+            details={"start": start.isoformat(), "end": end.isoformat()},
+        )
     if end < start:
         raise InvalidDateRange(details={"start": start.isoformat(), "end": end.isoformat()})
     if (end - start).days + 1 > MAX_RANGE_DAYS:
@@ -168,6 +181,7 @@ class StatisticsCache:
         self._entries: OrderedDict[tuple[date, date], tuple[float, schemas.Statistics]] = (
             OrderedDict()
         )
+        self._locks: dict[tuple[date, date], asyncio.Lock] = {}
 
     def get(self, key: tuple[date, date]) -> schemas.Statistics | None:
         entry = self._entries.get(key)
@@ -189,12 +203,24 @@ class StatisticsCache:
         self._entries.clear()
 
     async def figures(self, session: AsyncSession, start: date, end: date) -> schemas.Statistics:
+        """The cached answer, else computed once: concurrent callers of the same range (every
+        hall screen when the entry expires) wait for the first one instead of all querying."""
         check_range(start, end)
-        cached = self.get((start, end))
-        if cached is None:
-            cached = await statistics_service.figures(session, start, end)
-            self.put((start, end), cached)
-        return cached
+        key = (start, end)
+        cached = self.get(key)
+        if cached is not None:
+            return cached
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        try:
+            async with lock:
+                cached = self.get(key)
+                if cached is None:
+                    cached = await statistics_service.figures(session, start, end)
+                    self.put(key, cached)
+                return cached
+        finally:
+            if not lock.locked():
+                self._locks.pop(key, None)
 
 
 statistics_service = StatisticsService()

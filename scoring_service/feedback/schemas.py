@@ -16,20 +16,24 @@ Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 class FeedbackIn(InputSchema):
     method: FeedbackMethod
     notes: Text | None = None
-    attendees: list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]] = Field(
-        default_factory=list, max_length=200
-    )
+    attendees: list[
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    ] = Field(default_factory=list, max_length=200)
     minutes: Text | None = None
 
     @model_validator(mode="after")
     def _symposium(self) -> Self:
         if self.method == "symposium" and (not self.attendees or not self.minutes):
-            raise ValueError("a symposium needs attendees and minutes / 座谈反馈须填写参会人员和纪要")
+            raise ValueError(
+                "a symposium needs attendees and minutes / 座谈反馈须填写参会人员和纪要"
+            )
         return self
 
 
 class RatingIn(InputSchema):
-    satisfaction: Satisfaction = Field(description="满意 satisfied / 基本满意 basic / 不满意 unsatisfied")
+    satisfaction: Satisfaction = Field(
+        description="满意 satisfied / 基本满意 basic / 不满意 unsatisfied"
+    )
     score: float | None = Field(None, ge=0, le=100, description="Optional on-site score 0–100")
     resolved: bool | None = None
     unit_at_fault: bool = Field(False, description="Unsatisfied for reasons on the unit's side")
@@ -91,7 +95,9 @@ class VisitIn(InputSchema):
     """A center's visit to an enterprise or merchant (走访), counted in the public figures."""
 
     target_kind: Literal["enterprise", "merchant"]
-    target_name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    target_name: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
+    ]
     uscc: Annotated[str, StringConstraints(strip_whitespace=True, max_length=18)] | None = None
     visited_on: date
 

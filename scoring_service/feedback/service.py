@@ -22,9 +22,9 @@ from services.errors import ServiceError, ServiceUnavailable
 from services.models import utcnow
 from services.outbox import add_event
 from services.settings import common_settings
+from shared.calendar import default_calendar
 from shared.enums import CaseStatus
 from shared.errors import ErrorResponse
-from shared.calendar import default_calendar
 from shared.events import RatingRecorded, RevisitExpired
 
 RATEABLE = (CaseStatus.completed.value, CaseStatus.answered.value, CaseStatus.closed.value)
@@ -43,7 +43,9 @@ class FeedbackService:
             raise CaseNotFound()
         return case
 
-    async def record_feedback(self, session: AsyncSession, principal: Principal, case: CaseFact, data: FeedbackIn) -> Feedback:
+    async def record_feedback(
+        self, session: AsyncSession, principal: Principal, case: CaseFact, data: FeedbackIn
+    ) -> Feedback:
         if case.status not in RATEABLE:
             raise NotReadyForRating()
         if case.anonymous and data.method != "original_channel":
@@ -84,7 +86,9 @@ class FeedbackService:
                         comment=data.comment, source=source, method=method, recorded_by=recorded_by, rated_at=now)  # fmt: skip
         session.add(rating)
         task = await session.scalar(
-            select(RevisitTask).where(RevisitTask.case_id == case.case_id, RevisitTask.round == case.redo_count)
+            select(RevisitTask).where(
+                RevisitTask.case_id == case.case_id, RevisitTask.round == case.redo_count
+            )
         )
         if task is not None and task.status == "open":
             task.status, task.done_at = "done", now
@@ -108,15 +112,18 @@ class FeedbackService:
                          "Idempotency-Key": f"redo:{rating.id}", "X-Acting-For": principal.actor[:100]},
             )  # fmt: skip
         except httpx.HTTPError as exc:
-            raise ServiceUnavailable("派单督办服务暂不可用", "The routing service is unavailable") from exc
+            raise ServiceUnavailable(
+                "派单督办服务暂不可用", "The routing service is unavailable"
+            ) from exc
         if response.status_code >= 500:
             raise ServiceUnavailable("派单督办服务暂不可用", "The routing service is unavailable")
         if response.status_code >= 400:
             error = ErrorResponse.model_validate(response.json()).error
-            raise ServiceError(error.message, error.message_en, code=error.code, status_code=response.status_code)
+            raise ServiceError(
+                error.message, error.message_en, code=error.code, status_code=response.status_code
+            )
         rating.redo_ordered_at = utcnow()
         return rating
-
 
     async def expire_revisits(self, session: AsyncSession, *, limit: int = 500) -> int:
         """Open revisits past their window (an index range on open tasks' due time)."""
@@ -137,7 +144,9 @@ class FeedbackService:
             if calendar.add_working_days(task.due_at, settings.revisit_window_days).due_at > now:
                 continue
             task.status, task.done_at = "expired", now
-            add_event(session, RevisitExpired(case_id=task.case_id, round=task.round, expired_at=now))
+            add_event(
+                session, RevisitExpired(case_id=task.case_id, round=task.round, expired_at=now)
+            )
             expired += 1
         return expired
 

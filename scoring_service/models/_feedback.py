@@ -26,8 +26,12 @@ class RevisitTask(Model):
 
     __table_args__ = (
         UniqueConstraint("case_id", "round", name="uq_revisit_task_case_round"),
-        Index("ix_revisit_task_open_due", "due_at", postgresql_where=text("status = 'open'"),
-              sqlite_where=text("status = 'open'")),  # fmt: skip
+        Index(
+            "ix_revisit_task_open_due",
+            "due_at",
+            postgresql_where=text("status = 'open'"),
+            sqlite_where=text("status = 'open'"),
+        ),  # fmt: skip
     )
 
 

@@ -306,7 +306,11 @@ def _apply_patch(path: Path, directory: Path, patch: dict[str, Any], objects: li
     unknown = set(patch) - {"path", "patch", "target"}
     if unknown:
         raise KustomizeError(f"{path}: patches: unsupported keys {sorted(unknown)}")
-    text = (directory / patch["path"]).read_text(encoding="utf-8") if "path" in patch else patch["patch"]
+    text = (
+        (directory / patch["path"]).read_text(encoding="utf-8")
+        if "path" in patch
+        else patch["patch"]
+    )
     docs = [d for d in yaml.safe_load_all(text) if d is not None]
     target = patch.get("target")
     if len(docs) == 1 and isinstance(docs[0], list):

@@ -18,7 +18,15 @@ from routing_service.models import ApiKey
 from services.db import AsyncSessionMaker
 from tests.fixtures.clients import make_key
 from tests.fixtures.org import Org
-from tests.fixtures.processes import ThrowawayRedis, api_argv, free_port, spawn, stop, wait_for_http, worker_argv
+from tests.fixtures.processes import (
+    ThrowawayRedis,
+    api_argv,
+    free_port,
+    spawn,
+    stop,
+    wait_for_http,
+    worker_argv,
+)
 from tests.fixtures.receiver import WebhookReceiver
 from tests.intake_service.issue.test_endpoints import submission
 
@@ -48,8 +56,12 @@ class Stack:
     def start(self) -> None:
         self.redis.start()
         for service, port in self.ports.items():
-            self.processes[f"{service}-api"] = spawn(api_argv(service, port), self.env, self.tmp_path / f"{service}-api.log")
-            self.processes[f"{service}-worker"] = spawn(worker_argv(service), self.env, self.tmp_path / f"{service}-worker.log")
+            self.processes[f"{service}-api"] = spawn(
+                api_argv(service, port), self.env, self.tmp_path / f"{service}-api.log"
+            )
+            self.processes[f"{service}-worker"] = spawn(
+                worker_argv(service), self.env, self.tmp_path / f"{service}-worker.log"
+            )
         for service in self.ports:
             wait_for_http(f"{self.url(service)}/healthz")
 
@@ -93,12 +105,18 @@ async def test_request_to_department_and_back_to_the_submitter(
         ):
             subscription = (await routing.post("/v1/webhooks/subscriptions", headers={"X-API-Key": jt_key},
                                                json={"url": receiver.url, "event_types": ["*"]})).json()  # fmt: skip
-            receipt = (await intake.post("/v1/requests", json=submission(), headers={"X-API-Key": channel_key})).json()
+            receipt = (
+                await intake.post(
+                    "/v1/requests", json=submission(), headers={"X-API-Key": channel_key}
+                )
+            ).json()
             tracking_no = receipt["tracking_no"]
             owner = {"X-Tracking-Secret": receipt["tracking_secret"]}
 
             async def case_arrived() -> Any:
-                response = await routing.get(f"/v1/cases/by-tracking/{tracking_no}", headers=org.auth("hs_operator"))
+                response = await routing.get(
+                    f"/v1/cases/by-tracking/{tracking_no}", headers=org.auth("hs_operator")
+                )
                 return response.json() if response.status_code == 200 else None
 
             case = await eventually(case_arrived)
@@ -111,11 +129,15 @@ async def test_request_to_department_and_back_to_the_submitter(
             card_id = dispatched["cards"][0]["id"]
 
             delivery = await receiver.wait_for(lambda body: body["type"] == "card.dispatched")
-            Webhook(subscription["secret"]).verify(delivery.body, delivery.headers)  # raises if unsigned
+            Webhook(subscription["secret"]).verify(
+                delivery.body, delivery.headers
+            )  # raises if unsigned
             assert delivery.json["data"]["tracking_no"] == tracking_no
 
             unit = {"X-API-Key": jt_key}
-            assert (await routing.post(f"/v1/cards/{card_id}/sign", headers=unit)).status_code == 200
+            assert (
+                await routing.post(f"/v1/cards/{card_id}/sign", headers=unit)
+            ).status_code == 200
             extension = (await routing.post(f"/v1/cards/{card_id}/extensions", headers=unit,
                                             json={"days": 2, "reason": "需协调公交公司"})).json()  # fmt: skip
             decided = await routing.post(f"/v1/cards/{card_id}/extensions/{extension['id']}/decide",
@@ -133,10 +155,16 @@ async def test_request_to_department_and_back_to_the_submitter(
 
             view = await eventually(submitter_sees_completion)
             seen = [entry["status"] for entry in view["history"]]
-            for status in ("received", "verifying", "dispatched", "in_progress", "extended", "completed"):
+            for status in (
+                "received",
+                "verifying",
+                "dispatched",
+                "in_progress",
+                "extended",
+                "completed",
+            ):
                 assert status in seen, seen
             assert view["agency_responsible"] == "区交通运输局"
             assert view["expected_at"] is not None
-            print(f"submitter saw: {seen}; webhooks received: {[r.json['type'] for r in receiver.received]}")  # noqa: T201
     finally:
         receiver.stop()

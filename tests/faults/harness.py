@@ -680,3 +680,55 @@ def check_invariants(report: Report) -> None:
     expect(not stack.api_exits, f"API processes died: {dict(stack.api_exits)}")
 
     assert not problems, "\n".join([report.line(), *problems, stack.log_tails()])
+
+
+# ---------------------------------------------------------------------------------- a scenario
+
+Fault = Callable[[FaultStack, Burst], Awaitable[dict[str, Any]]]
+
+
+async def run_scenario(
+    tmp_path: Path,
+    name: str,
+    *,
+    total: int,
+    fault: Fault,
+    settle_timeout: float,
+    twice: bool = False,
+    concurrency: int = 8,
+    env: dict[str, str] | None = None,
+) -> Report:
+    """Start a stack, drive ``total`` submissions through it while the dispatcher works the
+    cases and ``fault`` does its damage, wait for everything to settle, print the counts and
+    check every invariant. Returns the report for test-specific checks."""
+    started = time.monotonic()
+    stack = FaultStack(tmp_path, env=env)
+    try:
+        await stack.start()
+        burst = Burst(stack, Driver(), total, concurrency=concurrency, twice=twice)
+        dispatcher = Dispatcher(stack, Driver(), twice=twice)
+        dispatching = asyncio.create_task(dispatcher.run())
+        faulting = asyncio.create_task(fault(stack, burst))
+        try:
+            await burst.run_all()
+            extra = await faulting
+            state = await settle(stack, burst, dispatcher, settle_timeout)
+            await asyncio.wait_for(dispatching, 120)
+        finally:
+            faulting.cancel()
+            dispatcher.stop()
+            dispatching.cancel()
+        report = Report(name, burst, dispatcher, stack, state, await audit(stack), started, extra)
+        print(report.line())  # noqa: T201
+        check_invariants(report)
+        return report
+    finally:
+        await stack.close()
+
+
+def submissions(default: int) -> int:
+    """Burst size: the test's default, or ``FAULT_SUBMISSIONS`` (e.g. 2000, the issue's size,
+    for a long run outside CI)."""
+    import os
+
+    return int(os.environ.get("FAULT_SUBMISSIONS", default))

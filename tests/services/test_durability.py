@@ -49,7 +49,11 @@ async def test_every_201_is_delivered_exactly_once_after_worker_kill_and_redis_l
 ) -> None:
     redis_server = ThrowawayRedis()
     redis_server.start()
-    env = {"REDIS_URL": redis_server.url, "LOG_LEVEL": "WARNING", "INTAKE_OUTBOX_RELAY_SECONDS": "1"}
+    env = {
+        "REDIS_URL": redis_server.url,
+        "LOG_LEVEL": "WARNING",
+        "INTAKE_OUTBOX_RELAY_SECONDS": "1",
+    }
     port = free_port()
     api = spawn(api_argv("intake", port), env, tmp_path / "api.log")
     worker = spawn(worker_argv("intake"), env, tmp_path / "worker.log")
@@ -84,7 +88,6 @@ async def test_every_201_is_delivered_exactly_once_after_worker_kill_and_redis_l
                 if len(jobs) >= TOTAL:
                     break
                 await asyncio.sleep(0.5)
-            print(f"accepted={len(accepted)} queued_for_routing={len(jobs)} max_copies={max(jobs.values(), default=0)}")  # noqa: T201
             assert set(jobs) == set(accepted)
             assert set(jobs.values()) == {1}
         finally:
@@ -107,11 +110,14 @@ async def test_every_201_is_delivered_exactly_once_after_worker_kill_and_redis_l
         unconfirmed = -1
         while time.monotonic() < deadline:
             async with intake_sessionmaker() as session:
-                unconfirmed = await session.scalar(
-                    select(func.count()).select_from(OutboxEvent).where(
-                        OutboxEvent.queue == "routing", OutboxEvent.confirmed_at.is_(None)
+                unconfirmed = (
+                    await session.scalar(
+                        select(func.count())
+                        .select_from(OutboxEvent)
+                        .where(OutboxEvent.queue == "routing", OutboxEvent.confirmed_at.is_(None))
                     )
-                ) or 0
+                    or 0
+                )
             if unconfirmed == 0:
                 break
             await asyncio.sleep(0.5)

@@ -30,10 +30,15 @@ async def test_models_match_the_migrations(spec, test_database: str) -> None:  #
     engine = create_engine(test_database, schema=spec.name, pool_size=1)
     try:
         async with engine.connect() as connection:
+
             def diff(sync_connection):  # type: ignore[no-untyped-def]
                 context = MigrationContext.configure(
                     sync_connection,
-                    opts={"include_name": lambda name, type_, _p: not (type_ == "table" and name == "alembic_version")},
+                    opts={
+                        "include_name": lambda name, type_, _p: (
+                            not (type_ == "table" and name == "alembic_version")
+                        )
+                    },
                 )
                 return compare_metadata(context, spec.metadata)
 
@@ -45,7 +50,9 @@ async def test_models_match_the_migrations(spec, test_database: str) -> None:  #
 @pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
 async def test_downgrade_to_base_and_back(spec) -> None:  # type: ignore[no-untyped-def]
     name = f"{RUN_DATABASE_URL.rsplit('/', 1)[1]}_mig_{spec.name}"
-    admin = await asyncpg.connect(ADMIN_DATABASE_URL.replace("postgresql+asyncpg://", "postgresql://"))
+    admin = await asyncpg.connect(
+        ADMIN_DATABASE_URL.replace("postgresql+asyncpg://", "postgresql://")
+    )
     await admin.execute(f'CREATE DATABASE "{name}"')
     try:
         url = normalize_database_url(with_database(ADMIN_DATABASE_URL, name))

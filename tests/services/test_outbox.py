@@ -81,7 +81,10 @@ class TestOutbox:
         assert all(row.confirmed_at is None for row in rows)
 
     async def test_relay_confirms_what_consumers_finished(
-        self, intake_client: httpx.AsyncClient, channel_key: str, intake_sessionmaker: AsyncSessionMaker
+        self,
+        intake_client: httpx.AsyncClient,
+        channel_key: str,
+        intake_sessionmaker: AsyncSessionMaker,
     ) -> None:
         await submit(intake_client, channel_key)
         applied: list[str] = []
@@ -111,21 +114,33 @@ class TestOutbox:
         assert await redis_client.zcard("routing") == 1
 
     async def test_young_rows_are_left_to_the_fast_path(
-        self, intake_client: httpx.AsyncClient, channel_key: str, intake_sessionmaker: AsyncSessionMaker
+        self,
+        intake_client: httpx.AsyncClient,
+        channel_key: str,
+        intake_sessionmaker: AsyncSessionMaker,
     ) -> None:
         await submit(intake_client, channel_key)
-        assert await relay(intake_sessionmaker) == {"confirmed": 0, "pushed": 0, "waiting": 0, "failed": 0}
+        assert await relay(intake_sessionmaker) == {
+            "confirmed": 0,
+            "pushed": 0,
+            "waiting": 0,
+            "failed": 0,
+        }
 
 
 class TestInbox:
-    async def test_redelivered_event_is_applied_once(self, intake_sessionmaker: AsyncSessionMaker) -> None:
+    async def test_redelivered_event_is_applied_once(
+        self, intake_sessionmaker: AsyncSessionMaker
+    ) -> None:
         applied: list[str] = []
 
         async def handler(_session: AsyncSession, envelope: EventEnvelope) -> None:
             applied.append(str(envelope.id))
 
         consumer = EventConsumer(InboxEvent, {"test.happened": handler})
-        envelope: dict[str, Any] = EventEnvelope(type="test.happened", source="test", data={}).model_dump(mode="json")
+        envelope: dict[str, Any] = EventEnvelope(
+            type="test.happened", source="test", data={}
+        ).model_dump(mode="json")
         ctx = {"sessionmaker": intake_sessionmaker, "job_try": 1}
         assert await consumer(ctx, envelope) == "handled"
         assert await consumer(ctx, envelope) == "duplicate"
@@ -133,7 +148,9 @@ class TestInbox:
         async with intake_sessionmaker() as session:
             assert await session.scalar(select(func.count()).select_from(InboxEvent)) == 1
 
-    async def test_failed_handler_leaves_no_inbox_row(self, intake_sessionmaker: AsyncSessionMaker) -> None:
+    async def test_failed_handler_leaves_no_inbox_row(
+        self, intake_sessionmaker: AsyncSessionMaker
+    ) -> None:
         calls = 0
 
         async def flaky(_session: AsyncSession, _envelope: EventEnvelope) -> None:
@@ -143,7 +160,9 @@ class TestInbox:
                 raise RuntimeError("boom")
 
         consumer = EventConsumer(InboxEvent, {"test.flaky": flaky})
-        envelope = EventEnvelope(id=uuid.uuid4(), type="test.flaky", source="test", data={}).model_dump(mode="json")
+        envelope = EventEnvelope(
+            id=uuid.uuid4(), type="test.flaky", source="test", data={}
+        ).model_dump(mode="json")
         ctx = {"sessionmaker": intake_sessionmaker, "job_try": 1}
         try:
             await consumer(ctx, envelope)
@@ -152,10 +171,14 @@ class TestInbox:
         assert await consumer(ctx, envelope) == "handled"
         assert calls == 2
 
-    async def test_newer_versions_are_acknowledged_not_failed(self, intake_sessionmaker: AsyncSessionMaker) -> None:
+    async def test_newer_versions_are_acknowledged_not_failed(
+        self, intake_sessionmaker: AsyncSessionMaker
+    ) -> None:
         async def handler(_session: AsyncSession, _envelope: EventEnvelope) -> None:
             raise AssertionError("must not be called")
 
         consumer = EventConsumer(InboxEvent, {"test.v": handler})
-        envelope = EventEnvelope(type="test.v", version=2, source="test", data={}).model_dump(mode="json")
+        envelope = EventEnvelope(type="test.v", version=2, source="test", data={}).model_dump(
+            mode="json"
+        )
         assert await consumer({"sessionmaker": intake_sessionmaker}, envelope) == "ignored"

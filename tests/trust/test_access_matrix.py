@@ -32,28 +32,42 @@ async def _case(ctx: Ctx) -> str:
 
 async def verify(ctx: Ctx, headers: dict[str, str]) -> httpx.Response:
     case_id = await _case(ctx)
-    return await ctx["routing"].post(f"/v1/cases/{case_id}/verify", headers=headers, json={"decision": "accept", "classification": "general"})
+    return await ctx["routing"].post(
+        f"/v1/cases/{case_id}/verify",
+        headers=headers,
+        json={"decision": "accept", "classification": "general"},
+    )
 
 
 async def dispatch(ctx: Ctx, headers: dict[str, str]) -> httpx.Response:
     case_id = await _case(ctx)
     await ctx["routing"].post(f"/v1/cases/{case_id}/verify", headers=ctx["org"].auth("hs_operator"),
                               json={"decision": "accept", "classification": "general"})  # fmt: skip
-    return await ctx["routing"].post(f"/v1/cases/{case_id}/dispatch", headers=headers, json={"units": [{"unit_code": "DEPT-JT"}]})
+    return await ctx["routing"].post(
+        f"/v1/cases/{case_id}/dispatch", headers=headers, json={"units": [{"unit_code": "DEPT-JT"}]}
+    )
 
 
 async def transfer(ctx: Ctx, headers: dict[str, str]) -> httpx.Response:
-    return await ctx["routing"].post(f"/v1/cases/{await _case(ctx)}/transfer", headers=headers, json={"reason": "涉嫌吃拿卡要"})
+    return await ctx["routing"].post(
+        f"/v1/cases/{await _case(ctx)}/transfer", headers=headers, json={"reason": "涉嫌吃拿卡要"}
+    )
 
 
 async def sign(ctx: Ctx, headers: dict[str, str]) -> httpx.Response:
-    case = await verify_and_dispatch(ctx["routing"], ctx["org"], await arrive(ctx["routing_sessionmaker"]))
+    case = await verify_and_dispatch(
+        ctx["routing"], ctx["org"], await arrive(ctx["routing_sessionmaker"])
+    )
     return await ctx["routing"].post(f"/v1/cards/{case['cards'][0]['id']}/sign", headers=headers)
 
 
 async def review(ctx: Ctx, headers: dict[str, str]) -> httpx.Response:
-    case = await verify_and_dispatch(ctx["routing"], ctx["org"], await arrive(ctx["routing_sessionmaker"]))
-    return await ctx["routing"].post(f"/v1/cards/{case['cards'][0]['id']}/review", headers=headers, json={"accept": True})
+    case = await verify_and_dispatch(
+        ctx["routing"], ctx["org"], await arrive(ctx["routing_sessionmaker"])
+    )
+    return await ctx["routing"].post(
+        f"/v1/cards/{case['cards'][0]['id']}/review", headers=headers, json={"accept": True}
+    )
 
 
 async def list_transfers(ctx: Ctx, headers: dict[str, str]) -> httpx.Response:
@@ -61,7 +75,9 @@ async def list_transfers(ctx: Ctx, headers: dict[str, str]) -> httpx.Response:
 
 
 async def load_calendar(ctx: Ctx, headers: dict[str, str]) -> httpx.Response:
-    return await ctx["routing"].post("/v1/calendar/years", headers=headers, json={"year": 2099, "holidays": [], "workdays": []})
+    return await ctx["routing"].post(
+        "/v1/calendar/years", headers=headers, json={"year": 2099, "holidays": [], "workdays": []}
+    )
 
 
 async def verify_history(ctx: Ctx, headers: dict[str, str]) -> httpx.Response:
@@ -99,10 +115,16 @@ ACTIONS: dict[str, tuple[Action, set[str]]] = {
     "list transfers": (list_transfers, {"jw_officer", "hs_leader", "auditor", "admin"}),
     "load calendar": (load_calendar, {"admin"}),
     "verify history": (verify_history, {"auditor", "jw_officer", "hs_leader", "admin"}),
-    "supervision events": (supervision_events, CENTER | {"gm_operator", "auditor", "admin", "jw_officer"}),
+    "supervision events": (
+        supervision_events,
+        CENTER | {"gm_operator", "auditor", "admin", "jw_officer"},
+    ),
     "create staff": (create_staff, {"admin"}),
     "read revisits": (read_revisits, CENTER | {"gm_operator", "auditor", "admin"}),
-    "record feedback": (record_feedback, {"hs_operator", "hs_supervisor", "hs_leader", "gm_operator", "admin"}),
+    "record feedback": (
+        record_feedback,
+        {"hs_operator", "hs_supervisor", "hs_leader", "gm_operator", "admin"},
+    ),
     "read requests (intake)": (read_requests, CENTER | {"auditor", "admin", "jw_officer"}),
 }
 SCORING_OR_INTAKE = {"read revisits", "record feedback", "read requests (intake)"}
@@ -129,8 +151,12 @@ async def test_each_role(
         outcomes[role] = (await run(ctx, headers)).status_code
     # A street operator may verify, but not the district's cases: outside its subtree the case
     # does not exist for it (404), which is also a denial.
-    denied = {role for role, status in outcomes.items() if status in (401, 403)
-              or (role == "gm_operator" and status == 404 and action not in SCORING_OR_INTAKE)}
+    denied = {
+        role
+        for role, status in outcomes.items()
+        if status in (401, 403)
+        or (role == "gm_operator" and status == 404 and action not in SCORING_OR_INTAKE)
+    }
     expected_denied = set(outcomes) - allowed
     assert denied == expected_denied, f"{action}: {outcomes}"
     anonymous = await run(ctx, {})

@@ -27,22 +27,33 @@ async def test_only_the_discipline_role_reads_a_whistleblowers_identity(
     body = submission(channel="report_platform", type="report", title="窗口人员吃拿卡要", anonymous=True,
                       description="办理备案时工作人员暗示要好处费。",
                       submitter={"kind": "person", "name": "王小明", "phone": "13912345678"})  # fmt: skip
-    receipt = (await intake_client.post("/v1/requests", json=body, headers={"X-API-Key": channel_key})).json()
+    receipt = (
+        await intake_client.post("/v1/requests", json=body, headers={"X-API-Key": channel_key})
+    ).json()
     url = f"/v1/staff/requests/{receipt['tracking_no']}"
     masked = (await intake_client.get(url, headers=org.auth("hs_supervisor"))).json()
-    assert masked["submitter"]["phone"] == "139****5678" and masked["submitter"]["name"] == "王**"
+    assert masked["submitter"]["phone"] == "139****5678"
+    assert masked["submitter"]["name"] == "王**"
     assert masked["identity_revealed"] is False
     revealed = (await intake_client.get(url, headers=org.auth("jw_officer"))).json()
-    assert revealed["submitter"]["phone"] == "13912345678" and revealed["submitter"]["name"] == "王小明"
+    assert revealed["submitter"]["phone"] == "13912345678"
+    assert revealed["submitter"]["name"] == "王小明"
     assert revealed["identity_revealed"] is True
-    listing = (await intake_client.get("/v1/staff/requests?confidential=true", headers=org.auth("auditor"))).json()
-    assert listing["total"] == 1 and listing["items"][0]["submitter"]["masked"] is True
+    listing = (
+        await intake_client.get("/v1/staff/requests?confidential=true", headers=org.auth("auditor"))
+    ).json()
+    assert listing["total"] == 1
+    assert listing["items"][0]["submitter"]["masked"] is True
     assert (await intake_client.get(url, headers=org.auth("gm_operator"))).status_code == 403
     assert (await intake_client.get(url, headers=org.auth("jt_liaison"))).status_code == 403
 
 
 def test_phone_and_id_numbers_never_reach_the_logs() -> None:
-    event = _mask_pii(None, "info", {"event": "联系人13812345678,身份证11010519491231002X", "phone": "13912345678"})
+    event = _mask_pii(
+        None,
+        "info",
+        {"event": "联系人13812345678,身份证11010519491231002X", "phone": "13912345678"},
+    )
     assert "13812345678" not in json.dumps(event, ensure_ascii=False)
     assert "11010519491231002X" not in event["event"]
     assert event["phone"] == "139****5678"
@@ -56,7 +67,9 @@ class TestExternalIdentityProvider:
         jwk.update(kid="idp-1", use="sig", alg="RS256")
         server = JsonServer({"keys": [jwk]})  # the identity provider's JWKS endpoint, on loopback
         server.start()
-        settings = CommonSettings(jwks_url=server.url, jwt_issuer="https://idp.example.gov.cn", jwt_audience="yingshang")
+        settings = CommonSettings(
+            jwks_url=server.url, jwt_issuer="https://idp.example.gov.cn", jwt_audience="yingshang"
+        )
         monkeypatch.setattr(auth, "common_settings", lambda: settings)
         auth._jwks_client.cache_clear()
         yield key
@@ -71,7 +84,11 @@ class TestExternalIdentityProvider:
 
     def test_verified_against_the_jwks(self, provider: Any) -> None:
         principal = auth.decode_token(self.token(provider))
-        assert (principal.subject, principal.role, principal.unit_path) == ("zhang.san", "dispatcher", "/HS/")
+        assert (principal.subject, principal.role, principal.unit_path) == (
+            "zhang.san",
+            "dispatcher",
+            "/HS/",
+        )
 
     def test_wrong_audience_expired_or_forged_are_refused(self, provider: Any) -> None:
         for bad in (

@@ -20,7 +20,11 @@ from tests.routing_service.assignment.helpers import arrive, key_headers, ok, ve
 
 async def outbox_types(sessionmaker: AsyncSessionMaker, queue: str) -> list[str]:
     async with sessionmaker() as session:
-        rows = (await session.scalars(select(OutboxEvent).where(OutboxEvent.queue == queue).order_by(OutboxEvent.id))).all()
+        rows = (
+            await session.scalars(
+                select(OutboxEvent).where(OutboxEvent.queue == queue).order_by(OutboxEvent.id)
+            )
+        ).all()
         if queue == "intake":
             return [row.envelope["data"]["status"] for row in rows]
         return [row.event_type for row in rows]
@@ -31,7 +35,9 @@ class TestCaseCreation:
         self, routing_client: httpx.AsyncClient, routing_sessionmaker: AsyncSessionMaker, org: Org
     ) -> None:
         case_id = await arrive(routing_sessionmaker)
-        case = await ok(await routing_client.get(f"/v1/cases/{case_id}", headers=org.auth("hs_operator")))
+        case = await ok(
+            await routing_client.get(f"/v1/cases/{case_id}", headers=org.auth("hs_operator"))
+        )
         assert case["status"] == "pending_verification"
         assert case["status_label"] == "待核查"
         # Verification has a 1-working-day limit.
@@ -48,21 +54,29 @@ class TestGeneralCase:
     ) -> None:
         jt_key = await make_key(routing_sessionmaker, ApiKey, "DEPT-JT")
         case_id = await arrive(routing_sessionmaker)
-        case = await verify_and_dispatch(routing_client, org, case_id, instructions="请交通运输局会同公交总公司研究")
+        case = await verify_and_dispatch(
+            routing_client, org, case_id, instructions="请交通运输局会同公交总公司研究"
+        )
         assert case["status"] == "dispatched"
         card = case["cards"][0]
         assert card["unit_code"] == "DEPT-JT"
-        expected = default_calendar().add_working_days(datetime.fromisoformat(card["dispatched_at"]), 5)
+        expected = default_calendar().add_working_days(
+            datetime.fromisoformat(card["dispatched_at"]), 5
+        )
         assert datetime.fromisoformat(card["due_at"]) == expected.due_at
         assert expected.due_at.astimezone(SHANGHAI).time() == time(23, 59, 59)
         card_id = card["id"]
 
         # Completing an unsigned card is refused.
-        refused = await routing_client.post(f"/v1/cards/{card_id}/complete", headers=key_headers(jt_key), json={"result": "已办理"})
+        refused = await routing_client.post(
+            f"/v1/cards/{card_id}/complete", headers=key_headers(jt_key), json={"result": "已办理"}
+        )
         assert refused.status_code == 409
         assert refused.json()["error"]["code"] == "illegal_transition"
 
-        signed = await ok(await routing_client.post(f"/v1/cards/{card_id}/sign", headers=key_headers(jt_key)))
+        signed = await ok(
+            await routing_client.post(f"/v1/cards/{card_id}/sign", headers=key_headers(jt_key))
+        )
         assert signed["status"] == "signed"
         assert signed["contact_due_at"] is not None
         await ok(await routing_client.post(f"/v1/cards/{card_id}/contact", headers=key_headers(jt_key),
@@ -93,14 +107,26 @@ class TestGeneralCase:
         assert sent_back["status"] == "signed"
         await ok(await routing_client.post(f"/v1/cards/{card_id}/complete", headers=key_headers(jt_key),
                                            json={"result": "延伸23路、新开90路,枢纽站年内建成"}))  # fmt: skip
-        await ok(await routing_client.post(f"/v1/cards/{card_id}/review", headers=org.auth("hs_dispatcher"), json={"accept": True}))
-        final = await ok(await routing_client.get(f"/v1/cases/{case_id}", headers=org.auth("hs_operator")))
+        await ok(
+            await routing_client.post(
+                f"/v1/cards/{card_id}/review",
+                headers=org.auth("hs_dispatcher"),
+                json={"accept": True},
+            )
+        )
+        final = await ok(
+            await routing_client.get(f"/v1/cases/{case_id}", headers=org.auth("hs_operator"))
+        )
         assert final["status"] == "completed"
         assert await outbox_types(routing_sessionmaker, "intake") == [
             "verifying", "verifying", "dispatched", "in_progress", "extended", "completed",
         ]  # fmt: skip
 
-        check = await ok(await routing_client.get(f"/v1/cases/{case_id}/history/verify", headers=org.auth("auditor")))
+        check = await ok(
+            await routing_client.get(
+                f"/v1/cases/{case_id}/history/verify", headers=org.auth("auditor")
+            )
+        )
         assert check["valid"] is True
         assert check["events"] >= 10
 
@@ -111,9 +137,16 @@ class TestGeneralCase:
         case = await verify_and_dispatch(routing_client, org, await arrive(routing_sessionmaker))
         card_id = case["cards"][0]["id"]
         headers = {**key_headers(jt_key), "Idempotency-Key": "ret-1"}
-        first = await ok(await routing_client.post(f"/v1/cards/{card_id}/return", headers=headers, json={"reason": "不属于本单位职责"}))
-        again = await routing_client.post(f"/v1/cards/{card_id}/return", headers=headers, json={"reason": "不属于本单位职责"})
-        assert again.status_code == 200 and again.json() == first
+        first = await ok(
+            await routing_client.post(
+                f"/v1/cards/{card_id}/return", headers=headers, json={"reason": "不属于本单位职责"}
+            )
+        )
+        again = await routing_client.post(
+            f"/v1/cards/{card_id}/return", headers=headers, json={"reason": "不属于本单位职责"}
+        )
+        assert again.status_code == 200
+        assert again.json() == first
         sign = await routing_client.post(f"/v1/cards/{card_id}/sign", headers=key_headers(jt_key))
         assert sign.status_code == 409
         assert sign.json()["error"]["code"] == "illegal_transition"
@@ -127,12 +160,26 @@ class TestReturns:
         gh_key = await make_key(routing_sessionmaker, ApiKey, "DEPT-GH")
         case_id = await arrive(routing_sessionmaker)
         case = await verify_and_dispatch(routing_client, org, case_id)
-        await ok(await routing_client.post(f"/v1/cards/{case['cards'][0]['id']}/return", headers=key_headers(jt_key), json={"reason": "应由规划部门办理"}))
+        await ok(
+            await routing_client.post(
+                f"/v1/cards/{case['cards'][0]['id']}/return",
+                headers=key_headers(jt_key),
+                json={"reason": "应由规划部门办理"},
+            )
+        )
         case = await ok(await routing_client.post(f"/v1/cases/{case_id}/dispatch", headers=org.auth("hs_dispatcher"),
                                                   json={"units": [{"unit_code": "DEPT-GH"}]}))  # fmt: skip
         gh_card = next(c for c in case["cards"] if c["unit_code"] == "DEPT-GH")
-        await ok(await routing_client.post(f"/v1/cards/{gh_card['id']}/return", headers=key_headers(gh_key), json={"reason": "应由交通部门办理"}))
-        state = await ok(await routing_client.get(f"/v1/cases/{case_id}", headers=org.auth("hs_dispatcher")))
+        await ok(
+            await routing_client.post(
+                f"/v1/cards/{gh_card['id']}/return",
+                headers=key_headers(gh_key),
+                json={"reason": "应由交通部门办理"},
+            )
+        )
+        state = await ok(
+            await routing_client.get(f"/v1/cases/{case_id}", headers=org.auth("hs_dispatcher"))
+        )
         assert state["must_designate"] is True
         refused = await routing_client.post(f"/v1/cases/{case_id}/dispatch", headers=org.auth("hs_dispatcher"),
                                             json={"units": [{"unit_code": "DEPT-JT"}]})  # fmt: skip
@@ -141,7 +188,11 @@ class TestReturns:
         case = await ok(await routing_client.post(f"/v1/cases/{case_id}/dispatch", headers=org.auth("hs_dispatcher"),
                                                   json={"units": [{"unit_code": "DEPT-JT"}], "designate": True}))  # fmt: skip
         designated = next(c for c in case["cards"] if c["status"] == "dispatched")
-        blocked = await routing_client.post(f"/v1/cards/{designated['id']}/return", headers=key_headers(jt_key), json={"reason": "还是不归我们管"})
+        blocked = await routing_client.post(
+            f"/v1/cards/{designated['id']}/return",
+            headers=key_headers(jt_key),
+            json={"reason": "还是不归我们管"},
+        )
         assert blocked.status_code == 409
         assert blocked.json()["error"]["code"] == "card_designated"
 
@@ -152,9 +203,17 @@ class TestReturns:
         case = await verify_and_dispatch(routing_client, org, await arrive(routing_sessionmaker))
         card_id = uuid.UUID(case["cards"][0]["id"])
         async with routing_sessionmaker() as session:
-            await session.execute(update(Card).where(Card.id == card_id).values(return_deadline_at=utcnow() - timedelta(minutes=1)))
+            await session.execute(
+                update(Card)
+                .where(Card.id == card_id)
+                .values(return_deadline_at=utcnow() - timedelta(minutes=1))
+            )
             await session.commit()
-        late = await routing_client.post(f"/v1/cards/{card_id}/return", headers=key_headers(jt_key), json={"reason": "不属于本单位职责"})
+        late = await routing_client.post(
+            f"/v1/cards/{card_id}/return",
+            headers=key_headers(jt_key),
+            json={"reason": "不属于本单位职责"},
+        )
         assert late.status_code == 409
         assert late.json()["error"]["code"] == "return_window_closed"
 
@@ -163,22 +222,63 @@ class TestMultiDepartment:
     async def test_lead_completes_after_co_handlers(
         self, routing_client: httpx.AsyncClient, routing_sessionmaker: AsyncSessionMaker, org: Org
     ) -> None:
-        keys = {code: await make_key(routing_sessionmaker, ApiKey, code) for code in ("DEPT-GH", "DEPT-FG", "DEPT-GD")}
-        case_id = await arrive(routing_sessionmaker, title="邯郸制药三期土地使用证办理", description="三期项目土地招拍挂后办理土地使用证,需国土、规划、发改等部门帮办代办。")
-        units = [{"unit_code": "DEPT-GH", "role": "lead"}, {"unit_code": "DEPT-FG", "role": "co"}, {"unit_code": "DEPT-GD", "role": "co"}]
-        case = await verify_and_dispatch(routing_client, org, case_id, classification="multi", units=units)
+        keys = {
+            code: await make_key(routing_sessionmaker, ApiKey, code)
+            for code in ("DEPT-GH", "DEPT-FG", "DEPT-GD")
+        }
+        case_id = await arrive(
+            routing_sessionmaker,
+            title="邯郸制药三期土地使用证办理",
+            description="三期项目土地招拍挂后办理土地使用证,需国土、规划、发改等部门帮办代办。",
+        )
+        units = [
+            {"unit_code": "DEPT-GH", "role": "lead"},
+            {"unit_code": "DEPT-FG", "role": "co"},
+            {"unit_code": "DEPT-GD", "role": "co"},
+        ]
+        case = await verify_and_dispatch(
+            routing_client, org, case_id, classification="multi", units=units
+        )
         cards = {c["unit_code"]: c["id"] for c in case["cards"]}
         for code, card_id in cards.items():
-            await ok(await routing_client.post(f"/v1/cards/{card_id}/sign", headers=key_headers(keys[code])))
-        early = await routing_client.post(f"/v1/cards/{cards['DEPT-GH']}/complete", headers=key_headers(keys["DEPT-GH"]), json={"result": "已办结土地证"})
+            await ok(
+                await routing_client.post(
+                    f"/v1/cards/{card_id}/sign", headers=key_headers(keys[code])
+                )
+            )
+        early = await routing_client.post(
+            f"/v1/cards/{cards['DEPT-GH']}/complete",
+            headers=key_headers(keys["DEPT-GH"]),
+            json={"result": "已办结土地证"},
+        )
         assert early.status_code == 409
         assert early.json()["error"]["code"] == "co_inputs_pending"
         assert sorted(early.json()["error"]["details"]["waiting_for"]) == ["DEPT-FG", "DEPT-GD"]
         for code in ("DEPT-FG", "DEPT-GD"):
-            await ok(await routing_client.post(f"/v1/cards/{cards[code]}/complete", headers=key_headers(keys[code]), json={"result": f"{code} 协办意见已提交"}))
-        await ok(await routing_client.post(f"/v1/cards/{cards['DEPT-GH']}/complete", headers=key_headers(keys["DEPT-GH"]), json={"result": "10月19日完成摘牌,土地使用证已办理"}))
-        await ok(await routing_client.post(f"/v1/cards/{cards['DEPT-GH']}/review", headers=org.auth("hs_supervisor"), json={"accept": True}))
-        final = await ok(await routing_client.get(f"/v1/cases/{case_id}", headers=org.auth("hs_supervisor")))
+            await ok(
+                await routing_client.post(
+                    f"/v1/cards/{cards[code]}/complete",
+                    headers=key_headers(keys[code]),
+                    json={"result": f"{code} 协办意见已提交"},
+                )
+            )
+        await ok(
+            await routing_client.post(
+                f"/v1/cards/{cards['DEPT-GH']}/complete",
+                headers=key_headers(keys["DEPT-GH"]),
+                json={"result": "10月19日完成摘牌,土地使用证已办理"},
+            )
+        )
+        await ok(
+            await routing_client.post(
+                f"/v1/cards/{cards['DEPT-GH']}/review",
+                headers=org.auth("hs_supervisor"),
+                json={"accept": True},
+            )
+        )
+        final = await ok(
+            await routing_client.get(f"/v1/cases/{case_id}", headers=org.auth("hs_supervisor"))
+        )
         assert final["status"] == "completed"
         assert {c["status"] for c in final["cards"]} == {"approved"}
 
@@ -186,7 +286,13 @@ class TestMultiDepartment:
         self, routing_client: httpx.AsyncClient, routing_sessionmaker: AsyncSessionMaker, org: Org
     ) -> None:
         case_id = await arrive(routing_sessionmaker)
-        await ok(await routing_client.post(f"/v1/cases/{case_id}/verify", headers=org.auth("hs_operator"), json={"decision": "accept", "classification": "multi"}))
+        await ok(
+            await routing_client.post(
+                f"/v1/cases/{case_id}/verify",
+                headers=org.auth("hs_operator"),
+                json={"decision": "accept", "classification": "multi"},
+            )
+        )
         two_leads = await routing_client.post(f"/v1/cases/{case_id}/dispatch", headers=org.auth("hs_dispatcher"),
                                               json={"units": [{"unit_code": "DEPT-GH", "role": "lead"}, {"unit_code": "DEPT-JT", "role": "lead"}]})  # fmt: skip
         assert two_leads.status_code == 422
@@ -209,25 +315,37 @@ class TestVerificationOutcomes:
                                                   json={"decision": "answer", "answer": "企业名称可通过邯山智慧大厅自主申报,2日内办结。"}))  # fmt: skip
         assert body["status"] == "answered"
         target_id = await arrive(routing_sessionmaker)
-        target = await ok(await routing_client.get(f"/v1/cases/{target_id}", headers=org.auth("hs_operator")))
+        target = await ok(
+            await routing_client.get(f"/v1/cases/{target_id}", headers=org.auth("hs_operator"))
+        )
         merged = await arrive(routing_sessionmaker)
         body = await ok(await routing_client.post(f"/v1/cases/{merged}/verify", headers=org.auth("hs_operator"),
                                                   json={"decision": "merge", "reason": "同一事项", "merge_into": target["tracking_no"]}))  # fmt: skip
         assert body["status"] == "merged"
-        again = await routing_client.post(f"/v1/cases/{merged}/verify", headers=org.auth("hs_operator"), json={"decision": "accept", "classification": "general"})
+        again = await routing_client.post(
+            f"/v1/cases/{merged}/verify",
+            headers=org.auth("hs_operator"),
+            json={"decision": "accept", "classification": "general"},
+        )
         assert again.status_code == 409
 
     async def test_violation_goes_to_the_discipline_commission(
         self, routing_client: httpx.AsyncClient, routing_sessionmaker: AsyncSessionMaker, org: Org
     ) -> None:
-        case_id = await arrive(routing_sessionmaker, type="report", title="办事窗口吃拿卡要", confidential=True)
+        case_id = await arrive(
+            routing_sessionmaker, type="report", title="办事窗口吃拿卡要", confidential=True
+        )
         transfer = await ok(await routing_client.post(f"/v1/cases/{case_id}/transfer", headers=org.auth("hs_supervisor"),
                                                       json={"reason": "反映工作人员索要好处费,涉嫌吃拿卡要", "subject_unit_code": "DEPT-KG"}), 201)  # fmt: skip
         assert transfer["subject_unit_code"] == "DEPT-KG"
         listed = await ok(await routing_client.get("/v1/transfers", headers=org.auth("jw_officer")))
         assert [t["tracking_no"] for t in listed] == [transfer["tracking_no"]]
-        assert (await routing_client.get("/v1/transfers", headers=org.auth("hs_dispatcher"))).status_code == 403
-        case = await ok(await routing_client.get(f"/v1/cases/{case_id}", headers=org.auth("hs_supervisor")))
+        assert (
+            await routing_client.get("/v1/transfers", headers=org.auth("hs_dispatcher"))
+        ).status_code == 403
+        case = await ok(
+            await routing_client.get(f"/v1/cases/{case_id}", headers=org.auth("hs_supervisor"))
+        )
         assert case["status"] == "transferred"
         assert case["classification"] == "violation"
 
@@ -240,15 +358,25 @@ class TestScope:
         gh_key = await make_key(routing_sessionmaker, ApiKey, "DEPT-GH")
         case_id = await arrive(routing_sessionmaker)
         card_id = (await verify_and_dispatch(routing_client, org, case_id))["cards"][0]["id"]
-        assert (await routing_client.get(f"/v1/cards/{card_id}", headers=key_headers(jt_key))).status_code == 200
+        assert (
+            await routing_client.get(f"/v1/cards/{card_id}", headers=key_headers(jt_key))
+        ).status_code == 200
         for headers in (key_headers(gh_key), org.auth("gh_liaison")):
-            assert (await routing_client.get(f"/v1/cards/{card_id}", headers=headers)).status_code == 404
-            assert (await routing_client.post(f"/v1/cards/{card_id}/sign", headers=headers)).status_code == 404
+            assert (
+                await routing_client.get(f"/v1/cards/{card_id}", headers=headers)
+            ).status_code == 404
+            assert (
+                await routing_client.post(f"/v1/cards/{card_id}/sign", headers=headers)
+            ).status_code == 404
         # A street operator sees neither the district's case nor the department's card.
-        assert (await routing_client.get(f"/v1/cases/{case_id}", headers=org.auth("gm_operator"))).status_code == 404
+        assert (
+            await routing_client.get(f"/v1/cases/{case_id}", headers=org.auth("gm_operator"))
+        ).status_code == 404
         listing = await ok(await routing_client.get("/v1/cases", headers=org.auth("gm_operator")))
         assert listing["total"] == 0
-        assert (await ok(await routing_client.get("/v1/cases", headers=org.auth("hs_operator"))))["total"] == 1
+        assert (await ok(await routing_client.get("/v1/cases", headers=org.auth("hs_operator"))))[
+            "total"
+        ] == 1
         # Department staff cannot verify or dispatch.
         denied = await routing_client.post(f"/v1/cases/{case_id}/verify", headers=org.auth("jt_liaison"),
                                            json={"decision": "reject", "reason": "试图越权"})  # fmt: skip
@@ -260,8 +388,12 @@ class TestScope:
     ) -> None:
         case_id = await arrive(routing_sessionmaker)
         await verify_and_dispatch(routing_client, org, case_id, units=[{"unit_code": "HS-GM"}])
-        assert (await routing_client.get(f"/v1/cases/{case_id}", headers=org.auth("gm_operator"))).status_code == 200
-        assert (await routing_client.get(f"/v1/cases/{case_id}", headers=org.auth("yq_operator"))).status_code == 404
+        assert (
+            await routing_client.get(f"/v1/cases/{case_id}", headers=org.auth("gm_operator"))
+        ).status_code == 200
+        assert (
+            await routing_client.get(f"/v1/cases/{case_id}", headers=org.auth("yq_operator"))
+        ).status_code == 404
 
 
 class TestSelfApproval:
@@ -272,8 +404,19 @@ class TestSelfApproval:
         card_id = case["cards"][0]["id"]
         admin = org.auth("admin")
         await ok(await routing_client.post(f"/v1/cards/{card_id}/sign", headers=admin))
-        extension = await ok(await routing_client.post(f"/v1/cards/{card_id}/extensions", headers=admin, json={"days": 2, "reason": "应急代办"}), 201)
-        response = await routing_client.post(f"/v1/cards/{card_id}/extensions/{extension['id']}/decide", headers=admin, json={"approve": True})
+        extension = await ok(
+            await routing_client.post(
+                f"/v1/cards/{card_id}/extensions",
+                headers=admin,
+                json={"days": 2, "reason": "应急代办"},
+            ),
+            201,
+        )
+        response = await routing_client.post(
+            f"/v1/cards/{card_id}/extensions/{extension['id']}/decide",
+            headers=admin,
+            json={"approve": True},
+        )
         assert response.status_code == 409
         assert response.json()["error"]["code"] == "self_approval"
 
@@ -285,24 +428,69 @@ class TestRedo:
         jt_key = await make_key(routing_sessionmaker, ApiKey, "DEPT-JT")
         case_id = await arrive(routing_sessionmaker)
         card_id = (await verify_and_dispatch(routing_client, org, case_id))["cards"][0]["id"]
-        await ok(await routing_client.post(f"/v1/cards/{card_id}/sign", headers=key_headers(jt_key)))
+        await ok(
+            await routing_client.post(f"/v1/cards/{card_id}/sign", headers=key_headers(jt_key))
+        )
 
         async def finish() -> None:
-            await ok(await routing_client.post(f"/v1/cards/{card_id}/complete", headers=key_headers(jt_key), json={"result": "已办理完毕"}))
-            await ok(await routing_client.post(f"/v1/cards/{card_id}/review", headers=org.auth("hs_dispatcher"), json={"accept": True}))
+            await ok(
+                await routing_client.post(
+                    f"/v1/cards/{card_id}/complete",
+                    headers=key_headers(jt_key),
+                    json={"result": "已办理完毕"},
+                )
+            )
+            await ok(
+                await routing_client.post(
+                    f"/v1/cards/{card_id}/review",
+                    headers=org.auth("hs_dispatcher"),
+                    json={"accept": True},
+                )
+            )
 
         await finish()
-        first = await ok(await routing_client.post(f"/v1/cases/{case_id}/redo", headers=org.auth("hs_supervisor"), json={"reason": "企业不满意:公交仍未开通"}))
-        assert first["status"] == "in_progress" and first["redo_count"] == 1 and not first["escalated"]
+        first = await ok(
+            await routing_client.post(
+                f"/v1/cases/{case_id}/redo",
+                headers=org.auth("hs_supervisor"),
+                json={"reason": "企业不满意:公交仍未开通"},
+            )
+        )
+        assert first["status"] == "in_progress"
+        assert first["redo_count"] == 1
+        assert not first["escalated"]
         redo_card = first["cards"][0]
-        assert redo_card["status"] == "signed" and redo_card["redo_count"] == 1
-        assert redo_card["due_at"] == (await ok(await routing_client.get(f"/v1/cards/{card_id}", headers=key_headers(jt_key))))["due_at"]
+        assert redo_card["status"] == "signed"
+        assert redo_card["redo_count"] == 1
+        assert (
+            redo_card["due_at"]
+            == (
+                await ok(
+                    await routing_client.get(f"/v1/cards/{card_id}", headers=key_headers(jt_key))
+                )
+            )["due_at"]
+        )
         await finish()
-        second = await ok(await routing_client.post(f"/v1/cases/{case_id}/redo", headers=org.auth("hs_supervisor"), json={"reason": "仍不满意"}))
+        second = await ok(
+            await routing_client.post(
+                f"/v1/cases/{case_id}/redo",
+                headers=org.auth("hs_supervisor"),
+                json={"reason": "仍不满意"},
+            )
+        )
         assert second["escalated"] is True
-        events = await ok(await routing_client.get("/v1/supervision/events?level=escalated", headers=org.auth("hs_leader")))
-        assert len(events) == 1 and "提级督办" in events[0]["notice"]
-        not_completed = await routing_client.post(f"/v1/cases/{case_id}/redo", headers=org.auth("hs_supervisor"), json={"reason": "第三次"})
+        events = await ok(
+            await routing_client.get(
+                "/v1/supervision/events?level=escalated", headers=org.auth("hs_leader")
+            )
+        )
+        assert len(events) == 1
+        assert "提级督办" in events[0]["notice"]
+        not_completed = await routing_client.post(
+            f"/v1/cases/{case_id}/redo",
+            headers=org.auth("hs_supervisor"),
+            json={"reason": "第三次"},
+        )
         assert not_completed.status_code == 409
         assert not_completed.json()["error"]["code"] == "redo_not_allowed"
 
@@ -313,15 +501,34 @@ class TestHistoryChain:
     ) -> None:
         case_id = await arrive(routing_sessionmaker)
         await verify_and_dispatch(routing_client, org, case_id)
-        assert (await ok(await routing_client.get(f"/v1/cases/{case_id}/history/verify", headers=org.auth("auditor"))))["valid"]
+        assert (
+            await ok(
+                await routing_client.get(
+                    f"/v1/cases/{case_id}/history/verify", headers=org.auth("auditor")
+                )
+            )
+        )["valid"]
         async with routing_sessionmaker() as session:
-            await session.execute(update(CaseEvent).where(CaseEvent.case_id == case_id, CaseEvent.seq == 2).values(actor="staff:someone_else"))
+            await session.execute(
+                update(CaseEvent)
+                .where(CaseEvent.case_id == case_id, CaseEvent.seq == 2)
+                .values(actor="staff:someone_else")
+            )
             await session.commit()
-        check = await ok(await routing_client.get(f"/v1/cases/{case_id}/history/verify", headers=org.auth("auditor")))
-        assert check["valid"] is False and check["broken_at_seq"] == 2
+        check = await ok(
+            await routing_client.get(
+                f"/v1/cases/{case_id}/history/verify", headers=org.auth("auditor")
+            )
+        )
+        assert check["valid"] is False
+        assert check["broken_at_seq"] == 2
         broken = await ok(await routing_client.get("/v1/audit/verify", headers=org.auth("auditor")))
         assert [b["case_id"] for b in broken] == [str(case_id)]
-        assert (await routing_client.get(f"/v1/cases/{case_id}/history/verify", headers=org.auth("hs_dispatcher"))).status_code == 403
+        assert (
+            await routing_client.get(
+                f"/v1/cases/{case_id}/history/verify", headers=org.auth("hs_dispatcher")
+            )
+        ).status_code == 403
 
 
 class TestSuspend:
@@ -335,14 +542,23 @@ class TestSuspend:
         assert suspended["status"] == "suspended"
         # Pretend the suspension lasted from 10 days ago.
         async with routing_sessionmaker() as session:
-            await session.execute(update(Card).where(Card.id == uuid.UUID(card_id)).values(suspended_at=utcnow() - timedelta(days=10)))
+            await session.execute(
+                update(Card)
+                .where(Card.id == uuid.UUID(card_id))
+                .values(suspended_at=utcnow() - timedelta(days=10))
+            )
             await session.commit()
-        resumed = await ok(await routing_client.post(f"/v1/cards/{card_id}/resume", headers=org.auth("hs_supervisor")))
+        resumed = await ok(
+            await routing_client.post(
+                f"/v1/cards/{card_id}/resume", headers=org.auth("hs_supervisor")
+            )
+        )
         assert resumed["status"] == "dispatched"
         assert resumed["due_at"] > case["cards"][0]["due_at"]
         async with routing_sessionmaker() as session:
             card = await session.get(Card, uuid.UUID(card_id))
-            assert card is not None and card.paused_days >= 6
+            assert card is not None
+            assert card.paused_days >= 6
 
 
 def _case_ids(rows: list[dict[str, Any]]) -> list[str]:

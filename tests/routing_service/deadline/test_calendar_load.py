@@ -27,13 +27,16 @@ async def test_2027_deadline_is_provisional_until_the_schedule_is_loaded(
     start = local("2026-12-28T10:00:00")  # Monday
     provisional = default_calendar().add_working_days(start, 5)
     # Without the 2027 schedule, 2027-01-01 (a Friday) counts as a working day.
-    assert provisional.provisional and provisional.due_at == local("2027-01-04T23:59:59")
+    assert provisional.provisional
+    assert provisional.due_at == local("2027-01-04T23:59:59")
     async with routing_sessionmaker() as session:
         await session.execute(update(Card).where(Card.id == card_id).values(
             clock_start_at=start, dispatched_at=start, due_at=provisional.due_at,
             original_due_at=provisional.due_at, due_provisional=True))  # fmt: skip
         await session.commit()
-    shown = await ok(await routing_client.get(f"/v1/cards/{card_id}", headers=org.auth("hs_dispatcher")))
+    shown = await ok(
+        await routing_client.get(f"/v1/cards/{card_id}", headers=org.auth("hs_dispatcher"))
+    )
     assert shown["due_provisional"] is True
 
     denied = await routing_client.post("/v1/calendar/years", headers=org.auth("hs_dispatcher"),
@@ -43,7 +46,9 @@ async def test_2027_deadline_is_provisional_until_the_schedule_is_loaded(
                                                 json={"year": 2027, "holidays": ["2027-01-01"], "workdays": [],
                                                       "source": "国务院办公厅关于2027年部分节假日安排的通知"}))  # fmt: skip
     assert result == {"year": 2027, "recomputed": 1, "changed": 1, "still_provisional": 0}
-    card = await ok(await routing_client.get(f"/v1/cards/{card_id}", headers=org.auth("hs_dispatcher")))
+    card = await ok(
+        await routing_client.get(f"/v1/cards/{card_id}", headers=org.auth("hs_dispatcher"))
+    )
     assert card["due_provisional"] is False
     assert datetime.fromisoformat(card["due_at"]) == local("2027-01-05T23:59:59")
     deadline = await ok(await routing_client.get("/v1/calendar/deadline", headers=org.auth("hs_dispatcher"),
@@ -54,7 +59,9 @@ async def test_2027_deadline_is_provisional_until_the_schedule_is_loaded(
     assert bad.status_code == 422
 
 
-async def test_national_day_deadline_through_the_api(routing_client: httpx.AsyncClient, org: Org) -> None:
+async def test_national_day_deadline_through_the_api(
+    routing_client: httpx.AsyncClient, org: Org
+) -> None:
     deadline = await ok(await routing_client.get("/v1/calendar/deadline", headers=org.auth("hs_dispatcher"),
                                                  params={"start": "2026-09-28T09:00:00+08:00", "working_days": 5}))  # fmt: skip
     assert datetime.fromisoformat(deadline["due_at"]) == local("2026-10-10T23:59:59")

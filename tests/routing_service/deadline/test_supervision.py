@@ -17,12 +17,16 @@ from tests.fixtures.org import Org
 from tests.routing_service.assignment.helpers import arrive, local, ok, verify_and_dispatch
 
 
-async def dispatched_card(client: httpx.AsyncClient, sessionmaker: AsyncSessionMaker, org: Org) -> uuid.UUID:
+async def dispatched_card(
+    client: httpx.AsyncClient, sessionmaker: AsyncSessionMaker, org: Org
+) -> uuid.UUID:
     case = await verify_and_dispatch(client, org, await arrive(sessionmaker))
     return uuid.UUID(case["cards"][0]["id"])
 
 
-async def place_card(sessionmaker: AsyncSessionMaker, card_id: uuid.UUID, *, dispatched: datetime, signed: bool) -> Card:
+async def place_card(
+    sessionmaker: AsyncSessionMaker, card_id: uuid.UUID, *, dispatched: datetime, signed: bool
+) -> Card:
     """Put a card's clock at a known moment: a general card (5 working days) dispatched then."""
     calendar = default_calendar()
     due = calendar.add_working_days(dispatched, 5).due_at
@@ -51,7 +55,11 @@ async def tick(sessionmaker: AsyncSessionMaker, now: datetime) -> int:
 
 async def levels(sessionmaker: AsyncSessionMaker, card_id: uuid.UUID) -> list[str]:
     async with sessionmaker() as session:
-        rows = await session.scalars(select(SupervisionEvent.level).where(SupervisionEvent.card_id == card_id).order_by(SupervisionEvent.at))
+        rows = await session.scalars(
+            select(SupervisionEvent.level)
+            .where(SupervisionEvent.card_id == card_id)
+            .order_by(SupervisionEvent.at)
+        )
         return list(rows)
 
 
@@ -61,11 +69,15 @@ class TestLadder:
     ) -> None:
         card_id = await dispatched_card(routing_client, routing_sessionmaker, org)
         # Dispatched Monday 2026-09-28: due at the end of Saturday 2026-10-10 (make-up working day).
-        card = await place_card(routing_sessionmaker, card_id, dispatched=local("2026-09-28T09:00:00"), signed=True)
+        card = await place_card(
+            routing_sessionmaker, card_id, dispatched=local("2026-09-28T09:00:00"), signed=True
+        )
         assert card.due_at == local("2026-10-10T23:59:59")
 
         assert await tick(routing_sessionmaker, local("2026-10-09T08:00:00")) == 0
-        assert await tick(routing_sessionmaker, local("2026-10-09T08:31:00")) == 1  # one working day left
+        assert (
+            await tick(routing_sessionmaker, local("2026-10-09T08:31:00")) == 1
+        )  # one working day left
         assert await levels(routing_sessionmaker, card_id) == ["yellow"]
         assert await tick(routing_sessionmaker, local("2026-10-10T20:00:00")) == 0
         assert await tick(routing_sessionmaker, local("2026-10-11T00:00:05")) == 1  # overdue
@@ -76,19 +88,33 @@ class TestLadder:
         async with routing_sessionmaker() as session:
             card = await session.get(Card, card_id)
             assert card is not None
-            assert card.listed is True and card.supervision_level == "listed" and card.next_check_at is None
-            notices = (await session.scalars(select(SupervisionEvent.notice).order_by(SupervisionEvent.at))).all()
-            assert notices[1].startswith("【红牌督办】") and notices[2].startswith("【挂牌督办】")
-            actions = (await session.scalars(select(CaseEvent.action).where(CaseEvent.card_id == card_id))).all()
+            assert card.listed is True
+            assert card.supervision_level == "listed"
+            assert card.next_check_at is None
+            notices = (
+                await session.scalars(select(SupervisionEvent.notice).order_by(SupervisionEvent.at))
+            ).all()
+            assert notices[1].startswith("【红牌督办】")
+            assert notices[2].startswith("【挂牌督办】")
+            actions = (
+                await session.scalars(select(CaseEvent.action).where(CaseEvent.card_id == card_id))
+            ).all()
             assert {"supervise.yellow", "supervise.red", "supervise.listed"} <= set(actions)
 
     async def test_unsigned_card_gets_sign_reminder_then_the_ladder_in_one_tick(
         self, routing_client: httpx.AsyncClient, routing_sessionmaker: AsyncSessionMaker, org: Org
     ) -> None:
         card_id = await dispatched_card(routing_client, routing_sessionmaker, org)
-        await place_card(routing_sessionmaker, card_id, dispatched=local("2026-09-28T09:00:00"), signed=False)
+        await place_card(
+            routing_sessionmaker, card_id, dispatched=local("2026-09-28T09:00:00"), signed=False
+        )
         assert await tick(routing_sessionmaker, local("2026-11-02T10:00:00")) == 4
-        assert await levels(routing_sessionmaker, card_id) == ["sign_overdue", "yellow", "red", "listed"]
+        assert await levels(routing_sessionmaker, card_id) == [
+            "sign_overdue",
+            "yellow",
+            "red",
+            "listed",
+        ]
         assert await tick(routing_sessionmaker, local("2026-11-30T10:00:00")) == 0
 
     async def test_nothing_due_reads_nothing(
@@ -104,9 +130,15 @@ class TestLadder:
     ) -> None:
         cards = [await dispatched_card(routing_client, routing_sessionmaker, org) for _ in range(6)]
         for card_id in cards:
-            await place_card(routing_sessionmaker, card_id, dispatched=local("2026-09-28T09:00:00"), signed=True)
+            await place_card(
+                routing_sessionmaker, card_id, dispatched=local("2026-09-28T09:00:00"), signed=True
+            )
         now = local("2026-10-20T09:00:00")
-        steps = await asyncio.gather(tick(routing_sessionmaker, now), tick(routing_sessionmaker, now), tick(routing_sessionmaker, now))
+        steps = await asyncio.gather(
+            tick(routing_sessionmaker, now),
+            tick(routing_sessionmaker, now),
+            tick(routing_sessionmaker, now),
+        )
         assert sum(steps) == 6 * 3
         async with routing_sessionmaker() as session:
             assert await session.scalar(select(func.count()).select_from(SupervisionEvent)) == 18
@@ -117,7 +149,9 @@ class TestLadder:
         await ok(await routing_client.post("/v1/webhooks/subscriptions", headers=org.auth("admin"),
                                            json={"unit_code": "DEPT-JT", "url": "http://127.0.0.1:9/hook", "event_types": ["*"]}), 201)  # fmt: skip
         card_id = await dispatched_card(routing_client, routing_sessionmaker, org)
-        await place_card(routing_sessionmaker, card_id, dispatched=local("2026-09-28T09:00:00"), signed=True)
+        await place_card(
+            routing_sessionmaker, card_id, dispatched=local("2026-09-28T09:00:00"), signed=True
+        )
         await tick(routing_sessionmaker, local("2026-10-11T09:00:00"))
         async with routing_sessionmaker() as session:
             types = sorted((await session.scalars(select(WebhookDelivery.event_type))).all())
@@ -128,7 +162,9 @@ async def test_overdue_cards_are_a_gauge_per_unit(
     routing_client: httpx.AsyncClient, routing_sessionmaker: AsyncSessionMaker, org: Org
 ) -> None:
     card_id = await dispatched_card(routing_client, routing_sessionmaker, org)
-    await place_card(routing_sessionmaker, card_id, dispatched=local("2026-09-28T09:00:00"), signed=True)
+    await place_card(
+        routing_sessionmaker, card_id, dispatched=local("2026-09-28T09:00:00"), signed=True
+    )
     await tick(routing_sessionmaker, local("2026-10-12T09:00:00"))
     metrics = (await routing_client.get("/metrics")).text
     assert 'yingshang_cards_overdue{unit="DEPT-JT"} 1.0' in metrics

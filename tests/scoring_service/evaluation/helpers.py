@@ -30,7 +30,9 @@ def sh(month: int, day: int, hour: int = 9, minute: int = 0, year: int = 2026) -
 
 
 def token(role: str, unit_code: str = "HS", unit_path: str = "HS") -> dict[str, str]:
-    raw = issue_token(subject=f"{role}@{unit_code}", role=role, unit_code=unit_code, unit_path=unit_path)
+    raw = issue_token(
+        subject=f"{role}@{unit_code}", role=role, unit_code=unit_code, unit_path=unit_path
+    )
     return {"Authorization": f"Bearer {raw}"}
 
 

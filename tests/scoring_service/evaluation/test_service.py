@@ -68,7 +68,9 @@ class TestMonth:
         assert OCTOBER.end == datetime(2026, 10, 31, 16, tzinfo=UTC)
         assert Month(2026, 12).end == datetime(2026, 12, 31, 16, tzinfo=UTC)
 
-    @pytest.mark.parametrize("text", ["2026-13", "2026-00", "2026-1", "26-10", "abc", "2026/10", "1969-12"])
+    @pytest.mark.parametrize(
+        "text", ["2026-13", "2026-00", "2026-1", "26-10", "abc", "2026/10", "1969-12"]
+    )
     def test_rejects_malformed_months(self, text: str) -> None:
         with pytest.raises(InvalidMonth):
             Month.parse(text)
@@ -111,7 +113,9 @@ class TestHalfUp:
 
 class TestBuildScorecard:
     def test_empty_counts_give_zeros_and_nulls(self) -> None:
-        scorecard = build_scorecard(UnitRow(JT, "区交通运输局"), OCTOBER, UnitCounts(), default_policy())
+        scorecard = build_scorecard(
+            UnitRow(JT, "区交通运输局"), OCTOBER, UnitCounts(), default_policy()
+        )
         assert scorecard.dispatched == 0
         assert scorecard.sign_on_time.model_dump() == {
             "numerator": 0, "denominator": 0, "rate": None, "pending": 0
@@ -193,7 +197,12 @@ class TestScorecards:
         }  # fmt: skip
         assert cards[FG].dispatched == 0
         assert cards[FG].score is None
-        assert [(c.unit_code, c.rank) for c in result.units] == [(GH, 1), (GM, 2), (JT, 3), (FG, None)]
+        assert [(c.unit_code, c.rank) for c in result.units] == [
+            (GH, 1),
+            (GM, 2),
+            (JT, 3),
+            (FG, None),
+        ]
         assert result.ranked == 3
         assert [e.unit_code for e in result.top] == [GH, GM, JT]
         assert result.bottom == []
@@ -251,7 +260,12 @@ class TestScorecards:
                 await evaluation_service.scorecard(session, OCTOBER, "DEPT-NONE", now=NOW)
         assert jt.rank == 3
         assert jt.score == 74.64
-        assert (kg.dispatched, kg.score, kg.rank, kg.unit_name) == (0, None, None, "区科学技术和工业信息化局")
+        assert (kg.dispatched, kg.score, kg.rank, kg.unit_name) == (
+            0,
+            None,
+            None,
+            "区科学技术和工业信息化局",
+        )
         assert (hs.dispatched, hs.score, hs.unit_name) == (0, None, None)
 
     async def test_empty_month(self, scoring_sessionmaker: AsyncSessionMaker) -> None:
@@ -265,7 +279,9 @@ class TestScorecards:
         assert jt.score is None
         assert jt.completion_on_time.denominator == 0
 
-    async def test_annual_mean_of_scored_months(self, scoring_sessionmaker: AsyncSessionMaker) -> None:
+    async def test_annual_mean_of_scored_months(
+        self, scoring_sessionmaker: AsyncSessionMaker
+    ) -> None:
         async with scoring_sessionmaker() as session:
             result = await evaluation_service.annual(session, 2026, now=NOW)
         entries = {entry.unit_code: entry for entry in result.units}
@@ -283,7 +299,9 @@ class TestScorecards:
         assert len(entries[JT].months) == 12
         assert entries[JT].months[11].score is None
 
-    async def test_annual_of_a_future_year_is_empty(self, scoring_sessionmaker: AsyncSessionMaker) -> None:
+    async def test_annual_of_a_future_year_is_empty(
+        self, scoring_sessionmaker: AsyncSessionMaker
+    ) -> None:
         async with scoring_sessionmaker() as session:
             result = await evaluation_service.annual(session, 2027, now=NOW)
         assert result.months_included == []
@@ -316,8 +334,18 @@ class TestUndecided:
         async with scoring_sessionmaker() as session:
             jt = await evaluation_service.scorecard(session, OCTOBER, JT, now=now)
         assert jt.dispatched == 4
-        assert jt.sign_on_time.model_dump() == {"numerator": 3, "denominator": 3, "rate": 1.0, "pending": 1}
-        assert jt.response.model_dump() == {"numerator": 2, "denominator": 2, "rate": 1.0, "pending": 2}
+        assert jt.sign_on_time.model_dump() == {
+            "numerator": 3,
+            "denominator": 3,
+            "rate": 1.0,
+            "pending": 1,
+        }
+        assert jt.response.model_dump() == {
+            "numerator": 2,
+            "denominator": 2,
+            "rate": 1.0,
+            "pending": 2,
+        }
         assert jt.due_in_period == 4
         assert jt.completion_on_time.model_dump() == {
             "numerator": 0, "denominator": 1, "rate": 0.0, "pending": 3

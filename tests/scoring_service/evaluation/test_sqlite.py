@@ -12,7 +12,16 @@ from scoring_service.evaluation.service import Month, evaluation_service
 from scoring_service.evaluation.statistics import statistics_service
 from scoring_service.models import Model
 from services.db import AsyncSessionMaker, create_engine, create_sessionmaker
-from tests.scoring_service.evaluation.helpers import FG, GH, GM, JT, KG, NOW, build_october, expected_jt
+from tests.scoring_service.evaluation.helpers import (
+    FG,
+    GH,
+    GM,
+    JT,
+    KG,
+    NOW,
+    build_october,
+    expected_jt,
+)
 from tests.scoring_service.evaluation.test_statistics import build
 
 

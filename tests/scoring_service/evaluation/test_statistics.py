@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import date
 from typing import Any
@@ -9,9 +10,16 @@ from typing import Any
 import httpx
 import pytest
 
-from scoring_service.evaluation.statistics import public_cache
+from scoring_service.evaluation.statistics import public_cache, statistics_service
 from services.db import AsyncSessionMaker
-from tests.scoring_service.evaluation.helpers import case_fact, rating, request_fact, sh, token, visit
+from tests.scoring_service.evaluation.helpers import (
+    case_fact,
+    rating,
+    request_fact,
+    sh,
+    token,
+    visit,
+)
 
 STAFF = "/v1/statistics"
 PUBLIC = "/v1/public/statistics"
@@ -38,7 +46,11 @@ async def build(sessionmaker: AsyncSessionMaker) -> None:
     def arrive(channel: str, topic: str, status: str, received: Any, **kw: Any) -> uuid.UUID:
         request_id = uuid.uuid4()
         case_id = uuid.uuid4()
-        rows.append(request_fact(channel=channel, topic=topic, received=received, request_id=request_id, **kw))
+        rows.append(
+            request_fact(
+                channel=channel, topic=topic, received=received, request_id=request_id, **kw
+            )
+        )
         rows.append(case_fact(channel=channel, topic=topic, status=status, received=received,
                               case_id=case_id, request_id=request_id))  # fmt: skip
         return case_id
@@ -99,7 +111,15 @@ class TestStatistics:
         assert (body["ratings"], body["satisfaction_rate"], body["k"]) == (4, 0.75, 1.0)
 
         channels = body["by_channel"]
-        assert set(channels) >= {"app", "smart_hall", "website", "hotline", "cppcc_165", "open311", "tv"}
+        assert set(channels) >= {
+            "app",
+            "smart_hall",
+            "website",
+            "hotline",
+            "cppcc_165",
+            "open311",
+            "tv",
+        }
         assert figures(channels["app"]) == (2, 1, 1, 1, 1.0)
         assert figures(channels["smart_hall"]) == (1, 1, 0, 1, 1.0)
         assert figures(channels["website"]) == (1, 0, 0, 0, None)
@@ -107,8 +127,14 @@ class TestStatistics:
         assert figures(channels["hotline"]) == (1, 0, 1, 0, None)
         assert figures(channels["tv"]) == (0, 0, 0, 0, None)
         assert channels["cppcc_165"]["label_zh"] == "165政协委员直通车"
-        assert (channels["cppcc_165"]["enterprises_visited"], channels["cppcc_165"]["merchants_visited"]) == (2, 0)
-        assert (channels["visit"]["enterprises_visited"], channels["visit"]["merchants_visited"]) == (1, 2)
+        assert (
+            channels["cppcc_165"]["enterprises_visited"],
+            channels["cppcc_165"]["merchants_visited"],
+        ) == (2, 0)
+        assert (
+            channels["visit"]["enterprises_visited"],
+            channels["visit"]["merchants_visited"],
+        ) == (1, 2)
 
         online = body["online"]
         assert online["label_zh"] == "网上办件"
@@ -124,7 +150,9 @@ class TestStatistics:
         assert figures(topics["environment"]) == (1, 0, 1, 0, None)
         assert figures(topics["other"]) == (1, 0, 0, 0, None)
 
-    async def test_k_follows_the_policy_of_the_last_month(self, scoring_client: httpx.AsyncClient) -> None:
+    async def test_k_follows_the_policy_of_the_last_month(
+        self, scoring_client: httpx.AsyncClient
+    ) -> None:
         put = await scoring_client.put(
             "/v1/evaluation/policy/2026-10", json={"basic_satisfaction_k": 0.5}, headers=LEADER
         )
@@ -159,9 +187,33 @@ class TestStatistics:
         cached = (await scoring_client.get(PUBLIC, params=OCTOBER)).json()
         assert cached["issues_collected"] == 7
         assert cached["generated_at"] == public["generated_at"]
-        assert (await scoring_client.get(STAFF, params=OCTOBER, headers=AUDITOR)).json()["issues_collected"] == 8
+        assert (await scoring_client.get(STAFF, params=OCTOBER, headers=AUDITOR)).json()[
+            "issues_collected"
+        ] == 8
         public_cache.clear()
         assert (await scoring_client.get(PUBLIC, params=OCTOBER)).json()["issues_collected"] == 8
+
+    async def test_concurrent_public_calls_compute_once(
+        self, scoring_client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        calls = 0
+        original = statistics_service.figures
+
+        async def counting(session: Any, start: date, end: date) -> Any:
+            nonlocal calls
+            calls += 1
+            await asyncio.sleep(0.05)
+            return await original(session, start, end)
+
+        monkeypatch.setattr(statistics_service, "figures", counting)
+        responses = await asyncio.gather(
+            *(scoring_client.get(PUBLIC, params=OCTOBER) for _ in range(5))
+        )
+        assert [r.status_code for r in responses] == [200] * 5
+        assert {r.json()["generated_at"] for r in responses} == {
+            responses[0].json()["generated_at"]
+        }
+        assert calls == 1
 
 
 class TestStatisticsErrors:
@@ -171,16 +223,24 @@ class TestStatisticsErrors:
 
     @pytest.mark.parametrize("path", [STAFF, PUBLIC])
     async def test_end_before_start(self, scoring_client: httpx.AsyncClient, path: str) -> None:
-        response = await scoring_client.get(path, params={"start": "2026-10-31", "end": "2026-10-01"}, headers=AUDITOR)
+        response = await scoring_client.get(
+            path, params={"start": "2026-10-31", "end": "2026-10-01"}, headers=AUDITOR
+        )
         assert response.status_code == 422
         assert response.json()["error"]["code"] == "invalid_date_range"
 
     @pytest.mark.parametrize("path", [STAFF, PUBLIC])
-    async def test_longer_than_three_years(self, scoring_client: httpx.AsyncClient, path: str) -> None:
-        response = await scoring_client.get(path, params={"start": "2020-01-01", "end": "2023-01-01"}, headers=AUDITOR)
+    async def test_longer_than_three_years(
+        self, scoring_client: httpx.AsyncClient, path: str
+    ) -> None:
+        response = await scoring_client.get(
+            path, params={"start": "2020-01-01", "end": "2023-01-01"}, headers=AUDITOR
+        )
         assert response.status_code == 422
         assert response.json()["error"]["code"] == "date_range_too_long"
-        fine = await scoring_client.get(path, params={"start": "2020-01-01", "end": "2022-12-31"}, headers=AUDITOR)
+        fine = await scoring_client.get(
+            path, params={"start": "2020-01-01", "end": "2022-12-31"}, headers=AUDITOR
+        )
         assert fine.status_code == 200, fine.text
 
     async def test_bad_date(self, scoring_client: httpx.AsyncClient) -> None:
@@ -188,7 +248,23 @@ class TestStatisticsErrors:
         assert response.status_code == 422
         assert response.json()["error"]["code"] == "validation_error"
 
+    @pytest.mark.parametrize(
+        ("start", "end"), [("0001-01-01", "0001-01-02"), ("9999-12-30", "9999-12-31")]
+    )
+    async def test_dates_at_the_ends_of_time(
+        self, scoring_client: httpx.AsyncClient, start: str, end: str
+    ) -> None:
+        response = await scoring_client.get(PUBLIC, params={"start": start, "end": end})
+        assert response.status_code == 422
+        assert response.json()["error"]["code"] == "invalid_date_range"
+
     async def test_empty_period(self, scoring_client: httpx.AsyncClient) -> None:
-        body = (await scoring_client.get(PUBLIC, params={"start": "2020-01-01", "end": "2020-01-31"})).json()
-        assert (body["issues_collected"], body["resolved"], body["satisfaction_rate"]) == (0, 0, None)
+        body = (
+            await scoring_client.get(PUBLIC, params={"start": "2020-01-01", "end": "2020-01-31"})
+        ).json()
+        assert (body["issues_collected"], body["resolved"], body["satisfaction_rate"]) == (
+            0,
+            0,
+            None,
+        )
         assert body["by_channel"]["app"]["collected"] == 0

@@ -41,7 +41,9 @@ class Loop:
             for producer in specs:
                 for consumer in specs:
                     if producer != consumer:
-                        moved += await pump(self.makers[producer], specs[producer], consumer, self.makers[consumer])
+                        moved += await pump(
+                            self.makers[producer], specs[producer], consumer, self.makers[consumer]
+                        )
             if not moved:
                 return
 
@@ -49,7 +51,12 @@ class Loop:
         receipt = await ok(await self.intake.post("/v1/requests", json=submission(**overrides),
                                                   headers={"X-API-Key": self.channel_key}), 201)  # fmt: skip
         await self.flush()
-        case = await ok(await self.routing.get(f"/v1/cases/by-tracking/{receipt['tracking_no']}", headers=self.org.auth("hs_operator")))
+        case = await ok(
+            await self.routing.get(
+                f"/v1/cases/by-tracking/{receipt['tracking_no']}",
+                headers=self.org.auth("hs_operator"),
+            )
+        )
         await ok(await self.routing.post(f"/v1/cases/{case['id']}/verify", headers=self.org.auth("hs_operator"),
                                          json={"decision": "accept", "classification": "general"}))  # fmt: skip
         case = await ok(await self.routing.post(f"/v1/cases/{case['id']}/dispatch", headers=self.org.auth("hs_dispatcher"),
@@ -57,8 +64,18 @@ class Loop:
         card_id = case["cards"][0]["id"]
         unit = key_headers(self.jt_key)
         await ok(await self.routing.post(f"/v1/cards/{card_id}/sign", headers=unit))
-        await ok(await self.routing.post(f"/v1/cards/{card_id}/complete", headers=unit, json={"result": "已办结"}))
-        await ok(await self.routing.post(f"/v1/cards/{card_id}/review", headers=self.org.auth("hs_dispatcher"), json={"accept": True}))
+        await ok(
+            await self.routing.post(
+                f"/v1/cards/{card_id}/complete", headers=unit, json={"result": "已办结"}
+            )
+        )
+        await ok(
+            await self.routing.post(
+                f"/v1/cards/{card_id}/review",
+                headers=self.org.auth("hs_dispatcher"),
+                json={"accept": True},
+            )
+        )
         await self.flush()
         return {**case, "tracking_secret": receipt["tracking_secret"], "card_id": card_id}
 
@@ -83,7 +100,11 @@ async def loop(
     intake_app.state.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=scoring_app))
     scoring_app.state.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=routing_app))
     jt_key = await make_key(routing_sessionmaker, ApiKey, "DEPT-JT")
-    makers = {"intake": intake_sessionmaker, "routing": routing_sessionmaker, "scoring": scoring_sessionmaker}
+    makers = {
+        "intake": intake_sessionmaker,
+        "routing": routing_sessionmaker,
+        "scoring": scoring_sessionmaker,
+    }
     try:
         yield Loop(intake_client, routing_client, scoring_client, makers, org, channel_key, jt_key)
     finally:
@@ -93,19 +114,36 @@ async def loop(
 
 
 class TestRevisit:
-    async def test_completed_case_gets_a_revisit_due_in_one_working_day(self, loop: Loop, scoring_sessionmaker: AsyncSessionMaker) -> None:
+    async def test_completed_case_gets_a_revisit_due_in_one_working_day(
+        self, loop: Loop, scoring_sessionmaker: AsyncSessionMaker
+    ) -> None:
         case = await loop.completed_case()
-        revisits = await ok(await loop.scoring.get("/v1/revisits", headers=loop.org.auth("hs_operator")))
+        revisits = await ok(
+            await loop.scoring.get("/v1/revisits", headers=loop.org.auth("hs_operator"))
+        )
         assert [r["tracking_no"] for r in revisits] == [case["tracking_no"]]
         async with scoring_sessionmaker() as session:
             task = await session.scalar(select(RevisitTask))
             assert task is not None
-        completed = (await ok(await loop.routing.get(f"/v1/cases/{case['id']}", headers=loop.org.auth("hs_operator"))))["completed_at"]
+        completed = (
+            await ok(
+                await loop.routing.get(
+                    f"/v1/cases/{case['id']}", headers=loop.org.auth("hs_operator")
+                )
+            )
+        )["completed_at"]
         from datetime import datetime
 
-        assert task.due_at == default_calendar().add_working_days(datetime.fromisoformat(completed), 1).due_at
+        assert (
+            task.due_at
+            == default_calendar().add_working_days(datetime.fromisoformat(completed), 1).due_at
+        )
         # The handling unit never does the revisit.
-        denied = await loop.scoring.post(f"/v1/cases/{case['id']}/ratings", headers=loop.org.auth("jt_liaison"), json={"satisfaction": "satisfied"})
+        denied = await loop.scoring.post(
+            f"/v1/cases/{case['id']}/ratings",
+            headers=loop.org.auth("jt_liaison"),
+            json={"satisfaction": "satisfied"},
+        )
         assert denied.status_code == 403
 
 
@@ -114,36 +152,78 @@ class TestRatings:
         case = await loop.completed_case()
         url = f"/v1/requests/{case['tracking_no']}/rating"
         owner = {"X-Tracking-Secret": case["tracking_secret"]}
-        first = await ok(await loop.intake.post(url, headers=owner, json={"satisfaction": "satisfied", "score": 98, "resolved": True}), 201)
-        again = await ok(await loop.intake.post(url, headers=owner, json={"satisfaction": "satisfied", "score": 98, "resolved": True}), 200)
+        first = await ok(
+            await loop.intake.post(
+                url,
+                headers=owner,
+                json={"satisfaction": "satisfied", "score": 98, "resolved": True},
+            ),
+            201,
+        )
+        again = await ok(
+            await loop.intake.post(
+                url,
+                headers=owner,
+                json={"satisfaction": "satisfied", "score": 98, "resolved": True},
+            ),
+            200,
+        )
         assert again["id"] == first["id"]
         changed = await loop.intake.post(url, headers=owner, json={"satisfaction": "unsatisfied"})
-        assert changed.status_code == 409 and changed.json()["error"]["code"] == "already_rated"
-        stranger = await loop.intake.post(url, headers={"X-Tracking-Secret": "nope"}, json={"satisfaction": "satisfied"})
+        assert changed.status_code == 409
+        assert changed.json()["error"]["code"] == "already_rated"
+        stranger = await loop.intake.post(
+            url, headers={"X-Tracking-Secret": "nope"}, json={"satisfaction": "satisfied"}
+        )
         assert stranger.status_code == 404
-        out_of_range = await loop.intake.post(url, headers=owner, json={"satisfaction": "satisfied", "score": 101})
+        out_of_range = await loop.intake.post(
+            url, headers=owner, json={"satisfaction": "satisfied", "score": 101}
+        )
         assert out_of_range.status_code == 422
         # The rating archives the case in routing, and the submitter sees it.
         await loop.flush()
-        routed = await ok(await loop.routing.get(f"/v1/cases/{case['id']}", headers=loop.org.auth("hs_operator")))
+        routed = await ok(
+            await loop.routing.get(f"/v1/cases/{case['id']}", headers=loop.org.auth("hs_operator"))
+        )
         assert routed["status"] == "closed"
         view = await ok(await loop.intake.get(f"/v1/requests/{case['tracking_no']}", headers=owner))
         assert view["status"] == "closed"
 
     async def test_open_cases_and_unknown_cases_cannot_be_rated(self, loop: Loop) -> None:
-        receipt = await ok(await loop.intake.post("/v1/requests", json=submission(), headers={"X-API-Key": loop.channel_key}), 201)
+        receipt = await ok(
+            await loop.intake.post(
+                "/v1/requests", json=submission(), headers={"X-API-Key": loop.channel_key}
+            ),
+            201,
+        )
         await loop.flush()
-        case = await ok(await loop.routing.get(f"/v1/cases/by-tracking/{receipt['tracking_no']}", headers=loop.org.auth("hs_operator")))
-        early = await loop.scoring.post(f"/v1/cases/{case['id']}/ratings", headers=loop.org.auth("hs_operator"), json={"satisfaction": "satisfied"})
-        assert early.status_code == 409 and early.json()["error"]["code"] == "case_not_completed"
-        unknown = await loop.scoring.post(f"/v1/cases/{uuid.uuid4()}/ratings", headers=loop.org.auth("hs_operator"), json={"satisfaction": "satisfied"})
-        assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "case_not_found"
+        case = await ok(
+            await loop.routing.get(
+                f"/v1/cases/by-tracking/{receipt['tracking_no']}",
+                headers=loop.org.auth("hs_operator"),
+            )
+        )
+        early = await loop.scoring.post(
+            f"/v1/cases/{case['id']}/ratings",
+            headers=loop.org.auth("hs_operator"),
+            json={"satisfaction": "satisfied"},
+        )
+        assert early.status_code == 409
+        assert early.json()["error"]["code"] == "case_not_completed"
+        unknown = await loop.scoring.post(
+            f"/v1/cases/{uuid.uuid4()}/ratings",
+            headers=loop.org.auth("hs_operator"),
+            json={"satisfaction": "satisfied"},
+        )
+        assert unknown.status_code == 404
+        assert unknown.json()["error"]["code"] == "case_not_found"
 
     async def test_anonymous_requests_are_rated_only_through_the_platform(self, loop: Loop) -> None:
         case = await loop.completed_case(anonymous=True, submitter=None)
         visit = await loop.scoring.post(f"/v1/cases/{case['id']}/feedback", headers=loop.org.auth("hs_operator"),
                                         json={"method": "visit", "notes": "上门反馈"})  # fmt: skip
-        assert visit.status_code == 409 and visit.json()["error"]["code"] == "anonymous_platform_only"
+        assert visit.status_code == 409
+        assert visit.json()["error"]["code"] == "anonymous_platform_only"
         platform = await loop.scoring.post(f"/v1/cases/{case['id']}/feedback", headers=loop.org.auth("hs_operator"),
                                            json={"method": "original_channel", "notes": "已通过平台原渠道反馈"})  # fmt: skip
         assert platform.status_code == 201
@@ -168,32 +248,68 @@ class TestFeedbackAndRedo:
         redo = await ok(await loop.scoring.post(f"/v1/ratings/{rating['id']}/redo", headers=loop.org.auth("hs_supervisor"),
                                                 json={"reason": "企业反映公交线路仍未调整"}))  # fmt: skip
         assert redo["redo_ordered_at"] is not None
-        reopened = await ok(await loop.routing.get(f"/v1/cases/{case['id']}", headers=loop.org.auth("hs_operator")))
-        assert reopened["status"] == "in_progress" and reopened["redo_count"] == 1
+        reopened = await ok(
+            await loop.routing.get(f"/v1/cases/{case['id']}", headers=loop.org.auth("hs_operator"))
+        )
+        assert reopened["status"] == "in_progress"
+        assert reopened["redo_count"] == 1
         # Ordering it again changes nothing.
-        await ok(await loop.scoring.post(f"/v1/ratings/{rating['id']}/redo", headers=loop.org.auth("hs_supervisor"), json={"reason": "再次"}))
-        assert (await ok(await loop.routing.get(f"/v1/cases/{case['id']}", headers=loop.org.auth("hs_operator"))))["redo_count"] == 1
+        await ok(
+            await loop.scoring.post(
+                f"/v1/ratings/{rating['id']}/redo",
+                headers=loop.org.auth("hs_supervisor"),
+                json={"reason": "再次"},
+            )
+        )
+        assert (
+            await ok(
+                await loop.routing.get(
+                    f"/v1/cases/{case['id']}", headers=loop.org.auth("hs_operator")
+                )
+            )
+        )["redo_count"] == 1
 
     async def test_no_redo_for_a_satisfied_case(self, loop: Loop) -> None:
         case = await loop.completed_case()
         rating = await ok(await loop.scoring.post(f"/v1/cases/{case['id']}/ratings", headers=loop.org.auth("hs_operator"),
                                                   json={"satisfaction": "satisfied", "resolved": True}), 201)  # fmt: skip
-        refused = await loop.scoring.post(f"/v1/ratings/{rating['id']}/redo", headers=loop.org.auth("hs_supervisor"), json={"reason": "试试"})
-        assert refused.status_code == 409 and refused.json()["error"]["code"] == "redo_not_allowed"
+        refused = await loop.scoring.post(
+            f"/v1/ratings/{rating['id']}/redo",
+            headers=loop.org.auth("hs_supervisor"),
+            json={"reason": "试试"},
+        )
+        assert refused.status_code == 409
+        assert refused.json()["error"]["code"] == "redo_not_allowed"
 
 
 class TestVisits:
-    async def test_center_visits_are_logged_in_batches(self, scoring_client: httpx.AsyncClient, org: Org, scoring_sessionmaker: AsyncSessionMaker) -> None:
+    async def test_center_visits_are_logged_in_batches(
+        self, scoring_client: httpx.AsyncClient, org: Org, scoring_sessionmaker: AsyncSessionMaker
+    ) -> None:
         from scoring_service.models import VisitFact
 
         body = {"visits": [
             {"target_kind": "enterprise", "target_name": "邯郸制药", "visited_on": "2026-10-19"},
             {"target_kind": "merchant", "target_name": "浙江商贸城 A-101 商户", "visited_on": "2026-10-20"},
         ]}  # fmt: skip
-        assert (await ok(await scoring_client.post("/v1/visits", headers=org.auth("hs_operator"), json=body), 201)) == {"recorded": 2}
-        future = {"visits": [{"target_kind": "merchant", "target_name": "未来商户", "visited_on": "2099-01-01"}]}
-        response = await scoring_client.post("/v1/visits", headers=org.auth("hs_operator"), json=future)
-        assert response.status_code == 422 and response.json()["error"]["code"] == "invalid_visit_date"
-        assert (await scoring_client.post("/v1/visits", headers=org.auth("jt_liaison"), json=body)).status_code == 403
+        assert (
+            await ok(
+                await scoring_client.post("/v1/visits", headers=org.auth("hs_operator"), json=body),
+                201,
+            )
+        ) == {"recorded": 2}
+        future = {
+            "visits": [
+                {"target_kind": "merchant", "target_name": "未来商户", "visited_on": "2099-01-01"}
+            ]
+        }
+        response = await scoring_client.post(
+            "/v1/visits", headers=org.auth("hs_operator"), json=future
+        )
+        assert response.status_code == 422
+        assert response.json()["error"]["code"] == "invalid_visit_date"
+        assert (
+            await scoring_client.post("/v1/visits", headers=org.auth("jt_liaison"), json=body)
+        ).status_code == 403
         async with scoring_sessionmaker() as session:
             assert len((await session.scalars(select(VisitFact))).all()) == 2

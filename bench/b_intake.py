@@ -1,0 +1,323 @@
+"""1. Intake throughput against the database's own limit.
+
+Baseline: pgbench with a custom script inserting one row into a copy of ``intake.issue`` (same
+columns, same indexes: ``CREATE TABLE … (LIKE intake.issue INCLUDING ALL)``) and committing, at
+concurrency 16 and 64. Then the real ``POST /v1/requests`` through the running intake API (and
+the Open311 POST), from the load generator in its own process, at the same concurrency, for a few
+server configurations; then an open-loop run at half of the best peak for its p99, with pgbench
+throttled to the same rate as that figure's baseline.
+
+No consumer runs during these measurements: events stay queued in Redis (flushed between runs),
+so the figure is what the API and the database do. Tables are emptied before every run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import glob
+import json
+import re
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench import env
+from bench.context import Context, checkpoint, connect, db_counters, delta
+from bench.results import Figure, Target
+from bench.stats import summarize
+
+SECTION = "intake"
+
+PGBENCH_TABLE = """
+CREATE SCHEMA IF NOT EXISTS bench;
+DROP TABLE IF EXISTS bench.submission;
+CREATE TABLE bench.submission (LIKE intake.issue INCLUDING ALL);
+"""
+
+# One submission-shaped row per transaction (autocommit: the INSERT is the transaction).
+PGBENCH_SCRIPT = """\\set p random(1, 999999999)
+INSERT INTO bench.submission (id, tracking_no, tracking_secret_hash, channel, type, topic,
+  topic_suggested, topic_confidence, urgency, title, description, address, lat, lon,
+  submitter_kind, submitter_name, submitter_phone, submitter_key, anonymous, confidential,
+  status, expected_provisional, received_at, updated_at, status_changed_at)
+VALUES (gen_random_uuid(), 'YS' || substr(md5(random()::text), 1, 14),
+  md5(random()::text) || md5(random()::text), 'app', 'complaint', 'transport', true, 0.87,
+  'normal', '园区公交班次太少',
+  '邯山经济开发区早晚高峰公交车很挤,员工上下班困难,希望增加公交班次,延伸公交线路到园区。第12号。',
+  '邯山区邯山经济开发区', 36.58, 114.51, 'person', '张先生', '13' || lpad(:p::text, 9, '0'),
+  md5(:p::text) || md5(random()::text), false, false, 'received', false, now(), now(), now());
+"""
+
+RATE_LIMITS_OFF = {"INTAKE_RATE_SUBMIT_PER_KEY": "0", "INTAKE_RATE_SUBMIT_PER_IP": "0"}
+INTAKE_TABLES = None  # all of the intake schema
+
+
+@dataclass
+class ServerConfig:
+    name: str
+    workers: int = 1
+    fast: bool = True
+    env: dict[str, str] = field(default_factory=dict)
+    app: str = "intake_service.app:app"
+    preview: bool = False  # not the shipped code: a proposed change, measured for the report
+
+
+def configs(quick: bool) -> list[ServerConfig]:
+    fast2 = ServerConfig("2 workers, uvloop+httptools", workers=2, env=dict(RATE_LIMITS_OFF))
+    if quick:
+        return [fast2]
+    return [
+        ServerConfig("1 worker, asyncio+h11", workers=1, fast=False, env=dict(RATE_LIMITS_OFF)),
+        ServerConfig("1 worker, uvloop+httptools", workers=1, env=dict(RATE_LIMITS_OFF)),
+        fast2,
+        ServerConfig(
+            "2 workers, uvloop+httptools, rate limiter counting",
+            workers=2,
+            env={"INTAKE_RATE_SUBMIT_PER_KEY": "1000000000", "INTAKE_RATE_SUBMIT_PER_IP": "1000000000"},
+        ),
+        ServerConfig(
+            "2 workers, uvloop+httptools + proposed related-scan fix (preview)",
+            workers=2,
+            env=dict(RATE_LIMITS_OFF),
+            app="bench.preview:intake_app",
+            preview=True,
+        ),
+    ]
+
+
+# ------------------------------------------------------------------------------ pgbench
+
+
+def _pgbench(concurrency: int, duration: float, rate: float | None = None) -> dict[str, Any]:
+    path = env.pgbench_path()
+    if path is None:
+        raise RuntimeError("pgbench not found (Debian: apt-get install postgresql-client)")
+    script = env.LOG_DIR / "pgbench_submission.sql"
+    script.write_text(PGBENCH_SCRIPT)
+    prefix = env.LOG_DIR / f"pgb_{concurrency}_{int(time.time() * 1000)}"
+    argv = [path, "-h", env.PG_HOST, "-p", str(env.PG_PORT), "-U", env.PG_USER, "-n", "-M", "prepared",
+            "-f", str(script), "-c", str(concurrency), "-j", "2", "-T", str(int(duration)),
+            "-l", f"--log-prefix={prefix}", env.DB_NAME]  # fmt: skip
+    if rate:
+        argv[1:1] = ["-R", f"{rate:.1f}"]
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 60)
+    if out.returncode != 0:
+        raise RuntimeError(f"pgbench failed: {out.stderr[-1000:]}")
+    match = re.search(r"tps = ([\d.]+) \(without initial connection time\)", out.stdout)
+    tps = float(match.group(1)) if match else float("nan")
+    latencies: list[float] = []
+    first_second: float | None = None
+    rows: list[tuple[float, float]] = []
+    for file in glob.glob(f"{prefix}.*"):
+        with open(file) as handle:
+            for line in handle:
+                parts = line.split()
+                if len(parts) >= 6 and parts[2] != "skipped":
+                    rows.append((int(parts[4]) + int(parts[5]) / 1e6, int(parts[2]) / 1000))
+        Path(file).unlink(missing_ok=True)
+    if rows:
+        first_second = min(r[0] for r in rows) + 1.0  # leave out connection start-up
+        latencies = [lat for at, lat in rows if at >= first_second]
+    failed = re.search(r"number of failed transactions: (\d+)", out.stdout)
+    return {
+        "concurrency": concurrency,
+        "rate_target": rate,
+        "tps": tps,
+        "latency_ms": summarize(latencies),
+        "failed": int(failed.group(1)) if failed else 0,
+    }
+
+
+async def pgbench(concurrency: int, duration: float, rate: float | None = None) -> dict[str, Any]:
+    async with connect() as connection:
+        await connection.execute("TRUNCATE bench.submission")
+    await checkpoint()
+    return await asyncio.to_thread(_pgbench, concurrency, duration, rate)
+
+
+# ------------------------------------------------------------------------------ HTTP
+
+
+def _loadgen(config: dict[str, Any]) -> dict[str, Any]:
+    timeout = float(config.get("warmup", 2)) + float(config.get("duration", 10)) + 90
+    out = subprocess.run([sys.executable, "-m", "bench.loadgen", json.dumps(config)], capture_output=True,
+                         text=True, cwd=env.ROOT, timeout=timeout)  # fmt: skip
+    if out.returncode != 0:
+        raise RuntimeError(f"load generator failed: {out.stderr[-2000:]}")
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+class Server:
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        self.port = env.free_port()
+        self.started: env.Started | None = None
+
+    async def __aenter__(self) -> Server:
+        argv = [sys.executable, "-m", "uvicorn", self.config.app, "--host", "127.0.0.1", "--port", str(self.port),
+                "--no-access-log", "--timeout-keep-alive", "30", "--workers", str(self.config.workers)]  # fmt: skip
+        argv += ["--loop", "uvloop", "--http", "httptools"] if self.config.fast else ["--loop", "asyncio", "--http", "h11"]
+        self.started = env.PROCESSES.spawn("intake-api", argv, self.config.env)
+        await asyncio.to_thread(env.wait_http, f"http://127.0.0.1:{self.port}/readyz", 60.0, self.started)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self.started is not None:
+            await asyncio.to_thread(env.PROCESSES.stop, self.started)
+
+    @property
+    def pid(self) -> int:
+        assert self.started is not None
+        return self.started.process.pid
+
+
+_phone_base = int(time.time()) % 10**6 * 1000
+
+
+async def drive(server: Server, load: dict[str, Any]) -> dict[str, Any]:
+    """One load-generator run against a fresh intake schema; adds CPU and database accounting."""
+    global _phone_base
+    await env.truncate("intake", ["issue_history", "issue_attachment", "issue_supplement", "outbox_event",
+                                  "idempotency_record", "issue"])  # fmt: skip
+    await env.flush_redis()
+    await checkpoint()
+    _phone_base += 1_000_000
+    config = {"port": server.port, "phone_base": _phone_base, "seed": _phone_base, **load}
+    before = await db_counters()
+    with env.cpu_meter({"api": server.pid}) as cpu:
+        result = await asyncio.to_thread(_loadgen, config)
+    after = await db_counters()
+    done = max(result["completed_total"], 1)
+    result["server_cpu_ms_per_request"] = round(cpu["process_cpu_s"]["api"] / done * 1000, 2)
+    result["postgres_cpu_ms_per_request"] = round(cpu["postgres_cpu_s"] / done * 1000, 2)
+    result["machine_busy"] = cpu["machine_busy"]
+    result["foreign_share"] = env.foreign_share(cpu, result["client_cpu_s"])
+    result["api_cpu_share"] = round(cpu["process_cpu_s"]["api"] / max(cpu["wall_s"], 0.001), 2)
+    result["db_per_request"] = delta(after, before, done)
+    return result
+
+
+def _describe(result: dict[str, Any]) -> str:
+    lat = result["latency_ms"]
+    return (f"{result['ok_per_s']:.0f}/s p50 {lat.get('p50')} p95 {lat.get('p95')} p99 {lat.get('p99')} ms; "
+            f"API {result['server_cpu_ms_per_request']} ms CPU/req ({result['api_cpu_share']} cores), "
+            f"PostgreSQL {result['postgres_cpu_ms_per_request']} ms CPU/req, machine busy {result['machine_busy']:.0%} "
+            f"(others {result['foreign_share']:.0%}), load generator {result['client_cpu_us_per_request']} µs CPU/req; statuses {result['statuses']}"
+            + (f"; errors {result['errors']}" if result["errors"] else ""))  # fmt: skip
+
+
+async def _keys() -> str:
+    from intake_service.spec import spec
+    from services.cli import _create_key
+
+    created = await _create_key(spec, "bench channel", "*", env.SA_URL)
+    return created["api_key"]
+
+
+async def run(ctx: Context) -> None:
+    quick = ctx.quick
+    warmup, duration = (1.5, 5.0) if quick else (2.0, 8.0)
+    concurrencies = (16, 64)
+    async with connect() as connection:
+        await connection.execute(PGBENCH_TABLE)
+
+    print("pgbench baseline (single-row insert + commit into a copy of intake.issue)", flush=True)
+    baseline = {c: await pgbench(c, duration) for c in concurrencies}
+    for c, b in baseline.items():
+        ctx.results.add(Figure(f"intake.pgbench.c{c}", SECTION, f"pgbench insert+commit, c={c}", b["tps"], "tps",
+                               details=b, notes=f"p50 {b['latency_ms'].get('p50')} / p99 {b['latency_ms'].get('p99')} ms"))  # fmt: skip
+    ctx.detail(SECTION, "pgbench", baseline)
+
+    api_key = await _keys()
+    runs: dict[str, dict[int, dict[str, Any]]] = {}
+    for config in configs(quick):
+        if config.preview and ctx.time_left() < 120:
+            ctx.note(SECTION, f"skipped '{config.name}': time budget")
+            continue
+        print(f"POST /v1/requests — {config.name}", flush=True)
+        runs[config.name] = {}
+        async with Server(config) as server:
+            for c in concurrencies:
+                load = {"api_key": api_key, "mode": "closed", "concurrency": c, "warmup": warmup, "duration": duration}
+                result = await drive(server, load)
+                runs[config.name][c] = result
+                print(f"    c={c}: {_describe(result)}", flush=True)
+    ctx.detail(SECTION, "configurations", runs)
+
+    shipped = {name: by_c for name, by_c in runs.items() if not next(c for c in configs(quick) if c.name == name).preview}
+    for name, by_c in runs.items():
+        for c, result in by_c.items():
+            ctx.results.add(Figure(f"intake.config.{_slug(name)}.c{c}", SECTION, f"POST /v1/requests c={c}: {name}",
+                                   result["ok_per_s"], "/s", baseline=baseline[c]["tps"],
+                                   baseline_label=f"pgbench c={c}", notes=_short(result), details=result))  # fmt: skip
+
+    best_name = max(shipped, key=lambda name: sum(r["ok_per_s"] for r in shipped[name].values()))
+    best = next(c for c in configs(quick) if c.name == best_name)
+    ctx.detail(SECTION, "best_configuration", best_name)
+    ratio_target = Target(">=", 0.5, relative=True, text=">= 0.5 x pgbench")
+    for c in concurrencies:
+        result = shipped[best_name][c]
+        ctx.results.add(Figure(f"intake.rate.c{c}", SECTION, f"Intake submissions/s at c={c} (best: {best_name})",
+                               result["ok_per_s"], "/s", target=ratio_target, baseline=baseline[c]["tps"],
+                               baseline_label=f"pgbench insert+commit c={c}", details=result))  # fmt: skip
+        for q in ("p50", "p95", "p99"):
+            ctx.results.add(Figure(f"intake.peak.c{c}.{q}", SECTION, f"Intake {q} at peak, c={c}",
+                                   result["latency_ms"].get(q, float("nan")), "ms",
+                                   baseline=baseline[c]["latency_ms"].get(q), baseline_label=f"pgbench {q} c={c}"))  # fmt: skip
+
+    print(f"half of peak (open loop) and Open311 — {best_name}", flush=True)
+    async with Server(best) as server:
+        for c in concurrencies:
+            peak = shipped[best_name][c]["ok_per_s"]
+            rate = max(1.0, round(peak / 2, 1))
+            load = {"api_key": api_key, "mode": "open", "rate": rate, "concurrency": c, "warmup": warmup,
+                    "duration": duration}  # fmt: skip
+            result = await drive(server, load)
+            pg = await pgbench(c, duration, rate=rate)
+            print(f"    half peak c={c} at {rate}/s: {_describe(result)}; pgbench -R {rate}: p99 {pg['latency_ms'].get('p99')} ms",
+                  flush=True)  # fmt: skip
+            ctx.results.add(Figure(f"intake.half.c{c}.p99", SECTION, f"Intake p99 at half of peak ({rate:.0f}/s, c≤{c})",
+                                   result["latency_ms"].get("p99", float("nan")), "ms",
+                                   target=Target("<=", 100, text="<= 100 ms"), baseline=pg["latency_ms"].get("p99"),
+                                   baseline_label=f"pgbench -R {rate:.0f} p99", notes=_short(result),
+                                   details={"api": result, "pgbench": pg}))  # fmt: skip
+            for q in ("p50", "p95"):
+                ctx.results.add(Figure(f"intake.half.c{c}.{q}", SECTION, f"Intake {q} at half of peak, c≤{c}",
+                                       result["latency_ms"].get(q, float("nan")), "ms",
+                                       baseline=pg["latency_ms"].get(q), baseline_label=f"pgbench -R {rate:.0f} {q}"))  # fmt: skip
+        open311 = {}
+        for c in concurrencies if not quick else (16,):
+            load = {"api_key": api_key, "kind": "open311", "mode": "closed", "concurrency": c, "warmup": warmup,
+                    "duration": duration}  # fmt: skip
+            result = await drive(server, load)
+            open311[c] = result
+            print(f"    Open311 c={c}: {_describe(result)}", flush=True)
+            ctx.results.add(Figure(f"intake.open311.c{c}", SECTION, f"Open311 POST requests.json/s at c={c}",
+                                   result["ok_per_s"], "/s", target=ratio_target, baseline=baseline[c]["tps"],
+                                   baseline_label=f"pgbench insert+commit c={c}", notes=_short(result), details=result))  # fmt: skip
+        ctx.detail(SECTION, "open311", open311)
+    _explain(ctx, runs, baseline, best_name)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def _short(result: dict[str, Any]) -> str:
+    return (f"API {result['server_cpu_ms_per_request']} ms CPU/req on {result['api_cpu_share']} cores, "
+            f"machine busy {result['machine_busy']:.0%}, other processes {result['foreign_share']:.0%}")  # fmt: skip
+
+
+def _explain(ctx: Context, runs: dict[str, dict[int, dict[str, Any]]], baseline: dict[int, dict[str, Any]],
+             best_name: str) -> None:  # fmt: skip
+    best = runs[best_name]
+    for c, result in best.items():
+        per = result["db_per_request"]
+        ctx.note(SECTION, f"c={c}, {best_name}: the API spent {result['server_cpu_ms_per_request']} ms of CPU per "
+                 f"submission against PostgreSQL's {result['postgres_cpu_ms_per_request']} ms; pgbench's row costs "
+                 f"about {1000 * 2 / max(baseline[c]['tps'], 1):.2f} ms of the machine's 2 cores. Per submission the "
+                 f"database saw {per.get('xact_commit')} commits, {per.get('tup_inserted')} rows inserted and "
+                 f"{per.get('tup_fetched')} rows fetched.")  # fmt: skip

@@ -1,0 +1,5 @@
+from bench.context import Context
+
+
+async def run(ctx: Context) -> None:
+    pass

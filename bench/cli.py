@@ -1,0 +1,144 @@
+"""``python -m bench [--quick] [--only NAME[,NAME]] [--sizes 100000,1000000]``
+
+Runs the benchmarks of issue 6 against this machine's PostgreSQL and Redis (loopback only) and
+writes ``bench/results/latest.json`` and ``latest.md``. Every figure is printed as it is measured,
+with its same-run baseline and how far it is from its target; nothing is asserted.
+
+The suite creates a fresh ``ys_bench`` database, flushes Redis database 5, starts the service
+processes it needs on free ports, and on the way out (also on Ctrl-C or SIGTERM) stops them,
+flushes Redis db 5 and drops ``ys_bench``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+import time
+import traceback
+from collections.abc import Awaitable, Callable
+from types import FrameType
+
+from bench import env
+
+BENCHMARKS = ("intake", "loop", "supervision", "scorecards", "workdays")
+FULL_BUDGET_S = 11 * 60
+QUICK_BUDGET_S = 2 * 60
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser.add_argument("--quick", action="store_true", help="smoke run (~1-2 minutes): shorter, smaller")
+    parser.add_argument("--only", default="", help=f"comma-separated subset of {', '.join(BENCHMARKS)}")
+    parser.add_argument("--sizes", default="",
+                        help="data sizes for supervision and scorecards (default 100000,1000000; quick 100000). "
+                             "10000000 works if you have ~20 more minutes")  # fmt: skip
+    parser.add_argument("--keep", action="store_true", help="leave ys_bench in place afterwards (debugging)")
+    return parser.parse_args(argv)
+
+
+def _terminate(_signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(argv)
+    selected = [name.strip() for name in args.only.split(",") if name.strip()] or list(BENCHMARKS)
+    unknown = [name for name in selected if name not in BENCHMARKS]
+    if unknown:
+        print(f"unknown benchmark(s) {unknown}; choose from {BENCHMARKS}", file=sys.stderr)
+        return 2
+    if args.sizes:
+        sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
+    else:
+        sizes = [100_000] if args.quick else [100_000, 1_000_000]
+    env.configure()
+    signal.signal(signal.SIGTERM, _terminate)
+
+    from bench.context import Context
+    from bench.results import Results
+
+    results = Results(mode="quick" if args.quick else "full")
+    budget = QUICK_BUDGET_S if args.quick else FULL_BUDGET_S
+    ctx = Context(results=results, quick=args.quick, sizes=sizes, deadline=time.monotonic() + budget)
+    code = 0
+    try:
+        asyncio.run(_run(ctx, selected))
+    except KeyboardInterrupt:
+        results.problems.append("interrupted")
+        print("\ninterrupted: cleaning up", file=sys.stderr)
+        code = 130
+    except Exception as exc:  # report what we have, then clean up
+        results.problems.append(f"{type(exc).__name__}: {exc}")
+        traceback.print_exc()
+        code = 1
+    finally:
+        results.machine["loadavg_at_end"] = env.loadavg()
+        if args.keep:
+            env.PROCESSES.stop_all()
+            problems: list[str] = []
+        else:
+            problems = env.cleanup()
+        results.problems.extend(f"cleanup: {p}" for p in problems)
+        json_path, md_path = results.write()
+        print(f"\nwrote {json_path.relative_to(env.ROOT)} and {md_path.relative_to(env.ROOT)}")
+        _summary(results)
+    return code
+
+
+async def _run(ctx: object, selected: list[str]) -> None:
+    from bench.context import Context
+
+    assert isinstance(ctx, Context)
+    results = ctx.results
+    results.machine.update(env.machine_info())
+    results.machine.update(await env.server_versions())
+    results.machine["pgbench"] = env.pgbench_version()
+    print(f"machine: {results.machine.get('cpu_model')} x{results.machine.get('cores')}, "
+          f"PostgreSQL {results.machine.get('postgresql')}, Redis {results.machine.get('redis')}, "
+          f"load average {results.machine.get('loadavg_at_start')}", flush=True)  # fmt: skip
+    print("creating ys_bench and running migrations", flush=True)
+    await env.create_database()
+    await env.flush_redis()
+
+    runners: dict[str, Callable[[Context], Awaitable[None]]] = {}
+    from bench import b_intake, b_loop, b_scorecards, b_supervision, b_workdays
+
+    runners = {
+        "intake": b_intake.run,
+        "loop": b_loop.run,
+        "supervision": b_supervision.run,
+        "scorecards": b_scorecards.run,
+        "workdays": b_workdays.run,
+    }
+    for name in selected:
+        started = time.monotonic()
+        print(f"\n== {name} ==", flush=True)
+        load = env.loadavg()
+        try:
+            await runners[name](ctx)
+        except Exception as exc:  # one benchmark failing must not lose the others' figures
+            traceback.print_exc()
+            results.problems.append(f"{name}: {type(exc).__name__}: {exc}")
+        finally:
+            env.PROCESSES.stop_all()
+        section = results.section(name)
+        section["seconds"] = round(time.monotonic() - started, 1)
+        section["loadavg_before"] = load
+        print(f"   ({name} took {section['seconds']} s)", flush=True)
+
+
+def _summary(results: object) -> None:
+    from bench.results import Results, fmt
+
+    assert isinstance(results, Results)
+    targeted = [f for f in results.figures if f.target is not None]
+    if not targeted:
+        return
+    print("\nagainst targets:")
+    for figure in targeted:
+        distance = figure.target.distance(figure.value, figure.baseline) if figure.target else ""
+        print(f"  [{figure.status:>4}] {figure.label}: {fmt(figure.value, figure.unit)} "
+              f"(target {figure.target.text if figure.target else ''}; {distance})")  # fmt: skip
