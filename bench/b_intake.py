@@ -76,7 +76,10 @@ def configs(quick: bool) -> list[ServerConfig]:
         ServerConfig(
             "2 workers, uvloop+httptools, rate limiter counting",
             workers=2,
-            env={"INTAKE_RATE_SUBMIT_PER_KEY": "1000000000", "INTAKE_RATE_SUBMIT_PER_IP": "1000000000"},
+            env={
+                "INTAKE_RATE_SUBMIT_PER_KEY": "1000000000",
+                "INTAKE_RATE_SUBMIT_PER_IP": "1000000000",
+            },
         ),
         ServerConfig(
             "2 workers, uvloop+httptools + proposed related-scan fix (preview)",
@@ -98,9 +101,29 @@ def _pgbench(concurrency: int, duration: float, rate: float | None = None) -> di
     script = env.LOG_DIR / "pgbench_submission.sql"
     script.write_text(PGBENCH_SCRIPT)
     prefix = env.LOG_DIR / f"pgb_{concurrency}_{int(time.time() * 1000)}"
-    argv = [path, "-h", env.PG_HOST, "-p", str(env.PG_PORT), "-U", env.PG_USER, "-n", "-M", "prepared",
-            "-f", str(script), "-c", str(concurrency), "-j", "2", "-T", str(int(duration)),
-            "-l", f"--log-prefix={prefix}", env.DB_NAME]  # fmt: skip
+    argv = [
+        path,
+        "-h",
+        env.PG_HOST,
+        "-p",
+        str(env.PG_PORT),
+        "-U",
+        env.PG_USER,
+        "-n",
+        "-M",
+        "prepared",
+        "-f",
+        str(script),
+        "-c",
+        str(concurrency),
+        "-j",
+        "2",
+        "-T",
+        str(int(duration)),
+        "-l",
+        f"--log-prefix={prefix}",
+        env.DB_NAME,
+    ]
     if rate:
         argv[1:1] = ["-R", f"{rate:.1f}"]
     out = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 60)
@@ -143,8 +166,13 @@ async def pgbench(concurrency: int, duration: float, rate: float | None = None) 
 
 def _loadgen(config: dict[str, Any]) -> dict[str, Any]:
     timeout = float(config.get("warmup", 2)) + float(config.get("duration", 10)) + 90
-    out = subprocess.run([sys.executable, "-m", "bench.loadgen", json.dumps(config)], capture_output=True,
-                         text=True, cwd=env.ROOT, timeout=timeout)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.loadgen", json.dumps(config)],
+        capture_output=True,
+        text=True,
+        cwd=env.ROOT,
+        timeout=timeout,
+    )
     if out.returncode != 0:
         raise RuntimeError(f"load generator failed: {out.stderr[-2000:]}")
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
@@ -157,11 +185,30 @@ class Server:
         self.started: env.Started | None = None
 
     async def __aenter__(self) -> Server:
-        argv = [sys.executable, "-m", "uvicorn", self.config.app, "--host", "127.0.0.1", "--port", str(self.port),
-                "--no-access-log", "--timeout-keep-alive", "30", "--workers", str(self.config.workers)]  # fmt: skip
-        argv += ["--loop", "uvloop", "--http", "httptools"] if self.config.fast else ["--loop", "asyncio", "--http", "h11"]
+        argv = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            self.config.app,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--no-access-log",
+            "--timeout-keep-alive",
+            "30",
+            "--workers",
+            str(self.config.workers),
+        ]
+        argv += (
+            ["--loop", "uvloop", "--http", "httptools"]
+            if self.config.fast
+            else ["--loop", "asyncio", "--http", "h11"]
+        )
         self.started = env.PROCESSES.spawn("intake-api", argv, self.config.env)
-        await asyncio.to_thread(env.wait_http, f"http://127.0.0.1:{self.port}/readyz", 60.0, self.started)
+        await asyncio.to_thread(
+            env.wait_http, f"http://127.0.0.1:{self.port}/readyz", 60.0, self.started
+        )
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -180,8 +227,17 @@ _phone_base = int(time.time()) % 10**6 * 1000
 async def drive(server: Server, load: dict[str, Any]) -> dict[str, Any]:
     """One load-generator run against a fresh intake schema; adds CPU and database accounting."""
     global _phone_base
-    await env.truncate("intake", ["issue_history", "issue_attachment", "issue_supplement", "outbox_event",
-                                  "idempotency_record", "issue"])  # fmt: skip
+    await env.truncate(
+        "intake",
+        [
+            "issue_history",
+            "issue_attachment",
+            "issue_supplement",
+            "outbox_event",
+            "idempotency_record",
+            "issue",
+        ],
+    )
     await env.flush_redis()
     await checkpoint()
     _phone_base += 1_000_000
@@ -202,11 +258,13 @@ async def drive(server: Server, load: dict[str, Any]) -> dict[str, Any]:
 
 def _describe(result: dict[str, Any]) -> str:
     lat = result["latency_ms"]
-    return (f"{result['ok_per_s']:.0f}/s p50 {lat.get('p50')} p95 {lat.get('p95')} p99 {lat.get('p99')} ms; "
-            f"API {result['server_cpu_ms_per_request']} ms CPU/req ({result['api_cpu_share']} cores), "
-            f"PostgreSQL {result['postgres_cpu_ms_per_request']} ms CPU/req, machine busy {result['machine_busy']:.0%} "
-            f"(others {result['foreign_share']:.0%}), load generator {result['client_cpu_us_per_request']} µs CPU/req; statuses {result['statuses']}"
-            + (f"; errors {result['errors']}" if result["errors"] else ""))  # fmt: skip
+    return (
+        f"{result['ok_per_s']:.0f}/s p50 {lat.get('p50')} p95 {lat.get('p95')} p99 {lat.get('p99')} ms; "
+        f"API {result['server_cpu_ms_per_request']} ms CPU/req ({result['api_cpu_share']} cores), "
+        f"PostgreSQL {result['postgres_cpu_ms_per_request']} ms CPU/req, machine busy {result['machine_busy']:.0%} "
+        f"(others {result['foreign_share']:.0%}), load generator {result['client_cpu_us_per_request']} µs CPU/req; statuses {result['statuses']}"
+        + (f"; errors {result['errors']}" if result["errors"] else "")
+    )
 
 
 async def _keys() -> str:
@@ -227,8 +285,17 @@ async def run(ctx: Context) -> None:
     print("pgbench baseline (single-row insert + commit into a copy of intake.issue)", flush=True)
     baseline = {c: await pgbench(c, duration) for c in concurrencies}
     for c, b in baseline.items():
-        ctx.results.add(Figure(f"intake.pgbench.c{c}", SECTION, f"pgbench insert+commit, c={c}", b["tps"], "tps",
-                               details=b, notes=f"p50 {b['latency_ms'].get('p50')} / p99 {b['latency_ms'].get('p99')} ms"))  # fmt: skip
+        ctx.results.add(
+            Figure(
+                f"intake.pgbench.c{c}",
+                SECTION,
+                f"pgbench insert+commit, c={c}",
+                b["tps"],
+                "tps",
+                details=b,
+                notes=f"p50 {b['latency_ms'].get('p50')} / p99 {b['latency_ms'].get('p99')} ms",
+            )
+        )
     ctx.detail(SECTION, "pgbench", baseline)
 
     api_key = await _keys()
@@ -241,18 +308,38 @@ async def run(ctx: Context) -> None:
         runs[config.name] = {}
         async with Server(config) as server:
             for c in concurrencies:
-                load = {"api_key": api_key, "mode": "closed", "concurrency": c, "warmup": warmup, "duration": duration}
+                load = {
+                    "api_key": api_key,
+                    "mode": "closed",
+                    "concurrency": c,
+                    "warmup": warmup,
+                    "duration": duration,
+                }
                 result = await drive(server, load)
                 runs[config.name][c] = result
                 print(f"    c={c}: {_describe(result)}", flush=True)
     ctx.detail(SECTION, "configurations", runs)
 
-    shipped = {name: by_c for name, by_c in runs.items() if not next(c for c in configs(quick) if c.name == name).preview}
+    shipped = {
+        name: by_c
+        for name, by_c in runs.items()
+        if not next(c for c in configs(quick) if c.name == name).preview
+    }
     for name, by_c in runs.items():
         for c, result in by_c.items():
-            ctx.results.add(Figure(f"intake.config.{_slug(name)}.c{c}", SECTION, f"POST /v1/requests c={c}: {name}",
-                                   result["ok_per_s"], "/s", baseline=baseline[c]["tps"],
-                                   baseline_label=f"pgbench c={c}", notes=_short(result), details=result))  # fmt: skip
+            ctx.results.add(
+                Figure(
+                    f"intake.config.{_slug(name)}.c{c}",
+                    SECTION,
+                    f"POST /v1/requests c={c}: {name}",
+                    result["ok_per_s"],
+                    "/s",
+                    baseline=baseline[c]["tps"],
+                    baseline_label=f"pgbench c={c}",
+                    notes=_short(result),
+                    details=result,
+                )
+            )
 
     best_name = max(shipped, key=lambda name: sum(r["ok_per_s"] for r in shipped[name].values()))
     best = next(c for c in configs(quick) if c.name == best_name)
@@ -260,44 +347,104 @@ async def run(ctx: Context) -> None:
     ratio_target = Target(">=", 0.5, relative=True, text=">= 0.5 x pgbench")
     for c in concurrencies:
         result = shipped[best_name][c]
-        ctx.results.add(Figure(f"intake.rate.c{c}", SECTION, f"Intake submissions/s at c={c} (best: {best_name})",
-                               result["ok_per_s"], "/s", target=ratio_target, baseline=baseline[c]["tps"],
-                               baseline_label=f"pgbench insert+commit c={c}", details=result))  # fmt: skip
+        ctx.results.add(
+            Figure(
+                f"intake.rate.c{c}",
+                SECTION,
+                f"Intake submissions/s at c={c} (best: {best_name})",
+                result["ok_per_s"],
+                "/s",
+                target=ratio_target,
+                baseline=baseline[c]["tps"],
+                baseline_label=f"pgbench insert+commit c={c}",
+                details=result,
+            )
+        )
         for q in ("p50", "p95", "p99"):
-            ctx.results.add(Figure(f"intake.peak.c{c}.{q}", SECTION, f"Intake {q} at peak, c={c}",
-                                   result["latency_ms"].get(q, float("nan")), "ms",
-                                   baseline=baseline[c]["latency_ms"].get(q), baseline_label=f"pgbench {q} c={c}"))  # fmt: skip
+            ctx.results.add(
+                Figure(
+                    f"intake.peak.c{c}.{q}",
+                    SECTION,
+                    f"Intake {q} at peak, c={c}",
+                    result["latency_ms"].get(q, float("nan")),
+                    "ms",
+                    baseline=baseline[c]["latency_ms"].get(q),
+                    baseline_label=f"pgbench {q} c={c}",
+                )
+            )
 
     print(f"half of peak (open loop) and Open311 — {best_name}", flush=True)
     async with Server(best) as server:
         for c in concurrencies:
             peak = shipped[best_name][c]["ok_per_s"]
             rate = max(1.0, round(peak / 2, 1))
-            load = {"api_key": api_key, "mode": "open", "rate": rate, "concurrency": c, "warmup": warmup,
-                    "duration": duration}  # fmt: skip
+            load = {
+                "api_key": api_key,
+                "mode": "open",
+                "rate": rate,
+                "concurrency": c,
+                "warmup": warmup,
+                "duration": duration,
+            }
             result = await drive(server, load)
             pg = await pgbench(c, duration, rate=rate)
-            print(f"    half peak c={c} at {rate}/s: {_describe(result)}; pgbench -R {rate}: p99 {pg['latency_ms'].get('p99')} ms",
-                  flush=True)  # fmt: skip
-            ctx.results.add(Figure(f"intake.half.c{c}.p99", SECTION, f"Intake p99 at half of peak ({rate:.0f}/s, c≤{c})",
-                                   result["latency_ms"].get("p99", float("nan")), "ms",
-                                   target=Target("<=", 100, text="<= 100 ms"), baseline=pg["latency_ms"].get("p99"),
-                                   baseline_label=f"pgbench -R {rate:.0f} p99", notes=_short(result),
-                                   details={"api": result, "pgbench": pg}))  # fmt: skip
+            print(
+                f"    half peak c={c} at {rate}/s: {_describe(result)}; pgbench -R {rate}: p99 {pg['latency_ms'].get('p99')} ms",
+                flush=True,
+            )
+            ctx.results.add(
+                Figure(
+                    f"intake.half.c{c}.p99",
+                    SECTION,
+                    f"Intake p99 at half of peak ({rate:.0f}/s, c≤{c})",
+                    result["latency_ms"].get("p99", float("nan")),
+                    "ms",
+                    target=Target("<=", 100, text="<= 100 ms"),
+                    baseline=pg["latency_ms"].get("p99"),
+                    baseline_label=f"pgbench -R {rate:.0f} p99",
+                    notes=_short(result),
+                    details={"api": result, "pgbench": pg},
+                )
+            )
             for q in ("p50", "p95"):
-                ctx.results.add(Figure(f"intake.half.c{c}.{q}", SECTION, f"Intake {q} at half of peak, c≤{c}",
-                                       result["latency_ms"].get(q, float("nan")), "ms",
-                                       baseline=pg["latency_ms"].get(q), baseline_label=f"pgbench -R {rate:.0f} {q}"))  # fmt: skip
+                ctx.results.add(
+                    Figure(
+                        f"intake.half.c{c}.{q}",
+                        SECTION,
+                        f"Intake {q} at half of peak, c≤{c}",
+                        result["latency_ms"].get(q, float("nan")),
+                        "ms",
+                        baseline=pg["latency_ms"].get(q),
+                        baseline_label=f"pgbench -R {rate:.0f} {q}",
+                    )
+                )
         open311 = {}
         for c in concurrencies if not quick else (16,):
-            load = {"api_key": api_key, "kind": "open311", "mode": "closed", "concurrency": c, "warmup": warmup,
-                    "duration": duration}  # fmt: skip
+            load = {
+                "api_key": api_key,
+                "kind": "open311",
+                "mode": "closed",
+                "concurrency": c,
+                "warmup": warmup,
+                "duration": duration,
+            }
             result = await drive(server, load)
             open311[c] = result
             print(f"    Open311 c={c}: {_describe(result)}", flush=True)
-            ctx.results.add(Figure(f"intake.open311.c{c}", SECTION, f"Open311 POST requests.json/s at c={c}",
-                                   result["ok_per_s"], "/s", target=ratio_target, baseline=baseline[c]["tps"],
-                                   baseline_label=f"pgbench insert+commit c={c}", notes=_short(result), details=result))  # fmt: skip
+            ctx.results.add(
+                Figure(
+                    f"intake.open311.c{c}",
+                    SECTION,
+                    f"Open311 POST requests.json/s at c={c}",
+                    result["ok_per_s"],
+                    "/s",
+                    target=ratio_target,
+                    baseline=baseline[c]["tps"],
+                    baseline_label=f"pgbench insert+commit c={c}",
+                    notes=_short(result),
+                    details=result,
+                )
+            )
         ctx.detail(SECTION, "open311", open311)
     _explain(ctx, runs, baseline, best_name)
 
@@ -307,17 +454,26 @@ def _slug(text: str) -> str:
 
 
 def _short(result: dict[str, Any]) -> str:
-    return (f"API {result['server_cpu_ms_per_request']} ms CPU/req on {result['api_cpu_share']} cores, "
-            f"machine busy {result['machine_busy']:.0%}, other processes {result['foreign_share']:.0%}")  # fmt: skip
+    return (
+        f"API {result['server_cpu_ms_per_request']} ms CPU/req on {result['api_cpu_share']} cores, "
+        f"machine busy {result['machine_busy']:.0%}, other processes {result['foreign_share']:.0%}"
+    )
 
 
-def _explain(ctx: Context, runs: dict[str, dict[int, dict[str, Any]]], baseline: dict[int, dict[str, Any]],
-             best_name: str) -> None:  # fmt: skip
+def _explain(
+    ctx: Context,
+    runs: dict[str, dict[int, dict[str, Any]]],
+    baseline: dict[int, dict[str, Any]],
+    best_name: str,
+) -> None:
     best = runs[best_name]
     for c, result in best.items():
         per = result["db_per_request"]
-        ctx.note(SECTION, f"c={c}, {best_name}: the API spent {result['server_cpu_ms_per_request']} ms of CPU per "
-                 f"submission against PostgreSQL's {result['postgres_cpu_ms_per_request']} ms; pgbench's row costs "
-                 f"about {1000 * 2 / max(baseline[c]['tps'], 1):.2f} ms of the machine's 2 cores. Per submission the "
-                 f"database saw {per.get('xact_commit')} commits, {per.get('tup_inserted')} rows inserted and "
-                 f"{per.get('tup_fetched')} rows fetched.")  # fmt: skip
+        ctx.note(
+            SECTION,
+            f"c={c}, {best_name}: the API spent {result['server_cpu_ms_per_request']} ms of CPU per "
+            f"submission against PostgreSQL's {result['postgres_cpu_ms_per_request']} ms; pgbench's row costs "
+            f"about {1000 * 2 / max(baseline[c]['tps'], 1):.2f} ms of the machine's 2 cores. Per submission the "
+            f"database saw {per.get('xact_commit')} commits, {per.get('tup_inserted')} rows inserted and "
+            f"{per.get('tup_fetched')} rows fetched.",
+        )

@@ -20,7 +20,6 @@ import random
 import statistics
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -35,19 +34,72 @@ from bench.results import Figure, Target
 SECTION = "supervision"
 TABLES = ["case", "card"]
 DUE_SHARE = 0.01
-SUBMITTER = orjson.dumps({"kind": "person", "name": "张先生", "phone": "13812345678", "masked": False}).decode()
+SUBMITTER = orjson.dumps(
+    {"kind": "person", "name": "张先生", "phone": "13812345678", "masked": False}
+).decode()
 TITLES = ["园区公交班次太少", "企业门口道路破损", "货车停车位不足", "路口红绿灯时长不合理"]
 DESCRIPTION = "早晚高峰公交车很挤,员工上下班困难,希望增加公交班次,延伸公交线路到园区。"
 
-CASE_COLUMNS = ["id", "request_id", "tracking_no", "channel", "type", "topic", "topic_suggested", "urgency", "title",
-                "description", "submitter", "anonymous", "confidential", "attachments", "status", "classification",
-                "owner_unit_id", "received_at", "verify_due_at", "verified_at", "verified_by", "must_designate",
-                "redo_count", "escalated", "revision", "history_seq", "created_at", "updated_at"]  # fmt: skip
-CARD_COLUMNS = ["id", "case_id", "unit_id", "role", "status", "dispatched_by", "dispatched_at", "sign_due_at",
-                "signed_at", "signed_by", "contact_due_at", "clock_start_at", "limit_days", "paused_days",
-                "original_due_at", "due_at", "due_provisional", "return_deadline_at", "evidence", "send_back_count",
-                "redo_count", "extension_approved", "designated", "supervision_level", "listed", "next_check_at",
-                "revision", "updated_at"]  # fmt: skip
+CASE_COLUMNS = [
+    "id",
+    "request_id",
+    "tracking_no",
+    "channel",
+    "type",
+    "topic",
+    "topic_suggested",
+    "urgency",
+    "title",
+    "description",
+    "submitter",
+    "anonymous",
+    "confidential",
+    "attachments",
+    "status",
+    "classification",
+    "owner_unit_id",
+    "received_at",
+    "verify_due_at",
+    "verified_at",
+    "verified_by",
+    "must_designate",
+    "redo_count",
+    "escalated",
+    "revision",
+    "history_seq",
+    "created_at",
+    "updated_at",
+]
+CARD_COLUMNS = [
+    "id",
+    "case_id",
+    "unit_id",
+    "role",
+    "status",
+    "dispatched_by",
+    "dispatched_at",
+    "sign_due_at",
+    "signed_at",
+    "signed_by",
+    "contact_due_at",
+    "clock_start_at",
+    "limit_days",
+    "paused_days",
+    "original_due_at",
+    "due_at",
+    "due_provisional",
+    "return_deadline_at",
+    "evidence",
+    "send_back_count",
+    "redo_count",
+    "extension_approved",
+    "designated",
+    "supervision_level",
+    "listed",
+    "next_check_at",
+    "revision",
+    "updated_at",
+]
 
 
 class Plan:
@@ -74,13 +126,17 @@ class Plan:
                 behind.append(day)
 
         def end_of(d: Any) -> datetime:
-            return datetime.combine(d, datetime.max.time().replace(microsecond=0), tzinfo=SHANGHAI).astimezone(UTC)
+            return datetime.combine(
+                d, datetime.max.time().replace(microsecond=0), tzinfo=SHANGHAI
+            ).astimezone(UTC)
 
         # Not due: due 2..12 working days ahead, next check at the yellow card (08:30 the working day before).
         self.future = []
         for d in ahead[2:13]:
             due = end_of(d)
-            self.future.append((due, rules.previous_working_day_start(calendar, due).astimezone(UTC)))
+            self.future.append(
+                (due, rules.previous_working_day_start(calendar, due).astimezone(UTC))
+            )
         # Due: yellow card given, fell due 1..3 working days ago (the listed step is still ahead).
         self.past = [end_of(d) for d in behind]
 
@@ -89,7 +145,9 @@ def _uuid(rnd: random.Random) -> uuid.UUID:
     return uuid.UUID(int=rnd.getrandbits(128), version=4)
 
 
-def generate(n: int, org: Org, plan: Plan, seed: int) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], int]:
+def generate(
+    n: int, org: Org, plan: Plan, seed: int
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], int]:
     """Case and card records (column order of CASE_COLUMNS / CARD_COLUMNS) and the due count."""
     rnd = random.Random(seed)
     now = plan.now
@@ -115,15 +173,70 @@ def generate(n: int, org: Org, plan: Plan, seed: int) -> tuple[list[tuple[Any, .
         signed_at = dispatched + timedelta(seconds=rnd.randrange(600, 7000)) if signed else None
         received = dispatched - timedelta(hours=20)
         status_case = "in_progress" if signed else "dispatched"
-        cases.append((case_id, _uuid(rnd), f"YS{seed % 100:02d}{i:012d}", "app", "complaint", "transport", False,
-                      "normal", TITLES[i % 4], DESCRIPTION, SUBMITTER, False, False, "[]", status_case, "general",
-                      org.root_id, received, received + timedelta(days=1), received + timedelta(hours=2),
-                      "staff:hs_operator", False, 0, False, 3, 0, received, dispatched))  # fmt: skip
-        cards.append((card_id, case_id, org.unit_id, "single", "signed" if signed else "dispatched",
-                      "staff:hs_dispatcher", dispatched, sign_due, signed_at, "unit_key:DEPT-JT" if signed else None,
-                      (signed_at + timedelta(days=1)) if signed_at else None, dispatched, 5, 0, due_at, due_at, False,
-                      dispatched + timedelta(days=2), "[]", 0, 0, False, False, level, False, next_check, 1,
-                      signed_at or dispatched))  # fmt: skip
+        cases.append(
+            (
+                case_id,
+                _uuid(rnd),
+                f"YS{seed % 100:02d}{i:012d}",
+                "app",
+                "complaint",
+                "transport",
+                False,
+                "normal",
+                TITLES[i % 4],
+                DESCRIPTION,
+                SUBMITTER,
+                False,
+                False,
+                "[]",
+                status_case,
+                "general",
+                org.root_id,
+                received,
+                received + timedelta(days=1),
+                received + timedelta(hours=2),
+                "staff:hs_operator",
+                False,
+                0,
+                False,
+                3,
+                0,
+                received,
+                dispatched,
+            )
+        )
+        cards.append(
+            (
+                card_id,
+                case_id,
+                org.unit_id,
+                "single",
+                "signed" if signed else "dispatched",
+                "staff:hs_dispatcher",
+                dispatched,
+                sign_due,
+                signed_at,
+                "unit_key:DEPT-JT" if signed else None,
+                (signed_at + timedelta(days=1)) if signed_at else None,
+                dispatched,
+                5,
+                0,
+                due_at,
+                due_at,
+                False,
+                dispatched + timedelta(days=2),
+                "[]",
+                0,
+                0,
+                False,
+                False,
+                level,
+                False,
+                next_check,
+                1,
+                signed_at or dispatched,
+            )
+        )
     return cases, cards, due_count
 
 
@@ -182,9 +295,20 @@ async def explain(session: Any, now: datetime, batch: int) -> dict[str, Any]:
     await session.rollback()
     plan = [row[0] for row in rows]
     joined = "\n".join(plan)
-    execution = next((float(line.split(":")[1].split()[0]) for line in plan if line.startswith("Execution Time")), None)
-    return {"uses_index": "ix_card_next_check" in joined, "execution_ms": execution, "sql": str(compiled),
-            "plan": plan}  # fmt: skip
+    execution = next(
+        (
+            float(line.split(":")[1].split()[0])
+            for line in plan
+            if line.startswith("Execution Time")
+        ),
+        None,
+    )
+    return {
+        "uses_index": "ix_card_next_check" in joined,
+        "execution_ms": execution,
+        "sql": str(compiled),
+        "plan": plan,
+    }
 
 
 async def measure(n: int, org: Org, quick: bool) -> dict[str, Any]:
@@ -206,14 +330,19 @@ async def measure(n: int, org: Org, quick: bool) -> dict[str, Any]:
         now = utcnow()
         async with maker() as session:
             out["due_before"] = await session.scalar(
-                text("SELECT count(*) FROM card WHERE next_check_at IS NOT NULL AND next_check_at <= :now"), {"now": now}
+                text(
+                    "SELECT count(*) FROM card WHERE next_check_at IS NOT NULL AND next_check_at <= :now"
+                ),
+                {"now": now},
             )
             out["explain_due"] = await explain(session, now, settings.supervision_batch)
             # Baseline: the due query alone, as the tick issues it (rows locked, then released).
             reads = []
             for _ in range(3):
                 started = time.perf_counter()
-                rows = (await session.scalars(_due_statement(now, settings.supervision_batch))).all()
+                rows = (
+                    await session.scalars(_due_statement(now, settings.supervision_batch))
+                ).all()
                 reads.append(time.perf_counter() - started)
                 await session.rollback()
                 session.expunge_all()
@@ -232,10 +361,20 @@ async def measure(n: int, org: Org, quick: bool) -> dict[str, Any]:
                 pushed = time.perf_counter()
             if result.cards == 0:
                 break
-            batches.append({"cards": result.cards, "steps": result.steps, "tick_s": round(ticked - started, 4),
-                            "tick_commit_s": round(committed - started, 4), "push_s": round(pushed - committed, 4)})  # fmt: skip
-            print(f"      batch {len(batches)}: {result.cards} cards, {result.steps} steps, tick+commit "
-                  f"{committed - started:.3f} s, after-commit push {pushed - committed:.3f} s", flush=True)  # fmt: skip
+            batches.append(
+                {
+                    "cards": result.cards,
+                    "steps": result.steps,
+                    "tick_s": round(ticked - started, 4),
+                    "tick_commit_s": round(committed - started, 4),
+                    "push_s": round(pushed - committed, 4),
+                }
+            )
+            print(
+                f"      batch {len(batches)}: {result.cards} cards, {result.steps} steps, tick+commit "
+                f"{committed - started:.3f} s, after-commit push {pushed - committed:.3f} s",
+                flush=True,
+            )
         out["batches"] = batches
         idle = []
         rtt = []
@@ -268,12 +407,16 @@ async def run(ctx: Context) -> None:
         await connection.execute(
             "INSERT INTO routing.webhook_subscription (id, unit_id, url, secret, event_types, active, created_at) "
             "VALUES ($1, $2, 'http://127.0.0.1:9/hook', 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', '[\"*\"]', true, now())",
-            uuid.uuid4(), org.unit_id,
-        )  # fmt: skip
+            uuid.uuid4(),
+            org.unit_id,
+        )
     per_size: dict[int, dict[str, Any]] = {}
     for n in ctx.sizes:
         if per_size and ctx.time_left() < _estimate(per_size, n):
-            ctx.note(SECTION, f"skipped {n:,} cards: would take about {_estimate(per_size, n):.0f} s, past the time budget")
+            ctx.note(
+                SECTION,
+                f"skipped {n:,} cards: would take about {_estimate(per_size, n):.0f} s, past the time budget",
+            )
             continue
         print(f"  loading {n:,} open cards ({int(n * DUE_SHARE):,} due) with COPY", flush=True)
         loaded = await load(n, org, seed=n % 97)
@@ -287,8 +430,11 @@ async def run(ctx: Context) -> None:
     _growth(ctx, per_size)
     if 10_000_000 not in per_size and 1_000_000 in per_size:
         est = _estimate(per_size, 10_000_000)
-        ctx.note(SECTION, f"10,000,000 cards not run: loading alone would take about {est / 60:.0f} minutes on this "
-                 "machine (python -m bench --only supervision --sizes 10000000 runs it).")  # fmt: skip
+        ctx.note(
+            SECTION,
+            f"10,000,000 cards not run: loading alone would take about {est / 60:.0f} minutes on this "
+            "machine (python -m bench --only supervision --sizes 10000000 runs it).",
+        )
 
 
 def _estimate(per_size: dict[int, dict[str, Any]], n: int) -> float:
@@ -301,9 +447,12 @@ def _figures(ctx: Context, n: int, data: dict[str, Any]) -> None:
     at_scale = n == 1_000_000
     label = f"{n:,} open cards"
     explain = data["explain_due"]
-    ctx.note(SECTION, f"{label}: the due query {'uses' if explain['uses_index'] else 'does NOT use'} the partial "
-             f"index ix_card_next_check ({explain['execution_ms']} ms for {data['due_query_rows']} rows); plan: "
-             + " / ".join(line.strip() for line in explain["plan"][:4]))  # fmt: skip
+    ctx.note(
+        SECTION,
+        f"{label}: the due query {'uses' if explain['uses_index'] else 'does NOT use'} the partial "
+        f"index ix_card_next_check ({explain['execution_ms']} ms for {data['due_query_rows']} rows); plan: "
+        + " / ".join(line.strip() for line in explain["plan"][:4]),
+    )
     if not batches:
         ctx.note(SECTION, f"{label}: nothing was due")
         return
@@ -313,24 +462,65 @@ def _figures(ctx: Context, n: int, data: dict[str, Any]) -> None:
     pushes = statistics.median(b["push_s"] for b in batches)
     cards = sum(b["cards"] for b in batches)
     target = Target("<=", 2.0, text="<= 2 s") if at_scale else None
-    ctx.results.add(Figure(f"supervision.{n}.tick", SECTION, f"Supervision tick, {label}, 1% due: one batch of "
-                           f"{batches[0]['cards']} cards (median of {len(batches)})", median, "s", target=target,
-                           baseline=data["due_query_s"], baseline_label="the due query alone (same rows, locked)",
-                           notes=f"first batch {first:.2f} s", details={"batches": batches}))  # fmt: skip
-    ctx.results.add(Figure(f"supervision.{n}.all_due", SECTION, f"Supervision, {label}: all {cards:,} due cards "
-                           f"({len(batches)} ticks)", total, "s",
-                           notes=f"{total / cards * 1000:.2f} ms per card"))  # fmt: skip
-    ctx.results.add(Figure(f"supervision.{n}.push", SECTION, f"After-commit push of one batch's events and webhook "
-                           f"jobs to Redis, {label}", pushes, "s"))  # fmt: skip
-    ctx.results.add(Figure(f"supervision.{n}.idle", SECTION, f"Supervision tick with nothing due, {label}",
-                           data["idle_tick_s"], "s", target=Target("<=", 0.05, text="<= 50 ms") if at_scale else None,
-                           baseline=data["round_trip_s"], baseline_label="one database round trip (SELECT 1)",
-                           notes=f"max of 7: {data['idle_tick_max_s'] * 1000:.1f} ms; index used: "
-                                 f"{data['explain_idle']['uses_index']}"))  # fmt: skip
-    ctx.results.add(Figure(f"supervision.{n}.index", SECTION, f"Due query uses ix_card_next_check, {label} (1 = yes)",
-                           1.0 if explain["uses_index"] and data["explain_idle"]["uses_index"] else 0.0, "",
-                           target=Target(">=", 1, text="index scan"),
-                           details={"due": explain, "idle": data["explain_idle"]}))  # fmt: skip
+    ctx.results.add(
+        Figure(
+            f"supervision.{n}.tick",
+            SECTION,
+            f"Supervision tick, {label}, 1% due: one batch of "
+            f"{batches[0]['cards']} cards (median of {len(batches)})",
+            median,
+            "s",
+            target=target,
+            baseline=data["due_query_s"],
+            baseline_label="the due query alone (same rows, locked)",
+            notes=f"first batch {first:.2f} s",
+            details={"batches": batches},
+        )
+    )
+    ctx.results.add(
+        Figure(
+            f"supervision.{n}.all_due",
+            SECTION,
+            f"Supervision, {label}: all {cards:,} due cards ({len(batches)} ticks)",
+            total,
+            "s",
+            notes=f"{total / cards * 1000:.2f} ms per card",
+        )
+    )
+    ctx.results.add(
+        Figure(
+            f"supervision.{n}.push",
+            SECTION,
+            f"After-commit push of one batch's events and webhook jobs to Redis, {label}",
+            pushes,
+            "s",
+        )
+    )
+    ctx.results.add(
+        Figure(
+            f"supervision.{n}.idle",
+            SECTION,
+            f"Supervision tick with nothing due, {label}",
+            data["idle_tick_s"],
+            "s",
+            target=Target("<=", 0.05, text="<= 50 ms") if at_scale else None,
+            baseline=data["round_trip_s"],
+            baseline_label="one database round trip (SELECT 1)",
+            notes=f"max of 7: {data['idle_tick_max_s'] * 1000:.1f} ms; index used: "
+            f"{data['explain_idle']['uses_index']}",
+        )
+    )
+    ctx.results.add(
+        Figure(
+            f"supervision.{n}.index",
+            SECTION,
+            f"Due query uses ix_card_next_check, {label} (1 = yes)",
+            1.0 if explain["uses_index"] and data["explain_idle"]["uses_index"] else 0.0,
+            "",
+            target=Target(">=", 1, text="index scan"),
+            details={"due": explain, "idle": data["explain_idle"]},
+        )
+    )
 
 
 def _growth(ctx: Context, per_size: dict[int, dict[str, Any]]) -> None:
@@ -350,7 +540,15 @@ def _growth(ctx: Context, per_size: dict[int, dict[str, Any]]) -> None:
         ("load", lambda n: per_size[n]["load"]["total_s"], "COPY load"),
     ):
         ratio = getter(large) / max(getter(small), 1e-9)
-        ctx.results.add(Figure(f"growth.supervision.{key}", "growth", f"Growth of the {what}, {small:,} → {large:,} "
-                               f"cards ({factor:.0f}x data)", ratio, "x", baseline=factor,
-                               baseline_label="data growth factor",
-                               notes=f"{getter(small):.4f} s → {getter(large):.4f} s"))  # fmt: skip
+        ctx.results.add(
+            Figure(
+                f"growth.supervision.{key}",
+                "growth",
+                f"Growth of the {what}, {small:,} → {large:,} cards ({factor:.0f}x data)",
+                ratio,
+                "x",
+                baseline=factor,
+                baseline_label="data growth factor",
+                notes=f"{getter(small):.4f} s → {getter(large):.4f} s",
+            )
+        )

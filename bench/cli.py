@@ -12,7 +12,6 @@ flushes Redis db 5 and drops ``ys_bench``.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import signal
 import sys
 import time
@@ -28,14 +27,26 @@ QUICK_BUDGET_S = 2 * 60
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    parser.add_argument("--quick", action="store_true", help="smoke run (~1-2 minutes): shorter, smaller")
-    parser.add_argument("--only", default="", help=f"comma-separated subset of {', '.join(BENCHMARKS)}")
-    parser.add_argument("--sizes", default="",
-                        help="data sizes for supervision and scorecards (default 100000,1000000; quick 100000). "
-                             "10000000 works if you have ~20 more minutes")  # fmt: skip
-    parser.add_argument("--keep", action="store_true", help="leave ys_bench in place afterwards (debugging)")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke run (~1-2 minutes): shorter, smaller"
+    )
+    parser.add_argument(
+        "--only", default="", help=f"comma-separated subset of {', '.join(BENCHMARKS)}"
+    )
+    parser.add_argument(
+        "--sizes",
+        default="",
+        help="data sizes for supervision and scorecards (default 100000,1000000; quick 100000). "
+        "10000000 works if you have ~20 more minutes",
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="leave ys_bench in place afterwards (debugging)"
+    )
     return parser.parse_args(argv)
 
 
@@ -62,10 +73,14 @@ def main(argv: list[str] | None = None) -> int:
 
     results = Results(mode="quick" if args.quick else "full")
     budget = QUICK_BUDGET_S if args.quick else FULL_BUDGET_S
-    ctx = Context(results=results, quick=args.quick, sizes=sizes, deadline=time.monotonic() + budget)
+    ctx = Context(
+        results=results, quick=args.quick, sizes=sizes, deadline=time.monotonic() + budget
+    )
     code = 0
     try:
-        asyncio.run(_run(ctx, selected))
+        import uvloop
+
+        uvloop.run(_run(ctx, selected))
     except KeyboardInterrupt:
         results.problems.append("interrupted")
         print("\ninterrupted: cleaning up", file=sys.stderr)
@@ -96,9 +111,12 @@ async def _run(ctx: object, selected: list[str]) -> None:
     results.machine.update(env.machine_info())
     results.machine.update(await env.server_versions())
     results.machine["pgbench"] = env.pgbench_version()
-    print(f"machine: {results.machine.get('cpu_model')} x{results.machine.get('cores')}, "
-          f"PostgreSQL {results.machine.get('postgresql')}, Redis {results.machine.get('redis')}, "
-          f"load average {results.machine.get('loadavg_at_start')}", flush=True)  # fmt: skip
+    print(
+        f"machine: {results.machine.get('cpu_model')} x{results.machine.get('cores')}, "
+        f"PostgreSQL {results.machine.get('postgresql')}, Redis {results.machine.get('redis')}, "
+        f"load average {results.machine.get('loadavg_at_start')}",
+        flush=True,
+    )
     print("creating ys_bench and running migrations", flush=True)
     await env.create_database()
     await env.flush_redis()
@@ -140,5 +158,7 @@ def _summary(results: object) -> None:
     print("\nagainst targets:")
     for figure in targeted:
         distance = figure.target.distance(figure.value, figure.baseline) if figure.target else ""
-        print(f"  [{figure.status:>4}] {figure.label}: {fmt(figure.value, figure.unit)} "
-              f"(target {figure.target.text if figure.target else ''}; {distance})")  # fmt: skip
+        print(
+            f"  [{figure.status:>4}] {figure.label}: {fmt(figure.value, figure.unit)} "
+            f"(target {figure.target.text if figure.target else ''}; {distance})"
+        )

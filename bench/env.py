@@ -59,6 +59,10 @@ def configure() -> None:
     os.environ.update(service_env())
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     LOG_DIR.mkdir(parents=True, exist_ok=True)
+    # Service code run in this process (ticks, scorecards) logs like a service at LOG_LEVEL.
+    from services.observability import configure_logging
+
+    configure_logging("bench", level="WARNING", json=True)
 
 
 # ------------------------------------------------------------------------------ processes
@@ -125,11 +129,26 @@ def free_port() -> int:
 
 
 def api_argv(service: str, port: int, *, workers: int = 1, fast: bool = True) -> list[str]:
-    argv = [sys.executable, "-m", "uvicorn", f"{service}_service.app:app", "--host", "127.0.0.1",
-            "--port", str(port), "--no-access-log", "--timeout-keep-alive", "30"]  # fmt: skip
+    argv = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        f"{service}_service.app:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-access-log",
+        "--timeout-keep-alive",
+        "30",
+    ]
     if workers > 1:
         argv += ["--workers", str(workers)]
-    argv += ["--loop", "uvloop", "--http", "httptools"] if fast else ["--loop", "asyncio", "--http", "h11"]
+    argv += (
+        ["--loop", "uvloop", "--http", "httptools"]
+        if fast
+        else ["--loop", "asyncio", "--http", "h11"]
+    )
     return argv
 
 
@@ -294,10 +313,20 @@ def machine_info() -> dict[str, Any]:
 
             info.setdefault("packages", {})[package] = version(package)
     with contextlib.suppress(Exception):
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                                text=True, timeout=5).stdout.strip()  # fmt: skip
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
-                               capture_output=True, text=True, timeout=5).stdout.strip()  # fmt: skip
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout.strip()
         info["git_commit"] = commit + ("+dirty" if dirty else "")
     return info
 
@@ -312,7 +341,14 @@ async def server_versions() -> dict[str, Any]:
         out["postgresql"] = await connection.fetchval("SHOW server_version")
         settings = await connection.fetch(
             "SELECT name, setting, unit FROM pg_settings WHERE name = ANY($1::text[])",
-            ["shared_buffers", "synchronous_commit", "fsync", "max_connections", "work_mem", "wal_level"],
+            [
+                "shared_buffers",
+                "synchronous_commit",
+                "fsync",
+                "max_connections",
+                "work_mem",
+                "wal_level",
+            ],
         )
         out["postgresql_settings"] = {r["name"]: r["setting"] + (r["unit"] or "") for r in settings}
     finally:

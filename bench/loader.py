@@ -27,7 +27,9 @@ async def columns_of(connection: asyncpg.Connection, schema: str, table: str) ->
 
 
 @asynccontextmanager
-async def bulk_mode(connection: asyncpg.Connection, schema: str, tables: Sequence[str]) -> AsyncIterator[dict[str, float]]:
+async def bulk_mode(
+    connection: asyncpg.Connection, schema: str, tables: Sequence[str]
+) -> AsyncIterator[dict[str, float]]:
     """Drop the tables' foreign keys and non-constraint indexes; restore them on exit."""
     saved_fks: list[tuple[str, str, str]] = []
     saved_indexes: list[str] = []
@@ -62,14 +64,23 @@ async def bulk_mode(connection: asyncpg.Connection, schema: str, tables: Sequenc
         timings["foreign_keys_s"] = round(time.perf_counter() - started, 2)
 
 
-async def copy(connection: asyncpg.Connection, schema: str, table: str, columns: Sequence[str],
-               records: Iterable[tuple[Any, ...]]) -> float:  # fmt: skip
+async def copy(
+    connection: asyncpg.Connection,
+    schema: str,
+    table: str,
+    columns: Sequence[str],
+    records: Iterable[tuple[Any, ...]],
+) -> float:
     started = time.perf_counter()
-    await connection.copy_records_to_table(table, schema_name=schema, columns=list(columns), records=records)
+    await connection.copy_records_to_table(
+        table, schema_name=schema, columns=list(columns), records=records
+    )
     return time.perf_counter() - started
 
 
-async def vacuum_analyze(connection: asyncpg.Connection, schema: str, tables: Sequence[str]) -> float:
+async def vacuum_analyze(
+    connection: asyncpg.Connection, schema: str, tables: Sequence[str]
+) -> float:
     started = time.perf_counter()
     for table in tables:
         await connection.execute(f"VACUUM (ANALYZE) {qualified(schema, table)}")

@@ -119,11 +119,21 @@ class Generator:
         self.index = 0
         self.timeout = float(config.get("timeout", 30))
         if self.kind == "open311":
-            path, ctype, extra = "/open311/v2/requests.json", "application/x-www-form-urlencoded", ""
+            path, ctype, extra = (
+                "/open311/v2/requests.json",
+                "application/x-www-form-urlencoded",
+                "",
+            )
         else:
-            path, ctype, extra = "/v1/requests", "application/json", f"X-API-Key: {self.api_key}\r\n"
-        self.head = (f"POST {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\nContent-Type: {ctype}\r\n"
-                     f"{extra}Content-Length: ")  # fmt: skip
+            path, ctype, extra = (
+                "/v1/requests",
+                "application/json",
+                f"X-API-Key: {self.api_key}\r\n",
+            )
+        self.head = (
+            f"POST {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\nContent-Type: {ctype}\r\n"
+            f"{extra}Content-Length: "
+        )
 
     def next_request(self) -> bytes:
         self.index += 1
@@ -135,7 +145,9 @@ class Generator:
 
     async def connect(self) -> Connection:
         loop = asyncio.get_running_loop()
-        _transport, protocol = await loop.create_connection(lambda: Connection(loop), self.host, self.port)
+        _transport, protocol = await loop.create_connection(
+            lambda: Connection(loop), self.host, self.port
+        )
         return protocol
 
     async def send(self, conn: Connection, recorder: Recorder, started: float) -> None:
@@ -167,7 +179,9 @@ class Generator:
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         return recorder
 
-    async def open_loop(self, rate: float, concurrency: int, warmup: float, duration: float) -> Recorder:
+    async def open_loop(
+        self, rate: float, concurrency: int, warmup: float, duration: float
+    ) -> Recorder:
         begin = time.perf_counter() + 0.2
         recorder = Recorder(begin + warmup, begin + warmup + duration, ok_status=self.ok_status)
         idle: list[Connection] = []

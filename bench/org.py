@@ -28,15 +28,23 @@ UNITS = [
 async def ensure_org(connection: asyncpg.Connection) -> Org:
     ids: dict[str, uuid.UUID] = {}
     for code, name, kind, tier, parent in UNITS:
-        existing = await connection.fetchval("SELECT id FROM routing.org_unit WHERE code = $1", code)
+        existing = await connection.fetchval(
+            "SELECT id FROM routing.org_unit WHERE code = $1", code
+        )
         if existing is None:
             existing = uuid.uuid4()
             parent_path = "/" if parent is None else f"/{parent}/"
             await connection.execute(
                 "INSERT INTO routing.org_unit (id, code, name, kind, tier, parent_id, path, head_name, active, "
                 "created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, '负责人', true, now())",
-                existing, code, name, kind, tier, ids.get(parent) if parent else None, parent_path + code + "/",
-            )  # fmt: skip
+                existing,
+                code,
+                name,
+                kind,
+                tier,
+                ids.get(parent) if parent else None,
+                parent_path + code + "/",
+            )
         ids[code] = existing
     return Org(root_id=ids["HS"], unit_id=ids["DEPT-JT"])
 
@@ -48,4 +56,6 @@ def staff_token(username: str, role: str, unit_code: str = "HS", unit_path: str 
     os.environ.setdefault("SECRET_KEY", env.SECRET_KEY)
     from services.auth import issue_token
 
-    return issue_token(subject=username, role=role, unit_code=unit_code, unit_path=unit_path, display_name=username)
+    return issue_token(
+        subject=username, role=role, unit_code=unit_code, unit_path=unit_path, display_name=username
+    )

@@ -24,7 +24,11 @@ async def _recent_by_topic(
     self: IssueRepository, topic: str, since: datetime, *, area_code: str | None, limit: int
 ) -> Sequence[Any]:
     stmt = select(
-        Issue.tracking_no, Issue.title, Issue.description, Issue.submitter_key, Issue.duplicate_of_id
+        Issue.tracking_no,
+        Issue.title,
+        Issue.description,
+        Issue.submitter_key,
+        Issue.duplicate_of_id,
     ).where(Issue.topic == topic, Issue.received_at >= since)
     if area_code:
         stmt = stmt.where(Issue.area_code == area_code)

@@ -43,8 +43,16 @@ class Target:
             return ""
         factor = subject / self.value
         if self.op == "<=":
-            return f"{factor:.2f}x the limit" if factor > 1 else f"{(1 - factor) * 100:.0f}% under the limit"
-        return f"{factor:.2f}x the target" if factor >= 1 else f"{(1 - factor) * 100:.0f}% short of the target"
+            return (
+                f"{factor:.2f}x the limit"
+                if factor > 1
+                else f"{(1 - factor) * 100:.0f}% under the limit"
+            )
+        return (
+            f"{factor:.2f}x the target"
+            if factor >= 1
+            else f"{(1 - factor) * 100:.0f}% short of the target"
+        )
 
 
 @dataclass
@@ -128,7 +136,9 @@ class Results:
         json_path = directory / "latest.json"
         md_path = directory / "latest.md"
         tmp = json_path.with_suffix(".json.tmp")
-        tmp.write_bytes(orjson.dumps(payload, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS, default=str))
+        tmp.write_bytes(
+            orjson.dumps(payload, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS, default=str)
+        )
         tmp.replace(json_path)
         tmp = md_path.with_suffix(".md.tmp")
         tmp.write_text(render_markdown(payload))
@@ -190,7 +200,9 @@ def render_markdown(payload: dict[str, Any]) -> str:
         ratio = "" if f["ratio"] is None else f"{f['ratio']:.2f}"
         status = f["status"] if f["status"] in ("info", "n/a") else f"**{f['status']}**"
         label = f["label"] + (f" — {f['notes']}" if f["notes"] else "")
-        lines.append(f"| {label} | {fmt(f['value'], f['unit'])} | {target} | {baseline} | {ratio} | {status} |")
+        lines.append(
+            f"| {label} | {fmt(f['value'], f['unit'])} | {target} | {baseline} | {ratio} | {status} |"
+        )
     for name, section in payload["sections"].items():
         notes = section.get("notes")
         if not notes:

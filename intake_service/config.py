@@ -15,9 +15,10 @@ class IntakeSettings(BaseServiceSettings):
     related_scan_limit: int = 200
     upload_dir: Path | None = None
     upload_max_bytes: int = 10 * 1024 * 1024
-    # Public endpoint limits (per minute); 0 disables one.
-    rate_submit_per_key: int = 600
-    rate_submit_per_ip: int = 120
+    # Limits per minute; 0 disables one. Channel clients are often servers relaying many users
+    # from one address (smart hall, hotline console), so their writes are limited per key;
+    # the unauthenticated submitter endpoints (track, withdraw, supplement, rate) per IP.
+    rate_submit_per_key: int = 12000
     rate_track_per_ip: int = 60
     # Failed ownership checks per IP and 10 minutes before tracking is refused (brute force).
     rate_track_failures_per_ip: int = 20

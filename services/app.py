@@ -26,6 +26,7 @@ from services.observability import (
 )
 from services.queue import QueueClient, RedisError
 from services.spec import ServiceSpec
+from services.tracing import configure_tracing
 
 __all__ = ["create_service_app"]
 
@@ -91,6 +92,7 @@ def create_service_app(
         )
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=common.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, service=spec.name)
+    configure_tracing(app, spec.name)
     return app
 
 
@@ -110,7 +112,10 @@ def _add_ops_routes(app: FastAPI, spec: ServiceSpec) -> None:
             checks["database"] = f"error: {type(exc).__name__}"
         queue: QueueClient | None = request.app.state.queue
         checks["redis"] = "ok" if queue is not None and await queue.ping() else "error"
-        ready = all(value == "ok" for value in checks.values())
+        # Redis down does not make an API unready: writes still commit to the outbox and the
+        # relay delivers them later, so pulling every pod out of the Service would only refuse
+        # submissions the platform can keep.
+        ready = checks["database"] == "ok"
         return JSONResponse(
             {"status": "ok" if ready else "unavailable", "checks": checks},
             status_code=200 if ready else 503,

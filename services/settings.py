@@ -65,6 +65,8 @@ class BaseServiceSettings(BaseSettings):
     db_max_overflow: int = 20
     outbox_relay_seconds: int = 2
     worker_max_jobs: int = 20
+    # Workers serve /metrics on this port when > 0 (APIs serve it on their own port).
+    worker_metrics_port: int = 0
 
     def common(self) -> CommonSettings:
         return common_settings()

@@ -3,6 +3,7 @@ outbox relay cron."""
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -12,6 +13,7 @@ from arq import cron
 from arq.cron import CronJob
 from arq.typing import WorkerCoroutine
 from arq.worker import Function, func
+from prometheus_client import start_http_server
 
 from services.db import create_engine, create_sessionmaker
 from services.inbox import EventConsumer, EventHandler
@@ -19,6 +21,7 @@ from services.observability import EVENTS_HANDLED, configure_logging
 from services.outbox import relay_outbox
 from services.queue import QueueClient, job_deserializer, job_serializer, redis_settings
 from services.spec import ServiceSpec
+from services.tracing import configure_tracing
 from shared.jobs import handle_event_job
 
 __all__ = ["build_worker_settings"]
@@ -53,6 +56,9 @@ def build_worker_settings(
         ctx["queue_client"] = QueueClient(spec.settings.resolved_redis_url())
         ctx["http"] = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=2.0))
         ctx["spec"] = spec
+        if spec.settings.worker_metrics_port > 0:
+            start_http_server(spec.settings.worker_metrics_port)
+        configure_tracing(None, f"{spec.name}-worker")
         if on_startup is not None:
             await on_startup(ctx)
         log.info("worker.started", queue=spec.name)
@@ -108,6 +114,8 @@ def build_worker_settings(
         "keep_result": 24 * 3600,
         "job_timeout": 120,
         "health_check_interval": 30,
+        # One key per pod, so `arq --check` in a pod probes that pod's worker, not any replica.
+        "health_check_key": f"{spec.name}:health-check:{socket.gethostname()}",
         "handle_signals": True,
         "allow_abort_jobs": False,
     }

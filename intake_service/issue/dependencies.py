@@ -45,12 +45,6 @@ async def channel_client(
             limit=settings.rate_submit_per_key,
             window_seconds=60,
         )
-        await hit(
-            queue,
-            f"write:ip:{client_ip(request)}",
-            limit=settings.rate_submit_per_ip,
-            window_seconds=60,
-        )
     return identity
 
 

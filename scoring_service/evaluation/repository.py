@@ -478,43 +478,47 @@ class StatisticsRepository:
 
     async def figures(
         self, since: datetime, until: datetime
-    ) -> dict[tuple[str, str], FigureCounts]:
-        """Figures per ``(channel, topic)`` for requests received in ``[since, until)``.
+    ) -> dict[tuple[str, str, bool], FigureCounts]:
+        """Figures per ``(channel, topic, service item?)`` for requests received in
+        ``[since, until)``; consultations (咨询) are service items (办件), the rest issues (问题).
 
         Collected counts every request that is not a duplicate; resolved / in progress are the
         current status of those requests' cases; ratings are each case's final rating (its
         highest round), so a case rated unsatisfied, redone and then rated satisfied counts once,
         as satisfied.
         """
-        result: dict[tuple[str, str], FigureCounts] = {}
+        result: dict[tuple[str, str, bool], FigureCounts] = {}
 
-        def slot(channel: str, topic: str) -> FigureCounts:
-            return result.setdefault((channel, topic), FigureCounts())
+        def slot(channel: str, topic: str, service: bool) -> FigureCounts:
+            return result.setdefault((channel, topic, bool(service)), FigureCounts())
 
+        request_service = (RequestFact.type == "consult").label("service")
         collected = (
-            select(RequestFact.channel, RequestFact.topic, func.count().label("n"))
+            select(RequestFact.channel, RequestFact.topic, request_service, func.count().label("n"))
             .where(
                 RequestFact.received_at >= since,
                 RequestFact.received_at < until,
                 RequestFact.duplicate.is_(False),
             )
-            .group_by(RequestFact.channel, RequestFact.topic)
+            .group_by(RequestFact.channel, RequestFact.topic, request_service)
         )
         for row in await self.session.execute(collected):
-            slot(row.channel, row.topic).collected = int(row.n)
+            slot(row.channel, row.topic, row.service).collected = int(row.n)
 
+        case_service = (CaseFact.type == "consult").label("service")
         cases = (
             select(
                 CaseFact.channel,
                 CaseFact.topic,
+                case_service,
                 _count(CaseFact.status.in_(_RESOLVED_CASE)).label("resolved"),
                 _count(CaseFact.status.in_(_OPEN_CASE)).label("in_progress"),
             )
             .where(CaseFact.received_at >= since, CaseFact.received_at < until)
-            .group_by(CaseFact.channel, CaseFact.topic)
+            .group_by(CaseFact.channel, CaseFact.topic, case_service)
         )
         for case_row in await self.session.execute(cases):
-            figures = slot(case_row.channel, case_row.topic)
+            figures = slot(case_row.channel, case_row.topic, case_row.service)
             figures.resolved = int(case_row.resolved)
             figures.in_progress = int(case_row.in_progress)
 
@@ -528,6 +532,7 @@ class StatisticsRepository:
             select(
                 CaseFact.channel,
                 CaseFact.topic,
+                case_service,
                 func.count().label("ratings"),
                 _count(Rating.satisfaction == "satisfied").label("satisfied"),
                 _count(Rating.satisfaction == "basic").label("basic"),
@@ -538,10 +543,10 @@ class StatisticsRepository:
                 CaseFact.received_at < until,
                 not_(superseded),
             )
-            .group_by(CaseFact.channel, CaseFact.topic)
+            .group_by(CaseFact.channel, CaseFact.topic, case_service)
         )
         for rating_row in await self.session.execute(ratings):
-            figures = slot(rating_row.channel, rating_row.topic)
+            figures = slot(rating_row.channel, rating_row.topic, rating_row.service)
             figures.ratings = int(rating_row.ratings)
             figures.satisfied = int(rating_row.satisfied)
             figures.basic = int(rating_row.basic)

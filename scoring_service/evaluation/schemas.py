@@ -171,12 +171,18 @@ class Statistics(Schema):
     end: date
     enterprises_visited: int = Field(description="走访企业 (distinct)")
     merchants_visited: int = Field(description="走访商户 (distinct)")
-    issues_collected: int
+    issues_collected: int = Field(
+        description="问题: requests other than consultations, not duplicates"
+    )
     resolved: int
     in_progress: int
     ratings: int
     satisfaction_rate: float | None
     k: float
+    service_items: int = Field(
+        description="办件: consultations and service items handled (咨询/办事)"
+    )
+    service_items_resolved: int
     online: OnlineFigures = Field(description="网上办件: app, smart hall, website and Open311")
     by_channel: dict[str, ChannelFigures]
     by_topic: dict[str, Figures]

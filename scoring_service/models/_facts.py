@@ -96,6 +96,7 @@ class CardFact(Model):
         Index("ix_card_fact_unit_due", "unit_code", "due_at"),
         Index("ix_card_fact_dispatched_at", "dispatched_at"),
         Index("ix_card_fact_due_at", "due_at"),
+        Index("ix_card_fact_approved_at", "approved_at"),
     )
 
 

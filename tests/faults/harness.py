@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import subprocess
 import time
 import uuid
@@ -43,6 +44,7 @@ from tests.fixtures.throwaway_pg import ThrowawayPostgres, migrate_all
 from tests.intake_service.issue.test_endpoints import submission
 
 SERVICES = ("intake", "routing", "scoring")
+DEBUG = bool(os.environ.get("FAULT_DEBUG"))  # print the settle loop's view every second
 UNITS = ("DEPT-JT", "DEPT-GH")  # the departments that subscribe to webhooks
 
 # ---------------------------------------------------------------------------------- the stack
@@ -336,6 +338,8 @@ class Burst:
                 while not queue.empty():
                     await self._one(client, queue.get_nowait())
                     self.progress.tick()
+                    if DEBUG and self.progress.done % 25 == 0:
+                        print(f"  burst: {self.progress.done}/{self.total} at {time.monotonic() - started:.1f}s {self.driver.summary()}")  # noqa: T201
 
             await asyncio.gather(*(worker() for _ in range(self.concurrency)))
         self.elapsed = time.monotonic() - started
@@ -555,6 +559,12 @@ async def settle(stack: FaultStack, burst: Burst, dispatcher: Dispatcher, timeou
                 and state.request_facts >= len(accepted)
                 and state.issues_not_dispatched == 0
             )
+            if DEBUG:
+                print(  # noqa: T201
+                    f"  settle: dispatched={dispatched}/{len(accepted)} unconfirmed={state.unconfirmed} "
+                    f"pending_webhooks={state.pending_deliveries} request_facts={state.request_facts} "
+                    f"not_dispatched_in_intake={state.issues_not_dispatched}"
+                )
             if done or time.monotonic() > deadline:
                 dispatcher.stop()
                 return state
@@ -712,7 +722,9 @@ async def run_scenario(
         try:
             await burst.run_all()
             extra = await faulting
+            burst_done = time.monotonic()
             state = await settle(stack, burst, dispatcher, settle_timeout)
+            extra["settle_seconds"] = round(time.monotonic() - burst_done, 1)
             await asyncio.wait_for(dispatching, 120)
         finally:
             faulting.cancel()
@@ -729,6 +741,4 @@ async def run_scenario(
 def submissions(default: int) -> int:
     """Burst size: the test's default, or ``FAULT_SUBMISSIONS`` (e.g. 2000, the issue's size,
     for a long run outside CI)."""
-    import os
-
     return int(os.environ.get("FAULT_SUBMISSIONS", default))
