@@ -8,7 +8,7 @@ from tests.fixtures.environment import configure_environment
 
 configure_environment()
 
-pytest_plugins = ["tests.fixtures.database", "tests.fixtures.clients", "tests.fixtures.org"]
+pytest_plugins = ["tests.fixtures.database", "tests.fixtures.clients", "tests.fixtures.org", "tests.fixtures.loop"]
 
 _PURE = Path(__file__).parent / "shared"
 

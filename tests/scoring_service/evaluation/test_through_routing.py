@@ -15,8 +15,8 @@ from routing_service.models import Card, OrgUnit
 from scoring_service.models import Rating
 from services.db import AsyncSessionMaker
 from shared.calendar import default_calendar
+from tests.fixtures.loop import Loop
 from tests.routing_service.assignment.helpers import key_headers, local, ok
-from tests.scoring_service.feedback.test_feedback import Loop, loop  # noqa: F401  (fixture)
 
 Times = dict[str, datetime | None]
 
@@ -43,15 +43,26 @@ async def rate_at(loop: Loop, case_id: str, body: dict[str, Any], at: datetime) 
     rating = await ok(await loop.scoring.post(f"/v1/cases/{case_id}/ratings", headers=loop.org.auth("hs_operator"),
                                               json={"method": "visit", **body}), 201)  # fmt: skip
     async with loop.makers["scoring"]() as session:
-        await session.execute(update(Rating).where(Rating.id == uuid.UUID(rating["id"])).values(rated_at=at))
+        await session.execute(
+            update(Rating).where(Rating.id == uuid.UUID(rating["id"])).values(rated_at=at)
+        )
         await session.commit()
     return str(rating["id"])
 
 
 async def new_case(loop: Loop, unit: str = "DEPT-JT") -> tuple[str, str]:
-    receipt = await ok(await loop.intake.post("/v1/requests", json=_body(), headers={"X-API-Key": loop.channel_key}), 201)
+    receipt = await ok(
+        await loop.intake.post(
+            "/v1/requests", json=_body(), headers={"X-API-Key": loop.channel_key}
+        ),
+        201,
+    )
     await loop.flush()
-    case = await ok(await loop.routing.get(f"/v1/cases/by-tracking/{receipt['tracking_no']}", headers=loop.org.auth("hs_operator")))
+    case = await ok(
+        await loop.routing.get(
+            f"/v1/cases/by-tracking/{receipt['tracking_no']}", headers=loop.org.auth("hs_operator")
+        )
+    )
     await ok(await loop.routing.post(f"/v1/cases/{case['id']}/verify", headers=loop.org.auth("hs_operator"),
                                      json={"decision": "accept", "classification": "general"}))  # fmt: skip
     dispatched = await ok(await loop.routing.post(f"/v1/cases/{case['id']}/dispatch", headers=loop.org.auth("hs_dispatcher"),
@@ -69,12 +80,24 @@ def _body() -> dict[str, Any]:
 
 
 async def finish(loop: Loop, card: str, unit_key: str) -> None:
-    await ok(await loop.routing.post(f"/v1/cards/{card}/complete", headers=key_headers(unit_key), json={"result": "已修复"}))
-    await ok(await loop.routing.post(f"/v1/cards/{card}/review", headers=loop.org.auth("hs_dispatcher"), json={"accept": True}))
+    await ok(
+        await loop.routing.post(
+            f"/v1/cards/{card}/complete", headers=key_headers(unit_key), json={"result": "已修复"}
+        )
+    )
+    await ok(
+        await loop.routing.post(
+            f"/v1/cards/{card}/review",
+            headers=loop.org.auth("hs_dispatcher"),
+            json={"accept": True},
+        )
+    )
     await loop.flush()
 
 
-async def test_october_scorecard_of_the_transport_bureau(loop: Loop, routing_sessionmaker: AsyncSessionMaker) -> None:  # noqa: F811
+async def test_october_scorecard_of_the_transport_bureau(
+    loop: Loop, routing_sessionmaker: AsyncSessionMaker
+) -> None:
     jt = key_headers(loop.jt_key)
     # a: on time everywhere, rated satisfied.
     case_a, card_a = await new_case(loop)
@@ -83,18 +106,46 @@ async def test_october_scorecard_of_the_transport_bureau(loop: Loop, routing_ses
     # b: extension approved, completed after the original due date but before the new one.
     case_b, card_b = await new_case(loop)
     await ok(await loop.routing.post(f"/v1/cards/{card_b}/sign", headers=jt))
-    ext = await ok(await loop.routing.post(f"/v1/cards/{card_b}/extensions", headers=jt, json={"days": 3, "reason": "需协调施工单位"}), 201)
-    await ok(await loop.routing.post(f"/v1/cards/{card_b}/extensions/{ext['id']}/decide", headers=loop.org.auth("hs_supervisor"), json={"approve": True}))
+    ext = await ok(
+        await loop.routing.post(
+            f"/v1/cards/{card_b}/extensions",
+            headers=jt,
+            json={"days": 3, "reason": "需协调施工单位"},
+        ),
+        201,
+    )
+    await ok(
+        await loop.routing.post(
+            f"/v1/cards/{card_b}/extensions/{ext['id']}/decide",
+            headers=loop.org.auth("hs_supervisor"),
+            json={"approve": True},
+        )
+    )
     await finish(loop, card_b, loop.jt_key)
     # c: returned by the bureau without signing; the planning bureau then handles it.
     case_c, card_c = await new_case(loop)
-    await ok(await loop.routing.post(f"/v1/cards/{card_c}/return", headers=jt, json={"reason": "属规划部门职责"}))
+    await ok(
+        await loop.routing.post(
+            f"/v1/cards/{card_c}/return", headers=jt, json={"reason": "属规划部门职责"}
+        )
+    )
     # d: signed late, completed, rated unsatisfied for the bureau's reasons, redone, completed.
     case_d, card_d = await new_case(loop)
     await ok(await loop.routing.post(f"/v1/cards/{card_d}/sign", headers=jt))
     await finish(loop, card_d, loop.jt_key)
-    first = await rate_at(loop, case_d, {"satisfaction": "unsatisfied", "resolved": False, "unit_at_fault": True}, local("2026-10-20T10:00:00"))
-    await ok(await loop.scoring.post(f"/v1/ratings/{first}/redo", headers=loop.org.auth("hs_supervisor"), json={"reason": "路面修补不平整"}))
+    first = await rate_at(
+        loop,
+        case_d,
+        {"satisfaction": "unsatisfied", "resolved": False, "unit_at_fault": True},
+        local("2026-10-20T10:00:00"),
+    )
+    await ok(
+        await loop.scoring.post(
+            f"/v1/ratings/{first}/redo",
+            headers=loop.org.auth("hs_supervisor"),
+            json={"reason": "路面修补不平整"},
+        )
+    )
     await loop.flush()
     await finish(loop, card_d, loop.jt_key)
 
@@ -117,11 +168,21 @@ async def test_october_scorecard_of_the_transport_bureau(loop: Loop, routing_ses
                              "first_contact_at": local("2026-10-12T16:30:00"), "original_due_at": local("2026-10-26T23:59:59"),
                              "due_at": local("2026-10-26T23:59:59"), "submitted_at": local("2026-10-23T10:00:00"),
                              "approved_at": local("2026-10-23T15:00:00")})  # fmt: skip
-    await rate_at(loop, case_a, {"satisfaction": "satisfied", "resolved": True}, local("2026-10-15T10:00:00"))
-    await rate_at(loop, case_b, {"satisfaction": "basic", "resolved": True}, local("2026-10-22T10:00:00"))
-    await rate_at(loop, case_d, {"satisfaction": "satisfied", "resolved": True}, local("2026-10-27T10:00:00"))
+    await rate_at(
+        loop, case_a, {"satisfaction": "satisfied", "resolved": True}, local("2026-10-15T10:00:00")
+    )
+    await rate_at(
+        loop, case_b, {"satisfaction": "basic", "resolved": True}, local("2026-10-22T10:00:00")
+    )
+    await rate_at(
+        loop, case_d, {"satisfaction": "satisfied", "resolved": True}, local("2026-10-27T10:00:00")
+    )
 
-    card = await ok(await loop.scoring.get("/v1/evaluation/scorecards/DEPT-JT?month=2026-10", headers=loop.org.auth("hs_leader")))
+    card = await ok(
+        await loop.scoring.get(
+            "/v1/evaluation/scorecards/DEPT-JT?month=2026-10", headers=loop.org.auth("hs_leader")
+        )
+    )
 
     def ratio(name: str) -> tuple[int, int]:
         return card[name]["numerator"], card[name]["denominator"]

@@ -4,113 +4,17 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
-from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import select
 
-from intake_service.spec import spec as intake_spec
-from routing_service.models import ApiKey
-from routing_service.spec import spec as routing_spec
 from scoring_service.models import RevisitTask
-from scoring_service.spec import spec as scoring_spec
 from services.db import AsyncSessionMaker
 from shared.calendar import default_calendar
-from tests.fixtures.clients import make_key
+from tests.fixtures.loop import Loop
 from tests.fixtures.org import Org
-from tests.fixtures.pump import pump
 from tests.intake_service.issue.test_endpoints import submission
-from tests.routing_service.assignment.helpers import key_headers, ok
-
-
-class Loop:
-    """The three apps wired together in one process."""
-
-    def __init__(self, intake: httpx.AsyncClient, routing: httpx.AsyncClient, scoring: httpx.AsyncClient,
-                 makers: dict[str, AsyncSessionMaker], org: Org, channel_key: str, jt_key: str) -> None:  # fmt: skip
-        self.intake, self.routing, self.scoring = intake, routing, scoring
-        self.makers, self.org, self.channel_key, self.jt_key = makers, org, channel_key, jt_key
-
-    async def flush(self) -> None:
-        """Deliver events until every queue is quiet."""
-        specs = {"intake": intake_spec, "routing": routing_spec, "scoring": scoring_spec}
-        for _ in range(6):
-            moved = 0
-            for producer in specs:
-                for consumer in specs:
-                    if producer != consumer:
-                        moved += await pump(
-                            self.makers[producer], specs[producer], consumer, self.makers[consumer]
-                        )
-            if not moved:
-                return
-
-    async def completed_case(self, **overrides: Any) -> dict[str, Any]:
-        receipt = await ok(await self.intake.post("/v1/requests", json=submission(**overrides),
-                                                  headers={"X-API-Key": self.channel_key}), 201)  # fmt: skip
-        await self.flush()
-        case = await ok(
-            await self.routing.get(
-                f"/v1/cases/by-tracking/{receipt['tracking_no']}",
-                headers=self.org.auth("hs_operator"),
-            )
-        )
-        await ok(await self.routing.post(f"/v1/cases/{case['id']}/verify", headers=self.org.auth("hs_operator"),
-                                         json={"decision": "accept", "classification": "general"}))  # fmt: skip
-        case = await ok(await self.routing.post(f"/v1/cases/{case['id']}/dispatch", headers=self.org.auth("hs_dispatcher"),
-                                                json={"units": [{"unit_code": "DEPT-JT"}]}))  # fmt: skip
-        card_id = case["cards"][0]["id"]
-        unit = key_headers(self.jt_key)
-        await ok(await self.routing.post(f"/v1/cards/{card_id}/sign", headers=unit))
-        await ok(
-            await self.routing.post(
-                f"/v1/cards/{card_id}/complete", headers=unit, json={"result": "已办结"}
-            )
-        )
-        await ok(
-            await self.routing.post(
-                f"/v1/cards/{card_id}/review",
-                headers=self.org.auth("hs_dispatcher"),
-                json={"accept": True},
-            )
-        )
-        await self.flush()
-        return {**case, "tracking_secret": receipt["tracking_secret"], "card_id": card_id}
-
-
-@pytest.fixture
-async def loop(
-    intake_client: httpx.AsyncClient,
-    routing_client: httpx.AsyncClient,
-    scoring_client: httpx.AsyncClient,
-    intake_sessionmaker: AsyncSessionMaker,
-    routing_sessionmaker: AsyncSessionMaker,
-    scoring_sessionmaker: AsyncSessionMaker,
-    org: Org,
-    channel_key: str,
-) -> AsyncIterator[Loop]:
-    from intake_service.app import app as intake_app
-    from routing_service.app import app as routing_app
-    from scoring_service.app import app as scoring_app
-
-    # Service-to-service REST goes over ASGI transports to the other in-process app.
-    saved = (intake_app.state.http, scoring_app.state.http)
-    intake_app.state.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=scoring_app))
-    scoring_app.state.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=routing_app))
-    jt_key = await make_key(routing_sessionmaker, ApiKey, "DEPT-JT")
-    makers = {
-        "intake": intake_sessionmaker,
-        "routing": routing_sessionmaker,
-        "scoring": scoring_sessionmaker,
-    }
-    try:
-        yield Loop(intake_client, routing_client, scoring_client, makers, org, channel_key, jt_key)
-    finally:
-        await intake_app.state.http.aclose()
-        await scoring_app.state.http.aclose()
-        intake_app.state.http, scoring_app.state.http = saved
+from tests.routing_service.assignment.helpers import ok
 
 
 class TestRevisit:
