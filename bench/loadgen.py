@@ -167,7 +167,7 @@ class Generator:
                     if conn is None or conn.closed:
                         conn = await self.connect()
                     await self.send(conn, recorder, started)
-                except (OSError, TimeoutError, httptools.HttpParserError) as exc:
+                except (OSError, TimeoutError, RuntimeError, httptools.HttpParserError) as exc:
                     recorder.error(started, exc)
                     if conn is not None:
                         conn.close()
@@ -202,7 +202,7 @@ class Generator:
                     conn = await self.connect()
                 lags.append(time.perf_counter() - scheduled)
                 await self.send(conn, recorder, scheduled)
-            except (OSError, TimeoutError, httptools.HttpParserError) as exc:
+            except (OSError, TimeoutError, RuntimeError, httptools.HttpParserError) as exc:
                 recorder.error(scheduled, exc)
                 if conn is not None:
                     conn.close()

@@ -23,6 +23,7 @@ from shared.enums import (
     SubmitterKind,
     SupervisionLevel,
     Topic,
+    UnitKind,
     Urgency,
 )
 from shared.schemas.base import Schema
@@ -161,6 +162,7 @@ class CardSnapshot(EventData):
     revision: int
     unit_code: str
     unit_name: str
+    unit_kind: UnitKind | None = None
     role: CardRole
     status: CardStatus
     dispatched_at: datetime

@@ -20,6 +20,7 @@ from shared.enums import (
     RequestType,
     SupervisionLevel,
     Topic,
+    UnitKind,
     Urgency,
 )
 from shared.events import CardSnapshot, CaseSnapshot, CaseStatusChanged, SubmitterInfo
@@ -95,6 +96,7 @@ def card_snapshot(
             revision=card.revision,
             unit_code=unit.code,
             unit_name=unit.name,
+            unit_kind=UnitKind(unit.kind),
             role=CardRole(card.role),
             status=CardStatus(card.status),
             dispatched_at=card.dispatched_at,

@@ -97,6 +97,7 @@ class UnitCounts:
 class UnitRow:
     code: str
     name: str | None
+    kind: str | None = None
 
 
 @dataclass
@@ -354,30 +355,41 @@ class EvaluationRepository:
             .where(CardFact.unit_code == codes.c.code)
             .scalar_subquery()
         )
-        name = (
-            select(CardFact.unit_name)
-            .where(CardFact.unit_code == codes.c.code)
-            .order_by(CardFact.dispatched_at.desc())
-            .limit(1)
-            .scalar_subquery()
-        )
+
+        def latest(column: Any) -> Any:
+            return (
+                select(column)
+                .where(CardFact.unit_code == codes.c.code)
+                .order_by(CardFact.dispatched_at.desc())
+                .limit(1)
+                .scalar_subquery()
+            )
+
         statement = (
-            select(codes.c.code, name.label("name"))
+            select(
+                codes.c.code,
+                latest(CardFact.unit_name).label("name"),
+                latest(CardFact.unit_kind).label("kind"),
+            )
             .where(codes.c.code.is_not(None), first < before)
             .order_by(codes.c.code)
         )
-        return [UnitRow(row.code, row.name) for row in await self.session.execute(statement)]
+        return [
+            UnitRow(row.code, row.name, row.kind) for row in await self.session.execute(statement)
+        ]
 
     async def unit(self, code: str) -> UnitRow | None:
         """The unit if it ever appeared in the facts (a card, or as a case's owner)."""
-        name = await self.session.scalar(
-            select(CardFact.unit_name)
-            .where(CardFact.unit_code == code)
-            .order_by(CardFact.dispatched_at.desc())
-            .limit(1)
-        )
-        if name is not None:
-            return UnitRow(code, name)
+        latest = (
+            await self.session.execute(
+                select(CardFact.unit_name, CardFact.unit_kind)
+                .where(CardFact.unit_code == code)
+                .order_by(CardFact.dispatched_at.desc())
+                .limit(1)
+            )
+        ).first()
+        if latest is not None:
+            return UnitRow(code, latest.unit_name, latest.unit_kind)
         owner = await self.session.scalar(
             select(CaseFact.case_id).where(CaseFact.owner_unit_code == code).limit(1)
         )

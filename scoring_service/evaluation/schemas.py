@@ -49,7 +49,9 @@ class SupervisionCounts(Schema):
 class Scorecard(Schema):
     unit_code: str
     unit_name: str | None
-    unit_kind: UnitKind = Field(description="Inferred from the unit's name (see README)")
+    unit_kind: UnitKind = Field(
+        description="As reported by routing (older facts: inferred from the name)"
+    )
     month: str
     dispatched: int = Field(description="派单数: cards dispatched in the month")
     sign_on_time: Ratio = Field(description="按时签收率")

@@ -100,6 +100,14 @@ def parse_year(year: int) -> int:
     return year
 
 
+def unit_kind_of(unit: UnitRow) -> UnitKind:
+    """The kind routing reported with the unit's cards; inferred from the name for facts
+    recorded before card snapshots carried it."""
+    if unit.kind:
+        return UnitKind(unit.kind)
+    return infer_unit_kind(unit.code, unit.name)
+
+
 def infer_unit_kind(code: str, name: str | None) -> UnitKind:
     """The kind of a unit, from its name.
 
@@ -205,7 +213,7 @@ def build_scorecard(
     return schemas.Scorecard(
         unit_code=unit.code,
         unit_name=unit.name,
-        unit_kind=infer_unit_kind(unit.code, unit.name),
+        unit_kind=unit_kind_of(unit),
         month=str(month),
         dispatched=counts.dispatched,
         sign_on_time=_ratio(counts.signed_on_time, sign_denominator, counts.sign_pending),
@@ -437,7 +445,7 @@ class EvaluationService:
             for unit in units:
                 monthly = [cards[(unit.code, i)].score for i in range(len(included))]
                 scores = [score for score in monthly if score is not None]
-                kind = infer_unit_kind(unit.code, unit.name)
+                kind = unit_kind_of(unit)
                 if unit_kind is not None and kind != unit_kind:
                     continue
                 entries.append(
@@ -482,7 +490,7 @@ class EvaluationService:
         return schemas.AnnualEntry(
             unit_code=unit.code,
             unit_name=unit.name,
-            unit_kind=infer_unit_kind(unit.code, unit.name),
+            unit_kind=unit_kind_of(unit),
             months=[
                 schemas.AnnualMonth(month=str(Month(year, m)), score=None) for m in range(1, 13)
             ],

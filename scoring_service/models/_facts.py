@@ -73,6 +73,7 @@ class CardFact(Model):
     revision: Mapped[int] = mapped_column(Integer, nullable=False)
     unit_code: Mapped[str] = mapped_column(String(32), nullable=False)
     unit_name: Mapped[str] = mapped_column(String(100), nullable=False)
+    unit_kind: Mapped[str | None] = mapped_column(String(32))
     role: Mapped[str] = mapped_column(String(8), nullable=False)
     status: Mapped[str] = mapped_column(String(16), nullable=False)
     dispatched_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)

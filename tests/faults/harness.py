@@ -58,9 +58,18 @@ class FaultStack:
     purpose (:meth:`kill_worker`) stay down until :meth:`start_worker`.
     """
 
-    def __init__(self, tmp_path: Path, *, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        tmp_path: Path,
+        *,
+        env: dict[str, str] | None = None,
+        apis: tuple[str, ...] = SERVICES,
+        workers: tuple[str, ...] = SERVICES,
+    ) -> None:
         self.tmp_path = tmp_path
         self.extra_env = env or {}
+        self.api_services = apis
+        self.worker_services = workers
         self.pg = ThrowawayPostgres()
         self.redis = ThrowawayRedis()
         self.ports = {service: free_port() for service in SERVICES}
@@ -112,13 +121,19 @@ class FaultStack:
         await asyncio.to_thread(migrate_all, self.db_url)
         self.redis.start()
         await self._seed()
-        for service in SERVICES:
-            self.apis[service] = spawn(api_argv(service, self.ports[service]), self.env, self.log(f"{service}-api"))
-            self.workers[service] = spawn(worker_argv(service), self.env, self.log(f"{service}-worker"))
-        for service in SERVICES:
+        for service in self.api_services:
+            self.apis[service] = spawn(
+                api_argv(service, self.ports[service]), self.env, self.log(f"{service}-api")
+            )
+        for service in self.worker_services:
+            self.workers[service] = spawn(
+                worker_argv(service), self.env, self.log(f"{service}-worker")
+            )
+        for service in self.api_services:
             await asyncio.to_thread(wait_for_http, f"{self.url(service)}/healthz", 60.0)
         self.receiver.up()
-        await self._subscribe()
+        if "routing" in self.api_services:
+            await self._subscribe()
         self._supervisor = asyncio.create_task(self._supervise())
 
     async def _seed(self) -> None:
@@ -134,10 +149,14 @@ class FaultStack:
             self.org = await build_org(routing)
             async with routing() as session:
                 for unit in UNITS:
-                    _row, self.unit_keys[unit] = await create_api_key(session, RoutingApiKey, name=f"{unit} system", scope=unit)
+                    _row, self.unit_keys[unit] = await create_api_key(
+                        session, RoutingApiKey, name=f"{unit} system", scope=unit
+                    )
                 await session.commit()
             async with sessionmaker_for(intake_spec, intake_engine)() as session:
-                _row, self.channel_key = await create_api_key(session, IntakeApiKey, name="fault burst", scope="*")
+                _row, self.channel_key = await create_api_key(
+                    session, IntakeApiKey, name="fault burst", scope="*"
+                )
                 await session.commit()
         finally:
             await routing_engine.dispose()
@@ -176,11 +195,15 @@ class FaultStack:
                 self.worker_exits[service] += 1
                 await asyncio.sleep(1.0)
                 if service not in self.held:
-                    self.workers[service] = spawn(worker_argv(service), self.env, self.log(f"{service}-worker"))
+                    self.workers[service] = spawn(
+                        worker_argv(service), self.env, self.log(f"{service}-worker")
+                    )
             for service, process in list(self.apis.items()):
                 if process.poll() is not None:
                     self.api_exits[service] += 1
-                    self.apis[service] = spawn(api_argv(service, self.ports[service]), self.env, self.log(f"{service}-api"))
+                    self.apis[service] = spawn(
+                        api_argv(service, self.ports[service]), self.env, self.log(f"{service}-api")
+                    )
 
     # ------------------------------------------------------------------ teardown
 
@@ -234,7 +257,9 @@ class Driver:
     first_503_at: float | None = None
     last_503_at: float | None = None
 
-    async def call(self, client: httpx.AsyncClient, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    async def call(
+        self, client: httpx.AsyncClient, method: str, url: str, **kwargs: Any
+    ) -> httpx.Response:
         deadline = time.monotonic() + self.deadline_seconds
         delay = 0.2
         for _attempt in range(self.max_attempts):
@@ -253,7 +278,9 @@ class Driver:
                     if _error_code(response) != "service_unavailable":
                         self.unclear_503s.append(response.text[:300])
                 elif response.status_code >= 500:
-                    self.server_errors.append(f"{method} {url} → {response.status_code}: {response.text[:300]}")
+                    self.server_errors.append(
+                        f"{method} {url} → {response.status_code}: {response.text[:300]}"
+                    )
                 if response.status_code not in (500, 502, 503, 504):
                     return response
                 retry_after = response.headers.get("retry-after")
@@ -264,7 +291,9 @@ class Driver:
             self.retries += 1
             await asyncio.sleep(min(delay, 2.0))
             delay = min(delay * 1.5, 2.0)
-        raise AssertionError(f"{method} {url} did not succeed within {self.deadline_seconds}s / {self.max_attempts} attempts")
+        raise AssertionError(
+            f"{method} {url} did not succeed within {self.deadline_seconds}s / {self.max_attempts} attempts"
+        )
 
     def summary(self) -> str:
         codes = " ".join(f"{code}:{count}" for code, count in sorted(self.codes.items()))
@@ -317,6 +346,7 @@ class Burst:
     total: int
     concurrency: int = 8
     twice: bool = False
+    rate: float | None = None  # submissions per second at most (None: as fast as answered)
     run: str = field(default_factory=lambda: uuid.uuid4().hex[:6])
     receipts: dict[int, dict[str, Any]] = field(default_factory=dict)
     twin_mismatches: list[str] = field(default_factory=list)
@@ -331,15 +361,24 @@ class Burst:
         queue: asyncio.Queue[int] = asyncio.Queue()
         for i in range(self.total):
             queue.put_nowait(i)
-        limits = httpx.Limits(max_connections=self.concurrency * 2, max_keepalive_connections=self.concurrency * 2)
-        async with httpx.AsyncClient(base_url=self.stack.url("intake"), timeout=15, limits=limits) as client:
+        limits = httpx.Limits(
+            max_connections=self.concurrency * 2, max_keepalive_connections=self.concurrency * 2
+        )
+        async with httpx.AsyncClient(
+            base_url=self.stack.url("intake"), timeout=15, limits=limits
+        ) as client:
 
             async def worker() -> None:
                 while not queue.empty():
-                    await self._one(client, queue.get_nowait())
+                    i = queue.get_nowait()
+                    if self.rate:
+                        await asyncio.sleep(max(0.0, started + i / self.rate - time.monotonic()))
+                    await self._one(client, i)
                     self.progress.tick()
                     if DEBUG and self.progress.done % 25 == 0:
-                        print(f"  burst: {self.progress.done}/{self.total} at {time.monotonic() - started:.1f}s {self.driver.summary()}")  # noqa: T201
+                        print(
+                            f"  burst: {self.progress.done}/{self.total} at {time.monotonic() - started:.1f}s {self.driver.summary()}"
+                        )
 
             await asyncio.gather(*(worker() for _ in range(self.concurrency)))
         self.elapsed = time.monotonic() - started
@@ -363,7 +402,11 @@ class Burst:
         assert first.status_code == 201, first.text
         assert second.status_code == 201, second.text
         a, b = first.json(), second.json()
-        if (a["id"], a["tracking_no"], a["tracking_secret"]) != (b["id"], b["tracking_no"], b["tracking_secret"]):
+        if (a["id"], a["tracking_no"], a["tracking_secret"]) != (
+            b["id"],
+            b["tracking_no"],
+            b["tracking_secret"],
+        ):
             self.twin_mismatches.append(f"{i}: {a['tracking_no']} vs {b['tracking_no']}")
         self.receipts[i] = a
 
@@ -410,14 +453,18 @@ class Dispatcher:
                            WHERE status IN ('pending_verification', 'awaiting_dispatch')
                            ORDER BY received_at LIMIT 400"""
                     )
-                except (OSError, asyncpg.PostgresError, asyncio.TimeoutError):
+                except (TimeoutError, OSError, asyncpg.PostgresError):
                     rows = []  # the database is restarting: look again in a moment
                 for row in rows:
                     case_id = str(row["id"])
                     if case_id in self._busy:
                         continue
                     self._busy.add(case_id)
-                    task = asyncio.create_task(self._handle(client, semaphore, case_id, str(row["request_id"]), row["status"]))
+                    task = asyncio.create_task(
+                        self._handle(
+                            client, semaphore, case_id, str(row["request_id"]), row["status"]
+                        )
+                    )
                     tasks.add(task)
                     task.add_done_callback(tasks.discard)
                 await asyncio.sleep(0.3)
@@ -432,15 +479,44 @@ class Dispatcher:
             async with semaphore:
                 multi = is_multi(request_id)
                 if status == "pending_verification":
-                    verify = {"decision": "accept", "classification": "multi" if multi else "general"}
-                    await self._send(client, f"/v1/cases/{case_id}/verify", verify, "hs_operator", f"verify-{case_id}", case_id)
-                units = [{"unit_code": UNITS[0], "role": "lead"}, {"unit_code": UNITS[1], "role": "co"}] if multi else [{"unit_code": UNITS[0]}]
-                await self._send(client, f"/v1/cases/{case_id}/dispatch", {"units": units}, "hs_dispatcher", f"dispatch-{case_id}", case_id)
+                    verify = {
+                        "decision": "accept",
+                        "classification": "multi" if multi else "general",
+                    }
+                    await self._send(
+                        client,
+                        f"/v1/cases/{case_id}/verify",
+                        verify,
+                        "hs_operator",
+                        f"verify-{case_id}",
+                        case_id,
+                    )
+                units = (
+                    [{"unit_code": UNITS[0], "role": "lead"}, {"unit_code": UNITS[1], "role": "co"}]
+                    if multi
+                    else [{"unit_code": UNITS[0]}]
+                )
+                await self._send(
+                    client,
+                    f"/v1/cases/{case_id}/dispatch",
+                    {"units": units},
+                    "hs_dispatcher",
+                    f"dispatch-{case_id}",
+                    case_id,
+                )
                 self.dispatched.add(request_id)
         finally:
             self._busy.discard(case_id)
 
-    async def _send(self, client: httpx.AsyncClient, path: str, body: dict[str, Any], user: str, key: str, case_id: str) -> None:
+    async def _send(
+        self,
+        client: httpx.AsyncClient,
+        path: str,
+        body: dict[str, Any],
+        user: str,
+        key: str,
+        case_id: str,
+    ) -> None:
         headers = {**self.stack.org.auth(user), "Idempotency-Key": key}
 
         async def once() -> httpx.Response:
@@ -486,14 +562,21 @@ class State:
 
     @property
     def unconfirmed(self) -> int:
-        return sum(1 for rows in self.outbox.values() for row in rows if row["confirmed_at"] is None)
+        return sum(
+            1 for rows in self.outbox.values() for row in rows if row["confirmed_at"] is None
+        )
 
     @property
     def pending_deliveries(self) -> int:
         return sum(1 for row in self.deliveries if row["status"] == "pending")
 
     def routed_to(self, queue: str) -> set[str]:
-        return {str(row["event_id"]) for rows in self.outbox.values() for row in rows if row["queue"] == queue}
+        return {
+            str(row["event_id"])
+            for rows in self.outbox.values()
+            for row in rows
+            if row["queue"] == queue
+        }
 
     def status_changes_for_intake(self) -> int:
         return sum(1 for row in self.outbox["routing"] if row["queue"] == "intake")
@@ -503,7 +586,9 @@ async def read_state(stack: FaultStack) -> State:
     q = stack.query
     issues = {str(r["id"]) for r in await q("SELECT id FROM intake.issue")}
     history = (await q("SELECT count(*) AS n FROM intake.issue_history"))[0]["n"]
-    not_dispatched = (await q("SELECT count(*) AS n FROM intake.issue WHERE status <> 'dispatched'"))[0]["n"]
+    not_dispatched = (
+        await q("SELECT count(*) AS n FROM intake.issue WHERE status <> 'dispatched'")
+    )[0]["n"]
     case_rows = await q('SELECT id, request_id, status FROM routing."case"')
     per_request = Counter(str(r["request_id"]) for r in case_rows)
     cards = Counter(
@@ -513,12 +598,24 @@ async def read_state(stack: FaultStack) -> State:
             "JOIN routing.org_unit u ON u.id = k.unit_id"
         )
     )
-    chains = Counter({str(r["case_id"]): r["n"] for r in await q("SELECT case_id, count(*) AS n FROM routing.case_event GROUP BY case_id")})
+    chains = Counter(
+        {
+            str(r["case_id"]): r["n"]
+            for r in await q(
+                "SELECT case_id, count(*) AS n FROM routing.case_event GROUP BY case_id"
+            )
+        }
+    )
     deliveries = await q(
         "SELECT d.message_id, d.status, d.attempts, d.event_type, u.code FROM routing.webhook_delivery d "
         "JOIN routing.webhook_subscription s ON s.id = d.subscription_id JOIN routing.org_unit u ON u.id = s.unit_id"
     )
-    outbox = {s: await q(f"SELECT event_id, event_type, queue, confirmed_at, attempts FROM {s}.outbox_event") for s in SERVICES}
+    outbox = {
+        s: await q(
+            f"SELECT event_id, event_type, queue, confirmed_at, attempts FROM {s}.outbox_event"
+        )
+        for s in SERVICES
+    }
     inbox_rows = {s: await q(f"SELECT event_id FROM {s}.inbox_event") for s in SERVICES}
     return State(
         issues=issues,
@@ -548,7 +645,7 @@ async def settle(stack: FaultStack, burst: Burst, dispatcher: Dispatcher, timeou
     while True:
         try:
             state = await read_state(stack)
-        except (OSError, asyncpg.PostgresError, asyncio.TimeoutError):
+        except (TimeoutError, OSError, asyncpg.PostgresError):
             state = None
         if state is not None:
             dispatched = sum(1 for rid in accepted if state.cases.get(rid) == "dispatched")
@@ -560,7 +657,7 @@ async def settle(stack: FaultStack, burst: Burst, dispatcher: Dispatcher, timeou
                 and state.issues_not_dispatched == 0
             )
             if DEBUG:
-                print(  # noqa: T201
+                print(
                     f"  settle: dispatched={dispatched}/{len(accepted)} unconfirmed={state.unconfirmed} "
                     f"pending_webhooks={state.pending_deliveries} request_facts={state.request_facts} "
                     f"not_dispatched_in_intake={state.issues_not_dispatched}"
@@ -580,6 +677,7 @@ class Report:
     state: State
     audit_broken: list[Any]
     started: float
+    settled_at: float
     extra: dict[str, Any] = field(default_factory=dict)
 
     def line(self) -> str:
@@ -614,7 +712,11 @@ async def audit(stack: FaultStack) -> list[Any]:
     driver = Driver(max_attempts=10)
     async with httpx.AsyncClient(base_url=stack.url("routing"), timeout=120) as client:
         response = await driver.call(
-            client, "GET", "/v1/audit/verify", params={"only_broken": "true", "limit": 10_000}, headers=stack.org.auth("auditor")
+            client,
+            "GET",
+            "/v1/audit/verify",
+            params={"only_broken": "true", "limit": 10_000},
+            headers=stack.org.auth("auditor"),
         )
     assert response.status_code == 200, response.text
     return list(response.json())
@@ -631,14 +733,25 @@ def check_invariants(report: Report) -> None:
             problems.append(what)
 
     # Every 201 is one request in intake, one case in routing, nothing more.
-    expect(len(accepted) == burst.total, f"only {len(accepted)} of {burst.total} submissions got a 201")
-    expect(s.issues == accepted, f"intake has {len(s.issues)} requests for {len(accepted)} 201s (extra: {len(s.issues - accepted)})")
+    expect(
+        len(accepted) == burst.total, f"only {len(accepted)} of {burst.total} submissions got a 201"
+    )
+    expect(
+        s.issues == accepted,
+        f"intake has {len(s.issues)} requests for {len(accepted)} 201s (extra: {len(s.issues - accepted)})",
+    )
     expect(s.duplicate_cases == 0, f"{s.duplicate_cases} duplicate cases")
     missing = [rid for rid in accepted if rid not in s.cases]
     expect(not missing, f"{len(missing)} accepted requests have no case, e.g. {missing[:3]}")
-    expect(set(s.cases) <= accepted, f"{len(set(s.cases) - accepted)} cases for requests nobody got a 201 for")
+    expect(
+        set(s.cases) <= accepted,
+        f"{len(set(s.cases) - accepted)} cases for requests nobody got a 201 for",
+    )
     undispatched = [rid for rid in accepted if s.cases.get(rid) != "dispatched"]
-    expect(not undispatched, f"{len(undispatched)} cases not dispatched, e.g. {[(r, s.cases.get(r)) for r in undispatched[:3]]}")
+    expect(
+        not undispatched,
+        f"{len(undispatched)} cases not dispatched, e.g. {[(r, s.cases.get(r)) for r in undispatched[:3]]}",
+    )
 
     # One card per unit the case went to.
     wrong_cards = []
@@ -647,7 +760,10 @@ def check_invariants(report: Report) -> None:
         got = {unit: s.cards.get((rid, unit), 0) for unit in UNITS}
         if any(got[unit] != (1 if unit in wanted else 0) for unit in UNITS):
             wrong_cards.append((rid, got))
-    expect(not wrong_cards, f"{len(wrong_cards)} cases without exactly one card per unit, e.g. {wrong_cards[:3]}")
+    expect(
+        not wrong_cards,
+        f"{len(wrong_cards)} cases without exactly one card per unit, e.g. {wrong_cards[:3]}",
+    )
 
     # No event lost, none applied twice.
     expect(s.unconfirmed == 0, f"{s.unconfirmed} outbox events never confirmed")
@@ -656,37 +772,75 @@ def check_invariants(report: Report) -> None:
         expect(s.inbox[service] == routed,
                f"{service} applied {len(s.inbox[service])} events of {len(routed)} routed to it "
                f"(missing {len(routed - s.inbox[service])}, unknown {len(s.inbox[service] - routed)})")  # fmt: skip
-        expect(s.inbox_rows[service] == len(s.inbox[service]), f"{service}: inbox rows repeat an event id")
+        expect(
+            s.inbox_rows[service] == len(s.inbox[service]),
+            f"{service}: inbox rows repeat an event id",
+        )
     # Each case.status_changed applied once adds one line to the submitter's history.
     expected_history = len(s.issues) + s.status_changes_for_intake()
-    expect(s.issue_history == expected_history, f"intake history has {s.issue_history} lines, expected {expected_history}")
-    expect(s.issues_not_dispatched == 0, f"{s.issues_not_dispatched} submitters do not see 'dispatched'")
-    expect(s.request_facts == len(accepted), f"scoring has {s.request_facts} request facts for {len(accepted)} requests")
-    expect(s.case_facts == s.case_rows, f"scoring has {s.case_facts} case facts for {s.case_rows} cases")
-    expect(s.card_facts == sum(s.cards.values()), f"scoring has {s.card_facts} card facts for {sum(s.cards.values())} cards")
+    expect(
+        s.issue_history == expected_history,
+        f"intake history has {s.issue_history} lines, expected {expected_history}",
+    )
+    expect(
+        s.issues_not_dispatched == 0,
+        f"{s.issues_not_dispatched} submitters do not see 'dispatched'",
+    )
+    expect(
+        s.request_facts == len(accepted),
+        f"scoring has {s.request_facts} request facts for {len(accepted)} requests",
+    )
+    expect(
+        s.case_facts == s.case_rows,
+        f"scoring has {s.case_facts} case facts for {s.case_rows} cases",
+    )
+    expect(
+        s.card_facts == sum(s.cards.values()),
+        f"scoring has {s.card_facts} card facts for {sum(s.cards.values())} cards",
+    )
     # create, verify.accept, dispatch: a chain of three per case, none repeated.
     long_chains = [case for case, n in s.history_events.items() if n != 3]
     expect(not long_chains, f"{len(long_chains)} case histories are not create→verify→dispatch")
-    expect(not report.audit_broken, f"{len(report.audit_broken)} broken history chains: {report.audit_broken[:2]}")
+    expect(
+        not report.audit_broken,
+        f"{len(report.audit_broken)} broken history chains: {report.audit_broken[:2]}",
+    )
 
     # Every webhook delivered at least once, with a valid signature.
     dispatched_webhooks = [d for d in s.deliveries if d["event_type"] == "card.dispatched"]
     expect(len(dispatched_webhooks) == sum(s.cards.values()),
            f"{len(dispatched_webhooks)} card.dispatched webhooks for {sum(s.cards.values())} cards")  # fmt: skip
     not_delivered = [d["message_id"] for d in s.deliveries if d["status"] != "delivered"]
-    expect(not not_delivered, f"{len(not_delivered)} webhooks not delivered, e.g. {not_delivered[:3]}")
+    expect(
+        not not_delivered, f"{len(not_delivered)} webhooks not delivered, e.g. {not_delivered[:3]}"
+    )
     received = stack.receiver.delivered_ok()
     unseen = [d["message_id"] for d in s.deliveries if d["message_id"] not in received]
-    expect(not unseen, f"{len(unseen)} webhooks never received with a valid signature, e.g. {unseen[:3]}")
+    expect(
+        not unseen,
+        f"{len(unseen)} webhooks never received with a valid signature, e.g. {unseen[:3]}",
+    )
     bad = [h.message_id for h in stack.receiver.snapshot() if not h.signature_ok]
     expect(not bad, f"{len(bad)} webhook requests with an invalid signature")
 
     # Clients: clear answers only.
     for driver in (burst.driver, report.dispatcher.driver):
-        expect(not driver.server_errors, f"{len(driver.server_errors)} server errors, e.g. {driver.server_errors[:2]}")
-        expect(not driver.unclear_503s, f"{len(driver.unclear_503s)} 503s without the error envelope: {driver.unclear_503s[:2]}")
-    expect(not burst.twin_mismatches, f"twin submissions answered differently: {burst.twin_mismatches[:3]}")
-    expect(not report.dispatcher.mismatches, f"twin verify/dispatch answered differently: {report.dispatcher.mismatches[:3]}")
+        expect(
+            not driver.server_errors,
+            f"{len(driver.server_errors)} server errors, e.g. {driver.server_errors[:2]}",
+        )
+        expect(
+            not driver.unclear_503s,
+            f"{len(driver.unclear_503s)} 503s without the error envelope: {driver.unclear_503s[:2]}",
+        )
+    expect(
+        not burst.twin_mismatches,
+        f"twin submissions answered differently: {burst.twin_mismatches[:3]}",
+    )
+    expect(
+        not report.dispatcher.mismatches,
+        f"twin verify/dispatch answered differently: {report.dispatcher.mismatches[:3]}",
+    )
     expect(not stack.api_exits, f"API processes died: {dict(stack.api_exits)}")
 
     assert not problems, "\n".join([report.line(), *problems, stack.log_tails()])
@@ -706,6 +860,7 @@ async def run_scenario(
     settle_timeout: float,
     twice: bool = False,
     concurrency: int = 8,
+    rate: float | None = None,
     env: dict[str, str] | None = None,
 ) -> Report:
     """Start a stack, drive ``total`` submissions through it while the dispatcher works the
@@ -715,7 +870,7 @@ async def run_scenario(
     stack = FaultStack(tmp_path, env=env)
     try:
         await stack.start()
-        burst = Burst(stack, Driver(), total, concurrency=concurrency, twice=twice)
+        burst = Burst(stack, Driver(), total, concurrency=concurrency, twice=twice, rate=rate)
         dispatcher = Dispatcher(stack, Driver(), twice=twice)
         dispatching = asyncio.create_task(dispatcher.run())
         faulting = asyncio.create_task(fault(stack, burst))
@@ -724,14 +879,17 @@ async def run_scenario(
             extra = await faulting
             burst_done = time.monotonic()
             state = await settle(stack, burst, dispatcher, settle_timeout)
-            extra["settle_seconds"] = round(time.monotonic() - burst_done, 1)
+            settled_at = time.monotonic()
+            extra["settle_seconds"] = round(settled_at - burst_done, 1)
             await asyncio.wait_for(dispatching, 120)
         finally:
             faulting.cancel()
             dispatcher.stop()
             dispatching.cancel()
-        report = Report(name, burst, dispatcher, stack, state, await audit(stack), started, extra)
-        print(report.line())  # noqa: T201
+        report = Report(
+            name, burst, dispatcher, stack, state, await audit(stack), started, settled_at, extra
+        )
+        print(report.line())
         check_invariants(report)
         return report
     finally:

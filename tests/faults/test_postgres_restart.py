@@ -29,10 +29,10 @@ async def test_postgres_restart_gives_clear_503s_and_retries_succeed(tmp_path: P
     all hit the outage. (fsync is off in the throwaway cluster, which is safe for a clean
     shutdown; a crash would need ``ThrowawayPostgres(durable=True)``.)
 
-    Size: 300 submissions, see ``test_redis_outage`` for why not 2,000
+    Size: 200 submissions, see ``test_redis_outage`` for why not 2,000
     (``FAULT_SUBMISSIONS=2000`` for a full-size run).
     """
-    total = submissions(300)
+    total = submissions(200)
 
     async def fault(stack: FaultStack, burst: Burst) -> dict[str, Any]:
         await burst.progress.reached(0.3)
@@ -42,8 +42,12 @@ async def test_postgres_restart_gives_clear_503s_and_retries_succeed(tmp_path: P
         await asyncio.to_thread(stack.pg.start)
         return {"pg_down_seconds": round(time.monotonic() - down, 1)}
 
-    report = await run_scenario(tmp_path, "postgres-restart", total=total, fault=fault, settle_timeout=150)
+    report = await run_scenario(
+        tmp_path, "postgres-restart", total=total, fault=fault, settle_timeout=150
+    )
     burst, dispatcher = report.burst.driver, report.dispatcher.driver
     unavailable = burst.codes.get(503, 0) + dispatcher.codes.get(503, 0)
-    print(f"[postgres-restart] 503s_during_pg_restart={unavailable} 500s={len(burst.server_errors) + len(dispatcher.server_errors)}")  # noqa: T201
+    print(
+        f"[postgres-restart] 503s_during_pg_restart={unavailable} 500s={len(burst.server_errors) + len(dispatcher.server_errors)}"
+    )
     assert unavailable > 0, "no client saw the outage: " + report.line()

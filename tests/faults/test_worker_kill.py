@@ -8,25 +8,54 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from redis.asyncio import Redis
 
 from tests.faults.harness import SERVICES, Burst, FaultStack, run_scenario, submissions
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.timeout(280)
+@pytest.mark.timeout(290)
 async def test_sigkilled_workers_lose_nothing_and_double_nothing(tmp_path: Path) -> None:
-    total = submissions(400)
-    kills: dict[str, float] = {}
+    """SIGKILL all three workers at once at 20 % of the burst (jobs die mid-transaction, webhook
+    attempts die between claim and record), restart them 2 s later; submissions, verification
+    and dispatch go on throughout. Afterwards nothing is missing and nothing is doubled.
+
+    Recovery is slow and that is measured, not hidden: a job a killed worker held keeps arq's
+    ``in-progress`` marker until it expires, ``max(job timeouts) + 10 s`` = 130 s with the
+    timeouts in ``services/worker.py``; until then no worker runs it again and the outbox relay
+    sees it as "in progress" and waits. So this test takes at least 130 s whatever its size,
+    and the burst is sized to fit inside that wait: 600 submissions (the issue says 2,000; on
+    the 2-core CI machine 2,000 fully dispatched cases take 3-4 minutes on their own;
+    ``FAULT_SUBMISSIONS=2000`` for a full-size run).
+    """
+    total = submissions(600)
+    seen: dict[str, Any] = {}
 
     async def fault(stack: FaultStack, burst: Burst) -> dict[str, Any]:
-        await burst.progress.reached(0.3)
+        await burst.progress.reached(0.2)
+        seen["at"] = burst.progress.done
         for service in SERVICES:
             stack.kill_worker(service)
-            kills[service] = time.monotonic()
+        seen["killed"] = time.monotonic()
+        redis = Redis.from_url(stack.redis.url)
+        try:
+            stuck = [key async for key in redis.scan_iter(match="arq:in-progress:*")]
+            ttls = [await redis.pttl(key) for key in stuck]
+        finally:
+            await redis.aclose()
         await asyncio.sleep(2.0)
         for service in SERVICES:
             stack.start_worker(service)
-        return {"killed": ",".join(SERVICES), "killed_at": f"{burst.progress.done}/{total}"}
+        return {
+            "killed_at": f"{seen['at']}/{total}",
+            "orphaned_jobs": len(stuck),
+            "orphan_marker_ttl_s": round(max(ttls, default=0) / 1000),
+        }
 
-    await run_scenario(tmp_path, "worker-kill", total=total, fault=fault, settle_timeout=200)
+    report = await run_scenario(
+        tmp_path, "worker-kill", total=total, fault=fault, settle_timeout=220
+    )
+    recovered = report.settled_at - seen["killed"]
+    print(f"[worker-kill] orphaned_jobs={report.extra['orphaned_jobs']} "
+          f"orphan_marker_ttl_s={report.extra['orphan_marker_ttl_s']} settled_s_after_kill≈{recovered:.0f}")  # fmt: skip

@@ -187,6 +187,7 @@ async def test_october_scorecard_of_the_transport_bureau(
     def ratio(name: str) -> tuple[int, int]:
         return card[name]["numerator"], card[name]["denominator"]
 
+    assert card["unit_kind"] == "department"  # as routing reported it with the cards
     assert card["dispatched"] == 4
     assert ratio("sign_on_time") == (2, 4)  # a, b on time; c never signed; d late
     assert ratio("response") == (1, 4)  # b's first contact came after its contact deadline
