@@ -570,3 +570,45 @@ async def _case(sessionmaker: AsyncSessionMaker, case_id: uuid.UUID) -> Case:
         case = await session.get(Case, case_id)
         assert case is not None
         return case
+
+
+class TestSpecialCase:
+    async def test_project_agency_work_is_tracked_by_milestones(
+        self, routing_client: httpx.AsyncClient, routing_sessionmaker: AsyncSessionMaker, org: Org
+    ) -> None:
+        case_id = await arrive(
+            routing_sessionmaker,
+            title="邯郸制药三期项目全程帮办代办",
+            description="项目前期手续、土地指标、供电供水、管网铺设、道路整修全程帮办。",
+        )
+        milestones = [
+            {"name": "前期手续跑办", "days": 5, "unit_code": "DEPT-FG"},
+            {"name": "土地指标争跑", "days": 15, "unit_code": "DEPT-GH"},
+            {"name": "供电接入", "days": 20},
+        ]
+        units = [{"unit_code": "DEPT-GH", "role": "lead"}, {"unit_code": "DEPT-FG", "role": "co"}]
+        await ok(await routing_client.post(f"/v1/cases/{case_id}/verify", headers=org.auth("hs_operator"),
+                                           json={"decision": "accept", "classification": "multi"}))  # fmt: skip
+        case = await ok(await routing_client.post(f"/v1/cases/{case_id}/dispatch", headers=org.auth("hs_dispatcher"),
+                                                  json={"units": units, "milestones": milestones}))  # fmt: skip
+        assert [m["name"] for m in case["milestones"]] == [
+            "前期手续跑办",
+            "土地指标争跑",
+            "供电接入",
+        ]
+        dispatched = datetime.fromisoformat(case["cards"][0]["dispatched_at"])
+        for milestone, spec in zip(case["milestones"], milestones, strict=True):
+            assert (
+                datetime.fromisoformat(milestone["due_at"])
+                == default_calendar().add_working_days(dispatched, spec["days"]).due_at
+            )
+        first = case["milestones"][0]["id"]
+        done = await ok(await routing_client.post(f"/v1/cases/{case_id}/milestones/{first}/done", headers=org.auth("hs_dispatcher"),
+                                                  json={"note": "项目备案已当场办结"}))  # fmt: skip
+        assert done["done_at"] is not None
+        history = await ok(
+            await routing_client.get(
+                f"/v1/cases/{case_id}/history", headers=org.auth("hs_dispatcher")
+            )
+        )
+        assert history[-1]["action"] == "milestone.done"
