@@ -12,7 +12,7 @@ class IntakeSettings(BaseServiceSettings):
     duplicate_window_days: int = 30
     duplicate_similarity: float = 0.6
     related_similarity: float = 0.45
-    related_scan_limit: int = 200
+    related_scan_limit: int = 50
     upload_dir: Path | None = None
     upload_max_bytes: int = 10 * 1024 * 1024
     # Limits per minute; 0 disables one. Channel clients are often servers relaying many users

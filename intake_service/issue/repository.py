@@ -4,7 +4,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Select, select
+from sqlalchemy import Row, Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -51,12 +51,20 @@ class IssueRepository:
 
     async def recent_by_topic(
         self, topic: str, since: datetime, *, area_code: str | None, limit: int
-    ) -> Sequence[Issue]:
-        stmt = self.get_base_statement().where(Issue.topic == topic, Issue.received_at >= since)
+    ) -> Sequence[Row[str, str | None, uuid.UUID | None, str, str]]:
+        """Recent same-topic requests, only the columns the 'related' comparison reads (this
+        runs on every submission: no ORM objects)."""
+        stmt = select(
+            Issue.tracking_no,
+            Issue.submitter_key,
+            Issue.duplicate_of_id,
+            Issue.title,
+            Issue.description,
+        ).where(Issue.topic == topic, Issue.received_at >= since)
         if area_code:
             stmt = stmt.where(Issue.area_code == area_code)
         stmt = stmt.order_by(Issue.received_at.desc()).limit(limit)
-        return (await self.session.scalars(stmt)).all()
+        return (await self.session.execute(stmt)).all()
 
     async def unattached_uploads(
         self, upload_ids: Sequence[uuid.UUID], api_key_id: uuid.UUID | None
