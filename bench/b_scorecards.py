@@ -181,7 +181,8 @@ def generate(n: int, year: int, seed: int) -> dict[str, list[tuple[Any, ...]]]:
     day = timedelta(days=1)
     for i in range(n):
         case_id, request_id = _uuid(rnd), _uuid(rnd)
-        received = start + timedelta(seconds=rnd.randrange(span))
+        # Facts arrive in time order, so a month's rows sit together on disk as in production.
+        received = start + timedelta(seconds=max(0, span * i // n + rnd.randrange(-3600, 3600)))
         channel = CHANNELS[i % len(CHANNELS)]
         topic = TOPICS[rnd.randrange(len(TOPICS))]
         kind = TYPES[i % len(TYPES)]
@@ -504,9 +505,42 @@ async def measure(year: int, quick: bool) -> dict[str, Any]:
             [await scalar_rows(stats_sql, months[0].start, months[-1].end) for _ in range(2)]
         )
         out["explain_month"] = await _explain_scorecards(maker, evaluation, june, now)
+        out["jit_off"] = await _without_jit(evaluation, month_cls, year, now, monthly)
     finally:
         await engine.dispose()
     return out
+
+
+async def _without_jit(
+    evaluation: Any, month_cls: Any, year: int, now: datetime, monthly: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The slowest month and the annual evaluation again on connections with ``jit = off``
+    (PostgreSQL compiles plans whose estimated cost passes ``jit_above_cost``; for these
+    queries the compilation can cost more than it saves)."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from scoring_service.spec import spec
+    from services.db import create_sessionmaker
+
+    engine = create_async_engine(
+        env.SA_URL, connect_args={"server_settings": {"search_path": "scoring", "jit": "off"}}
+    )
+    maker = create_sessionmaker(engine)
+    maker.configure(info={"outbox_model": spec.outbox_model, "service_name": spec.name})
+    try:
+        worst = max(monthly, key=lambda m: m["s"])
+        year_s, month_s = (int(x) for x in worst["month"].split("-"))
+        month = month_cls(year_s, month_s)
+        seconds, _t, _r = await _timed(
+            maker, lambda s: evaluation.scorecards(s, month, now=now), repeat=2
+        )
+        annual, _t, _r = await _timed(maker, lambda s: evaluation.annual(s, year, now=now))
+    finally:
+        await engine.dispose()
+    print(
+        f"      with jit=off: {worst['month']} {seconds:.3f} s, annual {annual:.3f} s", flush=True
+    )
+    return {"month": worst["month"], "month_s": seconds, "annual_s": annual}
 
 
 async def _explain_scorecards(
@@ -632,6 +666,20 @@ def _figures(ctx: Context, n: int, data: dict[str, Any]) -> None:
             notes=f"one month: {data['statistics_month_s'] * 1000:.0f} ms",
         )
     )
+    jit = data.get("jit_off")
+    if jit:
+        ctx.results.add(
+            Figure(
+                f"scorecards.{n}.monthly_jit_off",
+                SECTION,
+                f"Monthly scorecards {jit['month']}, {label}, on connections with jit = off",
+                jit["month_s"],
+                "s",
+                baseline=worst["s"],
+                baseline_label="same month, server default (jit on)",
+                notes=f"annual with jit off: {jit['annual_s']:.2f} s",
+            )
+        )
     plans = data.get("explain_month") or []
     if plans:
         ctx.note(

@@ -22,6 +22,7 @@ from types import FrameType
 from bench import env
 
 BENCHMARKS = ("intake", "loop", "supervision", "scorecards", "workdays")
+OPT_IN = ("previews",)  # proposed fixes measured against the shipped code; only with --only
 FULL_BUDGET_S = 11 * 60
 QUICK_BUDGET_S = 2 * 60
 
@@ -36,13 +37,24 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "--quick", action="store_true", help="smoke run (~1-2 minutes): shorter, smaller"
     )
     parser.add_argument(
-        "--only", default="", help=f"comma-separated subset of {', '.join(BENCHMARKS)}"
+        "--only",
+        default="",
+        help=f"comma-separated subset of {', '.join(BENCHMARKS)}; or 'previews' (proposed fixes "
+        "measured against the shipped code, ~5 minutes, not part of the default run)",
     )
     parser.add_argument(
         "--sizes",
         default="",
         help="data sizes for supervision and scorecards (default 100000,1000000; quick 100000). "
         "10000000 works if you have ~20 more minutes",
+    )
+    parser.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="before each benchmark wait up to SECONDS for the machine to be idle (other "
+        "people's work on a shared box skews every figure); default: don't wait",
     )
     parser.add_argument(
         "--keep", action="store_true", help="leave ys_bench in place afterwards (debugging)"
@@ -57,9 +69,9 @@ def _terminate(_signum: int, _frame: FrameType | None) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     selected = [name.strip() for name in args.only.split(",") if name.strip()] or list(BENCHMARKS)
-    unknown = [name for name in selected if name not in BENCHMARKS]
+    unknown = [name for name in selected if name not in BENCHMARKS + OPT_IN]
     if unknown:
-        print(f"unknown benchmark(s) {unknown}; choose from {BENCHMARKS}", file=sys.stderr)
+        print(f"unknown benchmark(s) {unknown}; choose from {BENCHMARKS + OPT_IN}", file=sys.stderr)
         return 2
     if args.sizes:
         sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
@@ -73,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
 
     results = Results(mode="quick" if args.quick else "full")
     budget = QUICK_BUDGET_S if args.quick else FULL_BUDGET_S
+    ctx_wait = args.wait_quiet
     ctx = Context(
         results=results, quick=args.quick, sizes=sizes, deadline=time.monotonic() + budget
     )
@@ -80,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         import uvloop
 
-        uvloop.run(_run(ctx, selected))
+        uvloop.run(_run(ctx, selected, ctx_wait))
     except KeyboardInterrupt:
         results.problems.append("interrupted")
         print("\ninterrupted: cleaning up", file=sys.stderr)
@@ -97,13 +110,15 @@ def main(argv: list[str] | None = None) -> int:
         else:
             problems = env.cleanup()
         results.problems.extend(f"cleanup: {p}" for p in problems)
-        json_path, md_path = results.write()
+        # A previews-only run keeps the suite's latest results and writes its own files.
+        name = "previews" if selected == list(OPT_IN) else "latest"
+        json_path, md_path = results.write(name=name)
         print(f"\nwrote {json_path.relative_to(env.ROOT)} and {md_path.relative_to(env.ROOT)}")
         _summary(results)
     return code
 
 
-async def _run(ctx: object, selected: list[str]) -> None:
+async def _run(ctx: object, selected: list[str], wait_quiet: float = 0.0) -> None:
     from bench.context import Context
 
     assert isinstance(ctx, Context)
@@ -122,7 +137,7 @@ async def _run(ctx: object, selected: list[str]) -> None:
     await env.flush_redis()
 
     runners: dict[str, Callable[[Context], Awaitable[None]]] = {}
-    from bench import b_intake, b_loop, b_scorecards, b_supervision, b_workdays
+    from bench import b_intake, b_loop, b_previews, b_scorecards, b_supervision, b_workdays
 
     runners = {
         "intake": b_intake.run,
@@ -130,10 +145,15 @@ async def _run(ctx: object, selected: list[str]) -> None:
         "supervision": b_supervision.run,
         "scorecards": b_scorecards.run,
         "workdays": b_workdays.run,
+        "previews": b_previews.run,
     }
     for name in selected:
-        started = time.monotonic()
         print(f"\n== {name} ==", flush=True)
+        if wait_quiet:
+            waited, busy = await _quiet(wait_quiet)
+            results.section(name)["waited_for_quiet_s"] = waited
+            print(f"   (waited {waited:.0f} s for the machine; busy {busy:.0%})", flush=True)
+        started = time.monotonic()
         load = env.loadavg()
         try:
             await runners[name](ctx)
@@ -146,6 +166,22 @@ async def _run(ctx: object, selected: list[str]) -> None:
         section["seconds"] = round(time.monotonic() - started, 1)
         section["loadavg_before"] = load
         print(f"   ({name} took {section['seconds']} s)", flush=True)
+
+
+async def _quiet(limit: float, threshold: float = 0.25) -> tuple[float, float]:
+    """Wait until the machine's busy share over one second drops below ``threshold`` (or
+    ``limit`` seconds pass). Returns (seconds waited, last busy share)."""
+    import asyncio
+
+    started = time.monotonic()
+    busy = 1.0
+    while True:
+        b0, t0 = env.system_cpu()
+        await asyncio.sleep(1.0)
+        b1, t1 = env.system_cpu()
+        busy = (b1 - b0) / max(t1 - t0, 1.0)
+        if busy < threshold or time.monotonic() - started >= limit:
+            return time.monotonic() - started, busy
 
 
 def _summary(results: object) -> None:

@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -215,25 +216,63 @@ def process_cpu_seconds(pid: int) -> float:
     return total
 
 
-def _bench_backends() -> dict[int, float]:
-    """CPU seconds of every PostgreSQL backend connected to the bench database, by pid (the
-    process title names the database: ``postgres: 15/main: postgres ys_bench 127.0.0.1(…)``)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    found: dict[int, float] = {}
-    marker = f" {DB_NAME} "
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as handle:
-                title = handle.read().decode(errors="replace")
-            if not title.startswith("postgres:") or marker not in title:
-                continue
-            with open(f"/proc/{entry}/stat") as handle:
-                fields = handle.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        found[int(entry)] = (int(fields[11]) + int(fields[12])) / ticks
+_PG_AUX = (
+    "walwriter",
+    "checkpointer",
+    "background writer",
+    "autovacuum",
+    "stats",
+    "logical replication",
+)
+
+
+def _classify(pid: int) -> str | None:
+    """Which kind of infrastructure process ``pid`` is, if any (see :func:`infrastructure`)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            title = handle.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return None
+    if title.startswith("postgres:"):
+        if f" {DB_NAME} " in title:
+            return "postgres"
+        if any(word in title for word in _PG_AUX):
+            return "postgres_background"
+        return None
+    if "redis-server" in title and ":6379" in title:
+        return "redis"
+    return None
+
+
+def _cpu_of(pid: int) -> float | None:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def infrastructure(known: Mapping[int, str] | None = None) -> dict[int, tuple[str, float]]:
+    """CPU seconds of the processes that serve the bench but are not started by it, by pid:
+    PostgreSQL backends connected to the bench database (the process title names it:
+    ``postgres: 15/main: postgres ys_bench 127.0.0.1(…)``), PostgreSQL's background processes
+    (WAL writer, checkpointer…; shared with anyone else using the server) and redis-server.
+    With ``known`` (pid → kind) only those processes are read (cheap)."""
+    found: dict[int, tuple[str, float]] = {}
+    if known is None:
+        kinds = {}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                kind = _classify(int(entry))
+                if kind is not None:
+                    kinds[int(entry)] = kind
+    else:
+        kinds = dict(known)
+    for pid, kind in kinds.items():
+        seconds = _cpu_of(pid)
+        if seconds is not None:
+            found[pid] = (kind, seconds)
     return found
 
 
@@ -245,36 +284,82 @@ def system_cpu() -> tuple[float, float]:
     return float(sum(parts) - idle), float(sum(parts))
 
 
+class _Sampler(threading.Thread):
+    """Samples the infrastructure processes' CPU every ``period`` seconds, so that backends
+    which exit during the measurement (pool overflow connections are closed on check-in) still
+    count up to their last sample."""
+
+    def __init__(self, period: float = 0.2) -> None:
+        super().__init__(daemon=True)
+        self.period = period
+        self.first = infrastructure()
+        self.last: dict[int, tuple[str, float]] = dict(self.first)
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        rounds = 0
+        while not self.done.wait(self.period):
+            rounds += 1
+            # A full /proc scan (new backends) every other round; known pids in between.
+            known = (
+                None if rounds % 2 == 0 else {pid: kind for pid, (kind, _s) in self.last.items()}
+            )
+            self.last.update(infrastructure(known))
+
+    def stop(self) -> dict[str, float]:
+        self.done.set()
+        self.join(timeout=5)
+        self.last.update(infrastructure())
+        by_kind: dict[str, float] = {"postgres": 0.0, "postgres_background": 0.0, "redis": 0.0}
+        for pid, (kind, seconds) in self.last.items():
+            before = self.first.get(pid)
+            by_kind[kind] += seconds - (before[1] if before else 0.0)
+        return by_kind
+
+
 @contextlib.contextmanager
 def cpu_meter(pids: Mapping[str, int] | None = None) -> Iterator[dict[str, Any]]:
     """Measure over a block: the machine's busy cores, CPU seconds of the given processes (with
-    their children) and of the bench database's PostgreSQL backends.
+    their children), of the bench database's PostgreSQL backends (including those that exit
+    meanwhile, see :class:`_Sampler`), of PostgreSQL's background processes and of Redis.
 
-    ``foreign_cores`` (filled by callers that know every process of theirs) is what the rest of
-    the machine used meanwhile: other people's work on a shared box.
+    :func:`foreign_share` is then what the rest of the machine used meanwhile: other people's
+    work on a shared box, which the figures cannot account for.
     """
     result: dict[str, Any] = {}
     busy0, total0 = system_cpu()
-    pg0 = _bench_backends()
+    sampler = _Sampler()
+    sampler.start()
     proc0 = {name: process_cpu_seconds(pid) for name, pid in (pids or {}).items()}
     started = time.monotonic()
-    yield result
-    elapsed = time.monotonic() - started
+    try:
+        yield result
+    finally:
+        elapsed = time.monotonic() - started
+        by_kind = sampler.stop()
     busy1, total1 = system_cpu()
-    pg1 = _bench_backends()
     cores = os.cpu_count() or 1
     result["wall_s"] = round(elapsed, 3)
     result["machine_busy"] = round((busy1 - busy0) / max(total1 - total0, 1.0), 3)
     result["machine_busy_cpu_s"] = round(result["machine_busy"] * cores * elapsed, 2)
-    result["postgres_cpu_s"] = round(sum(v - pg0.get(pid, 0.0) for pid, v in pg1.items()), 2)
+    result["postgres_cpu_s"] = round(by_kind["postgres"], 2)
+    result["postgres_background_cpu_s"] = round(by_kind["postgres_background"], 2)
+    result["redis_cpu_s"] = round(by_kind["redis"], 2)
     result["process_cpu_s"] = {
         name: round(process_cpu_seconds(pid) - proc0[name], 2) for name, pid in (pids or {}).items()
     }
 
 
 def foreign_share(cpu: dict[str, Any], own_extra_s: float = 0.0) -> float:
-    """Share of the machine's capacity used by processes that are not the bench's."""
-    own = sum(cpu["process_cpu_s"].values()) + cpu["postgres_cpu_s"] + own_extra_s
+    """Share of the machine's capacity used by processes that are not the bench's (nor the
+    PostgreSQL and Redis servers')."""
+    own = (
+        sum(cpu["process_cpu_s"].values())
+        + cpu["postgres_cpu_s"]
+        + cpu["postgres_background_cpu_s"]
+        + cpu["redis_cpu_s"]
+        + own_extra_s
+    )
     capacity = (os.cpu_count() or 1) * cpu["wall_s"]
     return round(max(0.0, cpu["machine_busy_cpu_s"] - own) / max(capacity, 0.001), 3)
 
@@ -340,7 +425,7 @@ async def server_versions() -> dict[str, Any]:
     try:
         out["postgresql"] = await connection.fetchval("SHOW server_version")
         settings = await connection.fetch(
-            "SELECT name, setting, unit FROM pg_settings WHERE name = ANY($1::text[])",
+            "SELECT name, current_setting(name) AS value FROM pg_settings WHERE name = ANY($1::text[])",
             [
                 "shared_buffers",
                 "synchronous_commit",
@@ -350,7 +435,7 @@ async def server_versions() -> dict[str, Any]:
                 "wal_level",
             ],
         )
-        out["postgresql_settings"] = {r["name"]: r["setting"] + (r["unit"] or "") for r in settings}
+        out["postgresql_settings"] = {r["name"]: r["value"] for r in settings}
     finally:
         await connection.close()
     redis = Redis.from_url(REDIS_URL)

@@ -122,10 +122,11 @@ class Results:
                 parts.append(distance)
         print(" | ".join(parts), flush=True)
 
-    def write(self, directory: Path = RESULTS_DIR) -> tuple[Path, Path]:
+    def write(self, directory: Path = RESULTS_DIR, name: str = "latest") -> tuple[Path, Path]:
         directory.mkdir(parents=True, exist_ok=True)
         payload = {
             "mode": self.mode,
+            "file": name,
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.started_at)),
             "duration_s": round(time.time() - self.started_at, 1),
             "machine": self.machine,
@@ -133,8 +134,8 @@ class Results:
             "sections": self.sections,
             "problems": self.problems,
         }
-        json_path = directory / "latest.json"
-        md_path = directory / "latest.md"
+        json_path = directory / f"{name}.json"
+        md_path = directory / f"{name}.md"
         tmp = json_path.with_suffix(".json.tmp")
         tmp.write_bytes(
             orjson.dumps(payload, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS, default=str)
@@ -169,8 +170,9 @@ def render_markdown(payload: dict[str, Any]) -> str:
     lines = [
         "# Benchmark results",
         "",
-        f"Run {payload['started_at']} ({payload['mode']}, {payload['duration_s']} s) — `make bench` "
-        "writes this file and `latest.json` (every figure with its details).",
+        f"Run {payload['started_at']} ({payload['mode']}, {payload['duration_s']} s) of `python -m bench` "
+        f"(`make bench`); `{payload.get('file', 'latest')}.json` next to this file has every figure "
+        "with its details. See `bench/README.md` for what each figure measures.",
         "",
         "## Machine",
         "",

@@ -115,6 +115,7 @@ class Workload:
     def __init__(self, seed: int, phone_base: int) -> None:
         self.random = random.Random(seed)
         self.phone_base = phone_base
+        self.last_topic = ""
 
     def _text(self) -> tuple[str, str, str, str]:
         rnd = self.random
@@ -129,7 +130,8 @@ class Workload:
         return f"13{(self.phone_base + index) % 10**9:09d}"
 
     def submission(self, index: int, channel: str = "app") -> dict[str, Any]:
-        _topic, title, description, place = self._text()
+        topic, title, description, place = self._text()
+        self.last_topic = topic
         rnd = self.random
         body: dict[str, Any] = {
             "channel": channel,

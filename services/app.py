@@ -90,7 +90,7 @@ def create_service_app(
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-API-Key"],
         )
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=common.max_body_bytes)
+    app.add_middleware(RequestGuardMiddleware, max_bytes=common.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, service=spec.name)
     configure_tracing(app, spec.name)
     return app
@@ -160,8 +160,12 @@ async def _refresh_gauges(app: FastAPI, spec: ServiceSpec) -> None:
             pass
 
 
-class BodySizeLimitMiddleware:
-    """Refuse bodies over the limit before reading them into memory."""
+class RequestGuardMiddleware:
+    """Refuse bodies over the limit (413), by Content-Length or while streaming (chunked).
+
+    A refused body is cut short and the endpoint's answer replaced by ours, since frameworks turn
+    errors raised while reading the body into their own 400s.
+    """
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -181,25 +185,28 @@ class BodySizeLimitMiddleware:
                     await self._reject(scope, receive, send)
                     return
         received = 0
+        refused = False
 
-        async def limited_receive() -> Message:
-            nonlocal received
+        async def guarded_receive() -> Message:
+            nonlocal received, refused
+            if refused:
+                return {"type": "http.request", "body": b"", "more_body": False}
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise _BodyTooLarge
+                    refused = True
+                    return {"type": "http.request", "body": b"", "more_body": False}
             return message
 
-        try:
-            await self.app(scope, limited_receive, send)
-        except _BodyTooLarge:
+        async def guarded_send(message: Message) -> None:
+            if not refused:
+                await send(message)
+
+        await self.app(scope, guarded_receive, guarded_send)
+        if refused:
             await self._reject(scope, receive, send)
 
     async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
         response: Any = render(413, "payload_too_large", "请求体过大", "Request body too large")
         await response(scope, receive, send)
-
-
-class _BodyTooLarge(Exception):
-    pass

@@ -218,7 +218,7 @@ async def upload_attachment(
     attachment = IssueAttachment(
         id=uuid.uuid4(),
         kind="upload",
-        filename=(file.filename or "")[:255] or None,
+        filename="".join(ch for ch in (file.filename or "") if ch.isprintable())[:255] or None,
         content_type=content_type,
         size=len(data),
         sha256=digest,

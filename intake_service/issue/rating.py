@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
 import httpx
 from fastapi.responses import JSONResponse
-from pydantic import Field, StringConstraints
+from pydantic import Field
 
 from services.auth import service_token
 from services.errors import ServiceUnavailable
 from services.settings import common_settings
 from shared.schemas.base import InputSchema
+from shared.schemas.text import Comment
 
 
 class RatingIn(InputSchema):
@@ -21,7 +22,7 @@ class RatingIn(InputSchema):
     score: float | None = Field(None, ge=0, le=100)
     resolved: bool | None = None
     unit_at_fault: bool = False
-    comment: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None = None
+    comment: Comment | None = None
 
 
 async def relay_rating(http: httpx.AsyncClient, tracking_no: str, data: RatingIn) -> JSONResponse:

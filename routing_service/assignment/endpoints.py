@@ -327,7 +327,7 @@ async def verify_all_history(
     principal: CurrentPrincipal,
     only_broken: bool = True,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=100_000_000)] = 0,
 ) -> Any:
     """Verify the chains of many cases at once (paged by received time)."""
     authorize(principal, "history.verify")

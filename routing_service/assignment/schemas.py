@@ -18,14 +18,12 @@ from shared.enums import (
     Urgency,
 )
 from shared.schemas.base import InputSchema, Schema
+from shared.schemas.text import reject_control_characters
 
 T = TypeVar("T")
 
 
-def _no_control(value: str) -> str:
-    if any(ord(ch) < 32 and ch not in "\n\r\t" for ch in value):
-        raise ValueError("text contains control characters / 文本包含控制字符")
-    return value
+_no_control = reject_control_characters
 
 
 Text = Annotated[
@@ -71,7 +69,11 @@ class DispatchUnit(InputSchema):
 
 
 class MilestoneIn(InputSchema):
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    name: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+        AfterValidator(_no_control),
+    ]
     days: int = Field(ge=1, le=250, description="Working days from dispatch")
     unit_code: UnitCode | None = None
 

@@ -7,10 +7,11 @@ from typing import Annotated, Literal, Self
 from pydantic import Field, StringConstraints, model_validator
 
 from shared.schemas.base import InputSchema, Schema
+from shared.schemas.text import PlainText, Reason
 
 Satisfaction = Literal["satisfied", "basic", "unsatisfied"]
 FeedbackMethod = Literal["original_channel", "visit", "symposium"]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
+Text = PlainText
 
 
 class FeedbackIn(InputSchema):
@@ -49,7 +50,7 @@ class PlatformRatingIn(RatingIn):
 
 
 class RedoIn(InputSchema):
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=1000)]
+    reason: Reason
 
 
 class FeedbackOut(Schema):

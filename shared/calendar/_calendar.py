@@ -134,7 +134,7 @@ class YearSchedule(BaseModel):
     year: int = Field(ge=date.min.year, le=date.max.year)
     holidays: list[date] = Field(default_factory=list)
     workdays: list[date] = Field(default_factory=list)
-    source: str = "admin"
+    source: str = Field("admin", max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")
 
     @model_validator(mode="after")
     def _check_dates(self) -> Self:

@@ -18,6 +18,7 @@ import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,8 @@ DEBUG = bool(os.environ.get("FAULT_DEBUG"))  # print the settle loop's view ever
 UNITS = ("DEPT-JT", "DEPT-GH")  # the departments that subscribe to webhooks
 
 # ---------------------------------------------------------------------------------- the stack
+
+LIVE: set[FaultStack] = set()  # stacks not closed yet (see conftest.py's safety net)
 
 
 class FaultStack:
@@ -99,9 +102,8 @@ class FaultStack:
             "INTAKE_URL": self.url("intake"),
             "ROUTING_URL": self.url("routing"),
             "SCORING_URL": self.url("scoring"),
-            # One client machine sends the whole burst: the public per-IP/per-key limits
-            # (120 and 600 a minute) would turn it into 429s.
-            "INTAKE_RATE_SUBMIT_PER_IP": "0",
+            # One channel key sends the whole burst: its write limit would turn a fast burst
+            # into 429s, which are not what these tests are about.
             "INTAKE_RATE_SUBMIT_PER_KEY": "0",
         }
         for service in SERVICES:
@@ -116,6 +118,7 @@ class FaultStack:
         return self.tmp_path / f"{name}.log"
 
     async def start(self) -> None:
+        LIVE.add(self)
         await asyncio.to_thread(self.pg.start)
         self.db_url = await self.pg.create_database("yingshang")
         await asyncio.to_thread(migrate_all, self.db_url)
@@ -182,6 +185,11 @@ class FaultStack:
         self.held.add(service)
         stop(self.workers.get(service), kill=True)
 
+    def stop_worker(self, service: str) -> None:
+        """A clean stop (SIGTERM: arq finishes its running jobs), held until started again."""
+        self.held.add(service)
+        stop(self.workers.get(service))
+
     def start_worker(self, service: str) -> None:
         self.workers[service] = spawn(worker_argv(service), self.env, self.log(f"{service}-worker"))
         self.held.discard(service)
@@ -219,6 +227,17 @@ class FaultStack:
         self.receiver.down()
         self.redis.stop()
         await asyncio.to_thread(self.pg.destroy)
+        LIVE.discard(self)
+
+    def kill_everything(self) -> None:
+        """Last resort (a test interrupted by its timeout): SIGKILL what is left, remove the
+        cluster."""
+        for process in [*self.workers.values(), *self.apis.values()]:
+            stop(process, kill=True)
+        self.receiver.down()
+        self.redis.stop()
+        self.pg.destroy()
+        LIVE.discard(self)
 
     def log_tails(self, lines: int = 15) -> str:
         parts = []
@@ -350,7 +369,6 @@ class Burst:
     run: str = field(default_factory=lambda: uuid.uuid4().hex[:6])
     receipts: dict[int, dict[str, Any]] = field(default_factory=dict)
     twin_mismatches: list[str] = field(default_factory=list)
-    twin_first_codes: Counter[str] = field(default_factory=Counter)
     elapsed: float = 0.0
 
     def __post_init__(self) -> None:
@@ -546,8 +564,13 @@ class State:
 
     issues: set[str]
     issue_history: int
-    issues_not_dispatched: int
+    issue_status: dict[str, tuple[str, datetime]]  # request id → (status, changed at) shown
+    latest_change: dict[str, tuple[str, datetime]]  # request id → routing's newest change
     cases: dict[str, str]  # request id → case status
+    case_versions: dict[str, tuple[int, str]]  # case id → (revision, status) in routing
+    card_versions: dict[str, int]  # card id → revision in routing
+    case_fact_versions: dict[str, tuple[int, str]]  # the same, as scoring last applied them
+    card_fact_versions: dict[str, int]
     case_rows: int
     duplicate_cases: int
     cards: Counter[tuple[str, str]]  # (request id, unit code) → cards
@@ -581,15 +604,47 @@ class State:
     def status_changes_for_intake(self) -> int:
         return sum(1 for row in self.outbox["routing"] if row["queue"] == "intake")
 
+    # Projections that lag behind routing once every event has been applied: lost updates
+    # (see test_projection_races.py), reported by every fault test, asserted by that one.
+
+    @property
+    def stale_submitter_status(self) -> int:
+        """Requests whose status or status time is not routing's newest change (a lost update
+        can also mix columns: the newer status with the older change's time and note)."""
+        return sum(
+            1
+            for request_id, latest in self.latest_change.items()
+            if self.issue_status.get(request_id) != latest
+        )
+
+    @property
+    def stale_case_facts(self) -> int:
+        facts = self.case_fact_versions
+        return sum(1 for case, version in self.case_versions.items() if facts.get(case) != version)
+
+    @property
+    def stale_card_facts(self) -> int:
+        facts = self.card_fact_versions
+        return sum(1 for card, version in self.card_versions.items() if facts.get(card) != version)
+
 
 async def read_state(stack: FaultStack) -> State:
     q = stack.query
-    issues = {str(r["id"]) for r in await q("SELECT id FROM intake.issue")}
+    issue_status = {
+        str(r["id"]): (r["status"], r["status_changed_at"])
+        for r in await q("SELECT id, status, status_changed_at FROM intake.issue")
+    }
+    latest_change: dict[str, tuple[str, datetime]] = {}
+    for r in await q(
+        "SELECT envelope->'data'->>'request_id' AS request_id, envelope->'data'->>'status' AS status, "
+        "envelope->'data'->>'changed_at' AS changed_at FROM routing.outbox_event WHERE queue = 'intake'"
+    ):
+        change = (r["status"], datetime.fromisoformat(r["changed_at"]))
+        known = latest_change.get(r["request_id"])
+        if known is None or change[1] > known[1]:
+            latest_change[r["request_id"]] = change
     history = (await q("SELECT count(*) AS n FROM intake.issue_history"))[0]["n"]
-    not_dispatched = (
-        await q("SELECT count(*) AS n FROM intake.issue WHERE status <> 'dispatched'")
-    )[0]["n"]
-    case_rows = await q('SELECT id, request_id, status FROM routing."case"')
+    case_rows = await q('SELECT id, request_id, status, revision FROM routing."case"')
     per_request = Counter(str(r["request_id"]) for r in case_rows)
     cards = Counter(
         (str(r["request_id"]), r["code"])
@@ -617,11 +672,20 @@ async def read_state(stack: FaultStack) -> State:
         for s in SERVICES
     }
     inbox_rows = {s: await q(f"SELECT event_id FROM {s}.inbox_event") for s in SERVICES}
+    case_facts = await q("SELECT case_id, revision, status FROM scoring.case_fact")
+    card_facts = await q("SELECT card_id, revision FROM scoring.card_fact")
     return State(
-        issues=issues,
+        issues=set(issue_status),
         issue_history=history,
-        issues_not_dispatched=not_dispatched,
+        issue_status=issue_status,
+        latest_change=latest_change,
         cases={str(r["request_id"]): r["status"] for r in case_rows},
+        case_versions={str(r["id"]): (r["revision"], r["status"]) for r in case_rows},
+        card_versions={
+            str(r["id"]): r["revision"] for r in await q("SELECT id, revision FROM routing.card")
+        },
+        case_fact_versions={str(r["case_id"]): (r["revision"], r["status"]) for r in case_facts},
+        card_fact_versions={str(r["card_id"]): r["revision"] for r in card_facts},
         case_rows=len(case_rows),
         duplicate_cases=sum(n - 1 for n in per_request.values() if n > 1),
         cards=cards,
@@ -631,8 +695,8 @@ async def read_state(stack: FaultStack) -> State:
         inbox={s: {str(r["event_id"]) for r in rows} for s, rows in inbox_rows.items()},
         inbox_rows={s: len(rows) for s, rows in inbox_rows.items()},
         request_facts=(await q("SELECT count(*) AS n FROM scoring.request_fact"))[0]["n"],
-        case_facts=(await q("SELECT count(*) AS n FROM scoring.case_fact"))[0]["n"],
-        card_facts=(await q("SELECT count(*) AS n FROM scoring.card_fact"))[0]["n"],
+        case_facts=len(case_facts),
+        card_facts=len(card_facts),
     )
 
 
@@ -654,13 +718,12 @@ async def settle(stack: FaultStack, burst: Burst, dispatcher: Dispatcher, timeou
                 and state.unconfirmed == 0
                 and state.pending_deliveries == 0
                 and state.request_facts >= len(accepted)
-                and state.issues_not_dispatched == 0
             )
             if DEBUG:
                 print(
                     f"  settle: dispatched={dispatched}/{len(accepted)} unconfirmed={state.unconfirmed} "
                     f"pending_webhooks={state.pending_deliveries} request_facts={state.request_facts} "
-                    f"not_dispatched_in_intake={state.issues_not_dispatched}"
+                    f"stale_submitter_status={state.stale_submitter_status}"
                 )
             if done or time.monotonic() > deadline:
                 dispatcher.stop()
@@ -683,6 +746,7 @@ class Report:
     def line(self) -> str:
         s, accepted = self.state, self.burst.accepted_ids
         delivered = [d for d in s.deliveries if d["status"] == "delivered"]
+        twice = self.stack.receiver.accepted_more_than_once()
         parts = {
             "accepted": len(accepted),
             "issues": len(s.issues),
@@ -693,10 +757,16 @@ class Report:
             "webhooks_delivered": len(delivered),
             "webhook_retries": sum(d["attempts"] - 1 for d in delivered),
             "receiver_hits": len(self.stack.receiver.snapshot()),
+            "webhooks_accepted_twice": len(twice),
+            "max_gap_s": round(max(twice.values(), default=0.0)),
             "events_applied": sum(s.inbox_rows.values()),
             "outbox_unconfirmed": s.unconfirmed,
             "outbox_repushes": sum(r["attempts"] for rows in s.outbox.values() for r in rows),
             "request_facts": s.request_facts,
+            # Known race (test_projection_races.py): reported here, asserted there.
+            "stale_submitter_status": s.stale_submitter_status,
+            "stale_case_facts": s.stale_case_facts,
+            "stale_card_facts": s.stale_card_facts,
             "broken_chains": len(self.audit_broken),
             "worker_restarts": sum(self.stack.worker_exits.values()),
             **self.extra,
@@ -781,10 +851,6 @@ def check_invariants(report: Report) -> None:
     expect(
         s.issue_history == expected_history,
         f"intake history has {s.issue_history} lines, expected {expected_history}",
-    )
-    expect(
-        s.issues_not_dispatched == 0,
-        f"{s.issues_not_dispatched} submitters do not see 'dispatched'",
     )
     expect(
         s.request_facts == len(accepted),

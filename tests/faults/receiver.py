@@ -32,6 +32,7 @@ class Hit:
     status: int
     signature_ok: bool
     event_type: str
+    at: float = field(default_factory=time.monotonic)
 
 
 def fails_first_attempt(message_id: str) -> bool:
@@ -109,6 +110,20 @@ class FlakyReceiver:
     def snapshot(self) -> list[Hit]:
         with self._lock:
             return list(self.hits)
+
+    def accepted_more_than_once(self) -> dict[str, float]:
+        """Message ids answered 2xx more than once → seconds between the first two 2xx answers
+        (at-least-once delivery: a receiver deduplicates on ``webhook-id``)."""
+        first: dict[str, float] = {}
+        again: dict[str, float] = {}
+        for hit in self.snapshot():
+            if hit.status >= 300:
+                continue
+            if hit.message_id in first:
+                again.setdefault(hit.message_id, hit.at - first[hit.message_id])
+            else:
+                first[hit.message_id] = hit.at
+        return again
 
     def delivered_ok(self) -> set[str]:
         """Message ids answered 2xx at least once (which implies a valid signature)."""

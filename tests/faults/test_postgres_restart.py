@@ -47,7 +47,16 @@ async def test_postgres_restart_gives_clear_503s_and_retries_succeed(tmp_path: P
     )
     burst, dispatcher = report.burst.driver, report.dispatcher.driver
     unavailable = burst.codes.get(503, 0) + dispatcher.codes.get(503, 0)
+    window = [
+        moment
+        for driver in (burst, dispatcher)
+        for moment in (driver.first_503_at, driver.last_503_at)
+        if moment is not None
+    ]
+    seconds = max(window) - min(window) if window else 0.0
+    errors = len(burst.server_errors) + len(dispatcher.server_errors)
     print(
-        f"[postgres-restart] 503s_during_pg_restart={unavailable} 500s={len(burst.server_errors) + len(dispatcher.server_errors)}"
+        f"[postgres-restart] 503s_during_pg_restart={unavailable} 500s={errors} "
+        f"503_window_s={seconds:.1f} pg_down_s={report.extra['pg_down_seconds']}"
     )
     assert unavailable > 0, "no client saw the outage: " + report.line()

@@ -156,7 +156,9 @@ def reset_rate_limits(sync_redis: redis.Redis) -> Callable[[], None]:
 
 
 def assert_envelope(
-    response: httpx.Response | Any, status: int | tuple[int, ...] | None = None, code: str | None = None
+    response: httpx.Response | Any,
+    status: int | tuple[int, ...] | None = None,
+    code: str | None = None,
 ) -> dict[str, Any]:
     """The response is a 4xx in the shared error envelope; returns its ``error`` object."""
     text = response.text[:500]
@@ -171,12 +173,26 @@ def assert_envelope(
     assert set(body) == {"error"}, body
     error = body["error"]
     assert set(error) == ENVELOPE_KEYS, error
-    assert isinstance(error["code"], str) and error["code"], error
-    assert isinstance(error["message"], str) and error["message"], error
-    assert isinstance(error["message_en"], str) and error["message_en"], error
+    for key in ("code", "message", "message_en"):
+        assert isinstance(error[key], str), error
+        assert error[key], error
     if code is not None:
         assert error["code"] == code, error
     return error  # type: ignore[no-any-return]
+
+
+def assert_open311_errors(
+    response: httpx.Response | Any, status: int | tuple[int, ...] = 400
+) -> list[Any]:
+    """An Open311 error answer: the HTTP status and a list of ``{code, description}``."""
+    statuses = status if isinstance(status, tuple) else (status,)
+    assert response.status_code in statuses, (response.status_code, response.text[:300])
+    errors = response.json()
+    assert isinstance(errors, list), errors
+    assert errors, errors
+    for error in errors:
+        assert set(error) == {"code", "description"}, errors
+    return errors  # type: ignore[no-any-return]
 
 
 def validation_types(error: dict[str, Any]) -> set[str]:
@@ -270,9 +286,15 @@ class Loop:
             f"/v1/cases/{case['id']}/dispatch",
             json={"units": [{"unit_code": "DEPT-JT"}], **dispatch},
         )
-        return {**case, "tracking_secret": receipt["tracking_secret"], "card_id": case["cards"][0]["id"]}
+        return {
+            **case,
+            "tracking_secret": receipt["tracking_secret"],
+            "card_id": case["cards"][0]["id"],
+        }
 
-    async def completed(self, body: dict[str, Any], result: str = "已办结,公交班次已增加") -> dict[str, Any]:
+    async def completed(
+        self, body: dict[str, Any], result: str = "已办结,公交班次已增加"
+    ) -> dict[str, Any]:
         case = await self.dispatched(body)
         card = f"/v1/cards/{case['card_id']}"
         await self.call("POST", f"{card}/sign", who="jt_key")
@@ -356,7 +378,9 @@ async def seed_world(loop: Loop) -> World:
         json={"unit_code": "DEPT-JT", "url": "https://hooks.example.com/ys", "event_types": ["*"]},
     )
     open_case = await loop.dispatched(submission(), instructions="请在五个工作日内办结")
-    done = await loop.completed(submission(title="路灯不亮", description="光明大街路灯不亮已经一周,夜间出行不便。"))
+    done = await loop.completed(
+        submission(title="路灯不亮", description="光明大街路灯不亮已经一周,夜间出行不便。")
+    )
     rating = await loop.call(
         "POST",
         f"/v1/cases/{done['id']}/ratings",
@@ -382,7 +406,9 @@ async def seed_world(loop: Loop) -> World:
     intake_headers = {"X-API-Key": loop.channel_key}
     station = (
         await loop.intake.post(
-            "/v1/cppcc/stations", json={"name": "经济界别联络站", "sector": "经济界"}, headers=intake_headers
+            "/v1/cppcc/stations",
+            json={"name": "经济界别联络站", "sector": "经济界"},
+            headers=intake_headers,
         )
     ).json()
     member = (
@@ -409,7 +435,11 @@ async def seed_world(loop: Loop) -> World:
         "/v1/visits",
         service="scoring",
         status=201,
-        json={"visits": [{"target_kind": "merchant", "target_name": "老王面馆", "visited_on": "2026-01-06"}]},
+        json={
+            "visits": [
+                {"target_kind": "merchant", "target_name": "老王面馆", "visited_on": "2026-01-06"}
+            ]
+        },
     )
     open311 = await loop.intake.post(
         "/open311/v2/requests.json",
@@ -430,9 +460,11 @@ async def seed_world(loop: Loop) -> World:
     ids["token"] = ids["service_request_id"]
     ids["rating_id"] = [rating["id"]]
     ids["subscription_id"] = [subscription["id"]]
-    ids["delivery_id"] = [d["id"] for d in deliveries["items"]] if isinstance(deliveries, dict) else [
-        d["id"] for d in deliveries
-    ]
+    ids["delivery_id"] = (
+        [d["id"] for d in deliveries["items"]]
+        if isinstance(deliveries, dict)
+        else [d["id"] for d in deliveries]
+    )
     ids["rule_id"] = [rule["id"]]
     ids["key_id"] = [key["id"]]
     ids["code"] = ["HS", "HS-GM", "DEPT-JT", "JW"]

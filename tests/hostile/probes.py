@@ -46,12 +46,19 @@ class Resources:
         self.cache.clear()
 
     async def _post(
-        self, url: str, json: Any = None, status: int = 200, service: str = "routing", who: str = "admin"
+        self,
+        url: str,
+        json: Any = None,
+        status: int = 200,
+        service: str = "routing",
+        who: str = "admin",
     ) -> Any:
         return await self.loop.call("POST", url, json=json, status=status, service=service, who=who)
 
     async def _make_receipt(self) -> dict[str, Any]:
-        return await self.loop.submit(submission(submitter=person(), title=f"路灯不亮{next(_CODES)}号"))
+        return await self.loop.submit(
+            submission(submitter=person(), title=f"路灯不亮{next(_CODES)}号")
+        )
 
     async def _make_received(self) -> dict[str, Any]:
         receipt = await self._make_receipt()
@@ -59,7 +66,9 @@ class Resources:
 
     async def _make_verified(self) -> dict[str, Any]:
         case = await self._make_received()
-        return await self._post(f"/v1/cases/{case['id']}/verify", {"decision": "accept", "classification": "general"})  # type: ignore[no-any-return]
+        return await self._post(
+            f"/v1/cases/{case['id']}/verify", {"decision": "accept", "classification": "general"}
+        )  # type: ignore[no-any-return]
 
     async def _make_dispatched(self) -> dict[str, Any]:
         case = await self._make_verified()
@@ -76,21 +85,30 @@ class Resources:
 
     async def _make_submitted(self) -> dict[str, Any]:
         case = await self._make_signed()
-        await self._post(f"/v1/cards/{case['card_id']}/complete", {"result": "已办结"}, who="jt_key")
+        await self._post(
+            f"/v1/cards/{case['card_id']}/complete", {"result": "已办结"}, who="jt_key"
+        )
         return case
 
     async def _make_extension(self) -> dict[str, Any]:
         case = await self._make_signed()
         extension = await self._post(
-            f"/v1/cards/{case['card_id']}/extensions", {"days": 2, "reason": "需要协调"}, status=201, who="jt_key"
+            f"/v1/cards/{case['card_id']}/extensions",
+            {"days": 2, "reason": "需要协调"},
+            status=201,
+            who="jt_key",
         )
         return {**case, "extension_id": extension["id"]}
 
     async def _make_completed(self) -> dict[str, Any]:
         receipt = await self._make_receipt()
         case = await self.loop.case_for(receipt["tracking_no"])
-        await self._post(f"/v1/cases/{case['id']}/verify", {"decision": "accept", "classification": "general"})
-        case = await self._post(f"/v1/cases/{case['id']}/dispatch", {"units": [{"unit_code": "DEPT-JT"}]})
+        await self._post(
+            f"/v1/cases/{case['id']}/verify", {"decision": "accept", "classification": "general"}
+        )
+        case = await self._post(
+            f"/v1/cases/{case['id']}/dispatch", {"units": [{"unit_code": "DEPT-JT"}]}
+        )
         card = case["cards"][0]["id"]
         await self._post(f"/v1/cards/{card}/sign", who="jt_key")
         await self._post(f"/v1/cards/{card}/complete", {"result": "已办结"}, who="jt_key")
@@ -160,8 +178,15 @@ def encode(body: Any) -> bytes:
     return json.dumps(body, ensure_ascii=True).encode("ascii")
 
 
-def _send(client: httpx.AsyncClient, method: str, url: str, body: Any, headers: dict[str, str] | None) -> Awaitable[httpx.Response]:
-    return client.request(method, url, content=encode(body), headers={**(headers or {}), "Content-Type": "application/json"})
+def _send(
+    client: httpx.AsyncClient, method: str, url: str, body: Any, headers: dict[str, str] | None
+) -> Awaitable[httpx.Response]:
+    return client.request(
+        method,
+        url,
+        content=encode(body),
+        headers={**(headers or {}), "Content-Type": "application/json"},
+    )
 
 
 def _intake(rs: Resources, method: str, url: str, *, json: Any = None, data: Any = None,
@@ -175,7 +200,9 @@ def _routing(rs: Resources, url: str, json: Any, method: str = "POST") -> Awaita
     return _send(rs.loop.routing, method, url, json, rs.admin)
 
 
-def _scoring(rs: Resources, url: str, json: Any, headers: dict[str, str] | None = None) -> Awaitable[httpx.Response]:
+def _scoring(
+    rs: Resources, url: str, json: Any, headers: dict[str, str] | None = None
+) -> Awaitable[httpx.Response]:
     return _send(rs.loop.scoring, "POST", url, json, headers or rs.admin)
 
 
@@ -189,9 +216,17 @@ def _submit(**overrides: Any) -> Callable[[str], dict[str, Any]]:
     return build
 
 
-def _submission_probe(name: str, max_length: int, min_length: int, build: Callable[[str], dict[str, Any]]) -> Probe:
+def _submission_probe(
+    name: str, max_length: int, min_length: int, build: Callable[[str], dict[str, Any]]
+) -> Probe:
     async def send(rs: Resources, value: str, fresh: bool) -> httpx.Response:
-        return await _intake(rs, "POST", "/v1/requests", json=build(value), headers={"X-API-Key": rs.loop.channel_key})
+        return await _intake(
+            rs,
+            "POST",
+            "/v1/requests",
+            json=build(value),
+            headers={"X-API-Key": rs.loop.channel_key},
+        )
 
     return Probe(f"intake POST /v1/requests {name}", max_length, min_length, send)
 
@@ -217,7 +252,9 @@ async def _public_rating(rs: Resources, value: str, fresh: bool) -> httpx.Respon
 
 async def _station(rs: Resources, value: str, fresh: bool, field: str = "name") -> httpx.Response:
     body = {"name": f"站{next(_CODES)}", "sector": "经济界", field: value}
-    return await _intake(rs, "POST", "/v1/cppcc/stations", json=body, headers={"X-API-Key": rs.loop.channel_key})
+    return await _intake(
+        rs, "POST", "/v1/cppcc/stations", json=body, headers={"X-API-Key": rs.loop.channel_key}
+    )
 
 
 async def _member(rs: Resources, value: str, fresh: bool) -> httpx.Response:
@@ -241,7 +278,9 @@ def _visit(field: str) -> Sender:
                 issue[key] = value
         else:
             body[field] = value
-        return await _intake(rs, "POST", "/v1/cppcc/visits", json=body, headers={"X-API-Key": rs.loop.channel_key})
+        return await _intake(
+            rs, "POST", "/v1/cppcc/visits", json=body, headers={"X-API-Key": rs.loop.channel_key}
+        )
 
     return send
 
@@ -273,28 +312,48 @@ async def _api_key(rs: Resources, value: str, fresh: bool) -> httpx.Response:
 
 
 _RULE_TARGETS = itertools.cycle(
-    itertools.product(["land", "funds", "environment", "electricity", "permit", "legal", "market_order", "other"], ["DEPT-GH", "DEPT-FG", "DEPT-GD", "DEPT-KG"])
+    itertools.product(
+        ["land", "funds", "environment", "electricity", "permit", "legal", "market_order", "other"],
+        ["DEPT-GH", "DEPT-FG", "DEPT-GD", "DEPT-KG"],
+    )
 )
 
 
 async def _rule(rs: Resources, value: str, fresh: bool) -> httpx.Response:
     # one (topic, unit) pair per rule: a second rule for the same pair is a 409
     topic, unit = next(_RULE_TARGETS)
-    return await _routing(rs, "/v1/dispatch-rules", {"topic": topic, "unit_code": unit, "note": value})
+    return await _routing(
+        rs, "/v1/dispatch-rules", {"topic": topic, "unit_code": unit, "note": value}
+    )
 
 
 async def _webhook(rs: Resources, value: str, fresh: bool) -> httpx.Response:
-    body = {"unit_code": "DEPT-JT", "url": "https://hooks.example.com/ys", "event_types": ["*"], "description": value}
+    body = {
+        "unit_code": "DEPT-JT",
+        "url": "https://hooks.example.com/ys",
+        "event_types": ["*"],
+        "description": value,
+    }
     return await _routing(rs, "/v1/webhooks/subscriptions", body)
 
 
 async def _token(rs: Resources, value: str, fresh: bool) -> httpx.Response:
-    return await _send(rs.loop.routing, "POST", "/v1/auth/token", {"username": value, "password": "whatever-pw"}, None)
+    return await _send(
+        rs.loop.routing,
+        "POST",
+        "/v1/auth/token",
+        {"username": value, "password": "whatever-pw"},
+        None,
+    )
 
 
 async def _verify(rs: Resources, value: str, fresh: bool, field: str = "reason") -> httpx.Response:
     case = await rs.get("received", fresh)
-    body = {"decision": "answer", "answer": value} if field == "answer" else {"decision": "reject", "reason": value}
+    body = (
+        {"decision": "answer", "answer": value}
+        if field == "answer"
+        else {"decision": "reject", "reason": value}
+    )
     return await _routing(rs, f"/v1/cases/{case['id']}/verify", body)
 
 
@@ -331,7 +390,9 @@ def _card_action(kind: str, action: str, build: Callable[[str], dict[str, Any]])
 async def _milestone_done(rs: Resources, value: str, fresh: bool) -> httpx.Response:
     case = await rs.get("dispatched", fresh)
     milestone = case["milestones"][0]["id"]
-    return await _routing(rs, f"/v1/cases/{case['id']}/milestones/{milestone}/done", {"note": value})
+    return await _routing(
+        rs, f"/v1/cases/{case['id']}/milestones/{milestone}/done", {"note": value}
+    )
 
 
 def _feedback(field: str) -> Sender:
@@ -346,10 +407,14 @@ def _feedback(field: str) -> Sender:
 
 async def _staff_rating(rs: Resources, value: str, fresh: bool) -> httpx.Response:
     case = await rs.get("completed", True)
-    return await _scoring(rs, f"/v1/cases/{case['id']}/ratings", {"satisfaction": "basic", "comment": value})
+    return await _scoring(
+        rs, f"/v1/cases/{case['id']}/ratings", {"satisfaction": "basic", "comment": value}
+    )
 
 
-async def _platform_rating(rs: Resources, value: str, fresh: bool, field: str = "comment") -> httpx.Response:
+async def _platform_rating(
+    rs: Resources, value: str, fresh: bool, field: str = "comment"
+) -> httpx.Response:
     case = await rs.get("completed", True)
     body = {"satisfaction": "basic", "tracking_no": case["tracking_no"], field: value}
     return await _scoring(rs, "/v1/ratings/by-platform", body,
@@ -362,7 +427,9 @@ async def _redo(rs: Resources, value: str, fresh: bool) -> httpx.Response:
 
 
 async def _scoring_visit(rs: Resources, value: str, fresh: bool) -> httpx.Response:
-    body = {"visits": [{"target_kind": "merchant", "target_name": value, "visited_on": "2026-01-05"}]}
+    body = {
+        "visits": [{"target_kind": "merchant", "target_name": value, "visited_on": "2026-01-05"}]
+    }
     return await _scoring(rs, "/v1/visits", body)
 
 
@@ -382,7 +449,11 @@ async def _supplement_url(rs: Resources, value: str, fresh: bool) -> httpx.Respo
 
 
 async def _webhook_url(rs: Resources, value: str, fresh: bool) -> httpx.Response:
-    body = {"unit_code": "DEPT-JT", "url": f"https://hooks.example.com/{value}", "event_types": ["*"]}
+    body = {
+        "unit_code": "DEPT-JT",
+        "url": f"https://hooks.example.com/{value}",
+        "event_types": ["*"],
+    }
     return await _routing(rs, "/v1/webhooks/subscriptions", body)
 
 
@@ -390,26 +461,45 @@ PROBES: list[Probe] = [
     # --- intake
     _submission_probe("title", 100, 2, _submit(title=lambda v: v)),
     _submission_probe("description", 5000, 5, _submit(description=lambda v: v)),
-    _submission_probe("submitter.name", 50, 1, _submit(submitter=lambda v: {**person(), "name": v})),
+    _submission_probe(
+        "submitter.name", 50, 1, _submit(submitter=lambda v: {**person(), "name": v})
+    ),
     _submission_probe("location.address", 300, 1, _submit(location=lambda v: {"address": v})),
     _submission_probe("recorded_by", 200, 1, _submit(channel="hotline", recorded_by=lambda v: v)),
     Probe("intake POST /v1/requests/{no}/withdraw reason", 200, 1, _withdraw),
     Probe("intake POST /v1/requests/{no}/supplements text", 5000, 5, _supplement),
-    Probe("intake POST /v1/requests/{no}/rating comment", 2000, 0, _public_rating, control_checked=False),
+    Probe(
+        "intake POST /v1/requests/{no}/rating comment",
+        2000,
+        0,
+        _public_rating,
+        control_checked=False,
+    ),
     Probe("intake POST /v1/cppcc/stations name", 100, 1, _station),
-    Probe("intake POST /v1/cppcc/stations sector", 100, 1, lambda rs, v, f: _station(rs, v, f, "sector")),
+    Probe(
+        "intake POST /v1/cppcc/stations sector",
+        100,
+        1,
+        lambda rs, v, f: _station(rs, v, f, "sector"),
+    ),
     Probe("intake POST /v1/cppcc/members name", 50, 1, _member),
     Probe("intake POST /v1/cppcc/visits target_name", 200, 1, _visit("target_name")),
     Probe("intake POST /v1/cppcc/visits findings", 5000, 5, _visit("findings")),
     Probe("intake POST /v1/cppcc/visits issues[].title", 100, 2, _visit("issue.title")),
-    Probe("intake POST /v1/cppcc/visits issues[].description", 5000, 5, _visit("issue.description")),
-    Probe("intake POST /v1/cppcc/visits issues[].contact.name", 50, 1, _visit("issue.contact.name")),
+    Probe(
+        "intake POST /v1/cppcc/visits issues[].description", 5000, 5, _visit("issue.description")
+    ),
+    Probe(
+        "intake POST /v1/cppcc/visits issues[].contact.name", 50, 1, _visit("issue.contact.name")
+    ),
     Probe("intake POST /open311/v2/requests description", 4000, 5, _open311("description")),
     Probe("intake POST /open311/v2/requests address_string", 300, 1, _open311("address_string")),
     Probe("intake POST /open311/v2/requests first_name", None, 1, _open311("first_name")),
     # --- routing: org, catalogue, webhooks, sign-in
     Probe("routing POST /v1/org/units name", 100, 1, _unit),
-    Probe("routing POST /v1/org/units head_name", 50, 1, lambda rs, v, f: _unit(rs, v, f, "head_name")),
+    Probe(
+        "routing POST /v1/org/units head_name", 50, 1, lambda rs, v, f: _unit(rs, v, f, "head_name")
+    ),
     Probe("routing POST /v1/org/staff display_name", 50, 1, _staff),
     Probe("routing POST /v1/org/units/{code}/api-keys name", 128, 1, _api_key),
     Probe("routing POST /v1/dispatch-rules note", 500, 0, _rule),
@@ -417,49 +507,176 @@ PROBES: list[Probe] = [
     Probe("routing POST /v1/auth/token username", None, 1, _token, control_checked=False),
     # --- routing: cases and cards
     Probe("routing POST /v1/cases/{id}/verify reason", 1000, 2, _verify),
-    Probe("routing POST /v1/cases/{id}/verify answer", 5000, 2, lambda rs, v, f: _verify(rs, v, f, "answer")),
+    Probe(
+        "routing POST /v1/cases/{id}/verify answer",
+        5000,
+        2,
+        lambda rs, v, f: _verify(rs, v, f, "answer"),
+    ),
     Probe("routing POST /v1/cases/{id}/dispatch instructions", 5000, 2, _dispatch("instructions")),
-    Probe("routing POST /v1/cases/{id}/dispatch milestones[].name", 100, 1, _dispatch("milestone"),
-          control_checked=False),  # fmt: skip
-    Probe("routing POST /v1/cases/{id}/transfer reason", 1000, 2, _case_action("received", "transfer", _reason)),
-    Probe("routing POST /v1/cases/{id}/redo reason", 1000, 2, _case_action("completed", "redo", _reason)),
-    Probe("routing POST /v1/cases/{id}/close note", 1000, 2, _case_action("completed", "close", lambda v: {"note": v})),
+    Probe(
+        "routing POST /v1/cases/{id}/dispatch milestones[].name",
+        100,
+        1,
+        _dispatch("milestone"),
+        control_checked=False,
+    ),  # fmt: skip
+    Probe(
+        "routing POST /v1/cases/{id}/transfer reason",
+        1000,
+        2,
+        _case_action("received", "transfer", _reason),
+    ),
+    Probe(
+        "routing POST /v1/cases/{id}/redo reason",
+        1000,
+        2,
+        _case_action("completed", "redo", _reason),
+    ),
+    Probe(
+        "routing POST /v1/cases/{id}/close note",
+        1000,
+        2,
+        _case_action("completed", "close", lambda v: {"note": v}),
+    ),
     Probe("routing POST /v1/cases/{id}/milestones/{m}/done note", 1000, 2, _milestone_done),
-    Probe("routing POST /v1/cards/{id}/return reason", 1000, 2, _card_action("dispatched", "return", _reason)),
-    Probe("routing POST /v1/cards/{id}/contact text", 5000, 2, _card_action("signed", "contact", lambda v: {"text": v})),
-    Probe("routing POST /v1/cards/{id}/progress text", 5000, 2, _card_action("signed", "progress", lambda v: {"text": v})),
-    Probe("routing POST /v1/cards/{id}/extensions reason", 1000, 2,
-          _card_action("signed", "extensions", lambda v: {"days": 2, "reason": v})),  # fmt: skip
-    Probe("routing POST /v1/cards/{id}/extensions/{e}/decide note", 1000, 2,
-          _card_action("extension", "extensions/{extension_id}/decide", lambda v: {"approve": False, "note": v})),  # fmt: skip
-    Probe("routing POST /v1/cards/{id}/complete result", 5000, 2, _card_action("signed", "complete", lambda v: {"result": v})),
-    Probe("routing POST /v1/cards/{id}/review note", 1000, 2,
-          _card_action("submitted", "review", lambda v: {"accept": False, "note": v})),  # fmt: skip
-    Probe("routing POST /v1/cards/{id}/suspend reason", 1000, 2, _card_action("signed", "suspend", _reason)),
+    Probe(
+        "routing POST /v1/cards/{id}/return reason",
+        1000,
+        2,
+        _card_action("dispatched", "return", _reason),
+    ),
+    Probe(
+        "routing POST /v1/cards/{id}/contact text",
+        5000,
+        2,
+        _card_action("signed", "contact", lambda v: {"text": v}),
+    ),
+    Probe(
+        "routing POST /v1/cards/{id}/progress text",
+        5000,
+        2,
+        _card_action("signed", "progress", lambda v: {"text": v}),
+    ),
+    Probe(
+        "routing POST /v1/cards/{id}/extensions reason",
+        1000,
+        2,
+        _card_action("signed", "extensions", lambda v: {"days": 2, "reason": v}),
+    ),  # fmt: skip
+    Probe(
+        "routing POST /v1/cards/{id}/extensions/{e}/decide note",
+        1000,
+        2,
+        _card_action(
+            "extension", "extensions/{extension_id}/decide", lambda v: {"approve": False, "note": v}
+        ),
+    ),  # fmt: skip
+    Probe(
+        "routing POST /v1/cards/{id}/complete result",
+        5000,
+        2,
+        _card_action("signed", "complete", lambda v: {"result": v}),
+    ),
+    Probe(
+        "routing POST /v1/cards/{id}/review note",
+        1000,
+        2,
+        _card_action("submitted", "review", lambda v: {"accept": False, "note": v}),
+    ),  # fmt: skip
+    Probe(
+        "routing POST /v1/cards/{id}/suspend reason",
+        1000,
+        2,
+        _card_action("signed", "suspend", _reason),
+    ),
     # --- scoring
-    Probe("scoring POST /v1/cases/{id}/feedback notes", 5000, 1, _feedback("notes"), control_checked=False),
-    Probe("scoring POST /v1/cases/{id}/feedback minutes", 5000, 1, _feedback("minutes"), control_checked=False),
-    Probe("scoring POST /v1/cases/{id}/feedback attendees[]", 100, 1, _feedback("attendees"), control_checked=False),
-    Probe("scoring POST /v1/cases/{id}/ratings comment", 5000, 1, _staff_rating, control_checked=False),
-    Probe("scoring POST /v1/ratings/by-platform comment", 5000, 1, _platform_rating, control_checked=False),
-    Probe("scoring POST /v1/ratings/by-platform tracking_no", 32, 4,
-          lambda rs, v, f: _platform_rating(rs, v, f, "tracking_no"), control_checked=False),  # fmt: skip
-    Probe("scoring POST /v1/ratings/{id}/redo reason", 1000, 2, _redo, control_checked=False),
+    Probe(
+        "scoring POST /v1/cases/{id}/feedback notes",
+        5000,
+        1,
+        _feedback("notes"),
+        control_checked=False,
+    ),
+    Probe(
+        "scoring POST /v1/cases/{id}/feedback minutes",
+        5000,
+        1,
+        _feedback("minutes"),
+        control_checked=False,
+    ),
+    Probe(
+        "scoring POST /v1/cases/{id}/feedback attendees[]",
+        100,
+        1,
+        _feedback("attendees"),
+        control_checked=False,
+    ),
+    Probe(
+        "scoring POST /v1/cases/{id}/ratings comment", 5000, 1, _staff_rating, control_checked=False
+    ),
+    Probe(
+        "scoring POST /v1/ratings/by-platform comment",
+        5000,
+        1,
+        _platform_rating,
+        control_checked=False,
+    ),
+    Probe(
+        "scoring POST /v1/ratings/by-platform tracking_no",
+        32,
+        4,
+        lambda rs, v, f: _platform_rating(rs, v, f, "tracking_no"),
+        control_checked=False,
+    ),  # fmt: skip
+    # relayed to routing's RedoIn, which validates it
+    Probe("scoring POST /v1/ratings/{id}/redo reason", 1000, 2, _redo),
     Probe("scoring POST /v1/visits target_name", 200, 1, _scoring_visit, control_checked=False),
     # --- URLs and identifiers that are free-form strings
-    _submission_probe("submitter.email", 200, 5, _submit(submitter=lambda v: {**person(), "email": f"a{v}@example.com"})),
-    _submission_probe("attachments[].url", 2000, 1, _submit(attachments=lambda v: [{"url": _ref_url(v)}])),
+    _submission_probe(
+        "submitter.email",
+        200,
+        5,
+        _submit(submitter=lambda v: {**person(), "email": f"a{v}@example.com"}),
+    ),
+    _submission_probe(
+        "attachments[].url", 2000, 1, _submit(attachments=lambda v: [{"url": _ref_url(v)}])
+    ),
     Probe("intake POST /v1/requests/{no}/supplements attachments[].url", 2000, 1, _supplement_url),
-    Probe("intake POST /open311/v2/requests media_url", None, 1,
-          _open311("media_url", lambda v: _ref_url(v))),  # fmt: skip
+    Probe(
+        "intake POST /open311/v2/requests media_url",
+        None,
+        1,
+        _open311("media_url", lambda v: _ref_url(v)),
+    ),  # fmt: skip
     Probe("routing POST /v1/webhooks/subscriptions url", 2000, 1, _webhook_url),
-    Probe("routing POST /v1/cards/{id}/complete evidence[]", 2000, 1,
-          _card_action("signed", "complete", lambda v: {"result": "已办结", "evidence": [_ref_url(v)]})),  # fmt: skip
-    Probe("routing POST /v1/cards/{id}/contact attachments[]", 2000, 1,
-          _card_action("signed", "contact", lambda v: {"text": "已电话联系", "attachments": [_ref_url(v)]})),  # fmt: skip
-    Probe("routing POST /v1/cases/{id}/transfer evidence[]", 2000, 1,
-          _case_action("received", "transfer", lambda v: {"reason": "涉嫌违纪", "evidence": [_ref_url(v)]})),  # fmt: skip
+    Probe(
+        "routing POST /v1/cards/{id}/complete evidence[]",
+        2000,
+        1,
+        _card_action(
+            "signed", "complete", lambda v: {"result": "已办结", "evidence": [_ref_url(v)]}
+        ),
+    ),  # fmt: skip
+    Probe(
+        "routing POST /v1/cards/{id}/contact attachments[]",
+        2000,
+        1,
+        _card_action(
+            "signed", "contact", lambda v: {"text": "已电话联系", "attachments": [_ref_url(v)]}
+        ),
+    ),  # fmt: skip
+    Probe(
+        "routing POST /v1/cases/{id}/transfer evidence[]",
+        2000,
+        1,
+        _case_action(
+            "received", "transfer", lambda v: {"reason": "涉嫌违纪", "evidence": [_ref_url(v)]}
+        ),
+    ),  # fmt: skip
 ]
 for _i, _probe in enumerate(PROBES):
     if _probe.name.endswith(("email", "url", "evidence[]", "attachments[]", "media_url")):
-        PROBES[_i] = Probe(_probe.name, _probe.max_length, _probe.min_length, _probe.send, False, "url")
+        PROBES[_i] = Probe(
+            _probe.name, _probe.max_length, _probe.min_length, _probe.send, False, "url"
+        )

@@ -10,6 +10,8 @@ webhooks, the CPPCC 165 API and Open311.
 
 from __future__ import annotations
 
+import csv
+import io
 import itertools
 import json
 import xml.etree.ElementTree as ElementTree
@@ -17,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
-import pytest
+from openpyxl import load_workbook
 
 from tests.hostile.conftest import Loop, submission
 
@@ -71,7 +73,11 @@ async def test_request_text_round_trips_through_the_whole_loop(loop: Loop) -> No
         await loop.routing.post(
             "/v1/webhooks/subscriptions",
             headers=admin,
-            json={"unit_code": "DEPT-JT", "url": "https://hooks.example.com/ys", "event_types": ["*"]},
+            json={
+                "unit_code": "DEPT-JT",
+                "url": "https://hooks.example.com/ys",
+                "event_types": ["*"],
+            },
         ),
         201,
     )
@@ -128,7 +134,9 @@ async def _whole_loop(loop: Loop, payload: str) -> None:
     deliveries = _json(await loop.routing.get("/v1/webhooks/deliveries", headers=admin))
     items = deliveries["items"] if isinstance(deliveries, dict) else deliveries
     payloads = [
-        _json(await loop.routing.get(f"/v1/webhooks/deliveries/{d['id']}", headers=admin))["payload"]
+        _json(await loop.routing.get(f"/v1/webhooks/deliveries/{d['id']}", headers=admin))[
+            "payload"
+        ]
         for d in items
         if d["event_type"] == "card.dispatched"
     ]
@@ -146,17 +154,28 @@ async def _whole_loop(loop: Loop, payload: str) -> None:
     _json(await loop.routing.post(f"{card_url}/contact", headers=unit, json={"text": text}))
     _json(await loop.routing.post(f"{card_url}/progress", headers=unit, json={"text": text}))
     extension = _json(
-        await loop.routing.post(f"{card_url}/extensions", headers=unit, json={"days": 2, "reason": text}), 201
+        await loop.routing.post(
+            f"{card_url}/extensions", headers=unit, json={"days": 2, "reason": text}
+        ),
+        201,
     )
     assert extension["reason"] == text
     _json(
         await loop.routing.post(
-            f"{card_url}/extensions/{extension['id']}/decide", headers=admin, json={"approve": True, "note": text}
+            f"{card_url}/extensions/{extension['id']}/decide",
+            headers=admin,
+            json={"approve": True, "note": text},
         )
     )
-    done = _json(await loop.routing.post(f"{card_url}/complete", headers=unit, json={"result": text}))
+    done = _json(
+        await loop.routing.post(f"{card_url}/complete", headers=unit, json={"result": text})
+    )
     assert done["result"] == text
-    back = _json(await loop.routing.post(f"{card_url}/review", headers=admin, json={"accept": False, "note": text}))
+    back = _json(
+        await loop.routing.post(
+            f"{card_url}/review", headers=admin, json={"accept": False, "note": text}
+        )
+    )
     assert back["review_note"] == text
     _json(await loop.routing.post(f"{card_url}/complete", headers=unit, json={"result": text}))
     _json(await loop.routing.post(f"{card_url}/review", headers=admin, json={"accept": True}))
@@ -177,16 +196,25 @@ async def _whole_loop(loop: Loop, payload: str) -> None:
     # scoring: feedback and rating
     await loop.flush()
     feedback = {"method": "symposium", "notes": payload, "attendees": [payload], "minutes": payload}
-    _json(await loop.scoring.post(f"/v1/cases/{case['id']}/feedback", headers=admin, json=feedback), 201)
+    _json(
+        await loop.scoring.post(f"/v1/cases/{case['id']}/feedback", headers=admin, json=feedback),
+        201,
+    )
     stored = _json(await loop.scoring.get(f"/v1/cases/{case['id']}/feedback", headers=admin))
-    assert [(f["notes"], f["attendees"], f["minutes"]) for f in stored] == [(payload, [payload], payload)]
+    assert [(f["notes"], f["attendees"], f["minutes"]) for f in stored] == [
+        (payload, [payload], payload)
+    ]
     rating = {"satisfaction": "unsatisfied", "unit_at_fault": True, "comment": payload}
-    _json(await loop.scoring.post(f"/v1/cases/{case['id']}/ratings", headers=admin, json=rating), 201)
+    _json(
+        await loop.scoring.post(f"/v1/cases/{case['id']}/ratings", headers=admin, json=rating), 201
+    )
     ratings = _json(await loop.scoring.get(f"/v1/cases/{case['id']}/ratings", headers=admin))
     assert [r["comment"] for r in ratings] == [payload]
 
     # the redo order travels scoring → routing (REST, wired by the loop fixture) with its reason
-    redo = await loop.scoring.post(f"/v1/ratings/{ratings[0]['id']}/redo", headers=admin, json={"reason": text})
+    redo = await loop.scoring.post(
+        f"/v1/ratings/{ratings[0]['id']}/redo", headers=admin, json={"reason": text}
+    )
     assert redo.status_code == 200, redo.text
     history = _json(await loop.routing.get(f"{case_url}/history", headers=admin))
     assert text in [event["reason"] for event in history]
@@ -206,14 +234,21 @@ async def _submitter_side(loop: Loop, payload: str) -> None:
     owner = {"X-Tracking-Secret": receipt["tracking_secret"]}
     url = f"/v1/requests/{receipt['tracking_no']}"
     supplemented = _json(
-        await loop.intake.post(f"{url}/supplements", headers=owner, json={"text": _long(payload)}), 201
+        await loop.intake.post(f"{url}/supplements", headers=owner, json={"text": _long(payload)}),
+        201,
     )
     assert supplemented["title"] == payload
     await loop.flush()
     case = await loop.case_for(receipt["tracking_no"])
-    history = _json(await loop.routing.get(f"/v1/cases/{case['id']}/history", headers=loop.org.auth("admin")))
-    assert json.dumps(_long(payload), ensure_ascii=False)[1:-1] in json.dumps(history, ensure_ascii=False)
-    withdrawn = _json(await loop.intake.post(f"{url}/withdraw", headers=owner, json={"reason": payload}))
+    history = _json(
+        await loop.routing.get(f"/v1/cases/{case['id']}/history", headers=loop.org.auth("admin"))
+    )
+    assert json.dumps(_long(payload), ensure_ascii=False)[1:-1] in json.dumps(
+        history, ensure_ascii=False
+    )
+    withdrawn = _json(
+        await loop.intake.post(f"{url}/withdraw", headers=owner, json={"reason": payload})
+    )
     assert withdrawn["status"] == "withdrawn"
     assert payload in [entry["note"] for entry in withdrawn["history"]] + [withdrawn["status_note"]]
 
@@ -230,7 +265,9 @@ async def _public_rating(loop: Loop, payload: str) -> None:
         json={"satisfaction": "basic", "comment": payload},
     )
     assert _json(rated, 201)["comment"] == payload
-    ratings = _json(await loop.scoring.get(f"/v1/cases/{case['id']}/ratings", headers=loop.org.auth("admin")))
+    ratings = _json(
+        await loop.scoring.get(f"/v1/cases/{case['id']}/ratings", headers=loop.org.auth("admin"))
+    )
     assert [r["comment"] for r in ratings] == [payload]
 
 
@@ -239,7 +276,11 @@ async def test_org_and_catalogue_text_round_trips(loop: Loop) -> None:
         await loop.routing.post(
             "/v1/webhooks/subscriptions",
             headers=loop.org.auth("admin"),
-            json={"unit_code": "DEPT-JT", "url": "https://hooks.example.com/ys", "event_types": ["*"]},
+            json={
+                "unit_code": "DEPT-JT",
+                "url": "https://hooks.example.com/ys",
+                "event_types": ["*"],
+            },
         ),
         201,
     )
@@ -272,13 +313,20 @@ async def _org(loop: Loop, payload: str, n: int, subscription_id: str) -> None:
     )  # fmt: skip
     assert staff["display_name"] == payload[:50]
     assert staff["unit_name"] == payload
-    key = _json(await loop.routing.post(f"/v1/org/units/{code}/api-keys", headers=admin, json={"name": payload}), 201)
+    key = _json(
+        await loop.routing.post(
+            f"/v1/org/units/{code}/api-keys", headers=admin, json={"name": payload}
+        ),
+        201,
+    )
     assert key["name"] == payload
     keys = _json(await loop.routing.get(f"/v1/org/units/{code}/api-keys", headers=admin))
     assert [k["name"] for k in keys] == [payload]
     rule = _json(
         await loop.routing.post(
-            "/v1/dispatch-rules", headers=admin, json={"topic": "water", "unit_code": code, "note": payload}
+            "/v1/dispatch-rules",
+            headers=admin,
+            json={"topic": "water", "unit_code": code, "note": payload},
         ),
         201,
     )
@@ -288,11 +336,15 @@ async def _org(loop: Loop, payload: str, n: int, subscription_id: str) -> None:
     assert fetched_rule["note"] == payload
     patched = _json(
         await loop.routing.patch(
-            f"/v1/webhooks/subscriptions/{subscription_id}", headers=admin, json={"description": payload}
+            f"/v1/webhooks/subscriptions/{subscription_id}",
+            headers=admin,
+            json={"description": payload},
         )
     )
     assert patched["description"] == payload
-    again = _json(await loop.routing.get(f"/v1/webhooks/subscriptions/{subscription_id}", headers=admin))
+    again = _json(
+        await loop.routing.get(f"/v1/webhooks/subscriptions/{subscription_id}", headers=admin)
+    )
     assert again["description"] == payload
 
 
@@ -302,11 +354,18 @@ async def test_cppcc_text_round_trips(loop: Loop) -> None:
 
 async def _cppcc(loop: Loop, payload: str) -> None:
     key = {"X-API-Key": loop.channel_key}
-    station = _json(await loop.intake.post("/v1/cppcc/stations", headers=key, json={"name": payload, "sector": payload}), 201)
+    station = _json(
+        await loop.intake.post(
+            "/v1/cppcc/stations", headers=key, json={"name": payload, "sector": payload}
+        ),
+        201,
+    )
     assert (station["name"], station["sector"]) == (payload, payload)
     member = _json(
         await loop.intake.post(
-            "/v1/cppcc/members", headers=key, json={"name": payload[:50], "station_id": station["id"]}
+            "/v1/cppcc/members",
+            headers=key,
+            json={"name": payload[:50], "station_id": station["id"]},
         ),
         201,
     )
@@ -391,7 +450,101 @@ async def test_search_text_is_a_parameter_not_sql(loop: Loop) -> None:
     admin = loop.org.auth("admin")
     for value in ["' OR '1'='1", "1; DROP TABLE card; --", "%' --", "\\", "%", "_"]:
         for path in ("/v1/cases", "/v1/cards", "/v1/org/units", "/v1/org/staff", "/v1/transfers"):
-            response = await loop.routing.get(path, headers=admin, params={"q": value, "unit_code": value, "status": value})
+            response = await loop.routing.get(
+                path, headers=admin, params={"q": value, "unit_code": value, "status": value}
+            )
             assert response.status_code < 500, (path, value, response.text[:300])
     # and nothing was dropped: a second request still becomes a case
     await loop.case_for((await loop.submit(submission(title="第二件诉求标题")))["tracking_no"])
+
+
+FORMULAS = [
+    '=HYPERLINK("http://evil.example","点我")',
+    "+1+2",
+    "-3+4",
+    "@SUM(A1:A9)",
+    "=cmd|' /C calc'!A0",
+]
+
+
+async def test_exports_defuse_formulas_and_json_keeps_them_exact(loop: Loop) -> None:
+    """Unit names reach the CSV/XLSX scorecard exports: a cell a spreadsheet would run as a
+    formula gets a leading apostrophe (OWASP CSV injection); the JSON keeps the exact text."""
+    admin = loop.org.auth("admin")
+    for n, formula in enumerate(FORMULAS):
+        code = f"DEPT-F{n}"
+        _json(
+            await loop.routing.post(
+                "/v1/org/units",
+                headers=admin,
+                json={"code": code, "name": formula, "kind": "department"},
+            ),
+            201,
+        )
+        # a card to the unit, so that it has a scorecard
+        receipt = await loop.submit(submission(submitter=person(), title=f"公式单位{n}"))
+        case = await loop.case_for(receipt["tracking_no"])
+        await loop.call(
+            "POST",
+            f"/v1/cases/{case['id']}/verify",
+            json={"decision": "accept", "classification": "general"},
+        )
+        await loop.call(
+            "POST", f"/v1/cases/{case['id']}/dispatch", json={"units": [{"unit_code": code}]}
+        )
+    await loop.flush()
+
+    scorecards = _json(await loop.scoring.get("/v1/evaluation/scorecards", headers=admin))
+    names = {unit["unit_name"] for unit in scorecards["units"]}
+    assert set(FORMULAS) <= names, names
+
+    csv_export = await loop.scoring.get(
+        "/v1/evaluation/scorecards/export", params={"format": "csv"}, headers=admin
+    )
+    assert csv_export.status_code == 200, csv_export.text
+    cells = {
+        cell
+        for row in csv.reader(io.StringIO(csv_export.content.decode("utf-8-sig")))
+        for cell in row
+    }
+    for formula in FORMULAS:
+        assert formula not in cells, formula
+        assert "'" + formula in cells, formula
+
+    xlsx_export = await loop.scoring.get(
+        "/v1/evaluation/scorecards/export", params={"format": "xlsx"}, headers=admin
+    )
+    assert xlsx_export.status_code == 200, xlsx_export.text
+    sheet = load_workbook(io.BytesIO(xlsx_export.content)).active
+    assert sheet is not None
+    values = [cell for row in sheet.iter_rows() for cell in row]
+    assert all(cell.data_type != "f" for cell in values)
+    texts = {cell.value for cell in values if isinstance(cell.value, str)}
+    for formula in FORMULAS:
+        assert formula not in texts, formula
+
+
+HOSTILE_REQUEST_IDS = {
+    "script": "<script>alert(1)</script>",
+    "sql": "'; DROP TABLE issue; --",
+    "long": "x" * 5000,
+    "latin1_bytes": "caf\xe9-\xff",
+}
+
+
+async def test_hostile_request_ids_are_echoed_as_plain_text(
+    intake_client: httpx.AsyncClient,
+) -> None:
+    """X-Request-ID is echoed (header and error body, cut to 64 characters) as data: a JSON
+    string in a JSON body, never markup."""
+    for name, value in HOSTILE_REQUEST_IDS.items():
+        response = await intake_client.get(
+            "/v1/requests/YS0000000000",
+            headers={"X-Request-ID": value.encode("latin-1"), "X-Tracking-Secret": "x"},
+        )
+        assert response.status_code == 404, (name, response.text)
+        assert response.headers["content-type"].startswith("application/json"), name
+        echoed = response.json()["error"]["request_id"]
+        assert echoed == value[:64], (name, echoed)
+        raw = dict(response.headers.raw)
+        assert raw[b"x-request-id"] == value[:64].encode("latin-1"), name

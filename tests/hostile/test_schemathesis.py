@@ -24,6 +24,8 @@ Operations whose success answer is not described precisely (hand-built ``JSONRes
 
 from __future__ import annotations
 
+import json
+import os
 import re
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -33,7 +35,7 @@ import pytest
 import requests
 import schemathesis
 from fastapi import FastAPI
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from redis.asyncio import Redis
@@ -66,41 +68,76 @@ OPERATIONS = [
     if method in {"get", "post", "put", "patch", "delete"}
 ]
 
+# HOSTILE_FUZZ_EXAMPLES=200 HOSTILE_FUZZ_RANDOM=1 for a longer, randomized hunt (not in CI).
+_EXAMPLES = int(os.environ.get("HOSTILE_FUZZ_EXAMPLES", "0"))
+_DERANDOMIZE = os.environ.get("HOSTILE_FUZZ_RANDOM", "") == ""
+
 HYPOTHESIS = {
     GenerationMode.POSITIVE: settings(
-        max_examples=15,
+        max_examples=_EXAMPLES or 15,
         deadline=None,
         database=None,
-        derandomize=True,
+        derandomize=_DERANDOMIZE,
         phases=[Phase.explicit, Phase.generate],
         suppress_health_check=list(HealthCheck),
     ),
     GenerationMode.NEGATIVE: settings(
-        max_examples=10,
+        max_examples=_EXAMPLES or 10,
         deadline=None,
         database=None,
-        derandomize=True,
+        derandomize=_DERANDOMIZE,
         phases=[Phase.explicit, Phase.generate],
         suppress_health_check=list(HealthCheck),
     ),
 }
 
-# Known bugs, one xfail per (service, path, method, mode); see the report of issue 5.
-KNOWN_BUGS: dict[tuple[str, str, str, str], str] = {}
+
+def _has_nul(case: Any) -> bool:
+    parts = [case.body, case.query, case.path_parameters]
+    return "\\u0000" in json.dumps(parts, default=str, ensure_ascii=True)
+
+
+def _recorded_by_over_100(case: Any) -> bool:
+    body = case.body if isinstance(case.body, dict) else {}
+    value = body.get("recorded_by")
+    return isinstance(value, str) and len(value.strip()) > 100
+
+
+# Inputs that hit a bug already pinned down by a strict xfail elsewhere in tests/hostile: such
+# examples are discarded here (so this run stays deterministic), the xfail test fails until the
+# bug is fixed. When it is, drop the entry here together with the xfail marker.
+KNOWN_BUG_INPUTS: dict[tuple[str, str, str], Callable[[Any], bool]] = {
+    # test_unicode.py::test_nul_is_refused_with_a_4xx[...], ::test_recorded_by_at_its_...
+    ("intake", "/v1/requests", "POST"): lambda c: _has_nul(c) or _recorded_by_over_100(c),
+    ("intake", "/v1/requests/{tracking_no}/supplements", "POST"): _has_nul,
+    ("intake", "/v1/requests/{tracking_no}/rating", "POST"): _has_nul,
+    ("intake", "/open311/v2/requests.{fmt}", "POST"): _has_nul,
+    ("routing", "/v1/auth/token", "POST"): _has_nul,
+    ("routing", "/v1/cases/{case_id}/transfer", "POST"): _has_nul,
+    ("routing", "/v1/cards/{card_id}/complete", "POST"): _has_nul,
+    ("routing", "/v1/cards/{card_id}/contact", "POST"): _has_nul,
+    ("routing", "/v1/cards/{card_id}/progress", "POST"): _has_nul,
+    ("routing", "/v1/webhooks/subscriptions", "POST"): _has_nul,
+    ("routing", "/v1/webhooks/subscriptions/{subscription_id}", "PATCH"): _has_nul,
+    ("scoring", "/v1/cases/{case_id}/feedback", "POST"): _has_nul,
+    ("scoring", "/v1/cases/{case_id}/ratings", "POST"): _has_nul,
+    ("scoring", "/v1/ratings/by-platform", "POST"): _has_nul,
+    ("scoring", "/v1/visits", "POST"): _has_nul,
+    # test_unicode.py::test_known_nul_parameter_bugs_are_fixed
+    ("routing", "/v1/cases/by-tracking/{tracking_no}", "GET"): _has_nul,
+    ("routing", "/v1/cards", "GET"): _has_nul,
+    ("scoring", "/v1/revisits", "GET"): _has_nul,
+    ("intake", "/v1/staff/requests", "GET"): _has_nul,
+    ("intake", "/v1/staff/requests/{tracking_no}", "GET"): _has_nul,
+}
 
 
 def _params() -> list[Any]:
-    params = []
-    for service, path, method in OPERATIONS:
-        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-            marks = []
-            bug = KNOWN_BUGS.get((service, path, method, str(mode)))
-            if bug is not None:
-                marks.append(pytest.mark.xfail(strict=True, reason=bug))
-            params.append(
-                pytest.param(service, path, method, mode, marks=marks, id=f"{service} {method} {path} [{mode}]")
-            )
-    return params
+    return [
+        pytest.param(service, path, method, mode, id=f"{service} {method} {path} [{mode}]")
+        for service, path, method in OPERATIONS
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
+    ]
 
 
 # --- one seeded world for the module -----------------------------------------------------------
@@ -119,9 +156,7 @@ async def _asgi_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture(scope="module")
-async def fuzz_world(
-    engines: dict[str, AsyncEngine], redis_client: Redis
-) -> AsyncIterator[World]:
+async def fuzz_world(engines: dict[str, AsyncEngine], redis_client: Redis) -> AsyncIterator[World]:
     from intake_service.models import ApiKey as IntakeApiKey
     from intake_service.spec import spec as intake_spec
     from routing_service.spec import spec as routing_spec
@@ -136,8 +171,12 @@ async def fuzz_world(
     apps = {service: _app(service) for service in SERVICES}
     generators = {service: _asgi_client(app) for service, app in apps.items()}
     clients = {service: await anext(gen) for service, gen in generators.items()}
-    apps["intake"].state.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=apps["scoring"]))
-    apps["scoring"].state.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=apps["routing"]))
+    apps["intake"].state.http = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=apps["scoring"])
+    )
+    apps["scoring"].state.http = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=apps["routing"])
+    )
     org = await build_org(makers["routing"])
     channel_key = await make_key(makers["intake"], IntakeApiKey, "*")
     jt_key = await make_key(makers["routing"], RoutingApiKey, "DEPT-JT")
@@ -220,6 +259,7 @@ def test_operation(
     operation = SCHEMAS[service][path][method]
     base_url = servers[service]
     auth = _auth(service, fuzz_world)
+    known_bug = KNOWN_BUG_INPUTS.get((service, path, method), lambda case: False)
     statuses: list[int] = []
 
     with requests.Session() as session:
@@ -233,6 +273,7 @@ def test_operation(
         def run(case: Any, index: int, fix_query: bool) -> None:
             reset_rate_limits()
             extra = _steer(case, fuzz_world, index, fix_query)
+            assume(not known_bug(case))
             headers = {**auth, **extra}
             case.headers = _without(case.headers, {name.lower() for name in headers})
             response = case.call_and_validate(
@@ -278,7 +319,9 @@ def undocumented_success() -> list[str]:
             content = response.get("content") or {}
             loose = [media_type for media_type, media in content.items() if not _documented(media)]
             if loose or not content:
-                found.append(f"{service} {method} {path} {status} ({', '.join(loose) or 'no content'})")
+                found.append(
+                    f"{service} {method} {path} {status} ({', '.join(loose) or 'no content'})"
+                )
     return found
 
 
