@@ -72,7 +72,7 @@ WorkerSettings = build_worker_settings(
             second=set(range(0, 60, max(1, settings.supervision_tick_seconds))),
             unique=True,
             run_at_startup=True,
-            timeout=120,
+            timeout=30,
             keep_result=0,
         ),
         *WEBHOOK_CRON_JOBS,

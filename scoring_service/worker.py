@@ -56,7 +56,7 @@ WorkerSettings = build_worker_settings(
             minute=None,
             second={7},
             unique=True,
-            timeout=120,
+            timeout=30,
             keep_result=0,
         ),
     ],

@@ -97,7 +97,7 @@ def build_worker_settings(
                 second=set(range(0, 60, relay_seconds)),
                 unique=True,
                 run_at_startup=True,
-                timeout=60,
+                timeout=30,
                 keep_result=0,
             ),
             *cron_jobs,
@@ -112,7 +112,9 @@ def build_worker_settings(
         "max_tries": 12,
         # Results are how the outbox relay learns a job finished: keep them well past a relay.
         "keep_result": 24 * 3600,
-        "job_timeout": 120,
+        # arq keeps a killed worker's jobs "in progress" until the longest job timeout (+10 s)
+        # expires: short timeouts let another replica take them over quickly.
+        "job_timeout": 30,
         "health_check_interval": 30,
         # One key per pod, so `arq --check` in a pod probes that pod's worker, not any replica.
         "health_check_key": f"{spec.name}:health-check:{socket.gethostname()}",
