@@ -17,6 +17,10 @@ from shared.events import CardSnapshot, CaseSnapshot, RequestSubmitted, VisitLog
 _REVISIT_AFTER = (CaseStatus.completed, CaseStatus.answered)
 
 
+def _locking(session: AsyncSession) -> bool:
+    return session.bind is not None and session.bind.dialect.name == "postgresql"
+
+
 def _fields(model: Any, data: dict[str, Any]) -> dict[str, Any]:
     columns = set(model.__table__.columns.keys())
     return {key: value for key, value in data.items() if key in columns}
@@ -44,7 +48,10 @@ async def apply_request(session: AsyncSession, event: RequestSubmitted) -> None:
 
 
 async def apply_case(session: AsyncSession, snapshot: CaseSnapshot) -> None:
-    current = await session.get(CaseFact, snapshot.case_id)
+    # Snapshots of one case can be applied by two workers at once: lock, then compare revisions.
+    current = await session.get(
+        CaseFact, snapshot.case_id, with_for_update=_locking(session) or None
+    )
     if current is not None and current.revision >= snapshot.revision:
         return  # an older snapshot arriving late
     values = snapshot.model_dump()
@@ -78,7 +85,9 @@ async def _open_revisit(session: AsyncSession, snapshot: CaseSnapshot) -> None:
 
 
 async def apply_card(session: AsyncSession, snapshot: CardSnapshot) -> None:
-    current = await session.get(CardFact, snapshot.card_id)
+    current = await session.get(
+        CardFact, snapshot.card_id, with_for_update=_locking(session) or None
+    )
     if current is not None and current.revision >= snapshot.revision:
         return
     values = {k: (v.value if hasattr(v, "value") else v) for k, v in snapshot.model_dump().items()}

@@ -170,6 +170,16 @@ def add_exception_handlers(app: FastAPI) -> None:
     @app.exception_handler(ConnectionError)
     @app.exception_handler(OSError)
     async def _unavailable(_request: Request, exc: Exception) -> JSONResponse:
+        sqlstate = str(getattr(getattr(exc, "orig", None), "sqlstate", None) or "")
+        if sqlstate.startswith("22"):
+            # Data exception (NUL byte, value too long, out of range…): the input's fault, and
+            # retrying it would fail the same way.
+            return render(422, "invalid_input", "输入的数据无法保存(含非法字符或超出范围)",
+                          "The input cannot be stored (invalid characters or out of range)")  # fmt: skip
+        if sqlstate.startswith("23"):
+            # A uniqueness race lost to a concurrent request: retrying shows the winner's result.
+            return render(409, "conflict_retry", "与并发请求冲突,请重试", "Conflicted with a concurrent request, retry",
+                          headers={"Retry-After": "1"})  # fmt: skip
         log.warning("dependency.unavailable", error=str(exc)[:300], kind=type(exc).__name__)
         err = ServiceUnavailable()
         return render(503, err.code, err.message, err.message_en, headers={"Retry-After": "2"})

@@ -33,8 +33,15 @@ class IssueRepository:
             stmt = stmt.execution_options(populate_existing=True)
         return await self.session.scalar(stmt)
 
-    async def get_by_id(self, issue_id: uuid.UUID) -> Issue | None:
-        return await self.session.get(Issue, issue_id)
+    async def get_by_id(self, issue_id: uuid.UUID, *, for_update: bool = False) -> Issue | None:
+        # Status events for one request may be applied by two workers at once: lock the row so
+        # the older one cannot win (lost update).
+        locking = (
+            for_update
+            and self.session.bind is not None
+            and self.session.bind.dialect.name == "postgresql"
+        )
+        return await self.session.get(Issue, issue_id, with_for_update=locking or None)
 
     async def recent_by_submitter(self, submitter_key: str, since: datetime) -> Sequence[Issue]:
         stmt = (

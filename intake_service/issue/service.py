@@ -296,7 +296,9 @@ class IssueService:
 
         Events can arrive out of order (retries): an older change never overwrites a newer one.
         """
-        issue = await IssueRepository.from_session(session).get_by_id(change.request_id)
+        issue = await IssueRepository.from_session(session).get_by_id(
+            change.request_id, for_update=True
+        )
         if issue is None:
             return
         if issue.status == RequestStatus.withdrawn.value:

@@ -77,17 +77,6 @@ async def newest_first(stack: FaultStack, queue: str) -> int:
 
 
 @pytest.mark.timeout(200)
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "Lost update: intake_service/issue/service.py IssueService.apply_status and "
-        "scoring_service/facts.py apply_case/apply_card load the row with session.get() (no "
-        "FOR UPDATE), compare timestamps/revisions and write; two events of one case handled "
-        "concurrently both pass the check and the older one may commit last (intake: the older "
-        "status, or the newer status with the older time and note; scoring: an older snapshot)."
-    ),
-)
 async def test_status_and_facts_end_at_the_latest_change(tmp_path: Path) -> None:
     """60 requests; once their cases exist (and intake and scoring have applied that), intake's
     and scoring's workers are stopped cleanly and every case is verified and dispatched (one at

@@ -53,22 +53,6 @@ TOKEN = _names("routing POST /v1/auth/token username")
 PLATFORM_TRACKING_NO = _names("scoring POST /v1/ratings/by-platform tracking_no")
 URLS = [p for p in PROBES if p.kind == "url"]
 NUL_BUGS = {
-    "scoring_text": (
-        SCORING_TEXT,
-        "scoring_service/feedback/schemas.py Text (FeedbackIn.notes/minutes/attendees, "
-        "RatingIn.comment, VisitIn.target_name) and intake_service/issue/rating.py RatingIn.comment "
-        "have no control-character validator: NUL reaches PostgreSQL and the answer is 503",
-    ),
-    "token_username": (
-        TOKEN,
-        "routing POST /v1/auth/token: a NUL in username goes into the staff lookup query; "
-        "PostgreSQL refuses it and the answer is 503 instead of 401/422",
-    ),
-    "platform_tracking_no": (
-        PLATFORM_TRACKING_NO,
-        "scoring PlatformRatingIn.tracking_no accepts any characters: a NUL goes into the case "
-        "lookup query and the answer is 503 instead of 404/422",
-    ),
     "urls_and_email": (
         URLS,
         "URL/e-mail patterns ([^\\s]+, \\S+) let NUL through: intake AttachmentRef.url and "
