@@ -300,7 +300,11 @@ class Driver:
                     self.server_errors.append(
                         f"{method} {url} → {response.status_code}: {response.text[:300]}"
                     )
-                if response.status_code not in (500, 502, 503, 504):
+                # 409 conflict_retry: a concurrent twin won the race; retrying replays its answer.
+                retryable = response.status_code in (500, 502, 503, 504) or (
+                    response.status_code == 409 and _error_code(response) == "conflict_retry"
+                )
+                if not retryable:
                     return response
                 retry_after = response.headers.get("retry-after")
                 if retry_after and retry_after.isdigit():
