@@ -569,6 +569,48 @@ async def run(ctx: Context) -> None:
             )
         ctx.detail(SECTION, "open311", open311)
     _explain(ctx, runs, baseline, best_name)
+    await _related_check(ctx)
+
+
+async def _related_check(ctx: Context) -> None:
+    """What the related-request check costs per submission: the new text compared with the 200
+    most recent texts of its topic, bigram sets recomputed each time (as shipped) or memoised."""
+    from intake_service.issue.similarity import bigrams, similarity
+
+    await restore_history()
+    async with connect() as connection:
+        topic = await connection.fetchval(
+            "SELECT topic FROM intake.issue GROUP BY topic ORDER BY count(*) DESC LIMIT 1"
+        )
+        rows = await connection.fetch(
+            "SELECT title, description FROM intake.issue WHERE topic = $1 ORDER BY received_at DESC LIMIT 200",
+            topic,
+        )
+    texts = [r["title"] + r["description"] for r in rows]
+    new = bigrams(texts[0] + "新")
+    cached = [bigrams(t) for t in texts]
+    rounds = 100
+    started = time.thread_time()
+    for _ in range(rounds):
+        for text in texts:
+            similarity(new, bigrams(text))
+    shipped = (time.thread_time() - started) / rounds * 1000
+    started = time.thread_time()
+    for _ in range(rounds):
+        for other in cached:
+            similarity(new, other)
+    memoised = (time.thread_time() - started) / rounds * 1000
+    ctx.results.add(
+        Figure(
+            "intake.related_check",
+            SECTION,
+            f"Related-request check per submission, {len(texts)} recent texts compared, bigrams memoised",
+            memoised,
+            "ms",
+            baseline=shipped,
+            baseline_label="as shipped: every text's bigrams recomputed (CPU)",
+        )
+    )
 
 
 def app_cpu_ms(result: dict[str, Any]) -> dict[str, float]:

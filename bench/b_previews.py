@@ -27,14 +27,17 @@ async def run(ctx: Context) -> None:
 async def _intake(ctx: Context) -> None:
     shipped = b_intake.ServerConfig("shipped", workers=2, env=dict(b_intake.RATE_LIMITS_OFF))
     preview = b_intake.ServerConfig(
-        "related scan reads 5 columns",
+        "bigrams memoised",
         workers=2,
         env=dict(b_intake.RATE_LIMITS_OFF),
         app="bench.preview:intake_app",
     )
     api_key = await b_intake._keys()
     results: dict[str, dict[int, list[dict[str, Any]]]] = {"shipped": {}, "preview": {}}
-    print("  intake: shipped vs related scan on 5 columns, alternating", flush=True)
+    print(
+        "  intake: shipped vs memoised bigrams in the related-request check, alternating",
+        flush=True,
+    )
     for _round in range(2):
         for name, config in (("shipped", shipped), ("preview", preview)):
             async with b_intake.Server(config) as server:
@@ -54,7 +57,7 @@ async def _intake(ctx: Context) -> None:
             Figure(
                 f"preview.intake.c{c}",
                 SECTION,
-                f"Preview: submissions/s at c={c} with the related scan reading 5 columns",
+                f"Preview: submissions/s at c={c} with the related-request check's bigrams memoised",
                 new,
                 "/s",
                 baseline=base,

@@ -409,7 +409,12 @@ class TestVisits:
         )
         response = await post(intake_client, cppcc_key, "/visits", body)
         assert response.status_code == 201, response.text
-        (event,) = await routing_events(redis_client)
+        visit_id = response.json()["id"]
+        (event,) = [
+            e
+            for e in await routing_events(redis_client)
+            if e["data"].get("cppcc_visit_id") == visit_id
+        ]
         assert event["data"]["submitter"]["kind"] == "person"
         assert event["data"]["submitter"]["uscc"] is None
         empty = await post(intake_client, cppcc_key, "/visits", visit_body(zhang["id"], issues=[]))
