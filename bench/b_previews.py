@@ -62,7 +62,7 @@ async def _intake(ctx: Context) -> None:
                 "/s",
                 baseline=base,
                 baseline_label="shipped code, same conditions",
-                notes=f"API CPU per submission {cpu_base} → {cpu_new} ms",
+                notes=f"API CPU per submission {cpu_base:.2f} → {cpu_new:.2f} ms",
             )
         )
     ctx.detail(SECTION, "intake", results)

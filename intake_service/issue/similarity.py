@@ -6,6 +6,7 @@ the classic cheap proxy and catch the same complaint re-typed with small edits.
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 
 _KEEP_CATEGORIES = ("L", "N")
@@ -16,6 +17,8 @@ def normalize(text: str) -> str:
     return "".join(ch for ch in text if unicodedata.category(ch)[0] in _KEEP_CATEGORIES)
 
 
+# Every submission compares itself with the same recent texts: cache their (immutable) bigrams.
+@functools.lru_cache(maxsize=50_000)
 def bigrams(text: str) -> frozenset[str]:
     norm = normalize(text)
     if len(norm) < 2:
