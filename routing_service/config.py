@@ -19,7 +19,6 @@ class RoutingSettings(BaseServiceSettings):
     return_window_days: int = 2
     redo_days: int = 3
     listed_after_days: int = 5
-    yellow_before_days: int = 1
     max_returns_before_designation: int = 2
     redo_escalation_count: int = 2
     supervision_batch: int = 1000

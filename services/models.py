@@ -69,10 +69,6 @@ class KitTable:
         def __init__(self, **kwargs: Any) -> None: ...
 
 
-class TimestampMixin:
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
-
-
 class OutboxEventMixin(KitTable):
     """One row per event and destination queue, written in the producer's transaction.
 
@@ -153,7 +149,6 @@ __all__ = [
     "InboxEventMixin",
     "JSONType",
     "OutboxEventMixin",
-    "TimestampMixin",
     "UTCDateTime",
     "make_metadata",
     "utcnow",

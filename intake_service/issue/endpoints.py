@@ -53,12 +53,15 @@ async def submit_request(
     return JSONResponse(body, status_code=201)
 
 
+async def _duplicate_tracking_no(session: SessionDep, issue: Issue) -> str | None:
+    if issue.duplicate_of_id is None:
+        return None
+    found = await IssueRepository.from_session(session).tracking_nos([issue.duplicate_of_id])
+    return found.get(issue.duplicate_of_id)
+
+
 async def receipt_for(session: SessionDep, issue: Issue, secret: str) -> IssueReceipt:
-    duplicate_of = None
-    if issue.duplicate_of_id is not None:
-        duplicate_of = (
-            await IssueRepository.from_session(session).tracking_nos([issue.duplicate_of_id])
-        ).get(issue.duplicate_of_id)
+    duplicate_of = await _duplicate_tracking_no(session, issue)
     return IssueReceipt(
         id=issue.id,
         tracking_no=issue.tracking_no,
@@ -74,11 +77,7 @@ async def receipt_for(session: SessionDep, issue: Issue, secret: str) -> IssueRe
 
 
 async def public_view(session: SessionDep, issue: Issue) -> IssuePublic:
-    duplicate_of = None
-    if issue.duplicate_of_id is not None:
-        duplicate_of = (
-            await IssueRepository.from_session(session).tracking_nos([issue.duplicate_of_id])
-        ).get(issue.duplicate_of_id)
+    duplicate_of = await _duplicate_tracking_no(session, issue)
     state = RequestStatus(issue.status)
     return IssuePublic(
         tracking_no=issue.tracking_no,

@@ -9,8 +9,6 @@ scoring (facts) need, in the same transaction.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -657,9 +655,6 @@ class CaseService:
         assert owner is not None
         return owner
 
-    async def milestones(self, session: AsyncSession, case: Case) -> Sequence[Milestone]:
-        return await CaseRepository.from_session(session).milestones(case.id)
-
     async def complete_milestone(self, session: AsyncSession, principal: Principal, case: Case,
                                  milestone: Milestone, note: str | None) -> Milestone:  # fmt: skip
         if milestone.done_at is not None:
@@ -669,9 +664,6 @@ class CaseService:
         history.record(session, case, actor=principal.actor, action="milestone.done", reason=note,
                        data={"milestone": milestone.name})  # fmt: skip
         return milestone
-
-    def now(self) -> datetime:
-        return utcnow()
 
 
 case_service = CaseService()

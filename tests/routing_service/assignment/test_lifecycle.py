@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, time, timedelta
-from typing import Any
 
 import httpx
 from sqlalchemy import select, update
 
-from routing_service.models import ApiKey, Card, Case, CaseEvent, OutboxEvent
+from routing_service.models import ApiKey, Card, CaseEvent, OutboxEvent
 from services.db import AsyncSessionMaker
 from services.models import utcnow
 from shared.calendar import SHANGHAI, default_calendar
@@ -559,17 +558,6 @@ class TestSuspend:
             card = await session.get(Card, uuid.UUID(card_id))
             assert card is not None
             assert card.paused_days >= 6
-
-
-def _case_ids(rows: list[dict[str, Any]]) -> list[str]:
-    return [row["id"] for row in rows]
-
-
-async def _case(sessionmaker: AsyncSessionMaker, case_id: uuid.UUID) -> Case:
-    async with sessionmaker() as session:
-        case = await session.get(Case, case_id)
-        assert case is not None
-        return case
 
 
 class TestSpecialCase:
