@@ -12,6 +12,7 @@ flushes Redis db 5 and drops ``ys_bench``.
 from __future__ import annotations
 
 import argparse
+import shutil
 import signal
 import sys
 import time
@@ -57,6 +58,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "people's work on a shared box skews every figure); default: don't wait",
     )
     parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="run every service process under py-spy (pip install py-spy); collapsed stacks go "
+        "next to the service logs. Figures from such a run are not comparable",
+    )
+    parser.add_argument(
         "--keep", action="store_true", help="leave ys_bench in place afterwards (debugging)"
     )
     return parser.parse_args(argv)
@@ -77,6 +84,11 @@ def main(argv: list[str] | None = None) -> int:
         sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
     else:
         sizes = [100_000] if args.quick else [100_000, 1_000_000]
+    if args.profile:
+        if shutil.which("py-spy") is None:
+            print("--profile needs py-spy on PATH (pip install py-spy)", file=sys.stderr)
+            return 2
+        env.PROFILE["enabled"] = True
     env.configure()
     signal.signal(signal.SIGTERM, _terminate)
 

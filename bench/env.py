@@ -37,6 +37,8 @@ REDIS_URL = os.environ.get("BENCH_REDIS_URL", f"redis://127.0.0.1:6379/{REDIS_DB
 SECRET_KEY = "bench-only-secret-key-0123456789-abcdefghij"
 LOG_DIR = Path(tempfile.gettempdir()) / "ys-bench-logs"
 VAR_DIR = Path(tempfile.gettempdir()) / "ys-bench-var"
+# --profile: py-spy samples every service process and writes collapsed stacks next to its log
+PROFILE = {"enabled": False}
 
 
 def service_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -74,6 +76,7 @@ class Started:
     name: str
     process: subprocess.Popen[bytes]
     log: Path
+    profiler: subprocess.Popen[bytes] | None = None
 
 
 @dataclass
@@ -95,11 +98,35 @@ class Processes:
         )
         handle.close()
         started = Started(name, process, log)
+        if PROFILE["enabled"]:
+            stacks = LOG_DIR / f"{name}.{process.pid}.stacks"
+            started.profiler = subprocess.Popen(
+                [
+                    "py-spy",
+                    "record",
+                    "--pid",
+                    str(process.pid),
+                    "--subprocesses",
+                    "--rate",
+                    "100",
+                    "--format",
+                    "raw",
+                    "--nonblocking",
+                    "--output",
+                    str(stacks),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
         self.items.append(started)
         return started
 
     def stop(self, started: Started, timeout: float = 15.0) -> None:
         process = started.process
+        if started.profiler is not None:  # Ctrl-C is py-spy's cue to write what it sampled
+            started.profiler.send_signal(signal.SIGINT)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                started.profiler.wait(timeout=30)
         if process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGTERM)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 import uuid
 from dataclasses import dataclass
 
@@ -20,6 +21,12 @@ from services.models import ApiKeyMixin, utcnow
 __all__ = ["ApiKeyIdentity", "create_api_key", "hash_key", "revoke_api_key", "verify_api_key"]
 
 KEY_PREFIX = "ys"
+# Verified keys are remembered briefly: a channel sends every submission with the same key, and
+# a lookup per request is a database round trip. A key revoked in another process stops
+# working within this many seconds (at once in the process that revoked it).
+CACHE_SECONDS = 10.0
+CACHE_MAX = 10_000
+_verified: dict[tuple[str, str], tuple[ApiKeyIdentity, float]] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,12 +57,23 @@ async def verify_api_key(
 ) -> ApiKeyIdentity | None:
     if not raw.startswith(f"{KEY_PREFIX}_") or len(raw) > 200:
         return None
+    digest = hash_key(raw)
+    cache_key = (model.__tablename__, digest)
+    cached = _verified.get(cache_key)
+    now = time.monotonic()
+    if cached is not None and cached[1] > now:
+        return cached[0]
     row = await session.scalar(
-        select(model).where(model.key_hash == hash_key(raw), model.revoked_at.is_(None))
+        select(model).where(model.key_hash == digest, model.revoked_at.is_(None))
     )
     if row is None:
+        _verified.pop(cache_key, None)
         return None
-    return ApiKeyIdentity(key_id=row.id, name=row.name, scope=row.scope)
+    identity = ApiKeyIdentity(key_id=row.id, name=row.name, scope=row.scope)
+    if len(_verified) >= CACHE_MAX:
+        _verified.clear()
+    _verified[cache_key] = (identity, now + CACHE_SECONDS)
+    return identity
 
 
 async def revoke_api_key(
@@ -69,4 +87,5 @@ async def revoke_api_key(
     result = await session.execute(
         update(model).where(condition, model.revoked_at.is_(None)).values(revoked_at=utcnow())
     )
+    _verified.clear()
     return int(getattr(result, "rowcount", 0) or 0)

@@ -11,7 +11,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 
-from services.settings import is_sqlite
+from services.settings import common_settings, is_sqlite
 
 if TYPE_CHECKING:
     from services.queue import QueueClient
@@ -51,7 +51,7 @@ def create_engine(
         url,
         pool_size=pool_size,
         max_overflow=max_overflow,
-        pool_pre_ping=True,
+        pool_pre_ping=common_settings().db_pool_pre_ping,
         pool_timeout=10,
         connect_args={"server_settings": {"search_path": schema}, "timeout": 5},
     )

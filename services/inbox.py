@@ -10,11 +10,13 @@ from typing import Any
 import structlog
 from arq import Retry
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.db import AsyncSessionMaker, discard_after_commit, run_after_commit
-from services.models import InboxEventMixin
+from services.models import InboxEventMixin, utcnow
 from services.outbox import discard_pending
 from services.queue import QueueClient
 from shared.events import EventEnvelope
@@ -62,18 +64,8 @@ class EventConsumer:
         queue_client: QueueClient | None = ctx.get("queue_client")
         try:
             async with sessionmaker() as session:
-                seen = await session.scalar(
-                    select(self.inbox_model.event_id).where(
-                        self.inbox_model.event_id == envelope.id
-                    )
-                )
-                if seen is not None:
+                if not await self._claim(session, envelope):
                     return "duplicate"
-                session.add(
-                    self.inbox_model(
-                        event_id=envelope.id, event_type=envelope.type, source=envelope.source
-                    )
-                )
                 await handler(session, envelope)
                 try:
                     await session.commit()
@@ -92,6 +84,27 @@ class EventConsumer:
             log.warning("event.retry", error=str(exc)[:300], job_try=job_try)
             raise Retry(defer=min(2 * job_try, 30)) from exc
         return "handled"
+
+    async def _claim(self, session: AsyncSession, envelope: EventEnvelope) -> bool:
+        """Record the event as applied, in one round trip; ``False`` if it already was.
+
+        A replica applying the same event concurrently holds the key until it commits or rolls
+        back; the insert waits for that outcome instead of racing it.
+        """
+        dialect = session.bind.dialect.name if session.bind is not None else ""
+        insert = sqlite_insert if dialect == "sqlite" else pg_insert
+        claimed = await session.scalar(
+            insert(self.inbox_model)
+            .values(
+                event_id=envelope.id,
+                event_type=envelope.type,
+                source=envelope.source,
+                handled_at=utcnow(),
+            )
+            .on_conflict_do_nothing(index_elements=["event_id"])
+            .returning(self.inbox_model.event_id)
+        )
+        return claimed is not None
 
     async def _seen(self, sessionmaker: AsyncSessionMaker, envelope: EventEnvelope) -> bool:
         async with sessionmaker() as session:

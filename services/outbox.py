@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.models import OutboxEventMixin, utcnow
-from services.queue import QueueClient, RedisError
+from services.queue import JobRequest, QueueClient, RedisError, enqueue_many
 from shared.events import EventData, EventEnvelope, routes_for
 from shared.jobs import handle_event_job
 
@@ -73,12 +73,9 @@ def job_id_for(event_id: uuid.UUID | str, queue: str) -> str:
     return f"evt:{event_id}:{queue}"
 
 
-async def _push(queue_client: QueueClient, queue: str, envelope: dict[str, Any]) -> None:
-    await queue_client.redis.enqueue_job(
-        handle_event_job(queue),
-        envelope,
-        _job_id=job_id_for(envelope["id"], queue),
-        _queue_name=queue,
+def _job(queue: str, envelope: dict[str, Any]) -> JobRequest:
+    return JobRequest(
+        handle_event_job(queue), (envelope,), job_id_for(envelope["id"], queue), queue
     )
 
 
@@ -88,8 +85,7 @@ async def publish_committed(session: AsyncSession, queue_client: QueueClient | N
     if not rows or queue_client is None or not queue_client.available:
         return
     try:
-        for row in rows:
-            await _push(queue_client, row.queue, row.envelope)
+        await enqueue_many(queue_client.redis, [_job(row.queue, row.envelope) for row in rows])
     except (RedisError, OSError) as exc:
         queue_client.trip()
         log.warning("outbox.fast_path_failed", error=str(exc), events=len(rows))
@@ -136,6 +132,7 @@ async def relay_outbox(
         replies = await pipe.execute()
 
     now = utcnow()
+    lost: list[OutboxEventMixin] = []
     for index, row in enumerate(rows):
         result_raw, in_progress, queued = replies[index * 3 : index * 3 + 3]
         job_id = job_id_for(row.event_id, row.queue)
@@ -155,7 +152,9 @@ async def relay_outbox(
         if in_progress or queued:
             counts["waiting"] += 1
             continue
-        await _push(queue_client, row.queue, row.envelope)
+        lost.append(row)
+    await enqueue_many(redis, [_job(row.queue, row.envelope) for row in lost])
+    for row in lost:
         row.attempts += 1
-        counts["pushed"] += 1
+    counts["pushed"] = len(lost)
     return counts

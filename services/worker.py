@@ -109,6 +109,7 @@ def build_worker_settings(
         "on_startup": startup,
         "on_shutdown": shutdown,
         "max_jobs": spec.settings.worker_max_jobs,
+        "poll_delay": spec.settings.common().worker_poll_seconds,
         "max_tries": 12,
         # Results are how the outbox relay learns a job finished: keep them well past a relay.
         "keep_result": 24 * 3600,

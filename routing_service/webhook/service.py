@@ -70,7 +70,7 @@ from services.auth import Principal
 from services.db import after_commit
 from services.models import utcnow
 from services.policy import in_scope
-from services.queue import QueueClient, RedisError
+from services.queue import JobRequest, QueueClient, RedisError, enqueue_many
 from shared.jobs import QUEUE_ROUTING
 
 __all__ = [
@@ -148,23 +148,21 @@ async def enqueue_delivery(
     """
     job_id = job_id_for(delivery_id, attempts)
     redis = queue_client.redis
-
-    async def push() -> bool:
-        job = await redis.enqueue_job(
-            DELIVER_JOB,
-            str(delivery_id),
-            _job_id=job_id,
-            _queue_name=QUEUE_ROUTING,
-            _defer_by=defer_by,
-        )
-        return job is not None
-
-    if await push():
+    job = _delivery_job(delivery_id, attempts, defer_by)
+    if (await enqueue_many(redis, [job]))[0]:
         return True
     if clear_stale and not await redis.exists(job_key_prefix + job_id):
         await redis.delete(result_key_prefix + job_id)
-        return await push()
+        return (await enqueue_many(redis, [job]))[0]
     return False
+
+
+def _delivery_job(
+    delivery_id: uuid.UUID, attempts: int, defer_by: timedelta | None = None
+) -> JobRequest:
+    return JobRequest(
+        DELIVER_JOB, (str(delivery_id),), job_id_for(delivery_id, attempts), QUEUE_ROUTING, defer_by
+    )
 
 
 def _enqueue_after_commit(session: AsyncSession, jobs: list[tuple[uuid.UUID, int]]) -> None:
@@ -172,8 +170,13 @@ def _enqueue_after_commit(session: AsyncSession, jobs: list[tuple[uuid.UUID, int
         if queue_client is None or not queue_client.available:
             return  # the sweep sends them
         try:
-            for delivery_id, attempts in jobs[:FAST_PATH_LIMIT]:
-                await enqueue_delivery(queue_client, delivery_id, attempts)
+            await enqueue_many(
+                queue_client.redis,
+                [
+                    _delivery_job(delivery_id, attempts)
+                    for delivery_id, attempts in jobs[:FAST_PATH_LIMIT]
+                ],
+            )
         except (RedisError, OSError) as exc:
             queue_client.trip()
             log.warning("webhook.fast_path_failed", error=str(exc)[:300], deliveries=len(jobs))
