@@ -62,7 +62,6 @@ class ServerConfig:
     workers: int = 1
     fast: bool = True
     env: dict[str, str] = field(default_factory=dict)
-    app: str = "intake_service.app:app"
 
 
 def configs(quick: bool) -> list[ServerConfig]:
@@ -77,6 +76,11 @@ def configs(quick: bool) -> list[ServerConfig]:
             "2 workers, uvloop+httptools, DB pool 32 + 0 overflow",
             workers=2,
             env={**RATE_LIMITS_OFF, "INTAKE_DB_POOL_SIZE": "32", "INTAKE_DB_MAX_OVERFLOW": "0"},
+        ),
+        ServerConfig(
+            "2 workers, uvloop+httptools, pool pre-ping on",
+            workers=2,
+            env={**RATE_LIMITS_OFF, "DB_POOL_PRE_PING": "true"},
         ),
         ServerConfig(
             "2 workers, uvloop+httptools, rate limiter counting",
@@ -226,26 +230,7 @@ class Server:
         self.started: env.Started | None = None
 
     async def __aenter__(self) -> Server:
-        argv = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            self.config.app,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--no-access-log",
-            "--timeout-keep-alive",
-            "30",
-            "--workers",
-            str(self.config.workers),
-        ]
-        argv += (
-            ["--loop", "uvloop", "--http", "httptools"]
-            if self.config.fast
-            else ["--loop", "asyncio", "--http", "h11"]
-        )
+        argv = env.api_argv("intake", self.port, workers=self.config.workers, fast=self.config.fast)
         self.started = env.PROCESSES.spawn("intake-api", argv, self.config.env)
         await asyncio.to_thread(
             env.wait_http, f"http://127.0.0.1:{self.port}/readyz", 60.0, self.started

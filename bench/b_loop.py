@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import math
 import os
-import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -221,7 +220,7 @@ async def run(ctx: Context) -> None:
         )
 
 
-async def _start(poll_delay: float | None) -> tuple[dict[str, int], dict[str, env.Started]]:
+async def _start() -> tuple[dict[str, int], dict[str, env.Started]]:
     ports = {"intake": env.free_port(), "routing": env.free_port()}
     started: dict[str, env.Started] = {}
     for service, port in ports.items():
@@ -230,8 +229,6 @@ async def _start(poll_delay: float | None) -> tuple[dict[str, int], dict[str, en
         )
     for service in ("intake", "routing", "scoring"):
         argv = env.worker_argv(service)
-        if poll_delay is not None:
-            argv = [sys.executable, "-m", "bench.preview", "worker", service, str(poll_delay)]
         started[f"{service}-worker"] = env.PROCESSES.spawn(
             f"loop-{service}-worker", argv, SERVICE_ENV
         )
@@ -242,11 +239,8 @@ async def _start(poll_delay: float | None) -> tuple[dict[str, int], dict[str, en
     return ports, started
 
 
-async def measure(
-    seconds: float, drain: float, *, poll_delay: float | None = None, rate: float = RATE
-) -> dict[str, Any]:
-    """Both halves of the loop at ``rate``/s for ``seconds`` each. ``poll_delay`` runs the
-    workers with arq's poll delay overridden (a preview of a proposed setting)."""
+async def measure(seconds: float, drain: float, *, rate: float = RATE) -> dict[str, Any]:
+    """Both halves of the loop at ``rate``/s for ``seconds`` each."""
     import asyncpg
 
     from intake_service.spec import spec as intake_spec
@@ -266,7 +260,7 @@ async def measure(
     channel_key = (await _create_key(intake_spec, "bench app", "*", env.SA_URL))["api_key"]
     unit_key = (await _create_key(routing_spec, "bench DEPT-JT", "DEPT-JT", env.SA_URL))["api_key"]
     dispatcher = staff_token("hs_dispatcher", "dispatcher")
-    ports, started = await _start(poll_delay)
+    ports, started = await _start()
     pids = {name: s.process.pid for name, s in started.items()}
 
     receiver = Receiver()
@@ -418,7 +412,6 @@ async def measure(
         "rate": rate,
         "seconds": seconds,
         "drain_s": drain,
-        "poll_delay": poll_delay,
         "a": {
             "submission_statuses": statuses,
             "intake_latency_ms": summarize(intake_latency),

@@ -1,7 +1,8 @@
 """``python -m bench [--quick] [--only NAME[,NAME]] [--sizes 100000,1000000]``
 
 Runs the benchmarks of issue 6 against this machine's PostgreSQL and Redis (loopback only) and
-writes ``bench/results/latest.json`` and ``latest.md``. Every figure is printed as it is measured,
+writes ``bench/results/latest.json`` and ``latest.md`` (a ``--quick`` or ``--only`` run writes
+``partial.json`` and ``partial.md`` instead, so it never replaces the committed full run). Every figure is printed as it is measured,
 with its same-run baseline and how far it is from its target; nothing is asserted.
 
 The suite creates a fresh ``ys_bench`` database, flushes Redis database 5, starts the service
@@ -23,7 +24,6 @@ from types import FrameType
 from bench import env
 
 BENCHMARKS = ("intake", "loop", "supervision", "scorecards", "workdays")
-OPT_IN = ("previews",)  # proposed fixes measured against the shipped code; only with --only
 FULL_BUDGET_S = 11 * 60
 QUICK_BUDGET_S = 2 * 60
 
@@ -40,8 +40,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--only",
         default="",
-        help=f"comma-separated subset of {', '.join(BENCHMARKS)}; or 'previews' (proposed fixes "
-        "measured against the shipped code, ~5 minutes, not part of the default run)",
+        help=f"comma-separated subset of {', '.join(BENCHMARKS)}",
     )
     parser.add_argument(
         "--sizes",
@@ -76,9 +75,9 @@ def _terminate(_signum: int, _frame: FrameType | None) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     selected = [name.strip() for name in args.only.split(",") if name.strip()] or list(BENCHMARKS)
-    unknown = [name for name in selected if name not in BENCHMARKS + OPT_IN]
+    unknown = [name for name in selected if name not in BENCHMARKS]
     if unknown:
-        print(f"unknown benchmark(s) {unknown}; choose from {BENCHMARKS + OPT_IN}", file=sys.stderr)
+        print(f"unknown benchmark(s) {unknown}; choose from {BENCHMARKS}", file=sys.stderr)
         return 2
     if args.sizes:
         sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
@@ -122,8 +121,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             problems = env.cleanup()
         results.problems.extend(f"cleanup: {p}" for p in problems)
-        # A previews-only run keeps the suite's latest results and writes its own files.
-        name = "previews" if selected == list(OPT_IN) else "latest"
+        # Only a full run of the whole suite replaces the committed results.
+        name = "latest" if selected == list(BENCHMARKS) and not args.quick else "partial"
         json_path, md_path = results.write(name=name)
         print(f"\nwrote {json_path.relative_to(env.ROOT)} and {md_path.relative_to(env.ROOT)}")
         _summary(results)
@@ -149,7 +148,7 @@ async def _run(ctx: object, selected: list[str], wait_quiet: float = 0.0) -> Non
     await env.flush_redis()
 
     runners: dict[str, Callable[[Context], Awaitable[None]]] = {}
-    from bench import b_intake, b_loop, b_previews, b_scorecards, b_supervision, b_workdays
+    from bench import b_intake, b_loop, b_scorecards, b_supervision, b_workdays
 
     runners = {
         "intake": b_intake.run,
@@ -157,7 +156,6 @@ async def _run(ctx: object, selected: list[str], wait_quiet: float = 0.0) -> Non
         "supervision": b_supervision.run,
         "scorecards": b_scorecards.run,
         "workdays": b_workdays.run,
-        "previews": b_previews.run,
     }
     for name in selected:
         print(f"\n== {name} ==", flush=True)

@@ -9,11 +9,11 @@ unique key, so every step happens exactly once per card and due date.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 import structlog
-from sqlalchemy import insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,7 +24,7 @@ from routing_service.assignment.service import card_payload, case_service
 from routing_service.config import settings
 from routing_service.deadline import rules
 from routing_service.deadline.calendar import calendar_provider
-from routing_service.models import Card, Case, OrgUnit, SupervisionEvent
+from routing_service.models import Card, Case, OrgUnit, SupervisionEvent, WebhookSubscription
 from routing_service.webhook.service import webhook_service
 from services.models import utcnow
 from shared.calendar import SHANGHAI
@@ -54,11 +54,25 @@ class TickResult:
     steps: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class _Step:
+    case: Case
+    card: Card
+    unit: OrgUnit
+    level: SupervisionLevel
+    notice: str
+
+
 class SupervisionService:
     async def tick(
         self, session: AsyncSession, now: datetime | None = None, *, batch: int | None = None
     ) -> TickResult:
-        """One pass over what is due. The caller commits."""
+        """One pass over what is due. The caller commits.
+
+        A constant number of statements per batch whatever its size: the due cards, their
+        units, their cases (locked in id order, so concurrent writers cannot deadlock with
+        it), one insert of every step, each unit's webhook subscriptions once.
+        """
         now = now or utcnow()
         cards = await CardRepository.from_session(session).due_for_supervision(
             now, batch or settings.supervision_batch
@@ -68,81 +82,94 @@ class SupervisionService:
             return result
         calendar = await calendar_provider.get(session)
         units = await UnitRepository.from_session(session).by_ids([c.unit_id for c in cards])
-        cases_repo = CaseRepository.from_session(session)
+        cases = await CaseRepository.from_session(session).lock_many({c.case_id for c in cards})
+        steps: list[_Step] = []
         for card in cards:
-            case = await cases_repo.get(card.case_id, for_update=True)
-            assert case is not None
-            unit = units[card.unit_id]
+            case, unit = cases[card.case_id], units[card.unit_id]
             level = SupervisionLevel(card.supervision_level)
             for at, step in rules.ladder(calendar, due_at=card.due_at, sign_due_at=card.sign_due_at,
                                          unsigned=card.signed_at is None):  # fmt: skip
                 if at > now or rules.RANK[step] <= rules.RANK[level]:
                     continue
-                if await self._record_step(session, case, card, unit, step, now, reason=None):
-                    result.steps += 1
+                steps.append(_Step(case, card, unit, step, _notice(case, card, unit, step, None)))
                 level = step
             card.supervision_level = level.value
             if level == SupervisionLevel.listed:
                 card.listed = True
             case_service.reschedule(calendar, card)
-            facts.card_snapshot(session, card, unit)
+        result.steps = await self._record_steps(session, steps, now)
+        for card in cards:
+            facts.card_snapshot(session, card, units[card.unit_id])
         return result
 
     async def escalate(
         self, session: AsyncSession, case: Case, card: Card, unit: OrgUnit, reason: str
     ) -> None:
-        if await self._record_step(
-            session, case, card, unit, SupervisionLevel.escalated, utcnow(), reason=reason
-        ):
-            card.supervision_level = SupervisionLevel.escalated.value
+        level = SupervisionLevel.escalated
+        step = _Step(case, card, unit, level, _notice(case, card, unit, level, reason))
+        if await self._record_steps(session, [step], utcnow()):
+            card.supervision_level = level.value
 
-    async def _record_step(self, session: AsyncSession, case: Case, card: Card, unit: OrgUnit,
-                           level: SupervisionLevel, now: datetime, *, reason: str | None) -> bool:  # fmt: skip
-        notice = _NOTICES[level].format(
-            unit=unit.name,
-            head=unit.head_name or f"{unit.name}负责人",
-            no=case.tracking_no,
-            due=card.due_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M"),
-            reason=reason or "",
-        )
-        values = {
-            "id": uuid.uuid4(),
-            "card_id": card.id,
-            "case_id": case.id,
-            "unit_id": unit.id,
-            "level": level.value,
-            "due_at": card.due_at,
-            "at": now,
-            "notice": notice,
-        }
-        dialect = session.bind.dialect.name if session.bind is not None else ""
-        if dialect == "postgresql":
-            stmt = (
-                pg_insert(SupervisionEvent)
-                .values(**values)
-                .on_conflict_do_nothing()
-                .returning(SupervisionEvent.id)
+    async def _record_steps(self, session: AsyncSession, steps: list[_Step], now: datetime) -> int:
+        """Record each step once per card and due date; returns how many were new. A step
+        another replica already recorded is skipped (its history and webhooks came with it)."""
+        taken = await _insert_steps(session, steps, now)
+        subscriptions: dict[uuid.UUID, Sequence[WebhookSubscription]] = {}
+        count = 0
+        for step in steps:
+            if (step.card.id, step.level.value) not in taken:
+                continue
+            count += 1
+            case, card, unit, level = step.case, step.card, step.unit, step.level
+            history.record(session, case, actor="system:supervision", action=f"supervise.{level.value}",
+                           card_id=card.id, reason=step.notice, data={"level": level.value})  # fmt: skip
+            await webhook_service.notify_unit(session, unit.id, _WEBHOOK_TYPE[level],
+                                              {**card_payload(case, card, unit), "level": level.value, "notice": step.notice},
+                                              subscriptions=subscriptions)  # fmt: skip
+            log.info(
+                "supervision.step", level=level.value, tracking_no=case.tracking_no, unit=unit.code
             )
-        elif dialect == "sqlite":
-            stmt = (
-                sqlite_insert(SupervisionEvent)
-                .values(**values)
-                .on_conflict_do_nothing()
-                .returning(SupervisionEvent.id)
-            )
-        else:
-            stmt = insert(SupervisionEvent).values(**values).returning(SupervisionEvent.id)
-        inserted = (await session.execute(stmt)).scalar_one_or_none()
-        if inserted is None:
-            return False  # another replica already took this step
-        history.record(session, case, actor="system:supervision", action=f"supervise.{level.value}",
-                       card_id=card.id, reason=notice, data={"level": level.value})  # fmt: skip
-        await webhook_service.notify_unit(session, unit.id, _WEBHOOK_TYPE[level],
-                                          {**card_payload(case, card, unit), "level": level.value, "notice": notice})  # fmt: skip
-        log.info(
-            "supervision.step", level=level.value, tracking_no=case.tracking_no, unit=unit.code
+        return count
+
+
+def _notice(
+    case: Case, card: Card, unit: OrgUnit, level: SupervisionLevel, reason: str | None
+) -> str:
+    return _NOTICES[level].format(
+        unit=unit.name,
+        head=unit.head_name or f"{unit.name}负责人",
+        no=case.tracking_no,
+        due=card.due_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M"),
+        reason=reason or "",
+    )
+
+
+# 8 parameters a row: 2,000 rows stay well under PostgreSQL's 32,767 bind parameters.
+_INSERT_CHUNK = 2000
+
+
+async def _insert_steps(
+    session: AsyncSession, steps: list[_Step], now: datetime
+) -> set[tuple[uuid.UUID, str]]:
+    """Insert the steps' ``supervision_event`` rows; returns the (card, level) keys that were
+    new (the unique key makes a step another replica recorded a no-op)."""
+    dialect = session.bind.dialect.name if session.bind is not None else ""
+    insert = sqlite_insert if dialect == "sqlite" else pg_insert
+    taken: set[tuple[uuid.UUID, str]] = set()
+    for start in range(0, len(steps), _INSERT_CHUNK):
+        rows = [
+            {"id": uuid.uuid4(), "card_id": s.card.id, "case_id": s.case.id, "unit_id": s.unit.id,
+             "level": s.level.value, "due_at": s.card.due_at, "at": now, "notice": s.notice}
+            for s in steps[start : start + _INSERT_CHUNK]
+        ]  # fmt: skip
+        stmt = (
+            insert(SupervisionEvent)
+            .values(rows)
+            .on_conflict_do_nothing()
+            .returning(SupervisionEvent.card_id, SupervisionEvent.level)
         )
-        return True
+        taken.update((row.card_id, row.level) for row in await session.execute(stmt))
+    return taken
 
 
 supervision_service = SupervisionService()

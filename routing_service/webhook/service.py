@@ -31,6 +31,7 @@ from __future__ import annotations
 import ipaddress
 import random
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -241,16 +242,30 @@ class WebhookService:
     # ---------------------------------------------------------------- producer
 
     async def notify_unit(
-        self, session: AsyncSession, unit_id: uuid.UUID, event_type: str, data: dict[str, Any]
+        self,
+        session: AsyncSession,
+        unit_id: uuid.UUID,
+        event_type: str,
+        data: dict[str, Any],
+        *,
+        subscriptions: dict[uuid.UUID, Sequence[WebhookSubscription]] | None = None,
     ) -> list[WebhookDelivery]:
-        """Queue ``event_type`` for every matching subscription of the unit (see module doc)."""
+        """Queue ``event_type`` for every matching subscription of the unit (see module doc).
+
+        ``subscriptions``: a per-transaction cache of each unit's active subscriptions, for
+        callers that notify many times in one transaction (the supervision tick).
+        """
         if event_type not in WEBHOOK_EVENT_TYPES:
             raise ValueError(f"unknown webhook event type {event_type!r}")
-        subscriptions = await WebhookSubscriptionRepository.from_session(session).active_for_unit(
-            unit_id
-        )
+        cache = {} if subscriptions is None else subscriptions
+        if unit_id not in cache:
+            repository = WebhookSubscriptionRepository.from_session(session)
+            cache[unit_id] = await repository.active_for_unit(unit_id)
+        subscriptions_of_unit = cache[unit_id]
         matching = [
-            s for s in subscriptions if event_type in s.event_types or ANY_EVENT in s.event_types
+            s
+            for s in subscriptions_of_unit
+            if event_type in s.event_types or ANY_EVENT in s.event_types
         ]
         if not matching:
             return []
