@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -15,7 +15,7 @@ from sqlalchemy import func, select, text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.db import create_engine, create_sessionmaker
-from services.errors import add_exception_handlers, render
+from services.errors import BadRequest, add_exception_handlers, render
 from services.models import utcnow
 from services.observability import (
     OUTBOX_BACKLOG,
@@ -78,6 +78,7 @@ def create_service_app(
         description=description,
         version="1.0.0",
         lifespan=lifespan,
+        dependencies=[Depends(refuse_nul_in_url)],
     )
     add_exception_handlers(app)
     for router in routers:
@@ -158,6 +159,17 @@ async def _refresh_gauges(app: FastAPI, spec: ServiceSpec) -> None:
             QUEUE_DEPTH.labels(spec.name).set(await queue.redis.zcard(spec.name))
         except (RedisError, OSError):
             pass
+
+
+def refuse_nul_in_url(request: Request) -> None:
+    """No identifier, code or name may hold NUL, and PostgreSQL refuses it in any text: answer
+    400 here rather than let a lookup fail in the database driver. A dependency of every route
+    (not a middleware), so routes with their own error shape (Open311) render it themselves."""
+    query: bytes = request.scope.get("query_string") or b""
+    if "\x00" in request.url.path or b"%00" in query or b"\x00" in query:
+        raise BadRequest(
+            "请求地址含有空字符(NUL)", "The URL contains a NUL character", code="invalid_input"
+        )
 
 
 class RequestGuardMiddleware:

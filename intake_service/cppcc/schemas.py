@@ -18,12 +18,12 @@ from intake_service.issue.schemas import (
     ShortText,
     Title,
     Uscc,
-    _no_control_chars,
 )
 from services.models import utcnow
 from shared.calendar import SHANGHAI
 from shared.enums import RequestStatus, RequestType, Topic, Urgency
 from shared.schemas.base import InputSchema, Schema
+from shared.schemas.text import reject_control_characters
 
 MAX_IMPORT_ROWS = 500
 MAX_VISIT_ISSUES = 20
@@ -56,12 +56,12 @@ def _visit_date(value: date) -> date:
 Name = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=50),
-    AfterValidator(_no_control_chars),
+    AfterValidator(reject_control_characters),
 ]
 Label = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
-    AfterValidator(_no_control_chars),
+    AfterValidator(reject_control_characters),
 ]
 AreaCode = Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z_\-]{1,32}$")]
 VisitDate = Annotated[date, AfterValidator(_visit_date)]

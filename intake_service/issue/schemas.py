@@ -13,6 +13,7 @@ from pydantic_core import PydanticCustomError
 from shared.enums import Channel, RequestStatus, RequestType, SubmitterKind, Topic, Urgency
 from shared.identifiers import InvalidIdentifier, validate_phone, validate_uscc
 from shared.schemas.base import InputSchema, Schema
+from shared.schemas.text import reject_control_characters
 
 MAX_ATTACHMENTS = 10
 
@@ -31,44 +32,37 @@ def _identifier(validator: type | object) -> AfterValidator:
     return AfterValidator(check)
 
 
-def _no_control_chars(value: str) -> str:
-    # Free text keeps every script and emoji, but not control characters (except newlines/tabs).
-    if any(ord(ch) < 32 and ch not in "\n\r\t" for ch in value) or "\x7f" in value:
-        raise PydanticCustomError(
-            "control_characters", "文本包含控制字符 / Text contains control characters"
-        )
-    return value
-
-
 Phone = Annotated[str, _identifier(validate_phone)]
 Uscc = Annotated[str, _identifier(validate_uscc)]
 Title = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=2, max_length=100),
-    AfterValidator(_no_control_chars),
+    AfterValidator(reject_control_characters),
 ]
 Description = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=5, max_length=5000),
-    AfterValidator(_no_control_chars),
+    AfterValidator(reject_control_characters),
 ]
 ShortText = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
-    AfterValidator(_no_control_chars),
+    AfterValidator(reject_control_characters),
 ]
 Name = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=50),
-    AfterValidator(_no_control_chars),
+    AfterValidator(reject_control_characters),
 ]
 Address = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=300),
-    AfterValidator(_no_control_chars),
+    AfterValidator(reject_control_characters),
 ]
 Url = Annotated[
-    str, StringConstraints(strip_whitespace=True, max_length=2000, pattern=r"^https?://[^\s]+$")
+    str,
+    StringConstraints(strip_whitespace=True, max_length=2000, pattern=r"^https?://[^\s]+$"),
+    AfterValidator(reject_control_characters),
 ]
 
 
@@ -95,7 +89,11 @@ class SubmitterIn(InputSchema):
     name: Name | None = None
     phone: Phone | None = None
     email: (
-        Annotated[str, StringConstraints(max_length=200, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+        Annotated[
+            str,
+            StringConstraints(max_length=200, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
+            AfterValidator(reject_control_characters),
+        ]
         | None
     ) = None
     uscc: Uscc | None = None

@@ -48,7 +48,7 @@ class Issue(Model):
     duplicate_of_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("issue.id"))
     related_tracking_nos: Mapped[str | None] = mapped_column(Text)
     api_key_id: Mapped[uuid.UUID | None] = mapped_column()
-    recorded_by: Mapped[str | None] = mapped_column(String(100))
+    recorded_by: Mapped[str | None] = mapped_column(String(200))
     cppcc_member_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("cppcc_member.id"))
     cppcc_visit_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("cppcc_visit.id"), index=True

@@ -381,7 +381,7 @@ async def authenticate(session: AsyncSession, raw: str | None) -> ApiKeyIdentity
     return identity
 
 
-_URL: Final = re.compile(r"^https?://[^\s]+$")
+_URL: Final = re.compile(r"^https?://[^\s\x00-\x1f\x7f]+$")
 _ATTRIBUTE_KEY: Final = re.compile(r"^attribute\[([^\]\[]+)\](\[\])?$")
 
 _FIELD_NAMES: Final = {

@@ -38,7 +38,9 @@ Reason = Annotated[
 ]
 UnitCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9@][A-Za-z0-9\-]{0,31}$")]
 EvidenceUrl = Annotated[
-    str, StringConstraints(max_length=2000, pattern=r"^(https?://|upload:)\S+$")
+    str,
+    StringConstraints(max_length=2000, pattern=r"^(https?://|upload:)\S+$"),
+    AfterValidator(reject_control_characters),
 ]
 
 

@@ -66,6 +66,7 @@ def _no_control_chars(value: str) -> str:
 WebhookUrl = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=8, max_length=2000, pattern=r"^[^\s]+$"),
+    AfterValidator(_no_control_chars),
     AfterValidator(_check_url),
 ]
 Description = Annotated[

@@ -52,16 +52,6 @@ SCORING_TEXT = _names(
 TOKEN = _names("routing POST /v1/auth/token username")
 PLATFORM_TRACKING_NO = _names("scoring POST /v1/ratings/by-platform tracking_no")
 URLS = [p for p in PROBES if p.kind == "url"]
-NUL_BUGS = {
-    "urls_and_email": (
-        URLS,
-        "URL/e-mail patterns ([^\\s]+, \\S+) let NUL through: intake AttachmentRef.url and "
-        "SubmitterIn.email, routing EvidenceUrl and WebhookUrl, Open311 media_url reach "
-        "PostgreSQL and answer 503 (Open311: 400 with code 503 'service unavailable')",
-    ),
-}
-NUL_BUG_PROBES = {p.name for probes, _ in NUL_BUGS.values() for p in probes}
-NUL_OK = [p for p in PROBES if p.name not in NUL_BUG_PROBES]
 
 
 async def _run(
@@ -101,20 +91,9 @@ def _nul(probe: Probe) -> str:
     return "ab\x00cdef"
 
 
-def _nul_params() -> list[Any]:
-    params: list[Any] = [pytest.param(NUL_OK, id="validated_fields")]
-    for name, (probes, reason) in NUL_BUGS.items():
-        params.append(
-            pytest.param(probes, id=name, marks=pytest.mark.xfail(strict=True, reason=reason))
-        )
-    return params
-
-
-@pytest.mark.parametrize("probes", _nul_params())
-async def test_nul_is_refused_with_a_4xx(
-    loop: Loop, reset_rate_limits: Callable[[], None], probes: list[Probe]
-) -> None:
-    await _run(loop, probes, _nul, _refused, reset_rate_limits)
+async def test_nul_is_refused_with_a_4xx(loop: Loop, reset_rate_limits: Callable[[], None]) -> None:
+    """Every validated field, URLs and e-mail addresses included."""
+    await _run(loop, PROBES, _nul, _refused, reset_rate_limits)
 
 
 # --- other control characters ---------------------------------------------------------------
@@ -272,18 +251,6 @@ async def _paths_and_queries(loop: Loop, raw: str, failures: list[str]) -> None:
 
 NUL_VALUE = "YS26\x00ABCD"  # long enough for min_length, no pattern accepts it
 # (service, method, path, parameter) that answer 5xx today (Open311: 400 with code 503)
-KNOWN_NUL_PARAMETERS = {
-    ("intake", "GET", "/v1/staff/requests", "channel"),
-    ("intake", "GET", "/v1/staff/requests/{tracking_no}", "tracking_no"),
-    ("intake", "GET", "/open311/v2/requests.{fmt}", "service_request_id"),
-    ("intake", "GET", "/open311/v2/requests.{fmt}", "service_code"),
-    ("intake", "GET", "/open311/v2/requests/{service_request_id}.{fmt}", "service_request_id"),
-    ("intake", "GET", "/open311/v2/tokens/{token}.{fmt}", "token"),
-    ("routing", "GET", "/v1/cases/by-tracking/{tracking_no}", "tracking_no"),
-    ("routing", "GET", "/v1/cards", "status"),
-    ("routing", "GET", "/v1/cards", "unit_code"),
-    ("scoring", "GET", "/v1/revisits", "status"),
-}
 
 
 def _schema_of(parameter: dict[str, Any]) -> dict[str, Any]:
@@ -359,27 +326,9 @@ async def _nul_parameter_failures(
 async def test_nul_in_parameters_is_never_a_5xx(
     loop: Loop, reset_rate_limits: Callable[[], None]
 ) -> None:
-    """Generated from the live OpenAPI descriptions, so new endpoints are covered too. The
-    parameters already known to fail are pinned by the xfail test below."""
+    """Generated from the live OpenAPI descriptions, so new endpoints are covered too."""
     failing = await _nul_parameter_failures(loop, reset_rate_limits)
-    assert not failing - KNOWN_NUL_PARAMETERS, sorted(failing - KNOWN_NUL_PARAMETERS)
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "free-form path/query strings go into SQL lookups unchecked; PostgreSQL refuses NUL and "
-        "the answer is 503 (Open311: 400 with code 503): routing GET /v1/cases/by-tracking/{no}, "
-        "GET /v1/cards ?status ?unit_code; scoring GET /v1/revisits ?status; intake Open311 "
-        "?service_request_id ?service_code, requests/{id}, tokens/{token}; intake GET "
-        "/v1/staff/requests ?channel and /v1/staff/requests/{tracking_no}"
-    ),
-)
-async def test_known_nul_parameter_bugs_are_fixed(
-    loop: Loop, reset_rate_limits: Callable[[], None]
-) -> None:
-    failing = await _nul_parameter_failures(loop, reset_rate_limits)
-    assert not failing & KNOWN_NUL_PARAMETERS, sorted(failing & KNOWN_NUL_PARAMETERS)
+    assert not failing, sorted(failing)
 
 
 # --- length limits are in characters --------------------------------------------------------
@@ -437,13 +386,6 @@ async def test_one_character_over_the_limit_is_refused(
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "intake IssueCreate.recorded_by allows 200 characters (ShortText) but the column "
-        "issue.recorded_by is String(100): 101-200 characters end in a 503"
-    ),
-)
 async def test_recorded_by_at_its_documented_limit_is_accepted(
     loop: Loop, reset_rate_limits: Callable[[], None]
 ) -> None:
