@@ -9,16 +9,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from scoring_service.config import settings
 from scoring_service.models import CardFact, CaseFact, RequestFact, RevisitTask, VisitFact
+from services.db import row_locks
 from services.models import utcnow
 from shared.calendar import default_calendar
 from shared.enums import CaseStatus
 from shared.events import CardSnapshot, CaseSnapshot, RequestSubmitted, VisitLogged
 
 _REVISIT_AFTER = (CaseStatus.completed, CaseStatus.answered)
-
-
-def _locking(session: AsyncSession) -> bool:
-    return session.bind is not None and session.bind.dialect.name == "postgresql"
 
 
 def _fields(model: Any, data: dict[str, Any]) -> dict[str, Any]:
@@ -50,7 +47,7 @@ async def apply_request(session: AsyncSession, event: RequestSubmitted) -> None:
 async def apply_case(session: AsyncSession, snapshot: CaseSnapshot) -> None:
     # Snapshots of one case can be applied by two workers at once: lock, then compare revisions.
     current = await session.get(
-        CaseFact, snapshot.case_id, with_for_update=_locking(session) or None
+        CaseFact, snapshot.case_id, with_for_update=row_locks(session) or None
     )
     if current is not None and current.revision >= snapshot.revision:
         return  # an older snapshot arriving late
@@ -86,7 +83,7 @@ async def _open_revisit(session: AsyncSession, snapshot: CaseSnapshot) -> None:
 
 async def apply_card(session: AsyncSession, snapshot: CardSnapshot) -> None:
     current = await session.get(
-        CardFact, snapshot.card_id, with_for_update=_locking(session) or None
+        CardFact, snapshot.card_id, with_for_update=row_locks(session) or None
     )
     if current is not None and current.revision >= snapshot.revision:
         return

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import structlog
 from fastapi import Depends, Request
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 
@@ -26,6 +27,8 @@ __all__ = [
     "create_engine",
     "create_sessionmaker",
     "get_db_session",
+    "insert_on_conflict",
+    "row_locks",
 ]
 
 AsyncSessionMaker = async_sessionmaker[AsyncSession]
@@ -55,6 +58,17 @@ def create_engine(
         pool_timeout=10,
         connect_args={"server_settings": {"search_path": schema}, "timeout": 5},
     )
+
+
+def row_locks(session: AsyncSession) -> bool:
+    """Whether the session's database has row locks (``FOR UPDATE``, ``SKIP LOCKED``):
+    PostgreSQL does; SQLite serialises writers and has none."""
+    return session.bind is not None and session.bind.dialect.name == "postgresql"
+
+
+def insert_on_conflict(session: AsyncSession, table: Any) -> postgresql.Insert | sqlite.Insert:
+    """``INSERT`` with ``ON CONFLICT`` clauses, in the session's dialect (PostgreSQL or SQLite)."""
+    return postgresql.insert(table) if row_locks(session) else sqlite.insert(table)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

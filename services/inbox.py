@@ -10,12 +10,15 @@ from typing import Any
 import structlog
 from arq import Retry
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.db import AsyncSessionMaker, discard_after_commit, run_after_commit
+from services.db import (
+    AsyncSessionMaker,
+    discard_after_commit,
+    insert_on_conflict,
+    run_after_commit,
+)
 from services.models import InboxEventMixin, utcnow
 from services.outbox import discard_pending
 from services.queue import QueueClient
@@ -91,10 +94,8 @@ class EventConsumer:
         A replica applying the same event concurrently holds the key until it commits or rolls
         back; the insert waits for that outcome instead of racing it.
         """
-        dialect = session.bind.dialect.name if session.bind is not None else ""
-        insert = sqlite_insert if dialect == "sqlite" else pg_insert
         claimed = await session.scalar(
-            insert(self.inbox_model)
+            insert_on_conflict(session, self.inbox_model)
             .values(
                 event_id=envelope.id,
                 event_type=envelope.type,

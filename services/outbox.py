@@ -18,6 +18,7 @@ from arq.constants import in_progress_key_prefix, job_key_prefix, result_key_pre
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.db import row_locks
 from services.models import OutboxEventMixin, utcnow
 from services.queue import JobRequest, QueueClient, RedisError, enqueue_many
 from shared.events import EventData, EventEnvelope, routes_for
@@ -115,7 +116,7 @@ async def relay_outbox(
         .order_by(model.id)
         .limit(batch)
     )
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
+    if row_locks(session):
         stmt = stmt.with_for_update(skip_locked=True)
     rows = list((await session.scalars(stmt)).all())
     counts = {"confirmed": 0, "pushed": 0, "waiting": 0, "failed": 0}

@@ -14,8 +14,8 @@ from intake_service.issue.schemas import (
     Description,
     IssueReceipt,
     LocationIn,
+    Name,
     Phone,
-    ShortText,
     Title,
     Uscc,
 )
@@ -23,7 +23,7 @@ from services.models import utcnow
 from shared.calendar import SHANGHAI
 from shared.enums import RequestStatus, RequestType, Topic, Urgency
 from shared.schemas.base import InputSchema, Schema
-from shared.schemas.text import reject_control_characters
+from shared.schemas.text import Label, ShortText
 
 MAX_IMPORT_ROWS = 500
 MAX_VISIT_ISSUES = 20
@@ -51,18 +51,6 @@ def _visit_date(value: date) -> date:
     return value
 
 
-# ``ShortText`` (1-200 characters) narrowed to the column widths: a ``Field(max_length=...)`` on
-# top of it would be ignored or checked as a generic length, so the constraint is restated.
-Name = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=50),
-    AfterValidator(reject_control_characters),
-]
-Label = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
-    AfterValidator(reject_control_characters),
-]
 AreaCode = Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z_\-]{1,32}$")]
 VisitDate = Annotated[date, AfterValidator(_visit_date)]
 

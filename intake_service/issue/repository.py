@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from intake_service.models import Issue, IssueAttachment
+from services.db import row_locks
 from shared.enums import RequestStatus
 
 
@@ -36,11 +37,7 @@ class IssueRepository:
     async def get_by_id(self, issue_id: uuid.UUID, *, for_update: bool = False) -> Issue | None:
         # Status events for one request may be applied by two workers at once: lock the row so
         # the older one cannot win (lost update).
-        locking = (
-            for_update
-            and self.session.bind is not None
-            and self.session.bind.dialect.name == "postgresql"
-        )
+        locking = for_update and row_locks(self.session)
         return await self.session.get(Issue, issue_id, with_for_update=locking or None)
 
     async def recent_by_submitter(self, submitter_key: str, since: datetime) -> Sequence[Issue]:

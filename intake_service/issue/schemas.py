@@ -13,7 +13,7 @@ from pydantic_core import PydanticCustomError
 from shared.enums import Channel, RequestStatus, RequestType, SubmitterKind, Topic, Urgency
 from shared.identifiers import InvalidIdentifier, validate_phone, validate_uscc
 from shared.schemas.base import InputSchema, Schema
-from shared.schemas.text import reject_control_characters
+from shared.schemas.text import ShortText, reject_control_characters
 
 MAX_ATTACHMENTS = 10
 
@@ -42,11 +42,6 @@ Title = Annotated[
 Description = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=5, max_length=5000),
-    AfterValidator(reject_control_characters),
-]
-ShortText = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
     AfterValidator(reject_control_characters),
 ]
 Name = Annotated[

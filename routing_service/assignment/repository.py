@@ -8,10 +8,7 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from routing_service.models import Card, Case, Milestone, OrgUnit
-
-
-def _locking(session: AsyncSession) -> bool:
-    return session.bind is not None and session.bind.dialect.name == "postgresql"
+from services.db import row_locks
 
 
 class CaseRepository:
@@ -27,7 +24,7 @@ class CaseRepository:
 
     async def get(self, case_id: uuid.UUID, *, for_update: bool = False) -> Case | None:
         stmt = self.get_base_statement().where(Case.id == case_id)
-        if for_update and _locking(self.session):
+        if for_update and row_locks(self.session):
             stmt = stmt.with_for_update()
         return await self.session.scalar(stmt)
 
@@ -35,13 +32,13 @@ class CaseRepository:
         """Load and lock these cases in one statement, in id order (every batch locks in the
         same order, so two batches never wait on each other in a cycle)."""
         stmt = self.get_base_statement().where(Case.id.in_(sorted(case_ids))).order_by(Case.id)
-        if _locking(self.session):
+        if row_locks(self.session):
             stmt = stmt.with_for_update()
         return {case.id: case for case in await self.session.scalars(stmt)}
 
     async def by_request(self, request_id: uuid.UUID, *, for_update: bool = False) -> Case | None:
         stmt = self.get_base_statement().where(Case.request_id == request_id)
-        if for_update and _locking(self.session):
+        if for_update and row_locks(self.session):
             stmt = stmt.with_for_update()
         return await self.session.scalar(stmt)
 
@@ -129,7 +126,7 @@ class CardRepository:
             .order_by(Card.next_check_at)
             .limit(limit)
         )
-        if _locking(self.session):
+        if row_locks(self.session):
             stmt = stmt.with_for_update(skip_locked=True)
         return (await self.session.scalars(stmt)).all()
 

@@ -18,23 +18,15 @@ from shared.enums import (
     Urgency,
 )
 from shared.schemas.base import InputSchema, Schema
-from shared.schemas.text import reject_control_characters
+from shared.schemas.text import Label, Reason, reject_control_characters
 
 T = TypeVar("T")
-
-
-_no_control = reject_control_characters
 
 
 Text = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=2, max_length=5000),
-    AfterValidator(_no_control),
-]
-Reason = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, min_length=2, max_length=1000),
-    AfterValidator(_no_control),
+    AfterValidator(reject_control_characters),
 ]
 UnitCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9@][A-Za-z0-9\-]{0,31}$")]
 EvidenceUrl = Annotated[
@@ -71,11 +63,7 @@ class DispatchUnit(InputSchema):
 
 
 class MilestoneIn(InputSchema):
-    name: Annotated[
-        str,
-        StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
-        AfterValidator(_no_control),
-    ]
+    name: Label
     days: int = Field(ge=1, le=250, description="Working days from dispatch")
     unit_code: UnitCode | None = None
 

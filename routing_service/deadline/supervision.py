@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import structlog
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from routing_service.assignment import facts, history
@@ -26,6 +24,7 @@ from routing_service.deadline import rules
 from routing_service.deadline.calendar import calendar_provider
 from routing_service.models import Card, Case, OrgUnit, SupervisionEvent, WebhookSubscription
 from routing_service.webhook.service import webhook_service
+from services.db import insert_on_conflict
 from services.models import utcnow
 from shared.calendar import SHANGHAI
 from shared.enums import SupervisionLevel
@@ -153,8 +152,6 @@ async def _insert_steps(
 ) -> set[tuple[uuid.UUID, str]]:
     """Insert the steps' ``supervision_event`` rows; returns the (card, level) keys that were
     new (the unique key makes a step another replica recorded a no-op)."""
-    dialect = session.bind.dialect.name if session.bind is not None else ""
-    insert = sqlite_insert if dialect == "sqlite" else pg_insert
     taken: set[tuple[uuid.UUID, str]] = set()
     for start in range(0, len(steps), _INSERT_CHUNK):
         rows = [
@@ -163,7 +160,7 @@ async def _insert_steps(
             for s in steps[start : start + _INSERT_CHUNK]
         ]  # fmt: skip
         stmt = (
-            insert(SupervisionEvent)
+            insert_on_conflict(session, SupervisionEvent)
             .values(rows)
             .on_conflict_do_nothing()
             .returning(SupervisionEvent.card_id, SupervisionEvent.level)

@@ -10,15 +10,12 @@ from sqlalchemy.sql.elements import ColumnClause
 
 from routing_service.models import OrgUnit, WebhookDelivery, WebhookSubscription
 from routing_service.webhook.schemas import DeliveryStatus
+from services.db import row_locks
 
 # The sweep's predicate must match the partial index ``ix_webhook_delivery_pending``
 # (``WHERE status = 'pending'``) textually: with a bound parameter PostgreSQL's generic plans
 # cannot prove the index applies and would scan the whole table.
 _PENDING: ColumnClause[str] = literal_column("'pending'")
-
-
-def _is_postgres(session: AsyncSession) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
 
 
 class WebhookSubscriptionRepository:
@@ -120,7 +117,7 @@ class WebhookDeliveryRepository:
             .where(WebhookDelivery.id == delivery_id)
             .execution_options(populate_existing=True)
         )
-        if _is_postgres(self.session):
+        if row_locks(self.session):
             stmt = stmt.with_for_update(skip_locked=skip_locked)
         return await self.session.scalar(stmt)
 
