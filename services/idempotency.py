@@ -1,8 +1,8 @@
 """Idempotency-Key support for writes: a retry gets the first answer and creates nothing.
 
-The record is written in the same transaction as the effect, so either both exist or neither.
-Two concurrent requests with one key race on the primary key; the loser rolls back and replays
-the winner's answer.
+The key is claimed first, by inserting its record in the same transaction as the effect, so
+either both exist or neither. A concurrent twin's claim waits on the primary key until the first
+transaction ends: if it committed, the twin replays its answer; if it rolled back, the twin runs.
 """
 
 from __future__ import annotations
@@ -15,18 +15,20 @@ import orjson
 from fastapi import Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.db import insert_on_conflict
 from services.errors import BadRequest, Conflict
-from services.models import IdempotencyRecordMixin
+from services.models import IdempotencyRecordMixin, utcnow
 
 __all__ = [
     "IdempotencyKey",
+    "claim",
     "fingerprint",
     "read_key",
     "remember",
-    "replay",
     "respond_idempotently",
 ]
 
@@ -59,17 +61,38 @@ def read_key(request: Request, client_id: str, body: Any) -> IdempotencyKey | No
     return IdempotencyKey(client_id, key, fingerprint(request.method, request.url.path, body))
 
 
-async def replay(
+# Status of a claimed record until the answer is stored; never visible outside the transaction,
+# because the answer is stored before it commits.
+_CLAIMED = 0
+
+
+async def claim(
     session: AsyncSession, model: type[IdempotencyRecordMixin], key: IdempotencyKey | None
 ) -> JSONResponse | None:
-    """The stored answer for this key, or None when the key is new."""
+    """Claim the key for this transaction: None when the write should run, else the stored
+    answer to replay. Waits while a concurrent request holding the same key is in flight."""
     if key is None:
         return None
-    record = await session.scalar(
-        select(model).where(model.client_id == key.client_id, model.key == key.key)
-    )
-    if record is None:
-        return None
+    table = sa_inspect(model).local_table
+    record = None
+    while record is None:  # a record deleted between the two statements is claimed again
+        claimed = await session.scalar(
+            insert_on_conflict(session, table)
+            .values(
+                client_id=key.client_id,
+                key=key.key,
+                fingerprint=key.fingerprint,
+                status_code=_CLAIMED,
+                created_at=utcnow(),
+            )  # fmt: skip
+            .on_conflict_do_nothing()
+            .returning(table.c.key)
+        )
+        if claimed is not None:
+            return None
+        record = await session.scalar(
+            select(model).where(model.client_id == key.client_id, model.key == key.key)
+        )
     if record.fingerprint != key.fingerprint:
         raise Conflict(
             "该 Idempotency-Key 已用于内容不同的请求",
@@ -83,23 +106,20 @@ async def replay(
     )
 
 
-def remember(
+async def remember(
     session: AsyncSession,
     model: type[IdempotencyRecordMixin],
     key: IdempotencyKey | None,
     status_code: int,
     body: Any,
 ) -> None:
+    """Store the answer on the record this transaction claimed."""
     if key is None:
         return
-    session.add(
-        model(
-            client_id=key.client_id,
-            key=key.key,
-            fingerprint=key.fingerprint,
-            status_code=status_code,
-            response_body=body,
-        )
+    await session.execute(
+        update(model)
+        .where(model.client_id == key.client_id, model.key == key.key)
+        .values(status_code=status_code, response_body=body)
     )
 
 
@@ -116,9 +136,9 @@ async def respond_idempotently(
     """Run a write once per Idempotency-Key: replay the stored answer on a retry, else run
     ``produce`` and store its answer in the same transaction."""
     key = read_key(request, client_id, body)
-    replayed = await replay(session, model, key)
+    replayed = await claim(session, model, key)
     if replayed is not None:
         return replayed
     result = (await produce()).model_dump(mode="json")
-    remember(session, model, key, status_code, result)
+    await remember(session, model, key, status_code, result)
     return JSONResponse(result, status_code=status_code)

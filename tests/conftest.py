@@ -8,7 +8,12 @@ from tests.fixtures.environment import configure_environment
 
 configure_environment()
 
-pytest_plugins = ["tests.fixtures.database", "tests.fixtures.clients", "tests.fixtures.org", "tests.fixtures.loop"]
+pytest_plugins = [
+    "tests.fixtures.database",
+    "tests.fixtures.clients",
+    "tests.fixtures.org",
+    "tests.fixtures.loop",
+]
 
 _PURE = Path(__file__).parent / "shared"
 

@@ -12,7 +12,6 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, status
-from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from intake_service.cppcc.exceptions import CppccChannelNotAllowed
@@ -38,10 +37,10 @@ from intake_service.issue.dependencies import ChannelClient
 from intake_service.issue.endpoints import receipt_for
 from intake_service.issue.service import ANY_CHANNEL
 from intake_service.models import IdempotencyRecord
-from services import idempotency
 from services.api_keys import ApiKeyIdentity
 from services.db import SessionDep
 from services.errors import error_responses
+from services.idempotency import respond_idempotently
 from shared.enums import Channel
 from shared.schemas.base import Schema
 
@@ -69,14 +68,11 @@ async def _once(
     payload: Schema,
     produce: Callable[[], Awaitable[Schema]],
 ) -> Any:
-    """Run a create once per Idempotency-Key; the answer is stored with the effect."""
-    key = idempotency.read_key(request, str(client.key_id), payload.model_dump(mode="json"))
-    replayed = await idempotency.replay(session, IdempotencyRecord, key)
-    if replayed is not None:
-        return replayed
-    body = (await produce()).model_dump(mode="json")
-    idempotency.remember(session, IdempotencyRecord, key, status.HTTP_201_CREATED, body)
-    return JSONResponse(body, status_code=status.HTTP_201_CREATED)
+    """Run a create once per Idempotency-Key of this client."""
+    return await respond_idempotently(
+        request, session, IdempotencyRecord, client_id=str(client.key_id),
+        body=payload.model_dump(mode="json"), produce=produce, status_code=status.HTTP_201_CREATED,
+    )  # fmt: skip
 
 
 # ---- liaison stations (联络站) ---------------------------------------------------------------

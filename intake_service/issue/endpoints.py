@@ -24,9 +24,9 @@ from intake_service.issue.schemas import (
 from intake_service.issue.service import issue_service
 from intake_service.issue.topic_suggest import suggest_topic
 from intake_service.models import IdempotencyRecord, Issue, IssueAttachment
-from services import idempotency
 from services.db import SessionDep
 from services.errors import error_responses
+from services.idempotency import respond_idempotently
 from shared.enums import RequestStatus, Topic
 
 router = APIRouter(prefix="/v1", tags=["requests"])
@@ -42,15 +42,14 @@ router = APIRouter(prefix="/v1", tags=["requests"])
 async def submit_request(
     request: Request, data: IssueCreate, session: SessionDep, client: ChannelClient
 ) -> Any:
-    key = idempotency.read_key(request, str(client.key_id), data.model_dump(mode="json"))
-    replayed = await idempotency.replay(session, IdempotencyRecord, key)
-    if replayed is not None:
-        return replayed
-    issue, secret = await issue_service.submit(session, data, client=client)
-    receipt = await receipt_for(session, issue, secret)
-    body = receipt.model_dump(mode="json")
-    idempotency.remember(session, IdempotencyRecord, key, 201, body)
-    return JSONResponse(body, status_code=201)
+    async def produce() -> IssueReceipt:
+        issue, secret = await issue_service.submit(session, data, client=client)
+        return await receipt_for(session, issue, secret)
+
+    return await respond_idempotently(
+        request, session, IdempotencyRecord, client_id=str(client.key_id),
+        body=data.model_dump(mode="json"), produce=produce, status_code=status.HTTP_201_CREATED,
+    )  # fmt: skip
 
 
 async def _duplicate_tracking_no(session: SessionDep, issue: Issue) -> str | None:
@@ -139,14 +138,14 @@ async def withdraw_request(issue: OwnedIssue, data: WithdrawIn, session: Session
 async def supplement_request(
     request: Request, issue: OwnedIssue, data: SupplementIn, session: SessionDep
 ) -> Any:
-    key = idempotency.read_key(request, f"owner:{issue.id}", data.model_dump(mode="json"))
-    replayed = await idempotency.replay(session, IdempotencyRecord, key)
-    if replayed is not None:
-        return replayed
-    await issue_service.supplement(session, issue, data, None)
-    body = (await public_view(session, await _reloaded(session, issue))).model_dump(mode="json")
-    idempotency.remember(session, IdempotencyRecord, key, 201, body)
-    return JSONResponse(body, status_code=201)
+    async def produce() -> IssuePublic:
+        await issue_service.supplement(session, issue, data, None)
+        return await public_view(session, await _reloaded(session, issue))
+
+    return await respond_idempotently(
+        request, session, IdempotencyRecord, client_id=f"owner:{issue.id}",
+        body=data.model_dump(mode="json"), produce=produce, status_code=status.HTTP_201_CREATED,
+    )  # fmt: skip
 
 
 async def _reloaded(session: SessionDep, issue: Issue) -> Issue:

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 async def test_every_request_sent_twice_creates_everything_once(tmp_path: Path) -> None:
     """Both answers to a pair are the same receipt (same id, tracking number and secret), and
     nothing exists twice: one request, one case, one card per unit, one history chain of three
-    events. Clients retry 503s as they should, which hides the race the next test shows.
+    events.
 
     Size: 150 submissions, i.e. 300 POST /v1/requests and 600 verify/dispatch calls.
     """
@@ -38,17 +38,6 @@ PAIRS = 40
 
 
 @pytest.mark.timeout(120)
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "Concurrent POST /v1/requests with one Idempotency-Key: both pass the replay check, the "
-        "loser's commit violates pk_idempotency_record and services/errors.py renders that "
-        "IntegrityError (a DBAPIError) as 503 service_unavailable instead of replaying the "
-        "winner's answer as services/idempotency.py promises (intake_service/issue/endpoints.py "
-        "submit_request never re-reads the key after the race)."
-    ),
-)
 async def test_concurrent_twin_gets_the_first_answer_not_a_503(tmp_path: Path) -> None:
     """40 pairs of identical submissions sent at the same moment (intake API only): each pair
     must get two 201s carrying the same receipt, the second marked ``Idempotent-Replayed``."""
