@@ -7,7 +7,7 @@ from typing import Annotated, Literal, Self
 from pydantic import Field, StringConstraints, model_validator
 
 from shared.schemas.base import InputSchema, Schema
-from shared.schemas.text import PlainText, Reason
+from shared.schemas.text import Label, PlainText, Reason, ShortText
 
 Satisfaction = Literal["satisfied", "basic", "unsatisfied"]
 FeedbackMethod = Literal["original_channel", "visit", "symposium"]
@@ -17,9 +17,7 @@ Text = PlainText
 class FeedbackIn(InputSchema):
     method: FeedbackMethod
     notes: Text | None = None
-    attendees: list[
-        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-    ] = Field(default_factory=list, max_length=200)
+    attendees: list[Label] = Field(default_factory=list, max_length=200)
     minutes: Text | None = None
 
     @model_validator(mode="after")
@@ -96,9 +94,7 @@ class VisitIn(InputSchema):
     """A center's visit to an enterprise or merchant (走访), counted in the public figures."""
 
     target_kind: Literal["enterprise", "merchant"]
-    target_name: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
-    ]
+    target_name: ShortText
     uscc: Annotated[str, StringConstraints(strip_whitespace=True, max_length=18)] | None = None
     visited_on: date
 

@@ -473,7 +473,6 @@ PROBES: list[Probe] = [
         2000,
         0,
         _public_rating,
-        control_checked=False,
     ),
     Probe("intake POST /v1/cppcc/stations name", 100, 1, _station),
     Probe(
@@ -519,7 +518,6 @@ PROBES: list[Probe] = [
         100,
         1,
         _dispatch("milestone"),
-        control_checked=False,
     ),  # fmt: skip
     Probe(
         "routing POST /v1/cases/{id}/transfer reason",
@@ -596,31 +594,25 @@ PROBES: list[Probe] = [
         5000,
         1,
         _feedback("notes"),
-        control_checked=False,
     ),
     Probe(
         "scoring POST /v1/cases/{id}/feedback minutes",
         5000,
         1,
         _feedback("minutes"),
-        control_checked=False,
     ),
     Probe(
         "scoring POST /v1/cases/{id}/feedback attendees[]",
         100,
         1,
         _feedback("attendees"),
-        control_checked=False,
     ),
-    Probe(
-        "scoring POST /v1/cases/{id}/ratings comment", 5000, 1, _staff_rating, control_checked=False
-    ),
+    Probe("scoring POST /v1/cases/{id}/ratings comment", 5000, 1, _staff_rating),
     Probe(
         "scoring POST /v1/ratings/by-platform comment",
         5000,
         1,
         _platform_rating,
-        control_checked=False,
     ),
     Probe(
         "scoring POST /v1/ratings/by-platform tracking_no",
@@ -631,7 +623,7 @@ PROBES: list[Probe] = [
     ),  # fmt: skip
     # relayed to routing's RedoIn, which validates it
     Probe("scoring POST /v1/ratings/{id}/redo reason", 1000, 2, _redo),
-    Probe("scoring POST /v1/visits target_name", 200, 1, _scoring_visit, control_checked=False),
+    Probe("scoring POST /v1/visits target_name", 200, 1, _scoring_visit),
     # --- URLs and identifiers that are free-form strings
     _submission_probe(
         "submitter.email",

@@ -24,7 +24,6 @@ Operations whose success answer is not described precisely (hand-built ``JSONRes
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import AsyncIterator, Callable
@@ -35,7 +34,7 @@ import pytest
 import requests
 import schemathesis
 from fastapi import FastAPI
-from hypothesis import HealthCheck, Phase, assume, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from redis.asyncio import Redis
@@ -89,46 +88,6 @@ HYPOTHESIS = {
         phases=[Phase.explicit, Phase.generate],
         suppress_health_check=list(HealthCheck),
     ),
-}
-
-
-def _has_nul(case: Any) -> bool:
-    parts = [case.body, case.query, case.path_parameters]
-    return "\\u0000" in json.dumps(parts, default=str, ensure_ascii=True)
-
-
-def _recorded_by_over_100(case: Any) -> bool:
-    body = case.body if isinstance(case.body, dict) else {}
-    value = body.get("recorded_by")
-    return isinstance(value, str) and len(value.strip()) > 100
-
-
-# Inputs that hit a bug already pinned down by a strict xfail elsewhere in tests/hostile: such
-# examples are discarded here (so this run stays deterministic), the xfail test fails until the
-# bug is fixed. When it is, drop the entry here together with the xfail marker.
-KNOWN_BUG_INPUTS: dict[tuple[str, str, str], Callable[[Any], bool]] = {
-    # test_unicode.py::test_nul_is_refused_with_a_4xx[...], ::test_recorded_by_at_its_...
-    ("intake", "/v1/requests", "POST"): lambda c: _has_nul(c) or _recorded_by_over_100(c),
-    ("intake", "/v1/requests/{tracking_no}/supplements", "POST"): _has_nul,
-    ("intake", "/v1/requests/{tracking_no}/rating", "POST"): _has_nul,
-    ("intake", "/open311/v2/requests.{fmt}", "POST"): _has_nul,
-    ("routing", "/v1/auth/token", "POST"): _has_nul,
-    ("routing", "/v1/cases/{case_id}/transfer", "POST"): _has_nul,
-    ("routing", "/v1/cards/{card_id}/complete", "POST"): _has_nul,
-    ("routing", "/v1/cards/{card_id}/contact", "POST"): _has_nul,
-    ("routing", "/v1/cards/{card_id}/progress", "POST"): _has_nul,
-    ("routing", "/v1/webhooks/subscriptions", "POST"): _has_nul,
-    ("routing", "/v1/webhooks/subscriptions/{subscription_id}", "PATCH"): _has_nul,
-    ("scoring", "/v1/cases/{case_id}/feedback", "POST"): _has_nul,
-    ("scoring", "/v1/cases/{case_id}/ratings", "POST"): _has_nul,
-    ("scoring", "/v1/ratings/by-platform", "POST"): _has_nul,
-    ("scoring", "/v1/visits", "POST"): _has_nul,
-    # test_unicode.py::test_known_nul_parameter_bugs_are_fixed
-    ("routing", "/v1/cases/by-tracking/{tracking_no}", "GET"): _has_nul,
-    ("routing", "/v1/cards", "GET"): _has_nul,
-    ("scoring", "/v1/revisits", "GET"): _has_nul,
-    ("intake", "/v1/staff/requests", "GET"): _has_nul,
-    ("intake", "/v1/staff/requests/{tracking_no}", "GET"): _has_nul,
 }
 
 
@@ -259,7 +218,6 @@ def test_operation(
     operation = SCHEMAS[service][path][method]
     base_url = servers[service]
     auth = _auth(service, fuzz_world)
-    known_bug = KNOWN_BUG_INPUTS.get((service, path, method), lambda case: False)
     statuses: list[int] = []
 
     with requests.Session() as session:
@@ -273,7 +231,6 @@ def test_operation(
         def run(case: Any, index: int, fix_query: bool) -> None:
             reset_rate_limits()
             extra = _steer(case, fuzz_world, index, fix_query)
-            assume(not known_bug(case))
             headers = {**auth, **extra}
             case.headers = _without(case.headers, {name.lower() for name in headers})
             response = case.call_and_validate(

@@ -149,31 +149,6 @@ async def test_del_is_refused_in_routing_case_and_card_texts(
     await _run(loop, ROUTING_CASE_TEXT, lambda p: "ab\x7fcdef", _control_refused, reset_rate_limits)
 
 
-UNCHECKED_TEXT = [
-    p for p in TEXT_PROBES if not p.control_checked and p not in TOKEN + PLATFORM_TRACKING_NO
-]
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "no control-character validator on scoring's free texts (feedback, ratings, visits), "
-        "intake's rating comment and routing's milestone names: ESC/BEL/US/DEL are stored"
-    ),
-)
-async def test_controls_are_refused_in_scoring_and_milestone_texts(
-    loop: Loop, reset_rate_limits: Callable[[], None]
-) -> None:
-    await _run(
-        loop,
-        UNCHECKED_TEXT,
-        lambda p: "ab\x1b[2Jcdef",
-        _control_refused,
-        reset_rate_limits,
-        fresh=True,
-    )
-
-
 # --- lone surrogates ------------------------------------------------------------------------
 
 
