@@ -1,6 +1,7 @@
 from fastapi import FastAPI
 
 from intake_service.api import routers
+from intake_service.issue.group import submission_groups
 from intake_service.spec import spec
 from services.app import create_service_app
 
@@ -14,6 +15,7 @@ def create_app() -> FastAPI:
             "Every channel — app, smart hall, hotline, reporting platform, CPPCC 165 express, "
             "Open311 clients — submits requests here and gets a tracking number at once."
         ),
+        resources=submission_groups,
     )
 
 

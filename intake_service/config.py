@@ -13,6 +13,9 @@ class IntakeSettings(BaseServiceSettings):
     duplicate_similarity: float = 0.6
     related_similarity: float = 0.45
     related_scan_limit: int = 50
+    # Submissions arriving together are written in one transaction (group commit): at most
+    # this many per transaction; 0 writes each in its own.
+    group_commit_max: int = 64
     upload_dir: Path | None = None
     upload_max_bytes: int = 10 * 1024 * 1024
     # Limits per minute; 0 disables one. Channel clients are often servers relaying many users

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import httpx
@@ -30,7 +30,8 @@ from services.tracing import configure_tracing
 
 __all__ = ["create_service_app"]
 
-StartupHook = Callable[[FastAPI], Awaitable[None]]
+# A service's own resources, entered once the kit's exist and left before they close.
+ServiceResources = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
 def create_service_app(
@@ -39,7 +40,7 @@ def create_service_app(
     *,
     title: str,
     description: str,
-    on_startup: StartupHook | None = None,
+    resources: ServiceResources | None = None,
 ) -> FastAPI:
     common = spec.settings.common()
     common.check_production()
@@ -63,10 +64,12 @@ def create_service_app(
         app.state.queue = QueueClient(redis_url) if redis_url else None
         app.state.http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=2.0))
         app.state.spec = spec
-        if on_startup is not None:
-            await on_startup(app)
         try:
-            yield
+            if resources is None:
+                yield
+            else:
+                async with resources(app):
+                    yield
         finally:
             await app.state.http.aclose()
             if app.state.queue is not None:

@@ -8,7 +8,7 @@ transaction ends: if it committed, the twin replays its answer; if it rolled bac
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import orjson
@@ -16,7 +16,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy import select, update
+from sqlalchemy import select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.db import insert_on_conflict
@@ -26,10 +26,12 @@ from services.models import IdempotencyRecordMixin, utcnow
 __all__ = [
     "IdempotencyKey",
     "claim",
+    "claim_answered",
     "fingerprint",
     "read_key",
     "remember",
     "respond_idempotently",
+    "stored_answers",
 ]
 
 MAX_KEY_LENGTH = 255
@@ -93,6 +95,10 @@ async def claim(
         record = await session.scalar(
             select(model).where(model.client_id == key.client_id, model.key == key.key)
         )
+    return _stored_answer(record, key)
+
+
+def _stored_answer(record: IdempotencyRecordMixin, key: IdempotencyKey) -> JSONResponse:
     if record.fingerprint != key.fingerprint:
         raise Conflict(
             "该 Idempotency-Key 已用于内容不同的请求",
@@ -104,6 +110,58 @@ async def claim(
         status_code=record.status_code,
         headers={"Idempotent-Replayed": "true"},
     )
+
+
+async def claim_answered(
+    session: AsyncSession,
+    model: type[IdempotencyRecordMixin],
+    answers: Sequence[tuple[IdempotencyKey, int, Any]],
+) -> set[tuple[str, str]]:
+    """Claim keys whose answers are known before the write, storing the answers at once (one
+    statement for a whole group). Returns the (client id, key) pairs this transaction claimed;
+    the others already have an answer, for :func:`stored_answers` after the commit."""
+    if not answers:
+        return set()
+    table = sa_inspect(model).local_table
+    now = utcnow()
+    # In key order, so two transactions claiming overlapping keys cannot deadlock.
+    rows = sorted(
+        (
+            {"client_id": key.client_id, "key": key.key, "fingerprint": key.fingerprint,
+             "status_code": status_code, "response_body": body, "created_at": now}
+            for key, status_code, body in answers
+        ),
+        key=lambda row: (row["client_id"], row["key"]),
+    )  # fmt: skip
+    claimed = await session.execute(
+        insert_on_conflict(session, table)
+        .values(rows)
+        .on_conflict_do_nothing()
+        .returning(table.c.client_id, table.c.key)
+    )
+    return {(row.client_id, row.key) for row in claimed}
+
+
+async def stored_answers(
+    session: AsyncSession, model: type[IdempotencyRecordMixin], keys: Sequence[IdempotencyKey]
+) -> list[JSONResponse | Conflict]:
+    """The committed answer to replay for each key, or the conflict when its body differs."""
+    if not keys:
+        return []
+    pairs = {(key.client_id, key.key) for key in keys}
+    records = {
+        (record.client_id, record.key): record
+        for record in await session.scalars(
+            select(model).where(tuple_(model.client_id, model.key).in_(pairs))
+        )
+    }
+    answers: list[JSONResponse | Conflict] = []
+    for key in keys:
+        try:
+            answers.append(_stored_answer(records[(key.client_id, key.key)], key))
+        except Conflict as conflict:
+            answers.append(conflict)
+    return answers
 
 
 async def remember(

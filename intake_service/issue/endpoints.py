@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from intake_service.config import settings
 from intake_service.issue.dependencies import ChannelClient, OwnedIssue
 from intake_service.issue.exceptions import UnsupportedUpload, UploadTooLarge
+from intake_service.issue.group import SubmissionGroups
 from intake_service.issue.rating import RatingIn, relay_rating
 from intake_service.issue.repository import IssueRepository
 from intake_service.issue.schemas import (
@@ -24,9 +25,9 @@ from intake_service.issue.schemas import (
 from intake_service.issue.service import issue_service
 from intake_service.issue.topic_suggest import suggest_topic
 from intake_service.models import IdempotencyRecord, Issue, IssueAttachment
+from services import idempotency
 from services.db import SessionDep
 from services.errors import error_responses
-from services.idempotency import respond_idempotently
 from shared.enums import RequestStatus, Topic
 
 router = APIRouter(prefix="/v1", tags=["requests"])
@@ -42,14 +43,26 @@ router = APIRouter(prefix="/v1", tags=["requests"])
 async def submit_request(
     request: Request, data: IssueCreate, session: SessionDep, client: ChannelClient
 ) -> Any:
-    async def produce() -> IssueReceipt:
-        issue, secret = await issue_service.submit(session, data, client=client)
-        return await receipt_for(session, issue, secret)
+    groups: SubmissionGroups | None = request.app.state.submission_groups
+    if groups is None or data.attachments:  # attachments are linked in the issue's transaction
 
-    return await respond_idempotently(
-        request, session, IdempotencyRecord, client_id=str(client.key_id),
-        body=data.model_dump(mode="json"), produce=produce, status_code=status.HTTP_201_CREATED,
-    )  # fmt: skip
+        async def produce() -> IssueReceipt:
+            issue, secret = await issue_service.submit(session, data, client=client)
+            return await receipt_for(session, issue, secret)
+
+        return await idempotency.respond_idempotently(
+            request, session, IdempotencyRecord, client_id=str(client.key_id),
+            body=data.model_dump(mode="json"), produce=produce,
+            status_code=status.HTTP_201_CREATED,
+        )  # fmt: skip
+    key = idempotency.read_key(request, str(client.key_id), data.model_dump(mode="json"))
+    # No connection may be held while waiting for the group, or a burst would hold the whole
+    # pool and leave none for the group's own transaction.
+    await session.commit()
+    async with groups.reads() as reads:
+        submission = await issue_service.prepare(reads, data, client=client)
+    receipt = _receipt(submission.issue, submission.secret, submission.duplicate_of)
+    return await groups.submit(submission, key, receipt.model_dump(mode="json"))
 
 
 async def _duplicate_tracking_no(session: SessionDep, issue: Issue) -> str | None:
@@ -60,7 +73,10 @@ async def _duplicate_tracking_no(session: SessionDep, issue: Issue) -> str | Non
 
 
 async def receipt_for(session: SessionDep, issue: Issue, secret: str) -> IssueReceipt:
-    duplicate_of = await _duplicate_tracking_no(session, issue)
+    return _receipt(issue, secret, await _duplicate_tracking_no(session, issue))
+
+
+def _receipt(issue: Issue, secret: str, duplicate_of: str | None) -> IssueReceipt:
     return IssueReceipt(
         id=issue.id,
         tracking_no=issue.tracking_no,
@@ -142,7 +158,7 @@ async def supplement_request(
         await issue_service.supplement(session, issue, data, None)
         return await public_view(session, await _reloaded(session, issue))
 
-    return await respond_idempotently(
+    return await idempotency.respond_idempotently(
         request, session, IdempotencyRecord, client_id=f"owner:{issue.id}",
         body=data.model_dump(mode="json"), produce=produce, status_code=status.HTTP_201_CREATED,
     )  # fmt: skip

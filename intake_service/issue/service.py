@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import secrets
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -58,6 +59,20 @@ def submitter_key(data: IssueCreate) -> str | None:
     return hashlib.sha256(f"{data.submitter.kind}:{identity}".encode()).hexdigest()
 
 
+@dataclass
+class Submission:
+    """A request decided and ready to be written (see :meth:`IssueService.prepare`)."""
+
+    issue: Issue
+    history: IssueHistory
+    event: RequestSubmitted
+    secret: str  # shown once, in the receipt
+
+    @property
+    def duplicate_of(self) -> str | None:
+        return self.event.duplicate_of
+
+
 class IssueService:
     async def submit(
         self,
@@ -69,6 +84,30 @@ class IssueService:
         cppcc_visit_id: uuid.UUID | None = None,
     ) -> tuple[Issue, str]:
         """Accept a request; returns it and its tracking secret (shown once)."""
+        submission = await self.prepare(
+            session, data, client=client,
+            cppcc_member_id=cppcc_member_id, cppcc_visit_id=cppcc_visit_id,
+        )  # fmt: skip
+        session.add(submission.issue)
+        if data.attachments:
+            await session.flush()  # the attachment rows point at the issue
+            submission.event.attachments = await self._attach(
+                session, submission.issue, data.attachments, client
+            )
+        self.record(session, submission)
+        return submission.issue, submission.secret
+
+    async def prepare(
+        self,
+        session: AsyncSession,
+        data: IssueCreate,
+        *,
+        client: ApiKeyIdentity | None,
+        cppcc_member_id: uuid.UUID | None = None,
+        cppcc_visit_id: uuid.UUID | None = None,
+    ) -> Submission:
+        """Everything a submission needs decided before it is written: the channel check,
+        the topic, duplicate and related requests (reads only; nothing is added)."""
         if client is not None and client.scope not in (ANY_CHANNEL, data.channel.value):
             raise ChannelNotAllowed()
         repository = IssueRepository.from_session(session)
@@ -154,49 +193,48 @@ class IssueService:
             updated_at=now,
             status_changed_at=now,
         )
-        session.add(issue)
-        await session.flush()
-        attachment_urls = await self._attach(session, issue, data.attachments, client)
-        session.add(
-            IssueHistory(
-                issue_id=issue.id,
-                status=issue.status,
-                note=(
-                    f"与 {duplicate_of.tracking_no} 重复,已关联"
-                    if duplicate_of
-                    else f"已受理({data.channel.label_zh})"
-                ),
-                at=now,
-            )
-        )
-        add_event(
-            session,
-            RequestSubmitted(
-                request_id=issue.id,
-                tracking_no=issue.tracking_no,
-                channel=data.channel,
-                type=data.type,
-                topic=topic,
-                topic_suggested=topic_suggested,
-                topic_confidence=confidence,
-                urgency=data.urgency,
-                title=data.title,
-                description=data.description,
-                location=Location(
-                    address=issue.address, lat=issue.lat, lon=issue.lon, area_code=issue.area_code
-                ),
-                submitter=self.submitter_for_events(issue),
-                anonymous=issue.anonymous,
-                confidential=issue.confidential,
-                attachments=attachment_urls,
-                duplicate_of=duplicate_of.tracking_no if duplicate_of else None,
-                related=related,
-                cppcc_member_id=cppcc_member_id,
-                cppcc_visit_id=cppcc_visit_id,
-                received_at=now,
+        history = IssueHistory(
+            issue_id=issue.id,
+            status=issue.status,
+            note=(
+                f"与 {duplicate_of.tracking_no} 重复,已关联"
+                if duplicate_of
+                else f"已受理({data.channel.label_zh})"
             ),
+            at=now,
         )
-        return issue, secret
+        event = RequestSubmitted(
+            request_id=issue.id,
+            tracking_no=issue.tracking_no,
+            channel=data.channel,
+            type=data.type,
+            topic=topic,
+            topic_suggested=topic_suggested,
+            topic_confidence=confidence,
+            urgency=data.urgency,
+            title=data.title,
+            description=data.description,
+            location=Location(
+                address=issue.address, lat=issue.lat, lon=issue.lon, area_code=issue.area_code
+            ),
+            submitter=self.submitter_for_events(issue),
+            anonymous=issue.anonymous,
+            confidential=issue.confidential,
+            attachments=[],
+            duplicate_of=duplicate_of.tracking_no if duplicate_of else None,
+            related=related,
+            cppcc_member_id=cppcc_member_id,
+            cppcc_visit_id=cppcc_visit_id,
+            received_at=now,
+        )
+        return Submission(issue, history, event, secret)
+
+    @staticmethod
+    def record(session: AsyncSession, submission: Submission) -> None:
+        """Add a prepared submission to the session's transaction, with its event."""
+        session.add(submission.issue)
+        session.add(submission.history)
+        add_event(session, submission.event)
 
     @staticmethod
     def submitter_for_events(issue: Issue) -> SubmitterInfo:

@@ -1,0 +1,115 @@
+"""Submissions written in groups: the requests that arrive together share one transaction.
+
+Each request does its own reads and decisions (:meth:`IssueService.prepare`) on a connection
+in autocommit mode, then hands the prepared rows to :class:`services.group_commit.GroupCommit`.
+A group claims its Idempotency-Keys and stores their answers in one statement, adds the
+requests, their history and events, commits once and pushes the events in one pipeline.
+A request whose key was already answered (a retry, or a twin earlier in the same group)
+gets the stored answer, as on the one-transaction path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI, status
+from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from intake_service.config import settings
+from intake_service.issue.service import Submission, issue_service
+from intake_service.models import IdempotencyRecord
+from services.db import AsyncSessionMaker, create_sessionmaker, run_after_commit
+from services.group_commit import GroupCommit
+from services.idempotency import IdempotencyKey, claim_answered, stored_answers
+from services.queue import QueueClient
+
+__all__ = ["SubmissionGroups", "submission_groups"]
+
+
+@dataclass
+class _Pending:
+    submission: Submission
+    key: IdempotencyKey | None
+    receipt: dict[str, Any]
+
+
+class SubmissionGroups:
+    def __init__(
+        self, sessionmaker: AsyncSessionMaker, reads: AsyncSessionMaker, queue: QueueClient | None
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._reads = reads
+        self._queue = queue
+        self._groups: GroupCommit[_Pending, JSONResponse] = GroupCommit(
+            "intake_submissions", self._commit, max_group=settings.group_commit_max
+        )
+
+    @asynccontextmanager
+    async def reads(self) -> AsyncIterator[AsyncSession]:
+        """A session for the decisions before the write: no transaction is held while the
+        request waits for its group."""
+        async with self._reads() as session:
+            yield session
+
+    async def submit(
+        self, submission: Submission, key: IdempotencyKey | None, receipt: dict[str, Any]
+    ) -> JSONResponse:
+        """Write the submission with its group; the 201 answer, or the stored one for a key
+        already answered."""
+        return await self._groups.submit(_Pending(submission, key, receipt))
+
+    async def drain(self) -> None:
+        await self._groups.drain()
+
+    async def _commit(self, group: Sequence[_Pending]) -> list[JSONResponse | BaseException]:
+        answers: list[tuple[IdempotencyKey, int, Any]] = []
+        first_with_key: set[tuple[str, str]] = set()
+        for pending in group:
+            if pending.key is not None:
+                pair = (pending.key.client_id, pending.key.key)
+                if pair not in first_with_key:
+                    first_with_key.add(pair)
+                    answers.append((pending.key, status.HTTP_201_CREATED, pending.receipt))
+        replay: list[int] = []
+        async with self._sessionmaker() as session:
+            claimed = await claim_answered(session, IdempotencyRecord, answers)
+            for index, pending in enumerate(group):
+                key = pending.key
+                if key is not None and (key.client_id, key.key) in claimed:
+                    claimed.discard((key.client_id, key.key))  # a later twin replays
+                elif key is not None:
+                    replay.append(index)
+                    continue
+                issue_service.record(session, pending.submission)
+            await session.commit()
+            await run_after_commit(session, self._queue)
+        results: list[JSONResponse | BaseException] = [
+            JSONResponse(pending.receipt, status_code=status.HTTP_201_CREATED) for pending in group
+        ]
+        if replay:
+            async with self._sessionmaker() as session:
+                keys = [key for index in replay if (key := group[index].key) is not None]
+                stored = await stored_answers(session, IdempotencyRecord, keys)
+            for index, answer in zip(replay, stored, strict=True):
+                results[index] = answer
+        return results
+
+
+@asynccontextmanager
+async def submission_groups(app: FastAPI) -> AsyncIterator[None]:
+    """The intake app's group-commit writer (``INTAKE_GROUP_COMMIT_MAX=0`` turns it off)."""
+    if settings.group_commit_max <= 0:
+        app.state.submission_groups = None
+        yield
+        return
+    reads = create_sessionmaker(app.state.engine.execution_options(isolation_level="AUTOCOMMIT"))
+    groups = SubmissionGroups(app.state.sessionmaker, reads, app.state.queue)
+    app.state.submission_groups = groups
+    try:
+        yield
+    finally:
+        await groups.drain()
