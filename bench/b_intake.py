@@ -78,6 +78,11 @@ def configs(quick: bool) -> list[ServerConfig]:
             env={**RATE_LIMITS_OFF, "INTAKE_DB_POOL_SIZE": "32", "INTAKE_DB_MAX_OVERFLOW": "0"},
         ),
         ServerConfig(
+            "2 workers, uvloop+httptools, group commit off",
+            workers=2,
+            env={**RATE_LIMITS_OFF, "INTAKE_GROUP_COMMIT_MAX": "0"},
+        ),
+        ServerConfig(
             "2 workers, uvloop+httptools, pool pre-ping on",
             workers=2,
             env={**RATE_LIMITS_OFF, "DB_POOL_PRE_PING": "true"},
