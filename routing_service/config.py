@@ -1,3 +1,4 @@
+from pydantic import Field, PositiveInt
 from pydantic_settings import SettingsConfigDict
 
 from services.settings import BaseServiceSettings
@@ -25,6 +26,12 @@ class RoutingSettings(BaseServiceSettings):
     supervision_tick_seconds: int = 15
     webhook_timeout_seconds: float = 5.0
     webhook_max_attempts: int = 12
+    # Seconds to wait after the n-th failed attempt; the last step repeats. With the default 12
+    # attempts a delivery is retried for about 24 hours, so a department system that is down
+    # for an hour (or a night) misses nothing. A JSON list in the environment.
+    webhook_retry_schedule: tuple[PositiveInt, ...] = Field(
+        (5, 30, 120, 300, 600, 1800, 3600, 7200, 14400, 28800), min_length=1
+    )
     # Origins of department webhook URLs may be loopback in development only.
     webhook_allow_private: bool = True
 

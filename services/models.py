@@ -100,6 +100,13 @@ class OutboxEventMixin(KitTable):
                 postgresql_where=text("confirmed_at IS NULL"),
                 sqlite_where=text("confirmed_at IS NULL"),
             ),
+            # Retention deletes confirmed rows by age (services/retention.py).
+            Index(
+                "ix_outbox_event_confirmed_at",
+                "confirmed_at",
+                postgresql_where=text("confirmed_at IS NOT NULL"),
+                sqlite_where=text("confirmed_at IS NOT NULL"),
+            ),
         )
 
 
@@ -113,6 +120,10 @@ class InboxEventMixin(KitTable):
     source: Mapped[str] = mapped_column(String(32), nullable=False)
     handled_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
 
+    @declared_attr.directive
+    def __table_args__(cls) -> tuple[Any, ...]:
+        return (Index("ix_inbox_event_handled_at", "handled_at"),)  # retention, by age
+
 
 class IdempotencyRecordMixin(KitTable):
     """The first answer to a write sent with an ``Idempotency-Key``, replayed on retries."""
@@ -125,6 +136,10 @@ class IdempotencyRecordMixin(KitTable):
     status_code: Mapped[int] = mapped_column(Integer, nullable=False)
     response_body: Mapped[Any] = mapped_column(JSONType, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+    @declared_attr.directive
+    def __table_args__(cls) -> tuple[Any, ...]:
+        return (Index("ix_idempotency_record_created_at", "created_at"),)  # retention, by age
 
 
 class ApiKeyMixin(KitTable):

@@ -71,6 +71,10 @@ class BaseServiceSettings(BaseSettings):
     db_pool_size: int = 10
     db_max_overflow: int = 20
     outbox_relay_seconds: int = 2
+    # Bookkeeping kept after it served (services/retention.py); purged hourly by the worker.
+    outbox_retention_days: int = 7
+    inbox_retention_days: int = 30
+    idempotency_retention_days: int = 7
     worker_max_jobs: int = 20
     # Workers serve /metrics on this port when > 0 (APIs serve it on their own port).
     worker_metrics_port: int = 0

@@ -17,9 +17,11 @@ from prometheus_client import start_http_server
 
 from services.db import create_engine, create_sessionmaker
 from services.inbox import EventConsumer, EventHandler
+from services.models import utcnow
 from services.observability import EVENTS_HANDLED, configure_logging
 from services.outbox import relay_outbox
 from services.queue import QueueClient, job_deserializer, job_serializer, redis_settings
+from services.retention import purge_bookkeeping
 from services.spec import ServiceSpec
 from services.tracing import configure_tracing
 from shared.jobs import handle_event_job
@@ -29,6 +31,9 @@ __all__ = ["build_worker_settings"]
 log = structlog.get_logger(__name__)
 
 Ctx = dict[str, Any]
+
+# Every ten minutes, off the round minutes when other crons start.
+RETENTION_MINUTES = set(range(7, 60, 10))
 
 
 def build_worker_settings(
@@ -82,6 +87,13 @@ def build_worker_settings(
             log.info("outbox.relayed", **counts)
         return counts
 
+    async def purge(ctx: Ctx) -> dict[str, int]:
+        """Delete bookkeeping past its retention (services/retention.py)."""
+        deleted = await purge_bookkeeping(ctx["sessionmaker"], spec, utcnow())
+        if any(deleted.values()):
+            log.info("retention.purged", **deleted)
+        return deleted
+
     relay_seconds = max(1, spec.settings.outbox_relay_seconds)
     attributes: dict[str, Any] = {
         "functions": [
@@ -97,6 +109,17 @@ def build_worker_settings(
                 second=set(range(0, 60, relay_seconds)),
                 unique=True,
                 run_at_startup=True,
+                timeout=30,
+                keep_result=0,
+            ),
+            cron(
+                _named(purge, f"{spec.name}.purge_bookkeeping"),
+                name=f"{spec.name}.purge_bookkeeping",
+                minute=RETENTION_MINUTES,
+                second=0,
+                unique=True,
+                # Like every job here: arq keeps a killed worker's jobs "in progress" for the
+                # longest timeout, so a long one would delay every takeover.
                 timeout=30,
                 keep_result=0,
             ),

@@ -22,7 +22,7 @@ Attempts: a job claims the row (``SELECT … FOR UPDATE SKIP LOCKED`` on Postgre
 attempt and leases the row for the length of one request, commits, POSTs without holding a
 transaction, then records the outcome under the lock — only if its attempt is still the
 current one. 2xx → ``delivered``; 410 → the subscription is deactivated and the delivery
-dead-lettered; anything else is retried on :data:`RETRY_SCHEDULE` (with up to 20 % jitter)
+dead-lettered; anything else is retried on ``ROUTING_WEBHOOK_RETRY_SCHEDULE`` (with up to 20 % jitter)
 until ``webhook_max_attempts``, then ``dead``. Dead or delivered deliveries can be replayed.
 """
 
@@ -76,7 +76,6 @@ from shared.jobs import QUEUE_ROUTING
 
 __all__ = [
     "DELIVER_JOB",
-    "RETRY_SCHEDULE",
     "SWEEP_JOB",
     "Attempt",
     "SendResult",
@@ -92,13 +91,7 @@ log = structlog.get_logger(__name__)
 DELIVER_JOB = "routing.deliver_webhook"
 SWEEP_JOB = "routing.sweep_webhooks"
 
-# Seconds to wait after the n-th failed attempt; the last step repeats. With the default 12
-# attempts a delivery is retried for about 24 hours, so a department system that is down for
-# an hour (or a night) misses nothing.
-RETRY_SCHEDULE: tuple[int, ...] = (5, 30, 120, 300, 600, 1800, 3600, 7200, 14400, 28800)
 MAX_JITTER = 0.2
-# A receiver's Retry-After is honoured up to the longest regular step.
-MAX_RETRY_AFTER = RETRY_SCHEDULE[-1]
 # Jobs deferred by another machine's clock may start a moment early.
 DUE_TOLERANCE = timedelta(seconds=1)
 # Enqueues done right after a commit; a larger replay is left to the sweep.
@@ -117,10 +110,11 @@ def lease() -> timedelta:
 
 def retry_delay(attempts: int, retry_after: float | None = None) -> timedelta:
     """The wait before the next try, after ``attempts`` failed ones (1-based)."""
-    base = RETRY_SCHEDULE[min(max(attempts, 1), len(RETRY_SCHEDULE)) - 1]
+    schedule = settings.webhook_retry_schedule
+    base = schedule[min(max(attempts, 1), len(schedule)) - 1]
     seconds = base * (1 + random.uniform(0, MAX_JITTER))  # jitter, not security
     if retry_after is not None and retry_after > seconds:
-        seconds = min(retry_after, MAX_RETRY_AFTER)
+        seconds = min(retry_after, schedule[-1])  # honoured up to the longest regular step
     return timedelta(seconds=seconds)
 
 

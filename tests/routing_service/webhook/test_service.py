@@ -9,12 +9,15 @@ import pytest
 from redis.asyncio import Redis
 from sqlalchemy import func, select
 
+from routing_service.config import settings as routing_settings
 from routing_service.models import WebhookDelivery
-from routing_service.webhook.service import RETRY_SCHEDULE, retry_delay, webhook_service
+from routing_service.webhook.service import retry_delay, webhook_service
 from services.db import AsyncSessionMaker, discard_after_commit, run_after_commit
 from services.queue import QueueClient
 from tests.fixtures.org import Org
 from tests.routing_service.webhook.helpers import add_subscription
+
+RETRY_SCHEDULE = routing_settings.webhook_retry_schedule
 
 
 async def count_deliveries(sessionmaker: AsyncSessionMaker) -> int:
