@@ -22,7 +22,7 @@ from intake_service.issue.schemas import (
     SupplementIn,
     WithdrawIn,
 )
-from intake_service.issue.service import issue_service
+from intake_service.issue.service import issue_service, receipt_of
 from intake_service.issue.topic_suggest import suggest_topic
 from intake_service.models import IdempotencyRecord, Issue, IssueAttachment
 from services import idempotency
@@ -56,13 +56,8 @@ async def submit_request(
             status_code=status.HTTP_201_CREATED,
         )  # fmt: skip
     key = idempotency.read_key(request, str(client.key_id), data.model_dump(mode="json"))
-    # No connection may be held while waiting for the group, or a burst would hold the whole
-    # pool and leave none for the group's own transaction.
-    await session.commit()
-    async with groups.reads() as reads:
-        submission = await issue_service.prepare(reads, data, client=client)
-    receipt = _receipt(submission.issue, submission.secret, submission.duplicate_of)
-    return await groups.submit(submission, key, receipt.model_dump(mode="json"))
+    _submission, answer = await groups.accept(session, data, client=client, key=key)
+    return answer
 
 
 async def _duplicate_tracking_no(session: SessionDep, issue: Issue) -> str | None:
@@ -73,22 +68,7 @@ async def _duplicate_tracking_no(session: SessionDep, issue: Issue) -> str | Non
 
 
 async def receipt_for(session: SessionDep, issue: Issue, secret: str) -> IssueReceipt:
-    return _receipt(issue, secret, await _duplicate_tracking_no(session, issue))
-
-
-def _receipt(issue: Issue, secret: str, duplicate_of: str | None) -> IssueReceipt:
-    return IssueReceipt(
-        id=issue.id,
-        tracking_no=issue.tracking_no,
-        tracking_secret=secret,
-        status=RequestStatus(issue.status),
-        received_at=issue.received_at,
-        topic=Topic(issue.topic),
-        topic_suggested=issue.topic_suggested,
-        topic_confidence=issue.topic_confidence,
-        duplicate_of=duplicate_of,
-        related=(issue.related_tracking_nos or "").split(",") if issue.related_tracking_nos else [],
-    )
+    return receipt_of(issue, secret, await _duplicate_tracking_no(session, issue))
 
 
 async def public_view(session: SessionDep, issue: Issue) -> IssuePublic:

@@ -20,8 +20,10 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from intake_service.config import settings
-from intake_service.issue.service import Submission, issue_service
+from intake_service.issue.schemas import IssueCreate
+from intake_service.issue.service import Submission, issue_service, receipt_of
 from intake_service.models import IdempotencyRecord
+from services.api_keys import ApiKeyIdentity
 from services.db import AsyncSessionMaker, create_sessionmaker, run_after_commit
 from services.group_commit import GroupCommit
 from services.idempotency import IdempotencyKey, claim_answered, stored_answers
@@ -48,19 +50,25 @@ class SubmissionGroups:
             "intake_submissions", self._commit, max_group=settings.group_commit_max
         )
 
-    @asynccontextmanager
-    async def reads(self) -> AsyncIterator[AsyncSession]:
-        """A session for the decisions before the write: no transaction is held while the
-        request waits for its group."""
-        async with self._reads() as session:
-            yield session
-
-    async def submit(
-        self, submission: Submission, key: IdempotencyKey | None, receipt: dict[str, Any]
-    ) -> JSONResponse:
-        """Write the submission with its group; the 201 answer, or the stored one for a key
-        already answered."""
-        return await self._groups.submit(_Pending(submission, key, receipt))
+    async def accept(
+        self,
+        request_session: AsyncSession,
+        data: IssueCreate,
+        *,
+        client: ApiKeyIdentity,
+        key: IdempotencyKey | None,
+    ) -> tuple[Submission, JSONResponse]:
+        """Decide on the submission, then write it with its group. Returns it with its answer:
+        the 201 receipt, or the stored answer when ``key`` was already answered."""
+        # No connection may be held while waiting for the group, or a burst would hold the
+        # whole pool and leave none for the group's own transaction: the request's session
+        # (the key lookup) ends here and the decisions read in autocommit mode.
+        await request_session.commit()
+        async with self._reads() as reads:
+            submission = await issue_service.prepare(reads, data, client=client)
+        receipt = receipt_of(submission.issue, submission.secret, submission.duplicate_of)
+        pending = _Pending(submission, key, receipt.model_dump(mode="json"))
+        return submission, await self._groups.submit(pending)
 
     async def drain(self) -> None:
         await self._groups.drain()

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from intake_service.config import settings
 from intake_service.issue.exceptions import AttachmentNotFound, ChannelNotAllowed, IssueClosed
 from intake_service.issue.repository import IssueRepository
-from intake_service.issue.schemas import AttachmentRef, IssueCreate, SupplementIn
+from intake_service.issue.schemas import AttachmentRef, IssueCreate, IssueReceipt, SupplementIn
 from intake_service.issue.similarity import bigrams, similarity
 from intake_service.issue.topic_suggest import suggest_topic
 from intake_service.models import Issue, IssueAttachment, IssueHistory, IssueSupplement
@@ -22,7 +22,7 @@ from services.api_keys import ApiKeyIdentity
 from services.models import utcnow
 from services.outbox import add_event
 from shared.calendar import SHANGHAI
-from shared.enums import RequestStatus, RequestType, SubmitterKind
+from shared.enums import RequestStatus, RequestType, SubmitterKind, Topic
 from shared.events import (
     CaseStatusChanged,
     Location,
@@ -57,6 +57,22 @@ def submitter_key(data: IssueCreate) -> str | None:
     if identity is None:
         return None
     return hashlib.sha256(f"{data.submitter.kind}:{identity}".encode()).hexdigest()
+
+
+def receipt_of(issue: Issue, secret: str, duplicate_of: str | None) -> IssueReceipt:
+    """What the submitter gets back: the tracking number and the secret (shown once)."""
+    return IssueReceipt(
+        id=issue.id,
+        tracking_no=issue.tracking_no,
+        tracking_secret=secret,
+        status=RequestStatus(issue.status),
+        received_at=issue.received_at,
+        topic=Topic(issue.topic),
+        topic_suggested=issue.topic_suggested,
+        topic_confidence=issue.topic_confidence,
+        duplicate_of=duplicate_of,
+        related=(issue.related_tracking_nos or "").split(",") if issue.related_tracking_nos else [],
+    )
 
 
 @dataclass

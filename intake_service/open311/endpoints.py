@@ -14,6 +14,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
 
+from intake_service.issue.group import SubmissionGroups
 from intake_service.issue.repository import IssueRepository
 from intake_service.issue.service import issue_service
 from intake_service.open311 import catalog
@@ -201,18 +202,21 @@ async def create_request(request: Request, fmt: str, session: SessionDep) -> Res
     api_key = next((v for v in fields.get("api_key", []) if v.strip()), None)
     api_key = api_key or request.headers.get("x-api-key")
     client = await authenticate(session, api_key)
-    submission = build_submission(fields)
-    issue, _secret = await issue_service.submit(session, submission.data, client=client)
-    duplicate_of = None
-    if issue.duplicate_of_id is not None:
-        duplicate_of = (
-            await IssueRepository.from_session(session).tracking_nos([issue.duplicate_of_id])
-        ).get(issue.duplicate_of_id)
+    data = build_submission(fields).data
+    groups: SubmissionGroups | None = request.app.state.submission_groups
+    if groups is not None and not data.attachments:  # media URLs are linked in one transaction
+        accepted, _answer = await groups.accept(session, data, client=client, key=None)
+        tracking_no, duplicate_of = accepted.issue.tracking_no, accepted.duplicate_of
+    else:
+        issue, _secret = await issue_service.submit(session, data, client=client)
+        tracking_no, duplicate_of = issue.tracking_no, None
+        if issue.duplicate_of_id is not None:
+            duplicate_of = (
+                await IssueRepository.from_session(session).tracking_nos([issue.duplicate_of_id])
+            ).get(issue.duplicate_of_id)
     # The spec answers 200 (the OpenAPI description too); there is no place for the tracking
     # secret: the tracking number is the Open311 id, and GET requests/{id} is public.
-    body = [
-        {"service_request_id": issue.tracking_no, "service_notice": submit_notice(duplicate_of)}
-    ]
+    body = [{"service_request_id": tracking_no, "service_notice": submit_notice(duplicate_of)}]
     return render(response_format, "service_requests", body)
 
 
