@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from prometheus_client import Histogram
 
@@ -55,6 +55,7 @@ class GroupCommit(Generic[T, R]):
     async def submit(self, item: T) -> R:
         """Commit ``item`` with whatever else is waiting; returns its result once committed."""
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        future.add_done_callback(_mark_retrieved)
         self._pending.append((item, future))
         self._start_groups()
         # Shielded: a client that goes away does not take the group's answer with it (the
@@ -107,3 +108,9 @@ class GroupCommit(Generic[T, R]):
             return (await self._apply([item]))[0]
         except Exception as exc:
             return exc
+
+
+def _mark_retrieved(future: asyncio.Future[Any]) -> None:
+    # A writer that went away leaves its future unawaited: its refusal is not an error to log.
+    if not future.cancelled():
+        future.exception()
