@@ -229,31 +229,35 @@ def _loadgen(config: dict[str, Any]) -> dict[str, Any]:
 
 
 class Server:
+    """The intake API as ``workers`` single-process uvicorn servers on their own ports, with the
+    load generator spreading its connections over them as a load balancer spreads them over
+    replicas. (uvicorn's ``--workers`` share one listening socket, and the kernel may hand every
+    keep-alive connection of a short run to one of them, so that only one core works.)"""
+
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
-        self.port = env.free_port()
-        self.started: env.Started | None = None
+        self.ports = [env.free_port() for _ in range(config.workers)]
+        self.started: list[env.Started] = []
 
     async def __aenter__(self) -> Server:
-        argv = env.api_argv("intake", self.port, workers=self.config.workers, fast=self.config.fast)
-        self.started = env.PROCESSES.spawn("intake-api", argv, self.config.env)
-        await asyncio.to_thread(
-            env.wait_http, f"http://127.0.0.1:{self.port}/readyz", 60.0, self.started
-        )
+        for index, port in enumerate(self.ports):
+            argv = env.api_argv("intake", port, fast=self.config.fast)
+            started = env.PROCESSES.spawn(f"intake-api-{index}", argv, self.config.env)
+            self.started.append(started)
+            await asyncio.to_thread(env.wait_http, f"http://127.0.0.1:{port}/readyz", 60.0, started)
         return self
 
     async def preflight(self, api_key: str, kind: str = "json") -> None:
         """One real submission before timing anything: a broken build fails loudly here."""
-        await preflight(self.port, api_key, kind)
+        await preflight(self.ports[0], api_key, kind)
 
     async def __aexit__(self, *exc: object) -> None:
-        if self.started is not None:
-            await asyncio.to_thread(env.PROCESSES.stop, self.started)
+        for started in self.started:
+            await asyncio.to_thread(env.PROCESSES.stop, started)
 
     @property
-    def pid(self) -> int:
-        assert self.started is not None
-        return self.started.process.pid
+    def pids(self) -> dict[str, int]:
+        return {f"api{i}": started.process.pid for i, started in enumerate(self.started)}
 
 
 _phone_base = int(time.time()) % 10**6 * 1000
@@ -351,13 +355,14 @@ async def drive(server: Server, load: dict[str, Any]) -> dict[str, Any]:
     await env.flush_redis()
     await checkpoint()
     _phone_base += 1_000_000
-    config = {"port": server.port, "phone_base": _phone_base, "seed": _phone_base, **load}
+    config = {"ports": server.ports, "phone_base": _phone_base, "seed": _phone_base, **load}
     before = await db_counters()
-    with env.cpu_meter({"api": server.pid}) as cpu:
+    with env.cpu_meter(server.pids) as cpu:
         result = await asyncio.to_thread(_loadgen, config)
+    api_cpu_s = sum(cpu["process_cpu_s"].values())
     after = await db_counters()
     done = max(result["completed_total"], 1)
-    result["server_cpu_ms_per_request"] = round(cpu["process_cpu_s"]["api"] / done * 1000, 2)
+    result["server_cpu_ms_per_request"] = round(api_cpu_s / done * 1000, 2)
     result["postgres_cpu_ms_per_request"] = round(cpu["postgres_cpu_s"] / done * 1000, 2)
     result["postgres_background_ms_per_request"] = round(
         cpu["postgres_background_cpu_s"] / done * 1000, 2
@@ -365,7 +370,7 @@ async def drive(server: Server, load: dict[str, Any]) -> dict[str, Any]:
     result["redis_cpu_ms_per_request"] = round(cpu["redis_cpu_s"] / done * 1000, 2)
     result["machine_busy"] = cpu["machine_busy"]
     result["foreign_share"] = env.foreign_share(cpu, result["client_cpu_s"])
-    result["api_cpu_share"] = round(cpu["process_cpu_s"]["api"] / max(cpu["wall_s"], 0.001), 2)
+    result["api_cpu_share"] = round(api_cpu_s / max(cpu["wall_s"], 0.001), 2)
     result["db_per_request"] = delta(after, before, done)
     return result
 

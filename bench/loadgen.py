@@ -112,7 +112,10 @@ class Generator:
     def __init__(self, config: dict[str, Any]) -> None:
         self.config = config
         self.host = config.get("host", "127.0.0.1")
-        self.port = int(config["port"])
+        # Several ports: one per API process; new connections take them in turn.
+        self.ports = [int(port) for port in config.get("ports") or [config["port"]]]
+        self.port = self.ports[0]
+        self.connections_opened = 0
         self.kind = config.get("kind", "json")
         self.api_key = config["api_key"]
         self.workload = Workload(int(config.get("seed", 1)), int(config.get("phone_base", 0)))
@@ -145,8 +148,10 @@ class Generator:
 
     async def connect(self) -> Connection:
         loop = asyncio.get_running_loop()
+        port = self.ports[self.connections_opened % len(self.ports)]
+        self.connections_opened += 1
         _transport, protocol = await loop.create_connection(
-            lambda: Connection(loop), self.host, self.port
+            lambda: Connection(loop), self.host, port
         )
         return protocol
 
