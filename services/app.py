@@ -164,10 +164,12 @@ async def _refresh_gauges(app: FastAPI, spec: ServiceSpec) -> None:
             pass
 
 
-def refuse_nul_in_url(request: Request) -> None:
+async def refuse_nul_in_url(request: Request) -> None:
     """No identifier, code or name may hold NUL, and PostgreSQL refuses it in any text: answer
     400 here rather than let a lookup fail in the database driver. A dependency of every route
-    (not a middleware), so routes with their own error shape (Open311) render it themselves."""
+    (not a middleware), so routes with their own error shape (Open311) render it themselves.
+    ``async`` because FastAPI runs a plain ``def`` dependency in a thread pool: a thread hop on
+    every request."""
     # Straight from the ASGI scope: this runs on every request, and request.url builds a URL.
     query: bytes = request.scope.get("query_string") or b""
     if "\x00" in request.scope["path"] or b"%00" in query or b"\x00" in query:

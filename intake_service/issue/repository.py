@@ -12,6 +12,16 @@ from intake_service.models import Issue, IssueAttachment
 from services.db import row_locks
 from shared.enums import RequestStatus
 
+# What the duplicate check needs of an earlier request.
+_BRIEF = (
+    Issue.id,
+    Issue.tracking_no,
+    Issue.type,
+    Issue.title,
+    Issue.description,
+    Issue.duplicate_of_id,
+)
+
 
 class IssueRepository:
     def __init__(self, session: AsyncSession) -> None:
@@ -40,9 +50,13 @@ class IssueRepository:
         locking = for_update and row_locks(self.session)
         return await self.session.get(Issue, issue_id, with_for_update=locking or None)
 
-    async def recent_by_submitter(self, submitter_key: str, since: datetime) -> Sequence[Issue]:
+    async def recent_by_submitter(
+        self, submitter_key: str, since: datetime
+    ) -> Sequence[Row[uuid.UUID, str, str, str, str, uuid.UUID | None]]:
+        """The submitter's recent requests, only the columns the duplicate check reads (this
+        runs on every submission: no ORM objects)."""
         stmt = (
-            self.get_base_statement()
+            select(*_BRIEF)
             .where(
                 Issue.submitter_key == submitter_key,
                 Issue.received_at >= since,
@@ -51,7 +65,13 @@ class IssueRepository:
             .order_by(Issue.received_at)
             .limit(100)
         )
-        return (await self.session.scalars(stmt)).all()
+        return (await self.session.execute(stmt)).all()
+
+    async def brief(
+        self, issue_id: uuid.UUID
+    ) -> Row[uuid.UUID, str, str, str, str, uuid.UUID | None] | None:
+        """One request in the shape of :meth:`recent_by_submitter`."""
+        return (await self.session.execute(select(*_BRIEF).where(Issue.id == issue_id))).first()
 
     async def recent_by_topic(
         self, topic: str, since: datetime, *, area_code: str | None, limit: int

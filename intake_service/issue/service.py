@@ -138,7 +138,7 @@ class IssueService:
         key = submitter_key(data)
         text = bigrams(data.title + data.description)
         since = now - timedelta(days=settings.duplicate_window_days)
-        duplicate_of: Issue | None = None
+        duplicate_of = None
         if key is not None:
             for earlier in await repository.recent_by_submitter(key, since):
                 if earlier.type == data.type.value and (
@@ -148,7 +148,7 @@ class IssueService:
                     duplicate_of = earlier
                     break
         if duplicate_of is not None and duplicate_of.duplicate_of_id is not None:
-            duplicate_of = await repository.get_by_id(duplicate_of.duplicate_of_id) or duplicate_of
+            duplicate_of = await repository.brief(duplicate_of.duplicate_of_id) or duplicate_of
 
         related: list[str] = []
         if duplicate_of is None:
