@@ -45,7 +45,8 @@ def _today() -> date:
     return utcnow().astimezone(SHANGHAI).date()
 
 
-def month_param(
+# Parameter parsers are ``async``: FastAPI runs a plain ``def`` dependency in a thread pool.
+async def month_param(
     month: Annotated[
         str | None,
         Query(max_length=20, description="YYYY-MM (Asia/Shanghai); default: the current month"),
@@ -59,7 +60,7 @@ def month_param(
 MonthParam = Annotated[Month, Depends(month_param)]
 
 
-def policy_month_path(
+async def policy_month_path(
     month: Annotated[str, Path(max_length=20, description="YYYY-MM, the first month in force")],
 ) -> Month:
     return Month.parse(month)
@@ -68,7 +69,7 @@ def policy_month_path(
 PolicyMonth = Annotated[Month, Depends(policy_month_path)]
 
 
-def year_param(
+async def year_param(
     year: Annotated[
         str | None, Query(max_length=8, description="Four digits; default: the current year")
     ] = None,
@@ -92,7 +93,7 @@ class DateRange:
     end: date
 
 
-def date_range(
+async def date_range(
     start: Annotated[
         date | None, Query(description="First day (Asia/Shanghai); default: 1 January")
     ] = None,
