@@ -75,22 +75,9 @@ async def claim(
     answer to replay. Waits while a concurrent request holding the same key is in flight."""
     if key is None:
         return None
-    table = sa_inspect(model).local_table
     record = None
     while record is None:  # a record deleted between the two statements is claimed again
-        claimed = await session.scalar(
-            insert_on_conflict(session, table)
-            .values(
-                client_id=key.client_id,
-                key=key.key,
-                fingerprint=key.fingerprint,
-                status_code=_CLAIMED,
-                created_at=utcnow(),
-            )  # fmt: skip
-            .on_conflict_do_nothing()
-            .returning(table.c.key)
-        )
-        if claimed is not None:
+        if await claim_answered(session, model, [(key, _CLAIMED, None)]):
             return None
         record = await session.scalar(
             select(model).where(model.client_id == key.client_id, model.key == key.key)

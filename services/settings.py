@@ -71,7 +71,7 @@ class BaseServiceSettings(BaseSettings):
     db_pool_size: int = 10
     db_max_overflow: int = 20
     outbox_relay_seconds: int = 2
-    # Bookkeeping kept after it served (services/retention.py); purged hourly by the worker.
+    # Bookkeeping kept after it served (services/retention.py); purged by the workers.
     outbox_retention_days: int = 7
     inbox_retention_days: int = 30
     idempotency_retention_days: int = 7

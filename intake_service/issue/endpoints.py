@@ -44,7 +44,7 @@ async def submit_request(
     request: Request, data: IssueCreate, session: SessionDep, client: ChannelClient
 ) -> Any:
     groups: SubmissionGroups | None = request.app.state.submission_groups
-    if groups is None or data.attachments:  # attachments are linked in the issue's transaction
+    if groups is None or not groups.takes(data):
 
         async def produce() -> IssueReceipt:
             issue, secret = await issue_service.submit(session, data, client=client)
@@ -60,7 +60,7 @@ async def submit_request(
     return answer
 
 
-async def _duplicate_tracking_no(session: SessionDep, issue: Issue) -> str | None:
+async def duplicate_tracking_no(session: SessionDep, issue: Issue) -> str | None:
     if issue.duplicate_of_id is None:
         return None
     found = await IssueRepository.from_session(session).tracking_nos([issue.duplicate_of_id])
@@ -68,11 +68,11 @@ async def _duplicate_tracking_no(session: SessionDep, issue: Issue) -> str | Non
 
 
 async def receipt_for(session: SessionDep, issue: Issue, secret: str) -> IssueReceipt:
-    return receipt_of(issue, secret, await _duplicate_tracking_no(session, issue))
+    return receipt_of(issue, secret, await duplicate_tracking_no(session, issue))
 
 
 async def public_view(session: SessionDep, issue: Issue) -> IssuePublic:
-    duplicate_of = await _duplicate_tracking_no(session, issue)
+    duplicate_of = await duplicate_tracking_no(session, issue)
     state = RequestStatus(issue.status)
     return IssuePublic(
         tracking_no=issue.tracking_no,

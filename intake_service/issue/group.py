@@ -50,6 +50,12 @@ class SubmissionGroups:
             "intake_submissions", self._commit, max_group=settings.group_commit_max
         )
 
+    @staticmethod
+    def takes(data: IssueCreate) -> bool:
+        """Whether ``data`` can be written with a group: attachments are linked to the issue
+        in the issue's own transaction (``IssueService.submit``)."""
+        return not data.attachments
+
     async def accept(
         self,
         request_session: AsyncSession,

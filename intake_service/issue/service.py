@@ -104,9 +104,11 @@ class IssueService:
             session, data, client=client,
             cppcc_member_id=cppcc_member_id, cppcc_visit_id=cppcc_visit_id,
         )  # fmt: skip
-        session.add(submission.issue)
         if data.attachments:
-            await session.flush()  # the attachment rows point at the issue
+            # The attachment rows point at the issue, and the event (serialised when recorded)
+            # lists them: write the issue first.
+            session.add(submission.issue)
+            await session.flush()
             submission.event.attachments = await self._attach(
                 session, submission.issue, data.attachments, client
             )

@@ -14,8 +14,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
 
+from intake_service.issue.endpoints import duplicate_tracking_no
 from intake_service.issue.group import SubmissionGroups
-from intake_service.issue.repository import IssueRepository
 from intake_service.issue.service import issue_service
 from intake_service.open311 import catalog
 from intake_service.open311.errors import (
@@ -204,16 +204,12 @@ async def create_request(request: Request, fmt: str, session: SessionDep) -> Res
     client = await authenticate(session, api_key)
     data = build_submission(fields).data
     groups: SubmissionGroups | None = request.app.state.submission_groups
-    if groups is not None and not data.attachments:  # media URLs are linked in one transaction
+    if groups is not None and groups.takes(data):
         accepted, _answer = await groups.accept(session, data, client=client, key=None)
         tracking_no, duplicate_of = accepted.issue.tracking_no, accepted.duplicate_of
     else:
         issue, _secret = await issue_service.submit(session, data, client=client)
-        tracking_no, duplicate_of = issue.tracking_no, None
-        if issue.duplicate_of_id is not None:
-            duplicate_of = (
-                await IssueRepository.from_session(session).tracking_nos([issue.duplicate_of_id])
-            ).get(issue.duplicate_of_id)
+        tracking_no, duplicate_of = issue.tracking_no, await duplicate_tracking_no(session, issue)
     # The spec answers 200 (the OpenAPI description too); there is no place for the tracking
     # secret: the tracking number is the Open311 id, and GET requests/{id} is public.
     body = [{"service_request_id": tracking_no, "service_notice": submit_notice(duplicate_of)}]
