@@ -536,6 +536,7 @@ def _cpu_text(cpu: dict[str, Any]) -> str:
     parts = [f"{name} {seconds / wall:.2f}" for name, seconds in cpu["process_cpu_s"].items()]
     parts.append(f"PostgreSQL {cpu['postgres_cpu_s'] / wall:.2f}")
     parts.append(f"Redis {cpu['redis_cpu_s'] / wall:.2f}")
+    parts.append(f"bench (load + receiver) {cpu['bench_cpu_s'] / wall:.2f}")
     return (
         f"cores used over {wall:.0f} s: "
         + ", ".join(parts)

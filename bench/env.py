@@ -358,6 +358,7 @@ def cpu_meter(pids: Mapping[str, int] | None = None) -> Iterator[dict[str, Any]]
     sampler = _Sampler()
     sampler.start()
     proc0 = {name: process_cpu_seconds(pid) for name, pid in (pids or {}).items()}
+    bench0 = time.process_time()
     started = time.monotonic()
     try:
         yield result
@@ -375,16 +376,19 @@ def cpu_meter(pids: Mapping[str, int] | None = None) -> Iterator[dict[str, Any]]
     result["process_cpu_s"] = {
         name: round(process_cpu_seconds(pid) - proc0[name], 2) for name, pid in (pids or {}).items()
     }
+    # This process: where a benchmark generates load or receives webhooks itself.
+    result["bench_cpu_s"] = round(time.process_time() - bench0, 2)
 
 
 def foreign_share(cpu: dict[str, Any], own_extra_s: float = 0.0) -> float:
     """Share of the machine's capacity used by processes that are not the bench's (nor the
-    PostgreSQL and Redis servers')."""
+    PostgreSQL and Redis servers', nor the bench process itself)."""
     own = (
         sum(cpu["process_cpu_s"].values())
         + cpu["postgres_cpu_s"]
         + cpu["postgres_background_cpu_s"]
         + cpu["redis_cpu_s"]
+        + cpu.get("bench_cpu_s", 0.0)
         + own_extra_s
     )
     capacity = (os.cpu_count() or 1) * cpu["wall_s"]

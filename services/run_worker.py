@@ -6,7 +6,8 @@ import importlib
 import sys
 
 import uvloop
-from arq.worker import run_worker
+
+from services.worker import run
 
 
 def main() -> None:
@@ -16,7 +17,7 @@ def main() -> None:
     # The APIs run on uvloop (uvicorn's default when installed); so do the workers, whose time
     # goes mostly into small socket round trips to PostgreSQL and Redis.
     uvloop.install()
-    run_worker(module.WorkerSettings)
+    run(module.WorkerSettings)
 
 
 if __name__ == "__main__":

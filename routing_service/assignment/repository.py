@@ -141,24 +141,46 @@ class CardRepository:
         ).all()
 
 
+# The session's identity map holds clean objects weakly: a unit read for an access check is
+# gone by the time the answer needs its name, and is read again. Units read through this
+# repository stay referenced for the session's life (a request or a job).
+_UNITS_READ = "units_read"
+
+
 class UnitRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        self._read: dict[uuid.UUID, OrgUnit] = session.info.setdefault(_UNITS_READ, {})
 
     @classmethod
     def from_session(cls, session: AsyncSession) -> UnitRepository:
         return cls(session)
 
+    def _keep(self, unit: OrgUnit | None) -> OrgUnit | None:
+        if unit is not None:
+            self._read[unit.id] = unit
+        return unit
+
+    async def get(self, unit_id: uuid.UUID) -> OrgUnit | None:
+        unit = self._read.get(unit_id)
+        return unit if unit is not None else self._keep(await self.session.get(OrgUnit, unit_id))
+
     async def by_code(self, code: str) -> OrgUnit | None:
-        return await self.session.scalar(
-            select(OrgUnit).where(OrgUnit.code == code, OrgUnit.active.is_(True))
+        return self._keep(
+            await self.session.scalar(
+                select(OrgUnit).where(OrgUnit.code == code, OrgUnit.active.is_(True))
+            )
         )
 
     async def by_ids(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, OrgUnit]:
-        if not ids:
-            return {}
-        rows = (await self.session.scalars(select(OrgUnit).where(OrgUnit.id.in_(set(ids))))).all()
-        return {row.id: row for row in rows}
+        found = {i: self._read[i] for i in set(ids) if i in self._read}
+        missing = set(ids) - found.keys()
+        if missing:
+            rows = await self.session.scalars(select(OrgUnit).where(OrgUnit.id.in_(missing)))
+            for row in rows:
+                self._keep(row)
+                found[row.id] = row
+        return found
 
     async def root(self) -> OrgUnit | None:
         return await self.session.scalar(

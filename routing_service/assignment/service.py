@@ -651,7 +651,7 @@ class CaseService:
                 facts.card_snapshot(session, card, unit)
 
     async def _owner(self, session: AsyncSession, case: Case) -> OrgUnit:
-        owner = await session.get(OrgUnit, case.owner_unit_id)
+        owner = await UnitRepository.from_session(session).get(case.owner_unit_id)
         assert owner is not None
         return owner
 

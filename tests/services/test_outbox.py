@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -170,6 +171,54 @@ class TestInbox:
             pass
         assert await consumer(ctx, envelope) == "handled"
         assert calls == 2
+
+    async def test_concurrent_events_share_transactions_and_a_poisoned_one_fails_alone(
+        self, intake_sessionmaker: AsyncSessionMaker
+    ) -> None:
+        from prometheus_client import REGISTRY
+
+        applied: list[str] = []
+        poison = uuid.uuid4()
+
+        async def handler(_session: AsyncSession, envelope: EventEnvelope) -> None:
+            await asyncio.sleep(0.005)  # a handler's reads: later events queue up meanwhile
+            if envelope.id == poison:
+                raise ValueError("poisoned event")
+            applied.append(str(envelope.id))
+
+        consumer = EventConsumer(InboxEvent, {"test.batch": handler}, name="grouptest")
+        envelopes = [
+            EventEnvelope(
+                id=poison if i == 7 else uuid.uuid4(), type="test.batch", source="t", data={}
+            )
+            for i in range(40)
+        ]
+        ctx = {"sessionmaker": intake_sessionmaker, "job_try": 1}
+        labels = {"group": "grouptest_events"}
+        groups_before = REGISTRY.get_sample_value("yingshang_group_commit_size_count", labels) or 0
+
+        outcomes = await asyncio.gather(
+            *(consumer(ctx, e.model_dump(mode="json")) for e in envelopes),
+            # the same event delivered twice at once is applied once
+            consumer(ctx, envelopes[3].model_dump(mode="json")),
+            return_exceptions=True,
+        )
+
+        assert isinstance(outcomes[7], ValueError)
+        assert (
+            sorted(o for i, o in enumerate(outcomes) if i != 7) == ["duplicate"] + ["handled"] * 39
+        )
+        # The poisoned event's group rolled back and its events ran again alone.
+        assert set(applied) == {str(e.id) for e in envelopes if e.id != poison}
+        assert len(applied) > 39
+        groups = (
+            REGISTRY.get_sample_value("yingshang_group_commit_size_count", labels) or 0
+        ) - groups_before
+        # Fewer transactions than events (the failed group's retries alone are counted too).
+        assert groups < 41
+        async with intake_sessionmaker() as session:
+            ids = set((await session.scalars(select(InboxEvent.event_id))).all())
+        assert ids == {e.id for e in envelopes if e.id != poison}
 
     async def test_newer_versions_are_acknowledged_not_failed(
         self, intake_sessionmaker: AsyncSessionMaker
