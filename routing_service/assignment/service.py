@@ -311,6 +311,15 @@ class CaseService:
                 return_deadline_at=return_deadline,
                 designated=data.designate,
                 evidence=[],
+                # What the INSERT would default, set now: the snapshot below reads these, and
+                # the cards are written with the rest of the dispatch in one flush.
+                send_back_count=0,
+                redo_count=0,
+                extension_approved=False,
+                supervision_level=SupervisionLevel.none.value,
+                listed=False,
+                revision=0,
+                updated_at=now,
             )
             card.next_check_at = rules.next_check(
                 calendar,
@@ -321,7 +330,6 @@ class CaseService:
             )
             session.add(card)
             cards.append(card)
-        await session.flush()
         for position, milestone in enumerate(data.milestones):
             due = rules.completion_due(calendar, now, milestone.days)
             owner_card = next(

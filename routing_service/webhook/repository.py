@@ -121,6 +121,24 @@ class WebhookDeliveryRepository:
             stmt = stmt.with_for_update(skip_locked=skip_locked)
         return await self.session.scalar(stmt)
 
+    async def for_claim(
+        self, delivery_id: uuid.UUID
+    ) -> tuple[WebhookDelivery, WebhookSubscription | None] | None:
+        """The delivery with its subscription, in one read; the delivery row locked with SKIP
+        LOCKED on PostgreSQL (a row another worker holds reads as missing)."""
+        stmt = (
+            select(WebhookDelivery, WebhookSubscription)
+            .outerjoin(
+                WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id
+            )
+            .where(WebhookDelivery.id == delivery_id)
+            .execution_options(populate_existing=True)
+        )
+        if row_locks(self.session):
+            stmt = stmt.with_for_update(of=WebhookDelivery, skip_locked=True)
+        row = (await self.session.execute(stmt)).one_or_none()
+        return None if row is None else (row[0], row[1])
+
     async def list(
         self,
         *,

@@ -40,6 +40,7 @@ from urllib.parse import urlsplit
 import orjson
 import structlog
 from arq.constants import job_key_prefix, result_key_prefix
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from routing_service.config import settings
@@ -489,14 +490,14 @@ class WebhookService:
         Returns ``"skipped"`` when there is nothing to do (already done, not due, held by
         another worker) and ``"dead"`` when the delivery is dead-lettered without sending.
         """
-        delivery = await WebhookDeliveryRepository.from_session(session).get_for_update(
-            delivery_id, skip_locked=True
-        )
-        if delivery is None or delivery.status != DeliveryStatus.pending.value:
+        found = await WebhookDeliveryRepository.from_session(session).for_claim(delivery_id)
+        if found is None:
+            return "skipped"
+        delivery, subscription = found
+        if delivery.status != DeliveryStatus.pending.value:
             return "skipped"
         if delivery.next_attempt_at is not None and delivery.next_attempt_at > now + DUE_TOLERANCE:
             return "skipped"
-        subscription = await session.get(WebhookSubscription, delivery.subscription_id)
         if subscription is None or not subscription.active:
             self._dead(delivery, "订阅已停用 / subscription inactive")
             return "dead"
@@ -522,6 +523,26 @@ class WebhookService:
         """Store an attempt's outcome; the caller commits. Returns the outcome and, for a
         retry, when it is due. A superseded attempt (its lease expired and another worker took
         the delivery) changes nothing."""
+        if result.ok:
+            # The common case in one statement, without loading the row first.
+            delivered = await session.scalar(
+                update(WebhookDelivery)
+                .where(
+                    WebhookDelivery.id == attempt.delivery_id,
+                    WebhookDelivery.status == DeliveryStatus.pending.value,
+                    WebhookDelivery.attempts == attempt.attempt,
+                )
+                .values(
+                    status=DeliveryStatus.delivered.value,
+                    delivered_at=now,
+                    next_attempt_at=None,
+                    last_error=None,
+                    last_status_code=result.status_code,
+                )
+                .returning(WebhookDelivery.id)
+                .execution_options(synchronize_session=False)
+            )
+            return ("delivered" if delivered is not None else "skipped"), None
         delivery = await WebhookDeliveryRepository.from_session(session).get_for_update(
             attempt.delivery_id, skip_locked=False
         )
@@ -532,12 +553,6 @@ class WebhookService:
         ):
             return "skipped", None
         delivery.last_status_code = result.status_code
-        if result.ok:
-            delivery.status = DeliveryStatus.delivered.value
-            delivery.delivered_at = now
-            delivery.next_attempt_at = None
-            delivery.last_error = None
-            return "delivered", None
         error = (result.error or f"HTTP {result.status_code}")[:MAX_ERROR_CHARS]
         if result.status_code == 410:
             subscription = await session.get(WebhookSubscription, attempt.subscription_id)
