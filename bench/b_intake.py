@@ -266,7 +266,7 @@ INTAKE_TABLES = ["issue_history", "issue_attachment", "issue_supplement", "outbo
                  "idempotency_record", "issue"]  # fmt: skip
 
 
-_seeded = False
+_seeded_count = 0
 
 
 async def seed_history(count: int = HISTORY) -> None:
@@ -306,14 +306,15 @@ async def seed_history(count: int = HISTORY) -> None:
             "CREATE TABLE bench.issue_seed (LIKE intake.issue INCLUDING DEFAULTS)"
         )
         await copy(connection, "bench", "issue_seed", columns, records)
-    global _seeded
-    _seeded = True
+    global _seeded_count
+    _seeded_count = count
 
 
-async def restore_history() -> None:
-    """Empty intake's tables and put the seeded history back (before every measured run)."""
-    if not _seeded:
-        await seed_history()
+async def restore_history(count: int = HISTORY) -> None:
+    """Empty intake's tables and put ``count`` requests of history back (before every measured
+    run)."""
+    if _seeded_count != count:
+        await seed_history(count)
     await env.truncate("intake", INTAKE_TABLES)
     async with connect() as connection:
         await connection.execute("INSERT INTO intake.issue SELECT * FROM bench.issue_seed")
@@ -347,11 +348,11 @@ async def preflight(port: int, api_key: str, kind: str = "json") -> None:
         )
 
 
-async def drive(server: Server, load: dict[str, Any]) -> dict[str, Any]:
+async def drive(server: Server, load: dict[str, Any], *, history: int = HISTORY) -> dict[str, Any]:
     """One load-generator run against the seeded intake schema (:func:`restore_history`); adds
     CPU and database accounting."""
     global _phone_base
-    await restore_history()
+    await restore_history(history)
     await env.flush_redis()
     await checkpoint()
     _phone_base += 1_000_000
@@ -563,8 +564,67 @@ async def run(ctx: Context) -> None:
                 )
             )
         ctx.detail(SECTION, "open311", open311)
+        if not quick:
+            await _growth(ctx, server, api_key, shipped[best_name][16], warmup, duration)
     _explain(ctx, runs, baseline, best_name)
     await _related_check(ctx)
+
+
+GROWTH_HISTORY = (HISTORY // 10, HISTORY * 10)
+
+
+async def _growth(
+    ctx: Context,
+    server: Server,
+    api_key: str,
+    at_default: dict[str, Any],
+    warmup: float,
+    duration: float,
+) -> None:
+    """The best configuration at c=16 with 10x less and 10x more history: what a submission
+    costs must not grow with the requests already received (its checks read recent rows of one
+    submitter or topic through indexes)."""
+    by_size = {HISTORY: at_default}
+    for size in GROWTH_HISTORY:
+        load = {"api_key": api_key, "mode": "closed", "concurrency": 16, "warmup": warmup,
+                "duration": duration}  # fmt: skip
+        by_size[size] = await drive(server, load, history=size)
+        print(f"    history {size:,}: {_describe(by_size[size])}", flush=True)
+    await restore_history()
+    ctx.detail(SECTION, "growth", {str(size): result for size, result in by_size.items()})
+    for size in sorted(by_size):
+        result = by_size[size]
+        ctx.results.add(
+            Figure(
+                f"intake.history{size}.c16",
+                SECTION,
+                f"POST /v1/requests c=16 with {size:,} requests of history — PostgreSQL "
+                f"{result['postgres_cpu_ms_per_request']} ms CPU/req",
+                result["ok_per_s"],
+                "/s",
+                baseline=at_default["ok_per_s"],
+                baseline_label=f"the same with {HISTORY:,} (as every intake figure)",
+                notes=_short(result),
+            )
+        )
+    small, large = min(by_size), max(by_size)
+    factor = large / small
+    for key, what in (("server_cpu_ms_per_request", "API CPU per submission"),
+                      ("postgres_cpu_ms_per_request", "PostgreSQL CPU per submission")):  # fmt: skip
+        before, after = by_size[small][key], by_size[large][key]
+        ctx.results.add(
+            Figure(
+                f"growth.intake.{key}",
+                "growth",
+                f"Growth of the {what}, {small:,} → {large:,} requests of history "
+                f"({factor:.0f}x data)",
+                after / max(before, 1e-9),
+                "x",
+                baseline=factor,
+                baseline_label="data growth factor",
+                notes=f"{before} ms → {after} ms",
+            )
+        )
 
 
 async def _related_check(ctx: Context) -> None:
