@@ -28,6 +28,24 @@ class CaseRepository:
             stmt = stmt.with_for_update()
         return await self.session.scalar(stmt)
 
+    async def get_with_owner(
+        self, case_id: uuid.UUID, *, for_update: bool = False
+    ) -> tuple[Case, OrgUnit] | None:
+        """The case and its owning unit in one read (every access check needs the owner);
+        with ``for_update`` only the case row is locked."""
+        stmt = (
+            select(Case, OrgUnit)
+            .join(OrgUnit, OrgUnit.id == Case.owner_unit_id)
+            .where(Case.id == case_id)
+        )
+        if for_update and row_locks(self.session):
+            stmt = stmt.with_for_update(of=Case)
+        row = (await self.session.execute(stmt)).one_or_none()
+        if row is None:
+            return None
+        UnitRepository.from_session(self.session).keep(row[1])
+        return row[0], row[1]
+
     async def lock_many(self, case_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Case]:
         """Load and lock these cases in one statement, in id order (every batch locks in the
         same order, so two batches never wait on each other in a cycle)."""
@@ -156,17 +174,18 @@ class UnitRepository:
     def from_session(cls, session: AsyncSession) -> UnitRepository:
         return cls(session)
 
-    def _keep(self, unit: OrgUnit | None) -> OrgUnit | None:
+    def keep(self, unit: OrgUnit | None) -> OrgUnit | None:
+        """Hold ``unit`` for the session's life (see ``_UNITS_READ``)."""
         if unit is not None:
             self._read[unit.id] = unit
         return unit
 
     async def get(self, unit_id: uuid.UUID) -> OrgUnit | None:
         unit = self._read.get(unit_id)
-        return unit if unit is not None else self._keep(await self.session.get(OrgUnit, unit_id))
+        return unit if unit is not None else self.keep(await self.session.get(OrgUnit, unit_id))
 
     async def by_code(self, code: str) -> OrgUnit | None:
-        return self._keep(
+        return self.keep(
             await self.session.scalar(
                 select(OrgUnit).where(OrgUnit.code == code, OrgUnit.active.is_(True))
             )
@@ -178,7 +197,7 @@ class UnitRepository:
         if missing:
             rows = await self.session.scalars(select(OrgUnit).where(OrgUnit.id.in_(missing)))
             for row in rows:
-                self._keep(row)
+                self.keep(row)
                 found[row.id] = row
         return found
 

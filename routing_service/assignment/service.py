@@ -197,10 +197,12 @@ class CaseService:
         *,
         for_update: bool = False,
     ) -> Case:
-        case = await CaseRepository.from_session(session).get(case_id, for_update=for_update)
-        if case is None or not await self.visible(session, principal, case):
+        found = await CaseRepository.from_session(session).get_with_owner(
+            case_id, for_update=for_update
+        )
+        if found is None or not await self.visible(session, principal, found[0]):
             raise CaseNotFound()
-        return case
+        return found[0]
 
     async def visible(self, session: AsyncSession, principal: Principal, case: Case) -> bool:
         owner = await self._owner(session, case)
