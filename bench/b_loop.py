@@ -225,7 +225,7 @@ async def _start() -> tuple[dict[str, int], dict[str, env.Started]]:
     started: dict[str, env.Started] = {}
     for service, port in ports.items():
         started[f"{service}-api"] = env.PROCESSES.spawn(
-            f"loop-{service}-api", env.api_argv(service, port, workers=2), SERVICE_ENV
+            f"loop-{service}-api", env.api_argv(service, port, workers=1), SERVICE_ENV
         )
     for service in ("intake", "routing", "scoring"):
         argv = env.worker_argv(service)
