@@ -19,6 +19,7 @@ How a text is scored:
   confidence 0.
 """
 
+import functools
 import math
 import unicodedata
 from collections.abc import Iterable, Mapping
@@ -130,6 +131,12 @@ def _lexicon(vocabulary: Mapping[Topic, Iterable[str]]) -> dict[str, tuple[Topic
     return lexicon
 
 
+@functools.cache
+def _default_lexicon() -> dict[str, tuple[Topic, str]]:
+    # Built once per process: normalizing every phrase cost as much as matching a request.
+    return _lexicon(TOPIC_KEYWORDS)
+
+
 def _matches(
     text: str, lexicon: Mapping[str, tuple[Topic, str]]
 ) -> list[tuple[int, str, tuple[Topic, str]]]:
@@ -160,7 +167,7 @@ def suggest_topic(
     vocabulary: Mapping[Topic, Iterable[str]] | None = None,
 ) -> TopicSuggestion:
     """Suggest the topic of a request; see the module docstring for the scoring."""
-    lexicon = _lexicon(TOPIC_KEYWORDS if vocabulary is None else vocabulary)
+    lexicon = _default_lexicon() if vocabulary is None else _lexicon(vocabulary)
     scores: dict[Topic, float] = {}
     found: dict[Topic, list[str]] = {}
     for text, weight in ((title, TITLE_WEIGHT), (description, 1.0)):
