@@ -223,12 +223,12 @@ async def run(ctx: Context) -> None:
 async def _start() -> tuple[dict[str, int], dict[str, env.Started]]:
     ports = {"intake": env.free_port(), "routing": env.free_port()}
     started: dict[str, env.Started] = {}
-    # Two API processes each, as a deployment scales its busiest API: the dispatch API is the
-    # loop's bottleneck, and on a saturated machine one process gets one share of the CPU
-    # (measured: ≈ 83 against ≈ 91 dispatches/s with two).
+    # One API process each. Two cost more CPU per dispatch on this 2-core machine (full runs
+    # back to back: 9.1 against 7.5 ms, 71 against 79 dispatches/s), and uvicorn's --workers
+    # share one socket, which can hand every connection to one of them.
     for service, port in ports.items():
         started[f"{service}-api"] = env.PROCESSES.spawn(
-            f"loop-{service}-api", env.api_argv(service, port, workers=2), SERVICE_ENV
+            f"loop-{service}-api", env.api_argv(service, port, workers=1), SERVICE_ENV
         )
     for service in ("intake", "routing", "scoring"):
         argv = env.worker_argv(service)
