@@ -388,7 +388,7 @@ def foreign_share(cpu: dict[str, Any], own_extra_s: float = 0.0) -> float:
         + cpu["postgres_cpu_s"]
         + cpu["postgres_background_cpu_s"]
         + cpu["redis_cpu_s"]
-        + cpu.get("bench_cpu_s", 0.0)
+        + cpu["bench_cpu_s"]
         + own_extra_s
     )
     capacity = (os.cpu_count() or 1) * cpu["wall_s"]

@@ -23,13 +23,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.db import (
     AsyncSessionMaker,
-    discard_after_commit,
     insert_on_conflict,
     run_after_commit,
 )
 from services.group_commit import GroupCommit
 from services.models import InboxEventMixin, utcnow
-from services.outbox import discard_pending
 from services.queue import QueueClient
 from shared.events import EventEnvelope
 
@@ -128,12 +126,8 @@ class EventConsumer:
                 bind_trace(envelope.trace_id, event_id=str(envelope.id), event_type=envelope.type)
                 await delivery.handler(session, envelope)
                 outcomes.append("handled")
-            try:
-                await session.commit()
-            except BaseException:
-                discard_pending(session)
-                discard_after_commit(session)
-                raise
+            # A failed commit leaves with the session, its pending pushes and hooks with it.
+            await session.commit()
             await run_after_commit(session, first.queue_client)
         return outcomes
 

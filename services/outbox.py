@@ -92,10 +92,6 @@ async def publish_committed(session: AsyncSession, queue_client: QueueClient | N
         log.warning("outbox.fast_path_failed", error=str(exc), events=len(rows))
 
 
-def discard_pending(session: AsyncSession) -> None:
-    session.info.pop(PENDING_KEY, None)
-
-
 async def relay_outbox(
     session: AsyncSession, queue_client: QueueClient, *, batch: int = RELAY_BATCH
 ) -> dict[str, int]:

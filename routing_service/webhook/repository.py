@@ -105,20 +105,16 @@ class WebhookDeliveryRepository:
         row = (await self.session.execute(stmt)).one_or_none()
         return None if row is None else (row[0], row[1], row[2])
 
-    async def get_for_update(
-        self, delivery_id: uuid.UUID, *, skip_locked: bool
-    ) -> WebhookDelivery | None:
-        """The delivery, row-locked on PostgreSQL (SQLite serialises writers anyway).
-
-        With ``skip_locked`` a row another worker holds reads as missing.
-        """
+    async def get_for_update(self, delivery_id: uuid.UUID) -> WebhookDelivery | None:
+        """The delivery, row-locked on PostgreSQL (SQLite serialises writers anyway); waits for
+        a worker holding it."""
         stmt = (
             self.get_base_statement()
             .where(WebhookDelivery.id == delivery_id)
             .execution_options(populate_existing=True)
         )
         if row_locks(self.session):
-            stmt = stmt.with_for_update(skip_locked=skip_locked)
+            stmt = stmt.with_for_update()
         return await self.session.scalar(stmt)
 
     async def for_claim(

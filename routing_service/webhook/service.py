@@ -544,7 +544,7 @@ class WebhookService:
             )
             return ("delivered" if delivered is not None else "skipped"), None
         delivery = await WebhookDeliveryRepository.from_session(session).get_for_update(
-            attempt.delivery_id, skip_locked=False
+            attempt.delivery_id
         )
         if (
             delivery is None
