@@ -6,7 +6,9 @@ are *confirmed*. Any other year falls back to Monday-Friday and results that tou
 
 Everything is computed on proleptic ordinals (``date.toordinal()``) against per-year sorted
 arrays of working-day ordinals, so jumping ``n`` working days is a ``bisect`` instead of a
-day-by-day loop.
+day-by-day loop. ``add_working_days``, which every card, reminder and scorecard calls, also keeps
+a dense window of day-indexed tables over the years it has seen, so a deadline is two list
+lookups: its cost does not depend on which deadlines were asked before.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import math
 from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Self
 from zoneinfo import ZoneInfo
 
@@ -45,9 +47,29 @@ _PM_END = (17 * 3600 + 30 * 60) * _US_PER_SECOND
 _AM_LEN = _AM_END - _AM_START
 _DAY_WORK = _AM_LEN + (_PM_END - _PM_START)  # 7.5 h
 
-# Memoised add_working_days results are cheap, but unbounded growth would leak memory in a
-# long-running worker fed arbitrary dates; clearing wholesale keeps the hot path branch-free.
-_MEMO_LIMIT = 200_000
+# The deadline window spans at most this many years (≈ 2 MB of tables).
+_WINDOW_MAX_YEARS = 40
+
+
+def _fixed_offset_span() -> tuple[int, int]:
+    """Local ordinals over which Asia/Shanghai is plain UTC+8, as the installed tzdata says.
+
+    China has not observed daylight saving since 1991-09-15, so from 1992 a UTC instant's local
+    date is the date eight hours later: several times cheaper than ``astimezone``. The span ends
+    at the first month tzdata gives another offset, should China ever change its clocks.
+    """
+    eight = timedelta(hours=8)
+    first = date(1992, 1, 1)
+    year, month = first.year, first.month
+    while year < 2200:
+        if datetime(year, month, 1, 12, tzinfo=SHANGHAI).utcoffset() != eight:
+            break
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return first.toordinal(), date(year, month, 1).toordinal()
+
+
+_FIXED_FROM, _FIXED_UNTIL = _fixed_offset_span()
+_UTC_TO_LOCAL = timedelta(hours=8)
 
 
 # --------------------------------------------------------------------------------------------
@@ -177,6 +199,29 @@ class Deadline:
 # --------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class _Window:
+    """Day-indexed tables over whole years ``first_year..last_year`` for ``add_working_days``.
+
+    Index ``i`` is the day ``origin + i``. ``after[i]`` is the position in ``working`` of the
+    first working day strictly after it; ``unconfirmed_from[i]`` the ordinal where the first
+    unconfirmed year from that day's year on begins (past the window if none). A deadline is
+    shared, immutable, and built once per working day in each of its two provisional states.
+    """
+
+    first_year: int
+    last_year: int
+    origin: int
+    after: list[int]
+    unconfirmed_from: list[int]
+    working: list[int]
+    confirmed: list[Deadline]
+    provisional: list[Deadline]
+
+
+_NO_WINDOW = _Window(0, -1, 0, [], [], [], [], [])
+
+
 def _to_local(moment: datetime) -> datetime:
     """Convert an aware datetime to Asia/Shanghai; naive datetimes are a caller bug."""
     if moment.tzinfo is SHANGHAI:
@@ -212,7 +257,7 @@ class WorkCalendar:
     caller needs a consistent view across the swap.
     """
 
-    __slots__ = ("_confirmed", "_loaded", "_memo", "_tables")
+    __slots__ = ("_confirmed", "_loaded", "_tables", "_window")
 
     def __init__(self, schedules: Iterable[YearSchedule] = ()) -> None:
         """Create a calendar.
@@ -223,7 +268,7 @@ class WorkCalendar:
         self._loaded: dict[int, YearSchedule] = {}
         self._confirmed: frozenset[int] = _LIBRARY_YEARS
         self._tables: dict[int, tuple[int, ...]] = {}
-        self._memo: dict[tuple[int, int], Deadline] = {}
+        self._window = _NO_WINDOW
         for schedule in schedules:
             self.load(schedule)
 
@@ -240,7 +285,7 @@ class WorkCalendar:
         # Swap in fresh caches rather than clearing, so a concurrent reader never sees a
         # half-invalidated state mixing old and new tables.
         self._tables = {}
-        self._memo = {}
+        self._window = _NO_WINDOW
 
     def is_confirmed(self, year: int) -> bool:
         """Whether ``year`` has library data or a loaded table.
@@ -346,26 +391,93 @@ class WorkCalendar:
         Raises:
             ValueError: ``start`` is naive or ``days`` < 1.
         """
-        if start.tzinfo is not SHANGHAI:
-            start = _to_local(start)
-        key = (start.toordinal(), days)
-        hit = self._memo.get(key)
-        if hit is not None:
-            return hit
+        zone = start.tzinfo
+        if zone is UTC:
+            first = (start + _UTC_TO_LOCAL).toordinal()
+            if not _FIXED_FROM <= first < _FIXED_UNTIL:
+                first = start.astimezone(SHANGHAI).toordinal()
+        elif zone is SHANGHAI:
+            first = start.toordinal()
+        else:
+            first = _to_local(start).toordinal()
+        window = self._window
+        day = first - window.origin
+        if 0 <= day < len(window.after) and days >= 1:
+            at = window.after[day] + days - 1
+            if at < len(window.working):
+                if window.working[at] < window.unconfirmed_from[day]:
+                    return window.confirmed[at]
+                return window.provisional[at]
+        return self._deadline_outside_window(first, days)
+
+    def _deadline_outside_window(self, first: int, days: int) -> Deadline:
+        """``add_working_days`` by bisection, for a deadline the window does not cover yet."""
         if days < 1:
             raise ValueError(f"days must be >= 1, got {days}")
-        first = key[0]
         due = self._nth_working_after(first, days)
         due_date = date.fromordinal(due)
-        result = Deadline(
+        deadline = Deadline(
             due_at=datetime.combine(due_date, _END_OF_DAY, tzinfo=SHANGHAI),
             provisional=self.is_provisional(date.fromordinal(first), due_date),
         )
-        memo = self._memo
-        if len(memo) >= _MEMO_LIMIT:
-            memo.clear()
-        memo[key] = result
-        return result
+        # Widen the window to cover this deadline, with a year of slack past it, as long as it
+        # stays within bounds around the current year: the services' deadlines are all near
+        # today, while a far-away date typed into the calculator must neither stretch the window
+        # nor evict today's (such dates keep being bisected).
+        window = self._window
+        if window.first_year > window.last_year:
+            this_year = datetime.now(SHANGHAI).year
+            lo, hi = this_year - 1, this_year + 1
+        else:
+            lo, hi = window.first_year, window.last_year
+        lo = min(lo, date.fromordinal(first).year)
+        hi = min(max(hi, due_date.year + 1), date.max.year)
+        if hi - lo < _WINDOW_MAX_YEARS:
+            self._window = self._build_window(lo, hi)
+        return deadline
+
+    def _build_window(self, first_year: int, last_year: int) -> _Window:
+        years = range(first_year, last_year + 1)
+        starts = [date(year, 1, 1).toordinal() for year in years]
+        ends = [*starts[1:], date(last_year, 12, 31).toordinal() + 1]
+        # Per year, where the first unconfirmed year from it on begins (its own start if it is
+        # unconfirmed: a receipt there is provisional whatever its deadline).
+        unconfirmed_at: list[int] = []
+        following = ends[-1]
+        for year, begins in zip(reversed(years), reversed(starts), strict=True):
+            if year not in self._confirmed:
+                following = begins
+            unconfirmed_at.append(following)
+        unconfirmed_at.reverse()
+
+        working: list[int] = []
+        after: list[int] = []
+        unconfirmed_from: list[int] = []
+        for year, begins, ends_before, unconfirmed in zip(
+            years, starts, ends, unconfirmed_at, strict=True
+        ):
+            working.extend(self._table(year))
+            unconfirmed_from.extend([unconfirmed] * (ends_before - begins))
+        position = 0
+        for ordinal in range(starts[0], ends[-1]):
+            while position < len(working) and working[position] <= ordinal:
+                position += 1
+            after.append(position)
+        confirmed = [
+            Deadline(datetime.combine(date.fromordinal(o), _END_OF_DAY, tzinfo=SHANGHAI), False)
+            for o in working
+        ]
+        provisional = [Deadline(deadline.due_at, True) for deadline in confirmed]
+        return _Window(
+            first_year,
+            last_year,
+            starts[0],
+            after,
+            unconfirmed_from,
+            working,
+            confirmed,
+            provisional,
+        )
 
     def add_working_hours(self, start: datetime, hours: float) -> Deadline:
         """Moment at which ``hours`` of working time (08:30-12:00, 13:30-17:30) are used up.

@@ -3,7 +3,9 @@
 2026 cases follow 国务院办公厅关于2026年部分节假日安排的通知; 2025 cases follow the 2025 notice.
 """
 
-from datetime import UTC, date, datetime, timedelta, timezone
+import random
+from datetime import UTC, date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import chinese_calendar
 import pytest
@@ -329,3 +331,64 @@ def test_hours_and_seconds_are_inverse(cal: WorkCalendar) -> None:
         hours = quarter_hours / 4
         due = cal.add_working_hours(start, hours).due_at
         assert cal.working_seconds_between(start, due) == hours * 3600, hours
+
+
+def _deadline_by_walking(cal: WorkCalendar, start: datetime, days: int) -> Deadline:
+    """Independent oracle: walk day by day from the receipt's local date."""
+    received = start.astimezone(SHANGHAI).date()
+    day, left = received, days
+    while left:
+        day += timedelta(days=1)
+        if cal.is_working_day(day):
+            left -= 1
+    return Deadline(
+        datetime.combine(day, time(23, 59, 59), tzinfo=SHANGHAI),
+        cal.is_provisional(received, day),
+    )
+
+
+def test_deadline_window_matches_walking_across_zones_years_and_loaded_tables() -> None:
+    # 2030 loaded amid unconfirmed years, 2031 loaded with no working day at all: the window's
+    # provisional bookkeeping and its skipping of empty years are both exercised.
+    weekdays_2031 = [
+        date(2031, 1, 1) + timedelta(days=i)
+        for i in range(365)
+        if (date(2031, 1, 1) + timedelta(days=i)).weekday() < 5
+    ]
+    cal = WorkCalendar(
+        [
+            YearSchedule(year=2030, holidays=[date(2030, 10, 1)], workdays=[date(2030, 9, 28)]),
+            YearSchedule(year=2031, holidays=weekdays_2031),
+        ]
+    )
+    # Tue 1988-07-05 15:30 UTC was already Wed 07-06 00:30 in Shanghai under daylight saving.
+    dst_midnight = datetime(1988, 7, 5, 15, 30, tzinfo=UTC)
+    assert cal.add_working_days(dst_midnight, 1).due_at.date() == date(1988, 7, 7)
+    rnd = random.Random(20261205)
+    zones = [UTC, SHANGHAI, timezone(timedelta(hours=-5)), ZoneInfo("America/New_York")]
+    # Weighted to the interesting years: China's daylight-saving era (1986-1991), library
+    # years, the confirmed/unconfirmed edges and far away (outside any window).
+    years = [1987, 1991, 1992, 2004, 2025, 2026, 2027, 2029, 2030, 2031, 2032, 2099, 2500]
+    for _ in range(1500):
+        year = rnd.choice(years)
+        instant = datetime(year, 1, 1, tzinfo=UTC) + timedelta(
+            seconds=rnd.randrange(-20 * 86400, 366 * 86400)
+        )
+        start = instant.astimezone(rnd.choice(zones))
+        days = rnd.choice((1, 2, 5, 10, 20, 60, 250, 400))
+        assert cal.add_working_days(start, days) == _deadline_by_walking(cal, start, days), (
+            start,
+            days,
+        )
+
+
+def test_deadline_window_stays_bounded_for_far_apart_receipts() -> None:
+    cal = WorkCalendar()
+    near = cal.add_working_days(sh(2026, 9, 28), 5)
+    far = cal.add_working_days(sh(9000, 3, 1), 5)
+    assert far == _deadline_by_walking(cal, sh(9000, 3, 1), 5)
+    assert far.provisional
+    # The far receipt did not stretch one window over seven thousand years.
+    window = cal._window
+    assert window.last_year - window.first_year < 41
+    assert cal.add_working_days(sh(2026, 9, 28), 5) == near
