@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Annotated, Any
 
 import structlog
 from fastapi import Depends, Request
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 
 from services.settings import common_settings, is_sqlite
@@ -22,6 +23,7 @@ _log = structlog.get_logger(__name__)
 __all__ = [
     "AsyncSessionMaker",
     "after_commit",
+    "autocommit",
     "run_after_commit",
     "SessionDep",
     "create_engine",
@@ -64,6 +66,14 @@ def row_locks(session: AsyncSession) -> bool:
     """Whether the session's database has row locks (``FOR UPDATE``, ``SKIP LOCKED``):
     PostgreSQL does; SQLite serialises writers and has none."""
     return session.bind is not None and session.bind.dialect.name == "postgresql"
+
+
+@asynccontextmanager
+async def autocommit(sessionmaker: AsyncSessionMaker) -> AsyncIterator[AsyncConnection]:
+    """A connection on which every statement commits by itself: a change made in one statement
+    costs one round trip instead of BEGIN, the statement and COMMIT."""
+    async with sessionmaker() as session:
+        yield await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
 
 def insert_on_conflict(session: AsyncSession, table: Any) -> postgresql.Insert | sqlite.Insert:

@@ -120,11 +120,13 @@ async def claim_answered(
         ),
         key=lambda row: (row["client_id"], row["key"]),
     )  # fmt: skip
+    # Parameters as a list, not .values(rows): SQLAlchemy then sends the same one multi-row
+    # statement but compiles it once per process instead of on every call.
     claimed = await session.execute(
         insert_on_conflict(session, table)
-        .values(rows)
         .on_conflict_do_nothing()
-        .returning(table.c.client_id, table.c.key)
+        .returning(table.c.client_id, table.c.key),
+        rows,
     )
     return {(row.client_id, row.key) for row in claimed}
 

@@ -18,10 +18,11 @@ JSON-serialisable (UUIDs, datetimes and enums are converted). Each delivery carr
 Webhooks payload ``{"type", "timestamp", "data"}`` and its own message id (``msg_<hex>``), the
 ``webhook-id`` receivers deduplicate on: delivery is at least once.
 
-Attempts: a job claims the row (``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL), counts the
-attempt and leases the row for the length of one request, commits, POSTs without holding a
-transaction, then records the outcome under the lock — only if its attempt is still the
-current one. 2xx → ``delivered``; 410 → the subscription is deactivated and the delivery
+Attempts: a job claims the row, counts the attempt and leases the row for the length of one
+request, commits, POSTs without holding a transaction, then records the outcome — only if its
+attempt is still the current one. The usual attempt (due, subscription active, 2xx answer) is
+one autocommitted ``UPDATE … RETURNING`` before the POST and one after; anything else is decided
+under the row lock (``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL). 2xx → ``delivered``; 410 → the subscription is deactivated and the delivery
 dead-lettered; anything else is retried on ``ROUTING_WEBHOOK_RETRY_SCHEDULE`` (with up to 20 % jitter)
 until ``webhook_max_attempts``, then ``dead``. Dead or delivered deliveries can be replayed.
 """
@@ -40,8 +41,8 @@ from urllib.parse import urlsplit
 import orjson
 import structlog
 from arq.constants import job_key_prefix, result_key_prefix
-from sqlalchemy import update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import or_, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from routing_service.config import settings
 from routing_service.models import OrgUnit, WebhookDelivery, WebhookSubscription
@@ -79,6 +80,7 @@ __all__ = [
     "DELIVER_JOB",
     "SWEEP_JOB",
     "Attempt",
+    "Outcome",
     "SendResult",
     "WebhookService",
     "enqueue_delivery",
@@ -482,6 +484,56 @@ class WebhookService:
 
     # ---------------------------------------------------------------- worker side
 
+    async def take_attempt(
+        self, connection: AsyncConnection, delivery_id: uuid.UUID, *, now: datetime
+    ) -> Attempt | None:
+        """The usual :meth:`claim` in one statement, for an autocommit connection: a pending,
+        due delivery of an active subscription with attempts left is counted and leased.
+
+        ``None`` when the delivery is anything else (or on SQLite, whose ``UPDATE … FROM`` cannot
+        return the subscription's columns): :meth:`claim` then says what to do. A worker running
+        the same attempt at that moment waits for this row and then finds it leased, not due.
+        """
+        if connection.dialect.name != "postgresql":
+            return None
+        row = (
+            await connection.execute(
+                update(WebhookDelivery)
+                .where(
+                    WebhookDelivery.id == delivery_id,
+                    WebhookDelivery.status == DeliveryStatus.pending.value,
+                    or_(
+                        WebhookDelivery.next_attempt_at.is_(None),
+                        WebhookDelivery.next_attempt_at <= now + DUE_TOLERANCE,
+                    ),
+                    WebhookDelivery.attempts < settings.webhook_max_attempts,
+                    WebhookSubscription.id == WebhookDelivery.subscription_id,
+                    WebhookSubscription.active.is_(True),
+                )
+                .values(attempts=WebhookDelivery.attempts + 1, next_attempt_at=now + lease())
+                .returning(
+                    WebhookDelivery.attempts,
+                    WebhookSubscription.id,
+                    WebhookSubscription.url,
+                    WebhookSubscription.secret,
+                    WebhookDelivery.message_id,
+                    WebhookDelivery.payload,
+                )
+            )
+        ).one_or_none()
+        if row is None:
+            return None
+        attempts, subscription_id, url, secret, message_id, payload = row
+        return Attempt(
+            delivery_id=delivery_id,
+            subscription_id=subscription_id,
+            attempt=attempts,
+            url=url,
+            secret=secret,
+            message_id=message_id,
+            payload=dict(payload),
+        )
+
     async def claim(
         self, session: AsyncSession, delivery_id: uuid.UUID, *, now: datetime
     ) -> Attempt | Outcome:
@@ -517,6 +569,29 @@ class WebhookService:
             payload=dict(delivery.payload),
         )
 
+    async def record_delivered(
+        self, connection: AsyncConnection, attempt: Attempt, result: SendResult, *, now: datetime
+    ) -> Outcome:
+        """Store a 2xx outcome in one statement, without loading the row (the common case; on
+        an autocommit connection it is one round trip). ``"skipped"`` if superseded."""
+        delivered = await connection.scalar(
+            update(WebhookDelivery)
+            .where(
+                WebhookDelivery.id == attempt.delivery_id,
+                WebhookDelivery.status == DeliveryStatus.pending.value,
+                WebhookDelivery.attempts == attempt.attempt,
+            )
+            .values(
+                status=DeliveryStatus.delivered.value,
+                delivered_at=now,
+                next_attempt_at=None,
+                last_error=None,
+                last_status_code=result.status_code,
+            )
+            .returning(WebhookDelivery.id)
+        )
+        return "delivered" if delivered is not None else "skipped"
+
     async def record(
         self, session: AsyncSession, attempt: Attempt, result: SendResult, *, now: datetime
     ) -> tuple[Outcome, datetime | None]:
@@ -524,25 +599,8 @@ class WebhookService:
         retry, when it is due. A superseded attempt (its lease expired and another worker took
         the delivery) changes nothing."""
         if result.ok:
-            # The common case in one statement, without loading the row first.
-            delivered = await session.scalar(
-                update(WebhookDelivery)
-                .where(
-                    WebhookDelivery.id == attempt.delivery_id,
-                    WebhookDelivery.status == DeliveryStatus.pending.value,
-                    WebhookDelivery.attempts == attempt.attempt,
-                )
-                .values(
-                    status=DeliveryStatus.delivered.value,
-                    delivered_at=now,
-                    next_attempt_at=None,
-                    last_error=None,
-                    last_status_code=result.status_code,
-                )
-                .returning(WebhookDelivery.id)
-                .execution_options(synchronize_session=False)
-            )
-            return ("delivered" if delivered is not None else "skipped"), None
+            connection = await session.connection()
+            return await self.record_delivered(connection, attempt, result, now=now), None
         delivery = await WebhookDeliveryRepository.from_session(session).get_for_update(
             attempt.delivery_id
         )

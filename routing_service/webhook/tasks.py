@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -21,12 +22,13 @@ from routing_service.webhook.service import (
     DELIVER_JOB,
     SWEEP_JOB,
     Attempt,
+    Outcome,
     SendResult,
     enqueue_delivery,
     webhook_service,
 )
 from routing_service.webhook.signing import signed_headers
-from services.db import AsyncSessionMaker
+from services.db import AsyncSessionMaker, autocommit
 from services.models import utcnow
 from services.queue import QueueClient, RedisError
 
@@ -60,17 +62,31 @@ async def deliver_webhook(ctx: Ctx, delivery_id: str) -> str:
         log.warning("webhook.bad_job_argument", delivery_id=delivery_id[:64])
         return "skipped"
     try:
-        async with sessionmaker() as session:
-            claimed = await webhook_service.claim(session, identifier, now=utcnow())
-            await session.commit()
+        async with autocommit(sessionmaker) as connection:
+            claimed: Attempt | Outcome | None = await webhook_service.take_attempt(
+                connection, identifier, now=utcnow()
+            )
+        if claimed is None:
+            async with sessionmaker() as session:
+                claimed = await webhook_service.claim(session, identifier, now=utcnow())
+                await session.commit()
         if not isinstance(claimed, Attempt):
             if claimed == "dead":
                 WEBHOOK_DELIVERIES.labels("dead").inc()
             return claimed
         result = await send(ctx["http"], claimed)
-        async with sessionmaker() as session:
-            outcome, next_at = await webhook_service.record(session, claimed, result, now=utcnow())
-            await session.commit()
+        next_at: datetime | None = None
+        if result.ok:
+            async with autocommit(sessionmaker) as connection:
+                outcome = await webhook_service.record_delivered(
+                    connection, claimed, result, now=utcnow()
+                )
+        else:
+            async with sessionmaker() as session:
+                outcome, next_at = await webhook_service.record(
+                    session, claimed, result, now=utcnow()
+                )
+                await session.commit()
     except (OperationalError, DBAPIError, OSError) as exc:
         # Database unreachable: let arq try again shortly (the sweep is the backstop).
         job_try = int(ctx.get("job_try", 1))
