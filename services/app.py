@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import func, select, text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -25,6 +25,7 @@ from services.observability import (
     configure_logging,
 )
 from services.queue import QueueClient, RedisError
+from services.responses import JSONResponse
 from services.spec import ServiceSpec
 from services.tracing import configure_tracing
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Annotated, Any
 
+import orjson
 import structlog
 from fastapi import Depends, Request
 from sqlalchemy import event
@@ -16,13 +17,13 @@ from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 from services.settings import common_settings, is_sqlite
 
 if TYPE_CHECKING:
-    from services.queue import QueueClient
+    from services.queue import JobRequest, QueueClient
 
 _log = structlog.get_logger(__name__)
 
 __all__ = [
     "AsyncSessionMaker",
-    "after_commit",
+    "enqueue_after_commit",
     "autocommit",
     "run_after_commit",
     "SessionDep",
@@ -49,17 +50,30 @@ def create_engine(
         max_overflow: extra connections allowed under bursts.
     """
     if is_sqlite(url):
-        engine = _create_async_engine(url, connect_args={"timeout": 30})
+        engine = _create_async_engine(
+            url,
+            json_serializer=_json_text,
+            json_deserializer=orjson.loads,
+            connect_args={"timeout": 30},
+        )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return _create_async_engine(
         url,
+        json_serializer=_json_text,
+        json_deserializer=orjson.loads,
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_pre_ping=common_settings().db_pool_pre_ping,
         pool_timeout=10,
         connect_args={"server_settings": {"search_path": schema}, "timeout": 5},
     )
+
+
+def _json_text(value: Any) -> str:
+    # JSON columns (outbox envelopes, webhook payloads, history data) without the standard
+    # library's slower encoder; same compact text, UUIDs and datetimes understood.
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 def row_locks(session: AsyncSession) -> bool:
@@ -115,32 +129,37 @@ async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:
             await run_after_commit(session, request.app.state.queue)
 
 
-AfterCommitHook = Callable[["QueueClient | None"], Awaitable[None]]
-AFTER_COMMIT_KEY = "after_commit"
+AFTER_COMMIT_JOBS = "after_commit_jobs"
 
 
-def after_commit(session: AsyncSession, hook: AfterCommitHook) -> None:
-    """Run ``hook`` once this session's transaction has committed (dropped on rollback)."""
-    session.info.setdefault(AFTER_COMMIT_KEY, []).append(hook)
+def enqueue_after_commit(session: AsyncSession, jobs: Sequence[JobRequest]) -> None:
+    """Push ``jobs`` once this session's transaction has committed, in the same round trip as
+    its outbox events (dropped on rollback). For work whose rows are their own outbox, such as
+    webhook deliveries: a sweep finds what a failed push left behind."""
+    session.info.setdefault(AFTER_COMMIT_JOBS, []).extend(jobs)
 
 
 async def run_after_commit(session: AsyncSession, queue: QueueClient | None) -> None:
-    """Fast paths after a commit: push outbox events, then domain hooks (e.g. webhook jobs).
+    """Fast path after a commit: push the transaction's outbox events and the jobs it asked for
+    in one pipeline.
 
     Failures here never undo the commit; relays and sweeps pick up whatever was missed.
     """
-    from services.outbox import publish_committed
+    from services.outbox import committed_jobs
+    from services.queue import RedisError, enqueue_many
 
-    await publish_committed(session, queue)
-    for hook in session.info.pop(AFTER_COMMIT_KEY, []):
-        try:
-            await hook(queue)
-        except Exception as exc:  # a fast path must never fail a committed request
-            _log.warning("after_commit.failed", error=str(exc)[:300])
+    jobs = [*committed_jobs(session), *session.info.pop(AFTER_COMMIT_JOBS, [])]
+    if not jobs or queue is None or not queue.available:
+        return
+    try:
+        await enqueue_many(queue.redis, jobs)
+    except (RedisError, OSError) as exc:
+        queue.trip()
+        _log.warning("after_commit.push_failed", error=str(exc)[:300], jobs=len(jobs))
 
 
 def discard_after_commit(session: AsyncSession) -> None:
-    session.info.pop(AFTER_COMMIT_KEY, None)
+    session.info.pop(AFTER_COMMIT_JOBS, None)
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_db_session, scope="function")]

@@ -11,12 +11,12 @@ from typing import Any
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.observability import current_request_id
+from services.responses import JSONResponse
 from shared.errors import ErrorBody, ErrorResponse
 
 __all__ = [

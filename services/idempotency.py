@@ -13,7 +13,6 @@ from typing import Any
 
 import orjson
 from fastapi import Request
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select, tuple_, update
@@ -22,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.db import insert_on_conflict
 from services.errors import BadRequest, Conflict
 from services.models import IdempotencyRecordMixin, utcnow
+from services.responses import JSONResponse
 
 __all__ = [
     "IdempotencyKey",

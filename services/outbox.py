@@ -20,11 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.db import row_locks
 from services.models import OutboxEventMixin, utcnow
-from services.queue import JobRequest, QueueClient, RedisError, enqueue_many
+from services.queue import JobRequest, QueueClient, enqueue_many
 from shared.events import EventData, EventEnvelope, routes_for
 from shared.jobs import handle_event_job
 
-__all__ = ["add_event", "publish_committed", "relay_outbox"]
+__all__ = ["add_event", "committed_jobs", "relay_outbox"]
 
 log = structlog.get_logger(__name__)
 
@@ -80,16 +80,11 @@ def _job(queue: str, envelope: dict[str, Any]) -> JobRequest:
     )
 
 
-async def publish_committed(session: AsyncSession, queue_client: QueueClient | None) -> None:
-    """Push the events of the transaction that just committed (best effort; see module doc)."""
+def committed_jobs(session: AsyncSession) -> list[JobRequest]:
+    """The queue jobs for the events of the transaction that just committed (taken from the
+    session, so they are pushed once); :func:`services.db.run_after_commit` pushes them."""
     rows: list[OutboxEventMixin] = session.info.pop(PENDING_KEY, [])
-    if not rows or queue_client is None or not queue_client.available:
-        return
-    try:
-        await enqueue_many(queue_client.redis, [_job(row.queue, row.envelope) for row in rows])
-    except (RedisError, OSError) as exc:
-        queue_client.trip()
-        log.warning("outbox.fast_path_failed", error=str(exc), events=len(rows))
+    return [_job(row.queue, row.envelope) for row in rows]
 
 
 async def relay_outbox(

@@ -5,7 +5,6 @@ import uuid
 from typing import Any
 
 from fastapi import APIRouter, File, Request, UploadFile, status
-from fastapi.responses import JSONResponse
 
 from intake_service.config import settings
 from intake_service.issue.dependencies import ChannelClient, OwnedIssue
@@ -28,6 +27,7 @@ from intake_service.models import IdempotencyRecord, Issue, IssueAttachment
 from services import idempotency
 from services.db import SessionDep
 from services.errors import error_responses
+from services.responses import JSONResponse
 from shared.enums import RequestStatus, Topic
 
 router = APIRouter(prefix="/v1", tags=["requests"])

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, status
-from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from intake_service.config import settings
@@ -28,6 +27,7 @@ from services.db import AsyncSessionMaker, create_sessionmaker, run_after_commit
 from services.group_commit import GroupCommit
 from services.idempotency import IdempotencyKey, claim_answered, stored_answers
 from services.queue import QueueClient
+from services.responses import JSONResponse
 
 __all__ = ["SubmissionGroups", "submission_groups"]
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Literal
 
 import httpx
-from fastapi.responses import JSONResponse
 from pydantic import Field
 
 from services.auth import service_token
 from services.errors import ServiceUnavailable
+from services.responses import JSONResponse
 from services.settings import common_settings
 from shared.schemas.base import InputSchema
 from shared.schemas.text import Comment

@@ -1,10 +1,10 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
 from routing_service.assignment.cards import card_service
@@ -52,6 +52,7 @@ from services.db import SessionDep
 from services.errors import NotFound, error_responses
 from services.idempotency import respond_idempotently
 from services.policy import DEPARTMENT_ROLES, UNIT_KEY, authorize
+from services.responses import JSONResponse
 from shared.enums import CaseStatus
 
 router = APIRouter(prefix="/v1", tags=["cases"])
@@ -69,12 +70,26 @@ def card_out(card: Card, unit: OrgUnit, tracking_no: str | None = None) -> CardO
     )
 
 
-async def case_out(session: SessionDep, case: Case, *, with_suggestions: bool = True) -> CaseOut:
-    cards = await CaseRepository.from_session(session).cards(case.id)
+async def case_out(
+    session: SessionDep,
+    case: Case,
+    *,
+    with_suggestions: bool = True,
+    dispatched: tuple[Sequence[Card], Sequence[Milestone]] | None = None,
+) -> CaseOut:
+    """The case as answered to staff. ``dispatched``: the cards and milestones this transaction
+    just created, when the answer follows a dispatch."""
+    repository = CaseRepository.from_session(session)
+    cards = await repository.cards(case.id)
     units = await UnitRepository.from_session(session).by_ids(
         [c.unit_id for c in cards] + [case.owner_unit_id]
     )
-    milestones = await CaseRepository.from_session(session).milestones(case.id)
+    if dispatched is not None and {c.id for c in cards} == {c.id for c in dispatched[0]}:
+        # Milestones are only created by a dispatch, which always creates cards: a case whose
+        # only cards are this dispatch's has no milestones but this dispatch's.
+        milestones: Sequence[Milestone] = dispatched[1]
+    else:
+        milestones = await repository.milestones(case.id)
     suggestions: list[UnitSuggestionOut] = []
     if with_suggestions and case.status == CaseStatus.awaiting_dispatch.value:
         suggestions = await _suggestions(session, case)
@@ -201,9 +216,9 @@ async def dispatch_case(
     case = await _load_case(session, principal, case_id, "case.dispatch")
 
     async def produce() -> CaseOut:
-        await case_service.dispatch(session, principal, case, data)
+        dispatched = await case_service.dispatch(session, principal, case, data)
         await session.flush()
-        return await case_out(session, case, with_suggestions=False)
+        return await case_out(session, case, with_suggestions=False, dispatched=dispatched)
 
     return await respond_idempotently(request, session, IdempotencyRecord, client_id=_client(principal),
                                       body=data.model_dump(mode="json"), produce=produce)  # fmt: skip

@@ -9,6 +9,7 @@ scoring (facts) need, in the same transaction.
 from __future__ import annotations
 
 import uuid
+from datetime import UTC
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -266,7 +267,8 @@ class CaseService:
 
     async def dispatch(
         self, session: AsyncSession, principal: Principal, case: Case, data: DispatchIn
-    ) -> list[Card]:
+    ) -> tuple[list[Card], list[Milestone]]:
+        """Create the cards (and milestones) of a dispatch; returns both, in position order."""
         if case.status != CaseStatus.awaiting_dispatch.value or case.classification is None:
             raise IllegalTransition("派单", case.status)
         classification = Classification(case.classification)
@@ -332,6 +334,8 @@ class CaseService:
             )
             session.add(card)
             cards.append(card)
+        # In UTC, as read back: the dispatch answer shows these objects, not a re-read.
+        milestones: list[Milestone] = []
         for position, milestone in enumerate(data.milestones):
             due = rules.completion_due(calendar, now, milestone.days)
             owner_card = next(
@@ -342,8 +346,9 @@ class CaseService:
                 ),
                 None,
             )
-            session.add(Milestone(case_id=case.id, card_id=owner_card.id if owner_card else None, name=milestone.name,
-                                  due_at=due.due_at, due_provisional=due.provisional, position=position))  # fmt: skip
+            milestones.append(Milestone(case_id=case.id, card_id=owner_card.id if owner_card else None, name=milestone.name,
+                                        due_at=due.due_at.astimezone(UTC), due_provisional=due.provisional, position=position))  # fmt: skip
+        session.add_all(milestones)
         before = case.status
         case.status = CaseStatus.dispatched.value
         names = "、".join(unit.name for unit, _ in targets)
@@ -359,7 +364,7 @@ class CaseService:
         facts.tell_submitter(session, case, RequestStatus.dispatched, f"已交由{names}办理",
                              agency=names, expected_at=deadline.due_at, provisional=deadline.provisional)  # fmt: skip
         facts.case_snapshot(session, case, await self._owner(session, case))
-        return cards
+        return cards, milestones
 
     async def transfer(
         self, session: AsyncSession, principal: Principal, case: Case, data: TransferIn

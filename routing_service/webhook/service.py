@@ -70,10 +70,10 @@ from routing_service.webhook.schemas import (
 )
 from routing_service.webhook.signing import new_secret
 from services.auth import Principal
-from services.db import after_commit
+from services.db import enqueue_after_commit
 from services.models import utcnow
 from services.policy import in_scope
-from services.queue import JobRequest, QueueClient, RedisError, enqueue_many
+from services.queue import JobRequest, QueueClient, enqueue_many
 from shared.jobs import QUEUE_ROUTING
 
 __all__ = [
@@ -164,22 +164,11 @@ def _delivery_job(
 
 
 def _enqueue_after_commit(session: AsyncSession, jobs: list[tuple[uuid.UUID, int]]) -> None:
-    async def hook(queue_client: QueueClient | None) -> None:
-        if queue_client is None or not queue_client.available:
-            return  # the sweep sends them
-        try:
-            await enqueue_many(
-                queue_client.redis,
-                [
-                    _delivery_job(delivery_id, attempts)
-                    for delivery_id, attempts in jobs[:FAST_PATH_LIMIT]
-                ],
-            )
-        except (RedisError, OSError) as exc:
-            queue_client.trip()
-            log.warning("webhook.fast_path_failed", error=str(exc)[:300], deliveries=len(jobs))
-
-    after_commit(session, hook)
+    # A larger batch (a replay of many dead deliveries) is left to the sweep.
+    enqueue_after_commit(
+        session,
+        [_delivery_job(delivery_id, attempts) for delivery_id, attempts in jobs[:FAST_PATH_LIMIT]],
+    )
 
 
 def _jsonable(data: dict[str, Any]) -> dict[str, Any]:

@@ -5,7 +5,6 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
 from scoring_service.feedback.exceptions import RatingNotFound
@@ -27,6 +26,7 @@ from services.db import SessionDep
 from services.errors import BadRequest, Forbidden, error_responses
 from services.models import utcnow
 from services.policy import SERVICE, authorize
+from services.responses import JSONResponse
 from shared.calendar import SHANGHAI
 
 router = APIRouter(prefix="/v1", tags=["feedback"])

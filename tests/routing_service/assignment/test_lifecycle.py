@@ -195,6 +195,27 @@ class TestReturns:
         assert blocked.status_code == 409
         assert blocked.json()["error"]["code"] == "card_designated"
 
+    async def test_redispatch_answer_keeps_the_first_dispatchs_milestones(
+        self, routing_client: httpx.AsyncClient, routing_sessionmaker: AsyncSessionMaker, org: Org
+    ) -> None:
+        jt_key = await make_key(routing_sessionmaker, ApiKey, "DEPT-JT")
+        case_id = await arrive(routing_sessionmaker)
+        first = await verify_and_dispatch(
+            routing_client, org, case_id, milestones=[{"name": "现场踏勘", "days": 3}]
+        )
+        assert [m["name"] for m in first["milestones"]] == ["现场踏勘"]
+        await ok(await routing_client.post(f"/v1/cards/{first['cards'][0]['id']}/return", headers=key_headers(jt_key),
+                                           json={"reason": "应由规划部门办理"}))  # fmt: skip
+        again = await ok(await routing_client.post(f"/v1/cases/{case_id}/dispatch", headers=org.auth("hs_dispatcher"),
+                                                   json={"units": [{"unit_code": "DEPT-GH"}]}))  # fmt: skip
+        # The answer is read back whole: both cards, and the milestone of the first dispatch.
+        assert len(again["cards"]) == 2
+        assert again["milestones"] == first["milestones"]
+        state = await ok(
+            await routing_client.get(f"/v1/cases/{case_id}", headers=org.auth("hs_dispatcher"))
+        )
+        assert state["milestones"] == again["milestones"]
+
     async def test_return_window_is_two_working_days(
         self, routing_client: httpx.AsyncClient, routing_sessionmaker: AsyncSessionMaker, org: Org
     ) -> None:
