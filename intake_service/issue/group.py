@@ -25,7 +25,7 @@ from intake_service.models import IdempotencyRecord
 from services.api_keys import ApiKeyIdentity
 from services.db import AsyncSessionMaker, create_sessionmaker, run_after_commit
 from services.group_commit import GroupCommit
-from services.idempotency import IdempotencyKey, claim_answered, stored_answers
+from services.idempotency import IdempotencyKey, claim_answered, remember, stored_answers
 from services.queue import QueueClient
 from services.responses import JSONResponse
 
@@ -91,6 +91,7 @@ class SubmissionGroups:
         replay: list[int] = []
         async with self._sessionmaker() as session:
             claimed = await claim_answered(session, IdempotencyRecord, answers)
+            recorded: list[_Pending] = []
             for index, pending in enumerate(group):
                 key = pending.key
                 if key is not None and (key.client_id, key.key) in claimed:
@@ -98,6 +99,11 @@ class SubmissionGroups:
                 elif key is not None:
                     replay.append(index)
                     continue
+                recorded.append(pending)
+            for pending in self._link_repeats(recorded):
+                await remember(session, IdempotencyRecord, pending.key, status.HTTP_201_CREATED,
+                               pending.receipt)  # fmt: skip
+            for pending in recorded:
                 issue_service.record(session, pending.submission)
             await session.commit()
             await run_after_commit(session, self._queue)
@@ -111,6 +117,28 @@ class SubmissionGroups:
             for index, answer in zip(replay, stored, strict=True):
                 results[index] = answer
         return results
+
+    @staticmethod
+    def _link_repeats(recorded: Sequence[_Pending]) -> list[_Pending]:
+        """Link a request that repeats an earlier one of the same group (a double tap sent twice
+        at once): each was decided before the other was written, so neither saw the other.
+        Returns the ones changed; their receipts are rebuilt."""
+        changed: list[_Pending] = []
+        for position, pending in enumerate(recorded):
+            submission = pending.submission
+            if submission.duplicate_of is not None:
+                continue
+            earlier = next(
+                (e for e in recorded[:position] if submission.repeats(e.submission)), None
+            )
+            if earlier is None:
+                continue
+            submission.mark_duplicate(*earlier.submission.chain_root())
+            pending.receipt = receipt_of(
+                submission.issue, submission.secret, submission.duplicate_of
+            ).model_dump(mode="json")
+            changed.append(pending)
+        return changed
 
 
 @asynccontextmanager

@@ -88,6 +88,46 @@ class Submission:
     def duplicate_of(self) -> str | None:
         return self.event.duplicate_of
 
+    def repeats(self, earlier: Submission) -> bool:
+        """Whether this is ``earlier`` sent again: same submitter and type, text alike."""
+        mine, theirs = self.issue, earlier.issue
+        return (
+            mine.submitter_key is not None
+            and mine.submitter_key == theirs.submitter_key
+            and same_request(
+                bigrams(mine.title + mine.description),
+                mine.type,
+                theirs.type,
+                theirs.title + theirs.description,
+            )
+        )
+
+    def mark_duplicate(self, of_id: uuid.UUID, of_tracking_no: str) -> None:
+        """Record this request as a repeat of ``of`` (the first of its chain): kept and linked,
+        answered with the first one's tracking number, not routed as a new case."""
+        self.issue.status = RequestStatus.duplicate.value
+        self.issue.duplicate_of_id = of_id
+        self.issue.related_tracking_nos = None
+        self.history.status = self.issue.status
+        self.history.note = f"与 {of_tracking_no} 重复,已关联"
+        self.event.duplicate_of = of_tracking_no
+        self.event.related = []
+
+    def chain_root(self) -> tuple[uuid.UUID, str]:
+        """The id and tracking number a repeat of this request is linked to."""
+        if self.issue.duplicate_of_id is not None and self.event.duplicate_of is not None:
+            return self.issue.duplicate_of_id, self.event.duplicate_of
+        return self.issue.id, self.issue.tracking_no
+
+
+def same_request(text: frozenset[str], type_: str, earlier_type: str, earlier_text: str) -> bool:
+    """Whether a request of ``type_`` whose text has the bigrams ``text`` repeats an earlier one
+    (by the same submitter: the caller checks that)."""
+    return (
+        earlier_type == type_
+        and similarity(text, bigrams(earlier_text)) >= settings.duplicate_similarity
+    )
+
 
 class IssueService:
     async def submit(
@@ -143,9 +183,8 @@ class IssueService:
         duplicate_of = None
         if key is not None:
             for earlier in await repository.recent_by_submitter(key, since):
-                if earlier.type == data.type.value and (
-                    similarity(text, bigrams(earlier.title + earlier.description))
-                    >= settings.duplicate_similarity
+                if same_request(
+                    text, data.type.value, earlier.type, earlier.title + earlier.description
                 ):
                     duplicate_of = earlier
                     break
@@ -200,8 +239,7 @@ class IssueService:
             submitter_key=key,
             anonymous=data.anonymous,
             confidential=confidential,
-            status=(RequestStatus.duplicate if duplicate_of else RequestStatus.received).value,
-            duplicate_of_id=duplicate_of.id if duplicate_of else None,
+            status=RequestStatus.received.value,
             related_tracking_nos=",".join(related) or None,
             api_key_id=client.key_id if client else None,
             recorded_by=data.recorded_by,
@@ -212,14 +250,7 @@ class IssueService:
             status_changed_at=now,
         )
         history = IssueHistory(
-            issue_id=issue.id,
-            status=issue.status,
-            note=(
-                f"与 {duplicate_of.tracking_no} 重复,已关联"
-                if duplicate_of
-                else f"已受理({data.channel.label_zh})"
-            ),
-            at=now,
+            issue_id=issue.id, status=issue.status, note=f"已受理({data.channel.label_zh})", at=now
         )
         event = RequestSubmitted(
             request_id=issue.id,
@@ -239,13 +270,15 @@ class IssueService:
             anonymous=issue.anonymous,
             confidential=issue.confidential,
             attachments=[],
-            duplicate_of=duplicate_of.tracking_no if duplicate_of else None,
             related=related,
             cppcc_member_id=cppcc_member_id,
             cppcc_visit_id=cppcc_visit_id,
             received_at=now,
         )
-        return Submission(issue, history, event, secret)
+        submission = Submission(issue, history, event, secret)
+        if duplicate_of is not None:
+            submission.mark_duplicate(duplicate_of.id, duplicate_of.tracking_no)
+        return submission
 
     @staticmethod
     def record(session: AsyncSession, submission: Submission) -> None:

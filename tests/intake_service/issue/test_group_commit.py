@@ -8,6 +8,7 @@ import asyncio
 from typing import Any
 
 import httpx
+import orjson
 from prometheus_client import REGISTRY
 from redis.asyncio import Redis
 from sqlalchemy import func, select
@@ -94,3 +95,59 @@ async def test_twins_in_one_group_get_one_answer_and_a_reused_key_a_409(
     assert reused.status_code == 409
     assert reused.json()["error"]["code"] == "idempotency_key_reused"
     assert await _count(intake_session, Issue) == 2
+
+
+async def test_a_request_sent_several_times_at_once_is_linked_not_duplicated(
+    intake_client: httpx.AsyncClient, intake_session: AsyncSession
+) -> None:
+    # A double tap on a flaky network: the same request sent again before the first is written,
+    # each copy with its own Idempotency-Key. Every copy is decided before any is written, so
+    # none sees another in the database; in one group the later copies are linked to the first.
+    from intake_service.app import app
+    from intake_service.issue.group import _Pending
+    from intake_service.issue.schemas import IssueCreate
+    from intake_service.issue.service import issue_service, receipt_of
+    from services.idempotency import IdempotencyKey
+
+    groups = app.state.submission_groups
+    same = IssueCreate.model_validate(submission(
+        title="园区路灯不亮",
+        description="新兴国际园区北门路灯连续一周不亮,夜间货车进出有安全隐患。",
+        submitter={"kind": "person", "name": "李四", "phone": "13900001111"},
+    ))  # fmt: skip
+    other = IssueCreate.model_validate(_distinct(1))
+    pending = []
+    for index, data in enumerate([same, other, same, same]):
+        async with groups._reads() as reads:
+            prepared = await issue_service.prepare(reads, data, client=None)
+        receipt = receipt_of(prepared.issue, prepared.secret, prepared.duplicate_of)
+        key = IdempotencyKey("bench-client", f"tap-{index}", f"fp-{index}")
+        pending.append(_Pending(prepared, key, receipt.model_dump(mode="json")))
+    assert all(p.submission.duplicate_of is None for p in pending)
+
+    answers = await groups._commit(pending)
+    receipts = [orjson.loads(answer.body) for answer in answers]
+    first = receipts[0]["tracking_no"]
+    assert [r["duplicate_of"] for r in receipts] == [None, None, first, first]
+    assert [r["status"] for r in receipts] == ["received", "received", "duplicate", "duplicate"]
+
+    rows = {
+        row.tracking_no: row
+        for row in (
+            await intake_session.execute(select(Issue.tracking_no, Issue.status, Issue.duplicate_of_id, Issue.id))
+        ).all()
+    }  # fmt: skip
+    assert rows[receipts[2]["tracking_no"]].duplicate_of_id == rows[first].id
+    assert rows[receipts[3]["tracking_no"]].duplicate_of_id == rows[first].id
+    notes = (
+        await intake_session.scalars(select(IssueHistory.note).where(IssueHistory.status == "duplicate"))
+    ).all()  # fmt: skip
+    assert notes == [f"与 {first} 重复,已关联"] * 2
+    events = (await intake_session.scalars(select(OutboxEvent.envelope))).all()
+    linked = {e["data"]["tracking_no"]: e["data"]["duplicate_of"] for e in events}
+    assert linked[receipts[3]["tracking_no"]] == first
+    # The stored answer of a linked copy is its linked receipt: a retry replays that.
+    stored = await intake_session.scalar(
+        select(IdempotencyRecord.response_body).where(IdempotencyRecord.key == "tap-3")
+    )
+    assert stored == receipts[3]
