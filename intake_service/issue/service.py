@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
@@ -88,18 +89,18 @@ class Submission:
     def duplicate_of(self) -> str | None:
         return self.event.duplicate_of
 
+    @functools.cached_property
+    def text(self) -> frozenset[str]:
+        """The bigrams of title and description, as duplicate checks compare them."""
+        return bigrams(self.issue.title + self.issue.description)
+
     def repeats(self, earlier: Submission) -> bool:
         """Whether this is ``earlier`` sent again: same submitter and type, text alike."""
         mine, theirs = self.issue, earlier.issue
         return (
             mine.submitter_key is not None
             and mine.submitter_key == theirs.submitter_key
-            and same_request(
-                bigrams(mine.title + mine.description),
-                mine.type,
-                theirs.type,
-                theirs.title + theirs.description,
-            )
+            and same_request(self.text, mine.type, earlier.text, theirs.type)
         )
 
     def mark_duplicate(self, of_id: uuid.UUID, of_tracking_no: str) -> None:
@@ -120,13 +121,12 @@ class Submission:
         return self.issue.id, self.issue.tracking_no
 
 
-def same_request(text: frozenset[str], type_: str, earlier_type: str, earlier_text: str) -> bool:
-    """Whether a request of ``type_`` whose text has the bigrams ``text`` repeats an earlier one
-    (by the same submitter: the caller checks that)."""
-    return (
-        earlier_type == type_
-        and similarity(text, bigrams(earlier_text)) >= settings.duplicate_similarity
-    )
+def same_request(
+    text: frozenset[str], type_: str, earlier_text: frozenset[str], earlier_type: str
+) -> bool:
+    """Whether a request (its type and text bigrams) repeats an earlier one by the same
+    submitter (the caller checks the submitter)."""
+    return earlier_type == type_ and similarity(text, earlier_text) >= settings.duplicate_similarity
 
 
 class IssueService:
