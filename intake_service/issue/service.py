@@ -183,9 +183,8 @@ class IssueService:
         duplicate_of = None
         if key is not None:
             for earlier in await repository.recent_by_submitter(key, since):
-                if same_request(
-                    text, data.type.value, earlier.type, earlier.title + earlier.description
-                ):
+                earlier_text = bigrams(earlier.title + earlier.description)
+                if same_request(text, data.type.value, earlier_text, earlier.type):
                     duplicate_of = earlier
                     break
         if duplicate_of is not None and duplicate_of.duplicate_of_id is not None:
