@@ -13,17 +13,15 @@ import pytest
 
 from routing_service.models import Model, OrgUnit
 from routing_service.webhook.tasks import deliver_webhook
-from services.db import AsyncSessionMaker, create_engine, create_sessionmaker
+from services.db import AsyncSessionMaker
+from tests.fixtures.database import sqlite_sessionmaker_for
 from tests.routing_service.webhook.helpers import Receiver, add_subscription, load, notify
 
 
 @pytest.fixture
 async def sqlite_sessionmaker(tmp_path: Path) -> AsyncIterator[AsyncSessionMaker]:
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'routing.db'}", schema="routing")
-    async with engine.begin() as connection:
-        await connection.run_sync(Model.metadata.create_all)
-    yield create_sessionmaker(engine)
-    await engine.dispose()
+    async with sqlite_sessionmaker_for(tmp_path, Model.metadata, "routing") as sessionmaker:
+        yield sessionmaker
 
 
 async def test_delivered_then_skipped_on_sqlite(

@@ -11,7 +11,8 @@ import pytest
 from scoring_service.evaluation.service import Month, evaluation_service
 from scoring_service.evaluation.statistics import statistics_service
 from scoring_service.models import Model
-from services.db import AsyncSessionMaker, create_engine, create_sessionmaker
+from services.db import AsyncSessionMaker
+from tests.fixtures.database import sqlite_sessionmaker_for
 from tests.scoring_service.evaluation.helpers import (
     FG,
     GH,
@@ -27,11 +28,8 @@ from tests.scoring_service.evaluation.test_statistics import build
 
 @pytest.fixture
 async def sqlite_sessionmaker(tmp_path: Path) -> AsyncIterator[AsyncSessionMaker]:
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'scoring.db'}", schema="scoring")
-    async with engine.begin() as connection:
-        await connection.run_sync(Model.metadata.create_all)
-    yield create_sessionmaker(engine)
-    await engine.dispose()
+    async with sqlite_sessionmaker_for(tmp_path, Model.metadata, "scoring") as sessionmaker:
+        yield sessionmaker
 
 
 async def test_scorecards_and_annual_on_sqlite(sqlite_sessionmaker: AsyncSessionMaker) -> None:
