@@ -3,17 +3,25 @@ dedupes deliveries, and snapshots only move forward by revision)."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scoring_service.config import settings
 from scoring_service.models import CardFact, CaseFact, RequestFact, RevisitTask, VisitFact
-from services.db import row_locks
+from services.db import add_locked, lock_rows, locked_row
 from services.models import utcnow
 from shared.calendar import default_calendar
 from shared.enums import CaseStatus
-from shared.events import CardSnapshot, CaseSnapshot, RequestSubmitted, VisitLogged
+from shared.events import (
+    CardSnapshot,
+    CaseSnapshot,
+    EventEnvelope,
+    RequestSubmitted,
+    VisitLogged,
+)
 
 _REVISIT_AFTER = (CaseStatus.completed, CaseStatus.answered)
 
@@ -44,11 +52,18 @@ async def apply_request(session: AsyncSession, event: RequestSubmitted) -> None:
     )
 
 
+async def lock_cases(session: AsyncSession, envelopes: Sequence[EventEnvelope]) -> None:
+    """The case facts a group of snapshots will update, read and locked in one statement."""
+    await lock_rows(session, CaseFact, (uuid.UUID(e.data["case_id"]) for e in envelopes))
+
+
+async def lock_cards(session: AsyncSession, envelopes: Sequence[EventEnvelope]) -> None:
+    await lock_rows(session, CardFact, (uuid.UUID(e.data["card_id"]) for e in envelopes))
+
+
 async def apply_case(session: AsyncSession, snapshot: CaseSnapshot) -> None:
     # Snapshots of one case can be applied by two workers at once: lock, then compare revisions.
-    current = await session.get(
-        CaseFact, snapshot.case_id, with_for_update=row_locks(session) or None
-    )
+    current = await locked_row(session, CaseFact, snapshot.case_id)
     if current is not None and current.revision >= snapshot.revision:
         return  # an older snapshot arriving late
     values = snapshot.model_dump()
@@ -56,7 +71,7 @@ async def apply_case(session: AsyncSession, snapshot: CaseSnapshot) -> None:
     values = {k: (v.value if hasattr(v, "value") else v) for k, v in values.items()}
     was = current.status if current is not None else None
     if current is None:
-        session.add(CaseFact(**_fields(CaseFact, values)))
+        add_locked(session, CaseFact(**_fields(CaseFact, values)), snapshot.case_id)
     else:
         for key, value in _fields(CaseFact, values).items():
             setattr(current, key, value)
@@ -82,14 +97,12 @@ async def _open_revisit(session: AsyncSession, snapshot: CaseSnapshot) -> None:
 
 
 async def apply_card(session: AsyncSession, snapshot: CardSnapshot) -> None:
-    current = await session.get(
-        CardFact, snapshot.card_id, with_for_update=row_locks(session) or None
-    )
+    current = await locked_row(session, CardFact, snapshot.card_id)
     if current is not None and current.revision >= snapshot.revision:
         return
     values = {k: (v.value if hasattr(v, "value") else v) for k, v in snapshot.model_dump().items()}
     if current is None:
-        session.add(CardFact(**_fields(CardFact, values)))
+        add_locked(session, CardFact(**_fields(CardFact, values)), snapshot.card_id)
     else:
         for key, value in _fields(CardFact, values).items():
             setattr(current, key, value)

@@ -9,7 +9,7 @@ from scoring_service import facts
 from scoring_service.feedback.service import feedback_service
 from scoring_service.spec import spec
 from services.db import run_after_commit
-from services.inbox import EventHandler
+from services.inbox import EventHandler, Prefetch
 from services.worker import build_worker_settings
 from shared.events import CardSnapshot, CaseSnapshot, EventEnvelope, RequestSubmitted, VisitLogged
 
@@ -46,9 +46,16 @@ HANDLERS: dict[str, EventHandler] = {
     VisitLogged.TYPE: on_visit_logged,
 }
 
+# Read and locked once per group of events (see EventConsumer).
+PREFETCH: dict[str, Prefetch] = {
+    CaseSnapshot.TYPE: facts.lock_cases,
+    CardSnapshot.TYPE: facts.lock_cards,
+}
+
 WorkerSettings = build_worker_settings(
     spec,
     handlers=HANDLERS,
+    prefetch=PREFETCH,
     cron_jobs=[
         cron(
             expire_revisits,

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
 
 import orjson
 import structlog
 from fastapi import Depends, Request
-from sqlalchemy import event
+from sqlalchemy import event, select
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
@@ -31,10 +32,14 @@ __all__ = [
     "create_sessionmaker",
     "get_db_session",
     "insert_on_conflict",
+    "lock_rows",
+    "locked_row",
+    "add_locked",
     "row_locks",
 ]
 
 AsyncSessionMaker = async_sessionmaker[AsyncSession]
+T = TypeVar("T")
 
 
 def create_engine(
@@ -88,6 +93,41 @@ async def autocommit(sessionmaker: AsyncSessionMaker) -> AsyncIterator[AsyncConn
     costs one round trip instead of BEGIN, the statement and COMMIT."""
     async with sessionmaker() as session:
         yield await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+
+
+LOCKED_ROWS = "locked_rows"
+
+
+async def lock_rows(session: AsyncSession, model: Any, keys: Iterable[Any]) -> None:
+    """Read and lock (PostgreSQL) the rows of ``model`` with these primary keys in one statement,
+    in key order (so transactions locking overlapping sets cannot deadlock); :func:`locked_row`
+    then answers for them without a query, a missing row included."""
+    wanted = sorted(set(keys))
+    if not wanted:
+        return
+    (key_column,) = sa_inspect(model).primary_key
+    stmt = select(model).where(key_column.in_(wanted)).order_by(key_column)
+    if row_locks(session):
+        stmt = stmt.with_for_update()
+    found = {getattr(row, key_column.key): row for row in await session.scalars(stmt)}
+    known: dict[tuple[Any, Any], Any] = session.info.setdefault(LOCKED_ROWS, {})
+    known.update({(model, key): found.get(key) for key in wanted})
+
+
+async def locked_row(session: AsyncSession, model: type[T], key: Any) -> T | None:
+    """The row of ``model`` with this primary key, locked for the transaction on PostgreSQL:
+    from :func:`lock_rows` when a group read it already, else read (and locked) now."""
+    known: dict[tuple[Any, Any], Any] = session.info.get(LOCKED_ROWS, {})
+    if (model, key) in known:
+        return cast("T | None", known[(model, key)])
+    return await session.get(model, key, with_for_update=row_locks(session) or None)
+
+
+def add_locked(session: AsyncSession, row: Any, key: Any) -> None:
+    """Add a new row and answer :func:`locked_row` with it for the rest of the transaction
+    (a later event of the same group about the same key updates it instead of inserting)."""
+    session.add(row)
+    session.info.setdefault(LOCKED_ROWS, {})[(type(row), key)] = row
 
 
 def insert_on_conflict(session: AsyncSession, table: Any) -> postgresql.Insert | sqlite.Insert:

@@ -37,6 +37,9 @@ __all__ = ["EventConsumer", "EventHandler"]
 log = structlog.get_logger(__name__)
 
 EventHandler = Callable[[AsyncSession, EventEnvelope], Awaitable[None]]
+# Reads (and locks) what a group's events of one type will need, in one statement, before their
+# handlers run: see :func:`services.db.lock_rows`.
+Prefetch = Callable[[AsyncSession, Sequence[EventEnvelope]], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +58,7 @@ class EventConsumer:
             they never commit.
         known_versions: newest payload version each handler understands; newer events are
             acknowledged and logged, not failed, so producers can upgrade first.
+        prefetch: event type → what to read for a group's events of that type at once.
     """
 
     def __init__(
@@ -63,12 +67,14 @@ class EventConsumer:
         handlers: Mapping[str, EventHandler],
         known_versions: Mapping[str, int] | None = None,
         *,
+        prefetch: Mapping[str, Prefetch] | None = None,
         name: str = "events",
         max_group: int = 32,
     ) -> None:
         self.inbox_model = inbox_model
         self.handlers = dict(handlers)
         self.known_versions = dict(known_versions or {})
+        self.prefetch = dict(prefetch or {})
         self._name = f"{name}_events"
         self._max_group = max_group
         self._groups: GroupCommit[_Delivery, str] | None = None
@@ -117,6 +123,9 @@ class EventConsumer:
         first = deliveries[0]
         async with first.sessionmaker() as session:
             claimed = await self._claim(session, [d.envelope for d in deliveries])
+            await self._prefetch(
+                session, [d.envelope for d in deliveries if d.envelope.id in claimed]
+            )
             outcomes: list[str] = []
             for delivery in deliveries:
                 envelope = delivery.envelope
@@ -131,6 +140,14 @@ class EventConsumer:
             await session.commit()
             await run_after_commit(session, first.queue_client)
         return outcomes
+
+    async def _prefetch(self, session: AsyncSession, envelopes: Sequence[EventEnvelope]) -> None:
+        by_type: dict[str, list[EventEnvelope]] = {}
+        for envelope in envelopes:
+            if envelope.type in self.prefetch:
+                by_type.setdefault(envelope.type, []).append(envelope)
+        for event_type, of_type in by_type.items():
+            await self.prefetch[event_type](session, of_type)
 
     async def _claim(self, session: AsyncSession, envelopes: Sequence[EventEnvelope]) -> set[Any]:
         """Record the events as applied, in one statement; returns the ids not applied before.

@@ -19,7 +19,7 @@ from arq.worker import Worker as ArqWorker
 from prometheus_client import start_http_server
 
 from services.db import create_engine, create_sessionmaker
-from services.inbox import EventConsumer, EventHandler
+from services.inbox import EventConsumer, EventHandler, Prefetch
 from services.models import utcnow
 from services.observability import EVENTS_HANDLED, configure_logging
 from services.outbox import relay_outbox
@@ -101,10 +101,13 @@ def build_worker_settings(
     functions: Sequence[Function] = (),
     cron_jobs: Sequence[CronJob] = (),
     known_versions: dict[str, int] | None = None,
+    prefetch: dict[str, Prefetch] | None = None,
     on_startup: Callable[[Ctx], Awaitable[None]] | None = None,
 ) -> type:
     """Build the ``WorkerSettings`` class arq runs for one service (queue = service name)."""
-    consumer = EventConsumer(spec.inbox_model, handlers, known_versions, name=spec.name)
+    consumer = EventConsumer(
+        spec.inbox_model, handlers, known_versions, prefetch=prefetch, name=spec.name
+    )
 
     async def startup(ctx: Ctx) -> None:
         common = spec.settings.common()

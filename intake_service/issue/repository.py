@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from intake_service.models import Issue, IssueAttachment
-from services.db import row_locks
+from services.db import locked_row
 from shared.enums import RequestStatus
 
 # What the duplicate check needs of an earlier request.
@@ -46,9 +46,10 @@ class IssueRepository:
 
     async def get_by_id(self, issue_id: uuid.UUID, *, for_update: bool = False) -> Issue | None:
         # Status events for one request may be applied by two workers at once: lock the row so
-        # the older one cannot win (lost update).
-        locking = for_update and row_locks(self.session)
-        return await self.session.get(Issue, issue_id, with_for_update=locking or None)
+        # the older one cannot win (lost update). A group of events locked its rows at once.
+        if for_update:
+            return await locked_row(self.session, Issue, issue_id)
+        return await self.session.get(Issue, issue_id)
 
     async def recent_by_submitter(
         self, submitter_key: str, since: datetime
