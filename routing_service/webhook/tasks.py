@@ -8,6 +8,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+import aiohttp
 import httpx
 import orjson
 import structlog
@@ -130,7 +131,12 @@ async def send(http: httpx.AsyncClient, attempt: Attempt) -> SendResult:
                 follow_redirects=False,
             ) as response:
                 snippet = await _read_prefix(response, RESPONSE_SNIPPET_BYTES)
-    except (TimeoutError, httpx.TimeoutException):
+    except (TimeoutError, httpx.TimeoutException) as exc:
+        cause = exc.__cause__
+        if isinstance(cause, aiohttp.ClientConnectionError) and not isinstance(cause, TimeoutError):
+            # The aiohttp transport reports a refused or failed connection as ConnectTimeout:
+            # record what happened, not a timeout that never ran.
+            return SendResult(error=f"ConnectError: {cause}"[:500])
         return SendResult(error=f"timeout after {timeout:g}s")
     except Exception as exc:  # any failure of an untrusted endpoint is a failed attempt
         return SendResult(error=f"{type(exc).__name__}: {exc}"[:500])

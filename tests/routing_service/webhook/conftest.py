@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-import httpx
 import pytest
 
 from services.db import AsyncSessionMaker
 from services.queue import QueueClient
+from services.worker import outbound_http
 from tests.fixtures.environment import RUN_REDIS_URL
 from tests.fixtures.processes import free_port
 from tests.routing_service.webhook.helpers import Receiver
@@ -41,7 +41,7 @@ async def ctx(
     routing_sessionmaker: AsyncSessionMaker, queue_client: QueueClient
 ) -> AsyncIterator[dict[str, Any]]:
     """What the routing worker puts in arq's ``ctx``."""
-    async with httpx.AsyncClient() as http:
+    async with outbound_http() as http:
         yield {
             "sessionmaker": routing_sessionmaker,
             "http": http,
