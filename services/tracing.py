@@ -9,6 +9,8 @@ of Yingshang; an image that wants them installs them at build time (``deploy/REA
     opentelemetry-exporter-otlp-proto-http    (or -proto-grpc; OTEL_EXPORTER_OTLP_PROTOCOL picks)
     opentelemetry-instrumentation-fastapi     (server spans; optional)
     opentelemetry-instrumentation-httpx       (client spans + traceparent on REST calls; optional)
+    opentelemetry-instrumentation-aiohttp-client  (the same for webhooks, which httpx sends
+                                              through aiohttp; optional)
     opentelemetry-instrumentation-sqlalchemy  (database spans; optional)
     opentelemetry-instrumentation-redis       (queue spans; optional)
 
@@ -146,6 +148,7 @@ def _instrument_libraries(provider: Any) -> None:
     """Process-wide client instrumentations, each only if its package is installed."""
     for module_name, class_name in (
         ("opentelemetry.instrumentation.httpx", "HTTPXClientInstrumentor"),
+        ("opentelemetry.instrumentation.aiohttp_client", "AioHttpClientInstrumentor"),
         ("opentelemetry.instrumentation.sqlalchemy", "SQLAlchemyInstrumentor"),
         ("opentelemetry.instrumentation.redis", "RedisInstrumentor"),
     ):
