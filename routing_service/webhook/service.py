@@ -41,7 +41,7 @@ from urllib.parse import urlsplit
 import orjson
 import structlog
 from arq.constants import job_key_prefix, result_key_prefix
-from sqlalchemy import or_, update
+from sqlalchemy import bindparam, or_, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from routing_service.config import settings
@@ -222,6 +222,49 @@ class SendResult:
     @property
     def ok(self) -> bool:
         return self.status_code is not None and 200 <= self.status_code < 300
+
+
+# The two statements of the usual attempt, built once (constructing them per call cost as much
+# CPU as sending them); see WebhookService.take_attempt and .record_delivered.
+_TAKE_ATTEMPT = (
+    update(WebhookDelivery)
+    .where(
+        WebhookDelivery.id == bindparam("delivery_id"),
+        WebhookDelivery.status == DeliveryStatus.pending.value,
+        or_(
+            WebhookDelivery.next_attempt_at.is_(None),
+            WebhookDelivery.next_attempt_at <= bindparam("due_by"),
+        ),
+        WebhookDelivery.attempts < bindparam("max_attempts"),
+        WebhookSubscription.id == WebhookDelivery.subscription_id,
+        WebhookSubscription.active.is_(True),
+    )
+    .values(attempts=WebhookDelivery.attempts + 1, next_attempt_at=bindparam("lease_until"))
+    .returning(
+        WebhookDelivery.attempts,
+        WebhookSubscription.id,
+        WebhookSubscription.url,
+        WebhookSubscription.secret,
+        WebhookDelivery.message_id,
+        WebhookDelivery.payload,
+    )
+)
+_RECORD_DELIVERED = (
+    update(WebhookDelivery)
+    .where(
+        WebhookDelivery.id == bindparam("delivery_id"),
+        WebhookDelivery.status == DeliveryStatus.pending.value,
+        WebhookDelivery.attempts == bindparam("attempt"),
+    )
+    .values(
+        status=DeliveryStatus.delivered.value,
+        delivered_at=bindparam("at"),
+        next_attempt_at=None,
+        last_error=None,
+        last_status_code=bindparam("status_code"),
+    )
+    .returning(WebhookDelivery.id)
+)
 
 
 class WebhookService:
@@ -485,31 +528,13 @@ class WebhookService:
         """
         if connection.dialect.name != "postgresql":
             return None
-        row = (
-            await connection.execute(
-                update(WebhookDelivery)
-                .where(
-                    WebhookDelivery.id == delivery_id,
-                    WebhookDelivery.status == DeliveryStatus.pending.value,
-                    or_(
-                        WebhookDelivery.next_attempt_at.is_(None),
-                        WebhookDelivery.next_attempt_at <= now + DUE_TOLERANCE,
-                    ),
-                    WebhookDelivery.attempts < settings.webhook_max_attempts,
-                    WebhookSubscription.id == WebhookDelivery.subscription_id,
-                    WebhookSubscription.active.is_(True),
-                )
-                .values(attempts=WebhookDelivery.attempts + 1, next_attempt_at=now + lease())
-                .returning(
-                    WebhookDelivery.attempts,
-                    WebhookSubscription.id,
-                    WebhookSubscription.url,
-                    WebhookSubscription.secret,
-                    WebhookDelivery.message_id,
-                    WebhookDelivery.payload,
-                )
-            )
-        ).one_or_none()
+        parameters = {
+            "delivery_id": delivery_id,
+            "due_by": now + DUE_TOLERANCE,
+            "max_attempts": settings.webhook_max_attempts,
+            "lease_until": now + lease(),
+        }
+        row = (await connection.execute(_TAKE_ATTEMPT, parameters)).one_or_none()
         if row is None:
             return None
         attempts, subscription_id, url, secret, message_id, payload = row
@@ -563,22 +588,13 @@ class WebhookService:
     ) -> Outcome:
         """Store a 2xx outcome in one statement, without loading the row (the common case; on
         an autocommit connection it is one round trip). ``"skipped"`` if superseded."""
-        delivered = await connection.scalar(
-            update(WebhookDelivery)
-            .where(
-                WebhookDelivery.id == attempt.delivery_id,
-                WebhookDelivery.status == DeliveryStatus.pending.value,
-                WebhookDelivery.attempts == attempt.attempt,
-            )
-            .values(
-                status=DeliveryStatus.delivered.value,
-                delivered_at=now,
-                next_attempt_at=None,
-                last_error=None,
-                last_status_code=result.status_code,
-            )
-            .returning(WebhookDelivery.id)
-        )
+        parameters = {
+            "delivery_id": attempt.delivery_id,
+            "attempt": attempt.attempt,
+            "at": now,
+            "status_code": result.status_code,
+        }
+        delivered = await connection.scalar(_RECORD_DELIVERED, parameters)
         return "delivered" if delivered is not None else "skipped"
 
     async def record(
