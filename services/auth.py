@@ -9,6 +9,7 @@ the scope checks in :mod:`services.policy` need.
 from __future__ import annotations
 
 import functools
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -21,7 +22,7 @@ from fastapi import Depends, Header
 
 from services.errors import Unauthorized
 from services.models import utcnow
-from services.settings import common_settings
+from services.settings import CommonSettings, common_settings
 
 __all__ = [
     "BearerPrincipal",
@@ -110,11 +111,34 @@ def _jwks_client(url: str) -> jwt.PyJWKClient:
     return jwt.PyJWKClient(url, cache_keys=True, lifespan=300, timeout=5)
 
 
+# Tokens verified so far, until they expire: a token cannot change, so the requests of one
+# session (its every call carries the same token) verify the signature once. Forgotten when the
+# settings they were verified under are replaced; bounded, cleared wholesale when full.
+_VERIFIED: dict[str, tuple[Principal, float]] = {}
+_VERIFIED_LIMIT = 10_000
+_verified_under: list[CommonSettings] = []
+
+
 def decode_token(token: str) -> Principal:
     """Verify a bearer token: ours (HS256, SECRET_KEY) or, when ``JWKS_URL`` is configured, an
     external identity provider's (asymmetric, key from its JWKS; role/unit/path claims mapped by
     ``JWT_*_CLAIM``)."""
     settings = common_settings()
+    if not _verified_under or _verified_under[0] is not settings:
+        _VERIFIED.clear()
+        _verified_under[:] = [settings]
+    verified = _VERIFIED.get(token)
+    if verified is not None and time.time() < verified[1]:
+        return verified[0]
+    principal, expires_at = _verify(token, settings)
+    if len(_VERIFIED) >= _VERIFIED_LIMIT:
+        _VERIFIED.clear()
+    _VERIFIED[token] = (principal, expires_at)
+    return principal
+
+
+def _verify(token: str, settings: CommonSettings) -> tuple[Principal, float]:
+    """The principal a token names, and when the token expires (epoch seconds)."""
     try:
         algorithm = str(jwt.get_unverified_header(token).get("alg", ""))
         if settings.jwks_url and algorithm in _EXTERNAL_ALGORITHMS:
@@ -133,7 +157,7 @@ def decode_token(token: str) -> Principal:
             role = claims.get(settings.jwt_role_claim)
             if not isinstance(role, str) or not role:
                 raise jwt.InvalidTokenError("no role claim")
-            return Principal(
+            external = Principal(
                 kind="staff",
                 subject=str(claims["sub"]),
                 role=role,
@@ -141,6 +165,7 @@ def decode_token(token: str) -> Principal:
                 unit_path=claims.get(settings.jwt_path_claim),
                 display_name=claims.get("name"),
             )
+            return external, float(claims["exp"])
         claims = jwt.decode(
             token,
             settings.secret_key,
@@ -152,7 +177,7 @@ def decode_token(token: str) -> Principal:
         raise Unauthorized(
             "登录凭据无效或已过期", "Invalid or expired token", code="invalid_token"
         ) from exc
-    return Principal(
+    ours = Principal(
         kind=str(claims.get("kind") or "staff"),
         subject=str(claims["sub"]),
         role=str(claims["role"]),
@@ -160,6 +185,7 @@ def decode_token(token: str) -> Principal:
         unit_path=claims.get("path"),
         display_name=claims.get("name"),
     )
+    return ours, float(claims["exp"])
 
 
 def service_token(service: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -103,3 +104,16 @@ class TestExternalIdentityProvider:
     def test_our_own_tokens_still_work(self, provider: Any) -> None:
         token = auth.issue_token(subject="admin", role="admin", unit_code="HS", unit_path="/HS/")
         assert auth.decode_token(token).role == "admin"
+
+
+def test_a_verified_token_is_remembered_only_until_it_expires() -> None:
+    token = auth.issue_token(subject="li.si", role="operator", unit_code="HS", unit_path="/HS/",
+                             ttl=timedelta(seconds=1))  # fmt: skip
+    first = auth.decode_token(token)
+    assert auth.decode_token(token) is first  # verified once
+    time.sleep(1.1)
+    with pytest.raises(Unauthorized):
+        auth.decode_token(token)
+    forged = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+    with pytest.raises(Unauthorized):
+        auth.decode_token(forged)
