@@ -48,8 +48,11 @@ async def test_a_group_reads_its_case_facts_once_and_keeps_the_newest_revision(
     scoring_sessionmaker: AsyncSessionMaker,
 ) -> None:
     consumer = EventConsumer(InboxEvent, HANDLERS, prefetch=PREFETCH, name="scoringgroups")
+    ctx = {"sessionmaker": scoring_sessionmaker, "job_try": 1}
     cases = [uuid.uuid4() for _ in range(10)]
-    envelopes = [snapshot(case_id, revision) for case_id in cases for revision in (1, 2, 3)]
+    for case_id in cases:  # the cases exist: later groups only update them
+        assert await consumer(ctx, snapshot(case_id, 1)) == "handled"
+    envelopes = [snapshot(case_id, revision) for case_id in cases for revision in (2, 3)]
     random.Random(7).shuffle(envelopes)
 
     reads: list[str] = []
@@ -61,17 +64,35 @@ async def test_a_group_reads_its_case_facts_once_and_keeps_the_newest_revision(
 
     event.listen(engine, "before_cursor_execute", count)
     try:
-        ctx = {"sessionmaker": scoring_sessionmaker, "job_try": 1}
         outcomes = await asyncio.gather(*(consumer(ctx, e) for e in envelopes))
     finally:
         event.remove(engine, "before_cursor_execute", count)
 
     assert outcomes == ["handled"] * len(envelopes)
     # One locked read per group: fewer reads than cases (read one by one, each case is read
-    # at least once; groups of up to 32 take 30 events in a few transactions).
+    # at least once; groups of up to 32 take the 20 events in a few transactions).
     assert 1 <= len(reads) < len(cases)
     async with scoring_sessionmaker() as session:
         facts = (await session.scalars(select(CaseFact))).all()
     assert sorted(f.case_id for f in facts) == sorted(cases)
     assert {f.revision for f in facts} == {3}
     assert {f.status for f in facts} == {CaseStatus.dispatched.value}
+
+
+async def test_revisions_of_a_new_case_in_one_group_update_the_row_the_first_added(
+    scoring_sessionmaker: AsyncSessionMaker,
+) -> None:
+    from services.inbox import _Delivery
+
+    consumer = EventConsumer(InboxEvent, HANDLERS, prefetch=PREFETCH, name="scoringgroups")
+    case_id = uuid.uuid4()
+    group = [
+        _Delivery(EventEnvelope.model_validate(snapshot(case_id, revision)),
+                  HANDLERS[CaseSnapshot.TYPE], scoring_sessionmaker, None)
+        for revision in (1, 3, 2)
+    ]  # fmt: skip
+    # One transaction for the three (a group); before, the second insert failed the group.
+    assert await consumer._apply(group) == ["handled"] * 3
+    async with scoring_sessionmaker() as session:
+        facts = (await session.scalars(select(CaseFact))).all()
+    assert [(f.case_id, f.revision) for f in facts] == [(case_id, 3)]
