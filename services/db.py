@@ -55,18 +55,12 @@ def create_engine(
         max_overflow: extra connections allowed under bursts.
     """
     if is_sqlite(url):
-        engine = _create_async_engine(
-            url,
-            json_serializer=_json_text,
-            json_deserializer=orjson.loads,
-            connect_args={"timeout": 30},
-        )
+        engine = _create_async_engine(url, **_JSON_CODECS, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return _create_async_engine(
         url,
-        json_serializer=_json_text,
-        json_deserializer=orjson.loads,
+        **_JSON_CODECS,
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_pre_ping=common_settings().db_pool_pre_ping,
@@ -76,9 +70,12 @@ def create_engine(
 
 
 def _json_text(value: Any) -> str:
-    # JSON columns (outbox envelopes, webhook payloads, history data) without the standard
-    # library's slower encoder; same compact text, UUIDs and datetimes understood.
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+# JSON columns (outbox envelopes, webhook payloads, history data) without the standard
+# library's slower encoder; same compact text, UUIDs and datetimes understood.
+_JSON_CODECS: dict[str, Any] = {"json_serializer": _json_text, "json_deserializer": orjson.loads}
 
 
 def row_locks(session: AsyncSession) -> bool:

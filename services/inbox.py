@@ -136,7 +136,7 @@ class EventConsumer:
                 bind_trace(envelope.trace_id, event_id=str(envelope.id), event_type=envelope.type)
                 await delivery.handler(session, envelope)
                 outcomes.append("handled")
-            # A failed commit leaves with the session, its pending pushes and hooks with it.
+            # A failed commit leaves with the session, and the pushes it had queued with it.
             await session.commit()
             await run_after_commit(session, first.queue_client)
         return outcomes
