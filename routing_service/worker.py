@@ -1,11 +1,14 @@
 """The routing worker: creates cases from intake's events, runs the supervision ladder and
 delivers department webhooks."""
 
+import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from arq import cron
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from routing_service.assignment.repository import CaseRepository
 from routing_service.assignment.service import case_service
 from routing_service.config import settings
 from routing_service.deadline.supervision import supervision_service
@@ -26,6 +29,13 @@ from shared.events import (
 
 async def on_request_submitted(session: AsyncSession, envelope: EventEnvelope) -> None:
     await case_service.create_from_request(session, RequestSubmitted.model_validate(envelope.data))
+
+
+async def note_requests(session: AsyncSession, envelopes: Sequence[EventEnvelope]) -> None:
+    """Which of a group's new requests already have a case, read in one statement."""
+    await CaseRepository.from_session(session).note_requests(
+        uuid.UUID(e.data["request_id"]) for e in envelopes
+    )
 
 
 async def on_request_withdrawn(session: AsyncSession, envelope: EventEnvelope) -> None:
@@ -64,6 +74,7 @@ HANDLERS: dict[str, EventHandler] = {
 WorkerSettings = build_worker_settings(
     spec,
     handlers=HANDLERS,
+    prefetch={RequestSubmitted.TYPE: note_requests},
     functions=WEBHOOK_FUNCTIONS,
     cron_jobs=[
         cron(

@@ -26,6 +26,7 @@ from services.observability import (
 )
 from services.queue import QueueClient, RedisError
 from services.responses import JSONResponse
+from services.runtime import settle_heap
 from services.spec import ServiceSpec
 from services.tracing import configure_tracing
 
@@ -67,9 +68,11 @@ def create_service_app(
         app.state.spec = spec
         try:
             if resources is None:
+                settle_heap()
                 yield
             else:
                 async with resources(app):
+                    settle_heap()
                     yield
         finally:
             await app.state.http.aclose()

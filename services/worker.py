@@ -26,6 +26,7 @@ from services.observability import EVENTS_HANDLED, configure_logging
 from services.outbox import relay_outbox
 from services.queue import QueueClient, job_deserializer, job_serializer, redis_settings
 from services.retention import purge_bookkeeping
+from services.runtime import settle_heap
 from services.spec import ServiceSpec
 from services.tracing import configure_tracing
 from shared.jobs import handle_event_job
@@ -135,6 +136,7 @@ def build_worker_settings(
         configure_tracing(None, f"{spec.name}-worker")
         if on_startup is not None:
             await on_startup(ctx)
+        settle_heap()
         log.info("worker.started", queue=spec.name)
 
     async def shutdown(ctx: Ctx) -> None:

@@ -10,6 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from routing_service.models import Card, Case, Milestone, OrgUnit
 from services.db import row_locks
 
+# Which requests have a case, as far as this session knows (see CaseRepository.note_requests).
+_REQUESTS_KNOWN = "requests_known"
+
 
 class CaseRepository:
     def __init__(self, session: AsyncSession) -> None:
@@ -53,6 +56,29 @@ class CaseRepository:
         if row_locks(self.session):
             stmt = stmt.with_for_update()
         return {case.id: case for case in await self.session.scalars(stmt)}
+
+    async def note_requests(self, request_ids: Iterable[uuid.UUID]) -> None:
+        """Read which of these requests already have a case, in one statement, for
+        :meth:`has_case_for` (a worker's group of new requests)."""
+        ids = set(request_ids)
+        found = set(
+            await self.session.scalars(select(Case.request_id).where(Case.request_id.in_(ids)))
+        )
+        known: dict[uuid.UUID, bool] = self.session.info.setdefault(_REQUESTS_KNOWN, {})
+        known.update({request_id: request_id in found for request_id in ids})
+
+    async def has_case_for(self, request_id: uuid.UUID) -> bool:
+        known: dict[uuid.UUID, bool] = self.session.info.setdefault(_REQUESTS_KNOWN, {})
+        if request_id not in known:
+            found = await self.session.scalar(
+                select(Case.id).where(Case.request_id == request_id).limit(1)
+            )
+            known[request_id] = found is not None
+        return known[request_id]
+
+    def noted_case_for(self, request_id: uuid.UUID) -> None:
+        """This session has added the request's case."""
+        self.session.info.setdefault(_REQUESTS_KNOWN, {})[request_id] = True
 
     async def by_request(self, request_id: uuid.UUID, *, for_update: bool = False) -> Case | None:
         stmt = self.get_base_statement().where(Case.request_id == request_id)
@@ -163,6 +189,7 @@ class CardRepository:
 # gone by the time the answer needs its name, and is read again. Units read through this
 # repository stay referenced for the session's life (a request or a job).
 _UNITS_READ = "units_read"
+_ROOT_ID = "org_root_id"
 
 
 class UnitRepository:
@@ -202,9 +229,20 @@ class UnitRepository:
         return found
 
     async def root(self) -> OrgUnit | None:
-        return await self.session.scalar(
-            select(OrgUnit).where(OrgUnit.kind == "district_center", OrgUnit.parent_id.is_(None))
+        # Read once per session: every new request of a worker's group starts at the root.
+        root_id = self.session.info.get(_ROOT_ID)
+        if root_id in self._read:
+            return self._read[root_id]
+        root = self.keep(
+            await self.session.scalar(
+                select(OrgUnit).where(
+                    OrgUnit.kind == "district_center", OrgUnit.parent_id.is_(None)
+                )
+            )
         )
+        if root is not None:
+            self.session.info[_ROOT_ID] = root.id
+        return root
 
     async def discipline(self) -> OrgUnit | None:
         return await self.session.scalar(

@@ -34,7 +34,7 @@ from routing_service.models import Card, Case, DisciplineTransfer, Extension, Mi
 from routing_service.webhook.service import webhook_service
 from services.auth import Principal
 from services.errors import ServiceUnavailable
-from services.models import utcnow
+from services.models import utcnow, with_defaults
 from services.policy import in_scope
 from shared.calendar import SHANGHAI
 from shared.enums import (
@@ -99,7 +99,7 @@ class CaseService:
         self, session: AsyncSession, event: RequestSubmitted
     ) -> Case | None:
         cases = CaseRepository.from_session(session)
-        if await cases.by_request(event.request_id) is not None:
+        if await cases.has_case_for(event.request_id):
             return None  # already created (the inbox normally catches this first)
         units = UnitRepository.from_session(session)
         root = await units.root()
@@ -136,8 +136,9 @@ class CaseService:
             verify_due_at=verify.due_at,
             duplicate_of_tracking_no=event.duplicate_of,
         )
-        session.add(case)
-        await session.flush()
+        # History and the snapshot read the defaulted fields; the INSERT waits for the commit.
+        session.add(with_defaults(case))
+        cases.noted_case_for(event.request_id)
         history.record(
             session,
             case,
@@ -314,17 +315,10 @@ class CaseService:
                 due_provisional=deadline.provisional,
                 return_deadline_at=return_deadline,
                 designated=data.designate,
-                evidence=[],
-                # What the INSERT would default, set now: the snapshot below reads these, and
-                # the cards are written with the rest of the dispatch in one flush.
-                send_back_count=0,
-                redo_count=0,
-                extension_approved=False,
-                supervision_level=SupervisionLevel.none.value,
-                listed=False,
-                revision=0,
                 updated_at=now,
             )
+            # The snapshot below reads the defaulted fields; the INSERT waits for the commit.
+            with_defaults(card)
             card.next_check_at = rules.next_check(
                 calendar,
                 level=SupervisionLevel.none,

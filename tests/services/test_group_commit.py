@@ -75,3 +75,35 @@ async def test_a_writer_that_goes_away_does_not_cancel_the_commit() -> None:
         await writer
     await groups.drain()
     assert recorder.groups == [[5]]
+
+
+async def test_a_linger_gathers_writes_that_arrive_apart() -> None:
+    async def staggered(groups: GroupCommit[int, int]) -> list[int]:
+        async def later(item: int) -> int:
+            await asyncio.sleep(item * 0.002)
+            return await groups.submit(item)
+
+        return list(await asyncio.gather(*(later(i) for i in range(5))))
+
+    eager, lingering = Recorder(), Recorder()
+    assert await staggered(GroupCommit("test", eager)) == [0, 10, 20, 30, 40]
+    assert await staggered(GroupCommit("test", lingering, linger=0.05)) == [0, 10, 20, 30, 40]
+    assert len(eager.groups) > 1  # without a linger the first writes commit at once
+    assert lingering.groups == [[0, 1, 2, 3, 4]]
+
+
+async def test_a_full_group_does_not_linger_and_leftovers_start_alongside() -> None:
+    recorder = Recorder()
+    groups = GroupCommit("test", recorder, max_group=4, linger=10.0)
+    # Ten at once: two full groups start without waiting; the two left over wait for the
+    # linger, which this test does not sit out.
+    started = [asyncio.create_task(groups.submit(i)) for i in range(10)]
+    done, _ = await asyncio.wait(started[:8], timeout=1.0)
+    assert len(done) == 8
+    assert recorder.groups == [[0, 1, 2, 3], [4, 5, 6, 7]]
+    for task in started[8:]:
+        task.cancel()
+    for task in list(groups._tasks):
+        task.cancel()
+    await asyncio.gather(*groups._tasks, *started, return_exceptions=True)
+    assert groups._in_flight == 0  # a cancelled linger gives its slot back
