@@ -283,9 +283,13 @@ class CaseService:
                 "Several units need the multi-department classification",
             )
         units_repo = UnitRepository.from_session(session)
+        # The units and whom to notify for each, in one read.
+        by_code, subscriptions = await webhook_service.units_with_subscriptions(
+            session, [item.unit_code for item in data.units]
+        )
         targets: list[tuple[OrgUnit, CardRole]] = []
         for item in data.units:
-            unit = await units_repo.by_code(item.unit_code)
+            unit = units_repo.keep(by_code.get(item.unit_code))
             if unit is None or unit.kind in ("discipline",):
                 raise UnitNotFound(details={"unit_code": item.unit_code})
             targets.append((unit, item.role))
@@ -352,8 +356,9 @@ class CaseService:
                              "designate": data.designate, "due_at": deadline.due_at.isoformat()})  # fmt: skip
         for card, (unit, _role) in zip(cards, targets, strict=True):
             await webhook_service.notify_unit(
-                session, unit.id, "card.dispatched", card_payload(case, card, unit)
-            )
+                session, unit.id, "card.dispatched", card_payload(case, card, unit),
+                subscriptions=subscriptions,
+            )  # fmt: skip
             facts.card_snapshot(session, card, unit)
         facts.tell_submitter(session, case, RequestStatus.dispatched, f"已交由{names}办理",
                              agency=names, expected_at=deadline.due_at, provisional=deadline.provisional)  # fmt: skip

@@ -4,7 +4,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Select, func, literal_column, select, update
+from sqlalchemy import Select, and_, func, literal_column, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnClause
 
@@ -60,6 +60,32 @@ class WebhookSubscriptionRepository:
             .offset(offset)
         )
         return [(row[0], row[1]) for row in await self.session.execute(stmt)]
+
+    async def units_with_active(
+        self, codes: Sequence[str]
+    ) -> tuple[dict[str, OrgUnit], dict[uuid.UUID, Sequence[WebhookSubscription]]]:
+        """Active units by code and each one's active subscriptions, in one statement (a
+        dispatch needs both for every unit it sends a card to)."""
+        stmt = (
+            select(OrgUnit, WebhookSubscription)
+            .outerjoin(
+                WebhookSubscription,
+                and_(
+                    WebhookSubscription.unit_id == OrgUnit.id,
+                    WebhookSubscription.active.is_(True),
+                ),
+            )
+            .where(OrgUnit.code.in_(codes), OrgUnit.active.is_(True))
+        )
+        units: dict[str, OrgUnit] = {}
+        found: dict[uuid.UUID, list[WebhookSubscription]] = {}
+        for unit, subscription in await self.session.execute(stmt):
+            units[unit.code] = unit
+            of_unit = found.setdefault(unit.id, [])
+            if subscription is not None:
+                of_unit.append(subscription)
+        subscriptions: dict[uuid.UUID, Sequence[WebhookSubscription]] = dict(found)
+        return units, subscriptions
 
     async def active_for_unit(self, unit_id: uuid.UUID) -> Sequence[WebhookSubscription]:
         stmt = select(WebhookSubscription).where(

@@ -270,6 +270,13 @@ _RECORD_DELIVERED = (
 class WebhookService:
     # ---------------------------------------------------------------- producer
 
+    async def units_with_subscriptions(
+        self, session: AsyncSession, codes: Sequence[str]
+    ) -> tuple[dict[str, OrgUnit], dict[uuid.UUID, Sequence[WebhookSubscription]]]:
+        """Active units by code, and the ``subscriptions`` cache :meth:`notify_unit` takes."""
+        repository = WebhookSubscriptionRepository.from_session(session)
+        return await repository.units_with_active(codes)
+
     async def notify_unit(
         self,
         session: AsyncSession,
