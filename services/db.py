@@ -43,7 +43,7 @@ T = TypeVar("T")
 
 
 def create_engine(
-    url: str, *, schema: str, pool_size: int = 10, max_overflow: int = 20
+    url: str, *, schema: str, pool_size: int = 5, max_overflow: int = 0
 ) -> AsyncEngine:
     """Create the service's engine.
 
@@ -52,7 +52,8 @@ def create_engine(
         schema: on PostgreSQL every service lives in its own schema, set as the search path so
             that models and migrations stay schema-agnostic; SQLite uses one file per service.
         pool_size: connections kept open per process.
-        max_overflow: extra connections allowed under bursts.
+        max_overflow: extra connections allowed under bursts (each one opened and closed again:
+            under steady load that is a connection set up per few requests).
     """
     if is_sqlite(url):
         engine = _create_async_engine(url, **_JSON_CODECS, connect_args={"timeout": 30})

@@ -122,7 +122,10 @@ def build_worker_settings(
         common = spec.settings.common()
         configure_logging(f"{spec.name}-worker", level=common.log_level, json=common.log_json)
         engine = create_engine(
-            spec.settings.resolved_database_url(), schema=spec.name, pool_size=5, max_overflow=10
+            spec.settings.resolved_database_url(),
+            schema=spec.name,
+            pool_size=spec.settings.db_pool_size,
+            max_overflow=spec.settings.db_max_overflow,
         )
         sessionmaker = create_sessionmaker(engine)
         sessionmaker.configure(info={"outbox_model": spec.outbox_model, "service_name": spec.name})
