@@ -70,8 +70,8 @@ class BaseServiceSettings(BaseSettings):
     database_url: str | None = None
     # Concurrent transactions per process. One event loop drives them all, so more connections
     # only interleave more transactions, each holding its locks and connection longer: in the
-    # loop benchmark (2 cores) dispatches answered in 23 ms (p50) with 4 and 850 ms with 10 + 20,
-    # at the same rate. Requests beyond the pool wait for a connection (503 after 10 s).
+    # loop benchmark (2 cores, 100/s) the dispatch p50 was 24-31 ms with 4-5 connections and
+    # 560-910 ms with 10-64. Requests beyond the pool wait for a connection (503 after 10 s).
     db_pool_size: int = 5
     db_max_overflow: int = 0
     outbox_relay_seconds: int = 2
