@@ -426,15 +426,14 @@ async def measure(year: int, quick: bool) -> dict[str, Any]:
     from sqlalchemy import text
 
     from scoring_service.spec import spec
-    from services.db import create_engine, create_sessionmaker
+    from services.db import create_engine, service_sessionmaker
 
     found = _functions()
     if isinstance(found, str):
         return {"unavailable": found}
     month_cls, evaluation, stats = found
     engine = create_engine(env.SA_URL, schema="scoring", pool_size=2)
-    maker = create_sessionmaker(engine)
-    maker.configure(info={"outbox_model": spec.outbox_model, "service_name": spec.name})
+    maker = service_sessionmaker(spec, engine)
     now = datetime(year + 1, 1, 20, tzinfo=UTC)
     out: dict[str, Any] = {"year": year, "now": now.isoformat()}
     try:
@@ -520,13 +519,12 @@ async def _without_jit(
     from sqlalchemy.ext.asyncio import create_async_engine
 
     from scoring_service.spec import spec
-    from services.db import create_sessionmaker
+    from services.db import service_sessionmaker
 
     engine = create_async_engine(
         env.SA_URL, connect_args={"server_settings": {"search_path": "scoring", "jit": "off"}}
     )
-    maker = create_sessionmaker(engine)
-    maker.configure(info={"outbox_model": spec.outbox_model, "service_name": spec.name})
+    maker = service_sessionmaker(spec, engine)
     try:
         worst = max(monthly, key=lambda m: m["s"])
         year_s, month_s = (int(x) for x in worst["month"].split("-"))

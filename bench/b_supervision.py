@@ -317,13 +317,12 @@ async def measure(n: int, org: Org, quick: bool) -> dict[str, Any]:
     from routing_service.config import settings
     from routing_service.deadline.supervision import supervision_service
     from routing_service.spec import spec
-    from services.db import create_engine, create_sessionmaker, run_after_commit
+    from services.db import create_engine, run_after_commit, service_sessionmaker
     from services.models import utcnow
     from services.queue import QueueClient
 
     engine = create_engine(env.SA_URL, schema="routing", pool_size=2)
-    maker = create_sessionmaker(engine)
-    maker.configure(info={"outbox_model": spec.outbox_model, "service_name": spec.name})
+    maker = service_sessionmaker(spec, engine)
     queue = QueueClient(env.REDIS_URL)
     out: dict[str, Any] = {"batch": settings.supervision_batch}
     try:

@@ -8,13 +8,13 @@ from typing import Any
 from arq import cron
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from routing_service.assignment.repository import CaseRepository
 from routing_service.assignment.service import case_service
 from routing_service.config import settings
 from routing_service.deadline.supervision import supervision_service
+from routing_service.models import Case
 from routing_service.spec import spec
 from routing_service.webhook.tasks import WEBHOOK_CRON_JOBS, WEBHOOK_FUNCTIONS
-from services.db import run_after_commit
+from services.db import lock_rows, run_after_commit
 from services.inbox import EventHandler
 from services.worker import build_worker_settings
 from shared.events import (
@@ -31,11 +31,10 @@ async def on_request_submitted(session: AsyncSession, envelope: EventEnvelope) -
     await case_service.create_from_request(session, RequestSubmitted.model_validate(envelope.data))
 
 
-async def note_requests(session: AsyncSession, envelopes: Sequence[EventEnvelope]) -> None:
-    """Which of a group's new requests already have a case, read in one statement."""
-    await CaseRepository.from_session(session).note_requests(
-        uuid.UUID(e.data["request_id"]) for e in envelopes
-    )
+async def lock_request_cases(session: AsyncSession, envelopes: Sequence[EventEnvelope]) -> None:
+    """Which of a group's new requests already have a case, read (and locked) in one statement."""
+    requests = (uuid.UUID(e.data["request_id"]) for e in envelopes)
+    await lock_rows(session, Case, requests, by=Case.request_id)
 
 
 async def on_request_withdrawn(session: AsyncSession, envelope: EventEnvelope) -> None:
@@ -74,7 +73,7 @@ HANDLERS: dict[str, EventHandler] = {
 WorkerSettings = build_worker_settings(
     spec,
     handlers=HANDLERS,
-    prefetch={RequestSubmitted.TYPE: note_requests},
+    prefetch={RequestSubmitted.TYPE: lock_request_cases},
     functions=WEBHOOK_FUNCTIONS,
     cron_jobs=[
         cron(

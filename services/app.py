@@ -14,7 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import func, select, text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.db import create_engine, create_sessionmaker
+from services.db import service_engine, service_sessionmaker
 from services.errors import BadRequest, add_exception_handlers, render
 from services.models import utcnow
 from services.observability import (
@@ -50,18 +50,9 @@ def create_service_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        settings = spec.settings
-        engine = create_engine(
-            settings.resolved_database_url(),
-            schema=spec.name,
-            pool_size=settings.db_pool_size,
-            max_overflow=settings.db_max_overflow,
-        )
+        engine = service_engine(spec)
         app.state.engine = engine
-        app.state.sessionmaker = create_sessionmaker(engine)
-        app.state.sessionmaker.configure(
-            info={"outbox_model": spec.outbox_model, "service_name": spec.name}
-        )
+        app.state.sessionmaker = service_sessionmaker(spec, engine)
         redis_url = common.redis_url
         app.state.queue = QueueClient(redis_url) if redis_url else None
         app.state.http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=2.0))

@@ -19,6 +19,7 @@ from services.settings import common_settings, is_sqlite
 
 if TYPE_CHECKING:
     from services.queue import JobRequest, QueueClient
+    from services.spec import ServiceSpec
 
 _log = structlog.get_logger(__name__)
 
@@ -36,6 +37,8 @@ __all__ = [
     "locked_row",
     "add_locked",
     "row_locks",
+    "service_engine",
+    "service_sessionmaker",
 ]
 
 AsyncSessionMaker = async_sessionmaker[AsyncSession]
@@ -96,36 +99,57 @@ async def autocommit(sessionmaker: AsyncSessionMaker) -> AsyncIterator[AsyncConn
 LOCKED_ROWS = "locked_rows"
 
 
-async def lock_rows(session: AsyncSession, model: Any, keys: Iterable[Any]) -> None:
-    """Read and lock (PostgreSQL) the rows of ``model`` with these primary keys in one statement,
-    in key order (so transactions locking overlapping sets cannot deadlock); :func:`locked_row`
-    then answers for them without a query, a missing row included."""
+async def lock_rows(
+    session: AsyncSession, model: Any, keys: Iterable[Any], *, by: Any = None
+) -> None:
+    """Read and lock (PostgreSQL) the rows of ``model`` with these keys in one statement, in key
+    order (so transactions locking overlapping sets cannot deadlock); :func:`locked_row` then
+    answers for them without a query, a missing row included.
+
+    ``by``: a unique column to look the rows up by, instead of the primary key.
+    """
     wanted = sorted(set(keys))
     if not wanted:
         return
-    (key_column,) = sa_inspect(model).primary_key
-    stmt = select(model).where(key_column.in_(wanted)).order_by(key_column)
+    column = _key_column(model, by)
+    stmt = select(model).where(column.in_(wanted)).order_by(column)
     if row_locks(session):
         stmt = stmt.with_for_update()
-    found = {getattr(row, key_column.key): row for row in await session.scalars(stmt)}
-    known: dict[tuple[Any, Any], Any] = session.info.setdefault(LOCKED_ROWS, {})
-    known.update({(model, key): found.get(key) for key in wanted})
+    found = {getattr(row, column.key): row for row in await session.scalars(stmt)}
+    known: dict[tuple[Any, str, Any], Any] = session.info.setdefault(LOCKED_ROWS, {})
+    known.update({(model, column.key, key): found.get(key) for key in wanted})
 
 
-async def locked_row(session: AsyncSession, model: type[T], key: Any) -> T | None:
-    """The row of ``model`` with this primary key, locked for the transaction on PostgreSQL:
-    from :func:`lock_rows` when a group read it already, else read (and locked) now."""
-    known: dict[tuple[Any, Any], Any] = session.info.get(LOCKED_ROWS, {})
-    if (model, key) in known:
-        return cast("T | None", known[(model, key)])
-    return await session.get(model, key, with_for_update=row_locks(session) or None)
+async def locked_row(
+    session: AsyncSession, model: type[T], key: Any, *, by: Any = None
+) -> T | None:
+    """The row of ``model`` with this key (primary key, or the unique column ``by``), locked
+    for the transaction on PostgreSQL: from :func:`lock_rows` when a group read it already,
+    else read (and locked) now."""
+    column = _key_column(model, by)
+    known: dict[tuple[Any, str, Any], Any] = session.info.get(LOCKED_ROWS, {})
+    if (model, column.key, key) in known:
+        return cast("T | None", known[(model, column.key, key)])
+    locking = row_locks(session) or None
+    if by is None:
+        return await session.get(model, key, with_for_update=locking)
+    stmt = select(model).where(column == key)
+    return await session.scalar(stmt.with_for_update() if locking else stmt)
 
 
-def add_locked(session: AsyncSession, row: Any, key: Any) -> None:
+def add_locked(session: AsyncSession, row: Any, key: Any, *, by: Any = None) -> None:
     """Add a new row and answer :func:`locked_row` with it for the rest of the transaction
     (a later event of the same group about the same key updates it instead of inserting)."""
     session.add(row)
-    session.info.setdefault(LOCKED_ROWS, {})[(type(row), key)] = row
+    column = _key_column(type(row), by)
+    session.info.setdefault(LOCKED_ROWS, {})[(type(row), column.key, key)] = row
+
+
+def _key_column(model: Any, by: Any) -> Any:
+    if by is not None:
+        return by
+    (primary_key,) = sa_inspect(model).primary_key
+    return primary_key
 
 
 def insert_on_conflict(session: AsyncSession, table: Any) -> postgresql.Insert | sqlite.Insert:
@@ -146,6 +170,24 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def create_sessionmaker(engine: AsyncEngine) -> AsyncSessionMaker:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+def service_engine(spec: ServiceSpec) -> AsyncEngine:
+    """The engine of one service's API or worker process, sized by its pool settings."""
+    settings = spec.settings
+    return create_engine(
+        settings.resolved_database_url(),
+        schema=spec.name,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+    )
+
+
+def service_sessionmaker(spec: ServiceSpec, engine: AsyncEngine) -> AsyncSessionMaker:
+    """Sessions that know the service's name and outbox table (``add_event`` writes there)."""
+    maker = create_sessionmaker(engine)
+    maker.configure(info={"outbox_model": spec.outbox_model, "service_name": spec.name})
+    return maker
 
 
 async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:

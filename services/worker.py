@@ -19,7 +19,7 @@ from arq.worker import Worker as ArqWorker
 from httpx_aiohttp import AiohttpTransport
 from prometheus_client import start_http_server
 
-from services.db import create_engine, create_sessionmaker
+from services.db import service_engine, service_sessionmaker
 from services.inbox import EventConsumer, EventHandler, Prefetch
 from services.models import utcnow
 from services.observability import EVENTS_HANDLED, configure_logging
@@ -121,16 +121,9 @@ def build_worker_settings(
     async def startup(ctx: Ctx) -> None:
         common = spec.settings.common()
         configure_logging(f"{spec.name}-worker", level=common.log_level, json=common.log_json)
-        engine = create_engine(
-            spec.settings.resolved_database_url(),
-            schema=spec.name,
-            pool_size=spec.settings.db_pool_size,
-            max_overflow=spec.settings.db_max_overflow,
-        )
-        sessionmaker = create_sessionmaker(engine)
-        sessionmaker.configure(info={"outbox_model": spec.outbox_model, "service_name": spec.name})
+        engine = service_engine(spec)
         ctx["engine"] = engine
-        ctx["sessionmaker"] = sessionmaker
+        ctx["sessionmaker"] = service_sessionmaker(spec, engine)
         ctx["queue_client"] = QueueClient(spec.settings.resolved_redis_url())
         ctx["http"] = outbound_http()
         ctx["spec"] = spec

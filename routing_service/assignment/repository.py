@@ -10,9 +10,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from routing_service.models import Card, Case, Milestone, OrgUnit
 from services.db import row_locks
 
-# Which requests have a case, as far as this session knows (see CaseRepository.note_requests).
-_REQUESTS_KNOWN = "requests_known"
-
 
 class CaseRepository:
     def __init__(self, session: AsyncSession) -> None:
@@ -56,29 +53,6 @@ class CaseRepository:
         if row_locks(self.session):
             stmt = stmt.with_for_update()
         return {case.id: case for case in await self.session.scalars(stmt)}
-
-    async def note_requests(self, request_ids: Iterable[uuid.UUID]) -> None:
-        """Read which of these requests already have a case, in one statement, for
-        :meth:`has_case_for` (a worker's group of new requests)."""
-        ids = set(request_ids)
-        found = set(
-            await self.session.scalars(select(Case.request_id).where(Case.request_id.in_(ids)))
-        )
-        known: dict[uuid.UUID, bool] = self.session.info.setdefault(_REQUESTS_KNOWN, {})
-        known.update({request_id: request_id in found for request_id in ids})
-
-    async def has_case_for(self, request_id: uuid.UUID) -> bool:
-        known: dict[uuid.UUID, bool] = self.session.info.setdefault(_REQUESTS_KNOWN, {})
-        if request_id not in known:
-            found = await self.session.scalar(
-                select(Case.id).where(Case.request_id == request_id).limit(1)
-            )
-            known[request_id] = found is not None
-        return known[request_id]
-
-    def noted_case_for(self, request_id: uuid.UUID) -> None:
-        """This session has added the request's case."""
-        self.session.info.setdefault(_REQUESTS_KNOWN, {})[request_id] = True
 
     async def by_request(self, request_id: uuid.UUID, *, for_update: bool = False) -> Case | None:
         stmt = self.get_base_statement().where(Case.request_id == request_id)

@@ -33,6 +33,7 @@ from routing_service.deadline.calendar import calendar_provider
 from routing_service.models import Card, Case, DisciplineTransfer, Extension, Milestone, OrgUnit
 from routing_service.webhook.service import webhook_service
 from services.auth import Principal
+from services.db import add_locked, locked_row
 from services.errors import ServiceUnavailable
 from services.models import utcnow, with_defaults
 from services.policy import in_scope
@@ -98,8 +99,7 @@ class CaseService:
     async def create_from_request(
         self, session: AsyncSession, event: RequestSubmitted
     ) -> Case | None:
-        cases = CaseRepository.from_session(session)
-        if await cases.has_case_for(event.request_id):
+        if await locked_row(session, Case, event.request_id, by=Case.request_id) is not None:
             return None  # already created (the inbox normally catches this first)
         units = UnitRepository.from_session(session)
         root = await units.root()
@@ -137,8 +137,7 @@ class CaseService:
             duplicate_of_tracking_no=event.duplicate_of,
         )
         # History and the snapshot read the defaulted fields; the INSERT waits for the commit.
-        session.add(with_defaults(case))
-        cases.noted_case_for(event.request_id)
+        add_locked(session, with_defaults(case), event.request_id, by=Case.request_id)
         history.record(
             session,
             case,

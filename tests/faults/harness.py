@@ -27,10 +27,9 @@ import httpx
 
 from routing_service.models import ApiKey as RoutingApiKey
 from services.api_keys import create_api_key
-from services.db import create_engine
+from services.db import create_engine, service_sessionmaker
 from services.settings import normalize_database_url
 from tests.faults.receiver import FlakyReceiver
-from tests.fixtures.database import sessionmaker_for
 from tests.fixtures.org import Org, build_org
 from tests.fixtures.processes import (
     ThrowawayRedis,
@@ -148,7 +147,7 @@ class FaultStack:
         routing_engine = create_engine(url, schema="routing", pool_size=2)
         intake_engine = create_engine(url, schema="intake", pool_size=2)
         try:
-            routing = sessionmaker_for(routing_spec, routing_engine)
+            routing = service_sessionmaker(routing_spec, routing_engine)
             self.org = await build_org(routing)
             async with routing() as session:
                 for unit in UNITS:
@@ -156,7 +155,7 @@ class FaultStack:
                         session, RoutingApiKey, name=f"{unit} system", scope=unit
                     )
                 await session.commit()
-            async with sessionmaker_for(intake_spec, intake_engine)() as session:
+            async with service_sessionmaker(intake_spec, intake_engine)() as session:
                 _row, self.channel_key = await create_api_key(
                     session, IntakeApiKey, name="fault burst", scope="*"
                 )

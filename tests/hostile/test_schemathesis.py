@@ -44,9 +44,9 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from routing_service.models import ApiKey as RoutingApiKey
-from services.db import AsyncSessionMaker
+from services.db import AsyncSessionMaker, service_sessionmaker
 from tests.fixtures.clients import make_key
-from tests.fixtures.database import _truncate_all, sessionmaker_for
+from tests.fixtures.database import _truncate_all
 from tests.fixtures.org import build_org
 from tests.hostile.conftest import LiveServer, Loop, World, admin_headers, seed_world, wire
 
@@ -125,7 +125,7 @@ async def fuzz_world(engines: dict[str, AsyncEngine], redis_client: Redis) -> As
     await redis_client.flushdb()
     specs = {"intake": intake_spec, "routing": routing_spec, "scoring": scoring_spec}
     makers: dict[str, AsyncSessionMaker] = {
-        name: sessionmaker_for(spec, engines[name]) for name, spec in specs.items()
+        name: service_sessionmaker(spec, engines[name]) for name, spec in specs.items()
     }
     apps = {service: _app(service) for service in SERVICES}
     generators = {service: _asgi_client(app) for service, app in apps.items()}

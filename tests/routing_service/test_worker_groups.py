@@ -11,7 +11,7 @@ from sqlalchemy import event, select
 
 from routing_service.assignment.history import verify_chain
 from routing_service.models import Case, CaseEvent, InboxEvent, OutboxEvent
-from routing_service.worker import HANDLERS, note_requests
+from routing_service.worker import HANDLERS, lock_request_cases
 from services.db import AsyncSessionMaker
 from services.inbox import EventConsumer, _Delivery
 from shared.events import EventEnvelope, RequestSubmitted
@@ -29,7 +29,10 @@ async def test_a_group_of_new_requests_becomes_cases_in_one_round_of_statements(
     routing_sessionmaker: AsyncSessionMaker, org: Org
 ) -> None:
     consumer = EventConsumer(
-        InboxEvent, HANDLERS, prefetch={RequestSubmitted.TYPE: note_requests}, name="routinggroups"
+        InboxEvent,
+        HANDLERS,
+        prefetch={RequestSubmitted.TYPE: lock_request_cases},
+        name="routinggroups",
     )
     existing = uuid.uuid4()
     await arrive(routing_sessionmaker, request_id=existing)  # its case exists already
