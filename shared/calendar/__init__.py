@@ -6,6 +6,7 @@ from shared.calendar._calendar import (
     WorkCalendar,
     YearSchedule,
     default_calendar,
+    statutory_holidays,
 )
 
 __all__ = [
@@ -14,4 +15,5 @@ __all__ = [
     "WorkCalendar",
     "YearSchedule",
     "default_calendar",
+    "statutory_holidays",
 ]

@@ -1,8 +1,11 @@
 """Working-day and working-hour arithmetic for the official Chinese (State Council) schedule.
 
 Years known to the ``chinesecalendar`` package, or loaded by an admin as a :class:`YearSchedule`,
-are *confirmed*. Any other year falls back to Monday-Friday and results that touch it are marked
-``provisional`` so callers can show "deadline to be confirmed".
+are *confirmed*. Any other year falls back to Monday-Friday minus the statutory holidays, which
+the national regulation (全国年节及纪念日放假办法, 2024 amendment) fixes in advance and the
+``holidays`` package computes (lunar and solar-term dates included); only the make-up weekdays
+and bridge days of such a year are unknown, so results that touch it are marked ``provisional``
+so callers can show "deadline to be confirmed".
 
 Everything is computed on proleptic ordinals (``date.toordinal()``) against per-year sorted
 arrays of working-day ordinals, so jumping ``n`` working days is a ``bisect`` instead of a
@@ -23,6 +26,7 @@ from typing import Self
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
+from holidays.countries.china import China as ChinaHolidays
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
@@ -31,6 +35,7 @@ __all__ = [
     "WorkCalendar",
     "YearSchedule",
     "default_calendar",
+    "statutory_holidays",
 ]
 
 SHANGHAI: ZoneInfo = ZoneInfo("Asia/Shanghai")
@@ -130,10 +135,31 @@ def _library_working_ordinals(year: int) -> tuple[int, ...]:
     return tuple(d.toordinal() for d in _year_days(year) if chinese_calendar.is_workday(d))
 
 
+# The ``holidays`` package labels a published year's bridge days "休息日（由 … 调休）"; those
+# come with make-up weekdays it does not carry, so only the statutory days themselves are used.
+_SUBSTITUTED_MARK = "调休"
+
+
+def statutory_holidays(year: int) -> dict[date, str]:
+    """The statutory days off of ``year`` by the national regulation, with their Chinese names.
+
+    Weekend dates are included (the regulation does not move them; a notice later may). Bridge
+    days and make-up working days are not: they exist only once the State Council publishes.
+    """
+    # The package does not annotate its constructors.
+    table = ChinaHolidays(years=year, observed=False, language="zh_CN")  # type: ignore[no-untyped-call]
+    return {
+        day: name
+        for day, name in sorted(table.items())
+        if day.year == year and _SUBSTITUTED_MARK not in name
+    }
+
+
 @functools.cache
-def _weekday_working_ordinals(year: int) -> tuple[int, ...]:
-    """Monday-Friday ordinals: the provisional rule for years nobody has confirmed."""
-    return tuple(d.toordinal() for d in _year_days(year) if d.weekday() < 5)
+def _provisional_working_ordinals(year: int) -> tuple[int, ...]:
+    """Monday-Friday minus the statutory holidays: the rule for years nobody has confirmed."""
+    off = statutory_holidays(year).keys()
+    return tuple(d.toordinal() for d in _year_days(year) if d.weekday() < 5 and d not in off)
 
 
 # --------------------------------------------------------------------------------------------
@@ -311,7 +337,7 @@ class WorkCalendar:
             elif year in _LIBRARY_YEARS:
                 table = _library_working_ordinals(year)
             else:
-                table = _weekday_working_ordinals(year)
+                table = _provisional_working_ordinals(year)
             self._tables[year] = table
         return table
 

@@ -11,7 +11,14 @@ import chinese_calendar
 import pytest
 from pydantic import ValidationError
 
-from shared.calendar import SHANGHAI, Deadline, WorkCalendar, YearSchedule, default_calendar
+from shared.calendar import (
+    SHANGHAI,
+    Deadline,
+    WorkCalendar,
+    YearSchedule,
+    default_calendar,
+    statutory_holidays,
+)
 
 
 def sh(y: int, m: int, d: int, hh: int = 0, mm: int = 0, ss: int = 0) -> datetime:
@@ -166,23 +173,88 @@ def test_invalid_budgets_are_rejected(cal: WorkCalendar) -> None:
 # --- unconfirmed years and admin tables --------------------------------------------------------
 
 
+# The statutory days off of 2027 by 全国年节及纪念日放假办法 (2024 amendment): 元旦 1 day, 春节 4
+# (除夕 to 初三), 清明 1, 劳动节 2, 端午 1, 中秋 1, 国庆 3. Lunar and solar-term dates of 2027:
+# 除夕 02-05, 清明 04-05, 端午 06-09, 中秋 09-15.
+_STATUTORY_2027 = {
+    date(2027, 1, 1): "元旦",
+    date(2027, 2, 5): "农历除夕",
+    date(2027, 2, 6): "春节",
+    date(2027, 2, 7): "春节",
+    date(2027, 2, 8): "春节",
+    date(2027, 4, 5): "清明节",
+    date(2027, 5, 1): "劳动节",
+    date(2027, 5, 2): "劳动节",
+    date(2027, 6, 9): "端午节",
+    date(2027, 9, 15): "中秋节",
+    date(2027, 10, 1): "国庆节",
+    date(2027, 10, 2): "国庆节",
+    date(2027, 10, 3): "国庆节",
+}
+
+
+def test_statutory_holidays_of_2027_follow_the_2024_regulation() -> None:
+    assert statutory_holidays(2027) == _STATUTORY_2027
+    # 2028: 除夕 01-25, 清明 04-04, 端午 05-28, and 中秋 falls on 国庆's third day (10-03).
+    assert sorted(statutory_holidays(2028)) == [
+        date(2028, 1, 1), date(2028, 1, 25), date(2028, 1, 26), date(2028, 1, 27),
+        date(2028, 1, 28), date(2028, 4, 4), date(2028, 5, 1), date(2028, 5, 2),
+        date(2028, 5, 28), date(2028, 10, 1), date(2028, 10, 2), date(2028, 10, 3),
+    ]  # fmt: skip
+    # Bridge days of a published year are not statutory (2026's 01-02 was a 调休 day).
+    assert date(2026, 1, 2) not in statutory_holidays(2026)
+    assert date(2026, 1, 1) in statutory_holidays(2026)
+
+
+@pytest.mark.skipif(_library_covers_2027(), reason="installed chinesecalendar already has 2027")
+@pytest.mark.parametrize(
+    ("start", "due"),
+    [
+        # Wed 12-30: 12-31, (01-01 元旦), 01-04, 01-05, 01-06, 01-07.
+        (sh(2026, 12, 30, 10), date(2027, 1, 7)),
+        # Wed 02-03: 02-04, (02-05 除夕 .. 02-08 初三), 02-09, 02-10, 02-11, 02-12.
+        (sh(2027, 2, 3, 10), date(2027, 2, 12)),
+        # Thu 04-01: 04-02, (04-05 清明, a Monday), 04-06, 04-07, 04-08, 04-09.
+        (sh(2027, 4, 1, 10), date(2027, 4, 9)),
+        # Mon 06-07: 06-08, (06-09 端午), 06-10, 06-11, 06-14, 06-15.
+        (sh(2027, 6, 7, 10), date(2027, 6, 15)),
+        # Mon 09-13: 09-14, (09-15 中秋), 09-16, 09-17, 09-20, 09-21.
+        (sh(2027, 9, 13, 10), date(2027, 9, 21)),
+        # Thu 09-30: (10-01 国庆, a Friday), 10-04 .. 10-08.
+        (sh(2027, 9, 30, 10), date(2027, 10, 8)),
+    ],
+)
+def test_provisional_deadline_skips_statutory_holidays(
+    cal: WorkCalendar, start: datetime, due: date
+) -> None:
+    assert cal.add_working_days(start, 5) == Deadline(
+        datetime.combine(due, time(23, 59, 59), tzinfo=SHANGHAI), provisional=True
+    )
+
+
 @pytest.mark.skipif(_library_covers_2027(), reason="installed chinesecalendar already has 2027")
 def test_year_boundary_into_2027_until_loaded(cal: WorkCalendar) -> None:
-    start = sh(2026, 12, 30, 10)
-    # Unconfirmed 2027 falls back to Mon-Fri: 12-31, 01-01 (Fri), 01-04, 01-05, 01-06.
-    assert cal.add_working_days(start, 5) == Deadline(eod(2027, 1, 6), provisional=True)
+    start = sh(2027, 2, 3, 10)
+    assert cal.add_working_days(start, 5) == Deadline(eod(2027, 2, 12), provisional=True)
     assert cal.is_provisional(date(2026, 12, 30), date(2027, 1, 6))
+    assert not cal.is_working_day(date(2027, 2, 5))
 
-    cal.load(YearSchedule(year=2027, holidays=[date(2027, 1, 1)], workdays=[]))
+    # The notice adds bridge days (02-04, 02-09 .. 02-11) and a make-up Saturday (02-20).
+    bridge = [date(2027, 2, 4), date(2027, 2, 9), date(2027, 2, 10), date(2027, 2, 11)]
+    cal.load(YearSchedule(year=2027, holidays=[*_STATUTORY_2027, *bridge],
+                          workdays=[date(2027, 2, 20)]))  # fmt: skip
     assert cal.is_confirmed(2027)
-    # Cached result must be invalidated: 12-31, 01-04, 01-05, 01-06, 01-07.
-    assert cal.add_working_days(start, 5) == Deadline(eod(2027, 1, 7), provisional=False)
-    assert not cal.is_working_day(date(2027, 1, 1))
+    # Cached result must be invalidated: 02-12, 02-15, 02-16, 02-17, 02-18.
+    assert cal.add_working_days(start, 5) == Deadline(eod(2027, 2, 18), provisional=False)
+    assert not cal.is_working_day(date(2027, 2, 4))
+    assert cal.is_working_day(date(2027, 2, 20))
 
 
 def test_unconfirmed_far_future_is_provisional_weekdays(cal: WorkCalendar) -> None:
-    # Fri 2099-12-25: 12-28 .. 12-31 (Mon-Thu), 2100-01-01 (Fri).
-    assert cal.add_working_days(sh(2099, 12, 25), 5) == Deadline(eod(2100, 1, 1), True)
+    # Fri 2099-12-25: 12-28 .. 12-31 (Mon-Thu), (2100-01-01 元旦, a Friday), 2100-01-04 (Mon).
+    assert cal.add_working_days(sh(2099, 12, 25), 5) == Deadline(eod(2100, 1, 4), True)
+    # Past the holiday library's range (2100) only weekends are known: Fri 2101-01-07.
+    assert cal.add_working_days(sh(2100, 12, 31), 5) == Deadline(eod(2101, 1, 7), True)
     assert not cal.is_working_day(date(2099, 12, 26))
     assert cal.add_working_hours(sh(2099, 12, 25, 17), 1).provisional
     assert not cal.is_provisional(date(2025, 1, 1), date(2026, 12, 31))
