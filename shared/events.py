@@ -75,6 +75,8 @@ class RequestSubmitted(EventData):
     topic: Topic
     topic_suggested: bool
     topic_confidence: float
+    # The type was suggested from the text (the client did not say it); older events: False.
+    type_suggested: bool = False
     urgency: Urgency
     title: str
     description: str

@@ -63,6 +63,7 @@ class SubmissionGroups:
         *,
         client: ApiKeyIdentity,
         key: IdempotencyKey | None,
+        type_suggested: bool = False,
     ) -> tuple[Submission, JSONResponse]:
         """Decide on the submission, then write it with its group. Returns it with its answer:
         the 201 receipt, or the stored answer when ``key`` was already answered."""
@@ -71,7 +72,9 @@ class SubmissionGroups:
         # (the key lookup) ends here and the decisions read in autocommit mode.
         await request_session.commit()
         async with self._reads() as reads:
-            submission = await issue_service.prepare(reads, data, client=client)
+            submission = await issue_service.prepare(
+                reads, data, client=client, type_suggested=type_suggested
+            )
         receipt = receipt_of(submission.issue, submission.secret, submission.duplicate_of)
         pending = _Pending(submission, key, receipt.model_dump(mode="json"))
         return submission, await self._groups.submit(pending)

@@ -163,6 +163,10 @@ class IssueReceipt(Schema):
     topic: Topic
     topic_suggested: bool
     topic_confidence: float
+    type: RequestType
+    type_suggested: bool = Field(
+        False, description="The client did not say the type; it was suggested from the text"
+    )
     duplicate_of: str | None = None
     related: list[str] = Field(default_factory=list)
 

@@ -71,6 +71,8 @@ def receipt_of(issue: Issue, secret: str, duplicate_of: str | None) -> IssueRece
         topic=Topic(issue.topic),
         topic_suggested=issue.topic_suggested,
         topic_confidence=issue.topic_confidence,
+        type=RequestType(issue.type),
+        type_suggested=issue.type_suggested,
         duplicate_of=duplicate_of,
         related=(issue.related_tracking_nos or "").split(",") if issue.related_tracking_nos else [],
     )
@@ -138,11 +140,16 @@ class IssueService:
         client: ApiKeyIdentity | None,
         cppcc_member_id: uuid.UUID | None = None,
         cppcc_visit_id: uuid.UUID | None = None,
+        type_suggested: bool = False,
     ) -> tuple[Issue, str]:
-        """Accept a request; returns it and its tracking secret (shown once)."""
+        """Accept a request; returns it and its tracking secret (shown once).
+
+        ``type_suggested``: the client did not say the type and it was suggested from the text
+        (an Open311 app without attributes); the verifier confirms it.
+        """
         submission = await self.prepare(
-            session, data, client=client,
-            cppcc_member_id=cppcc_member_id, cppcc_visit_id=cppcc_visit_id,
+            session, data, client=client, cppcc_member_id=cppcc_member_id,
+            cppcc_visit_id=cppcc_visit_id, type_suggested=type_suggested,
         )  # fmt: skip
         if data.attachments:
             # The attachment rows point at the issue, and the event (serialised when recorded)
@@ -163,6 +170,7 @@ class IssueService:
         client: ApiKeyIdentity | None,
         cppcc_member_id: uuid.UUID | None = None,
         cppcc_visit_id: uuid.UUID | None = None,
+        type_suggested: bool = False,
     ) -> Submission:
         """Everything a submission needs decided before it is written: the channel check,
         the topic, duplicate and related requests (reads only; nothing is added)."""
@@ -222,6 +230,7 @@ class IssueService:
             topic=topic.value,
             topic_suggested=topic_suggested,
             topic_confidence=confidence,
+            type_suggested=type_suggested,
             urgency=data.urgency.value,
             title=data.title,
             description=data.description,
@@ -259,6 +268,7 @@ class IssueService:
             topic=topic,
             topic_suggested=topic_suggested,
             topic_confidence=confidence,
+            type_suggested=type_suggested,
             urgency=data.urgency,
             title=data.title,
             description=data.description,

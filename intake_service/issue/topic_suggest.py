@@ -1,4 +1,5 @@
-"""Suggest a :class:`~shared.enums.Topic` for a new request from its title and description.
+"""Suggest a :class:`~shared.enums.Topic` (and, for clients that do not say, a
+:class:`~shared.enums.RequestType`) for a new request from its title and description.
 
 Keyword scoring over Chinese text, meant to pre-fill the topic for the operator, never to decide
 alone.  The vocabulary lives in :data:`TOPIC_KEYWORDS` so it can be extended without touching the
@@ -22,17 +23,20 @@ How a text is scored:
 import functools
 import math
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, TypeVar
 
-from shared.enums import Topic
+from shared.enums import RequestType, Topic
 
 __all__ = [
+    "REQUEST_TYPE_KEYWORDS",
     "SATURATION",
     "TITLE_WEIGHT",
     "TOPIC_KEYWORDS",
     "TopicSuggestion",
+    "TypeSuggestion",
+    "suggest_request_type",
     "suggest_topic",
 ]
 
@@ -110,24 +114,60 @@ class TopicSuggestion:
     """Phrases of the winning topic found, title first, in order of appearance."""
 
 
-_TOPIC_ORDER: Final[dict[Topic, int]] = {topic: i for i, topic in enumerate(Topic)}
+@dataclass(frozen=True, slots=True)
+class TypeSuggestion:
+    type: RequestType
+    confidence: float
+    """In [0, 1]; 0 when nothing matched (the type is then the policy's default)."""
+    matched: tuple[str, ...]
+
+
+# What a request says about its type: how people phrase a consultation, a complaint, a report.
+# Scored exactly like topics. No match gives the default type chosen by the caller's policy.
+REQUEST_TYPE_KEYWORDS: dict[RequestType, tuple[str, ...]] = {
+    RequestType.consult: (
+        "咨询", "请问", "想问", "问一下", "如何办理", "怎么办理", "怎样办理", "怎么申请",
+        "如何申请", "需要什么材料", "需要哪些材料", "办理流程", "办事流程", "什么条件",
+        "是否可以", "能否", "可不可以", "在哪里办", "去哪里办", "多长时间", "政策是什么",
+    ),
+    RequestType.help: (
+        "求助", "帮忙", "帮助", "协调", "帮我们", "请帮", "急需", "困难", "解决一下",
+    ),
+    RequestType.complaint: (
+        "投诉", "不作为", "乱作为", "推诿", "扯皮", "刁难", "态度恶劣", "态度差", "拖延",
+        "久拖不办", "拖着不办", "乱收费", "不予受理", "拒绝办理", "多次反映", "一直没人管",
+    ),
+    RequestType.report: (
+        "举报", "索贿", "受贿", "行贿", "索要", "吃拿卡要", "贪污", "违纪", "违法违纪",
+        "偷排", "非法排放", "违法建设", "违章建筑", "非法经营", "黑作坊",
+    ),
+    RequestType.suggestion: (
+        "建议", "提议", "希望增加", "希望能", "希望开通", "能否增设", "建议增设", "意见建议",
+        "合理化建议",
+    ),
+    RequestType.praise: (
+        "表扬", "感谢", "点赞", "致谢", "锦旗", "服务周到", "热情周到", "效率很高", "为民办实事",
+    ),
+}  # fmt: skip
+
+K = TypeVar("K")
 
 
 def _normalize(text: str) -> str:
     return unicodedata.normalize("NFKC", text).lower()
 
 
-def _lexicon(vocabulary: Mapping[Topic, Iterable[str]]) -> dict[str, tuple[Topic, str]]:
-    """Normalized phrase → (topic, phrase as written).
+def _lexicon(vocabulary: Mapping[K, Iterable[str]]) -> dict[str, tuple[K, str]]:
+    """Normalized phrase → (label, phrase as written).
 
-    A phrase listed under several topics belongs to the first one.
+    A phrase listed under several labels belongs to the first one.
     """
-    lexicon: dict[str, tuple[Topic, str]] = {}
-    for topic, phrases in vocabulary.items():
+    lexicon: dict[str, tuple[K, str]] = {}
+    for label, phrases in vocabulary.items():
         for phrase in phrases:
             norm = _normalize(phrase).strip()
             if norm:
-                lexicon.setdefault(norm, (topic, phrase.strip()))
+                lexicon.setdefault(norm, (label, phrase.strip()))
     return lexicon
 
 
@@ -137,9 +177,14 @@ def _default_lexicon() -> dict[str, tuple[Topic, str]]:
     return _lexicon(TOPIC_KEYWORDS)
 
 
+@functools.cache
+def _type_lexicon() -> dict[str, tuple[RequestType, str]]:
+    return _lexicon(REQUEST_TYPE_KEYWORDS)
+
+
 def _matches(
-    text: str, lexicon: Mapping[str, tuple[Topic, str]]
-) -> list[tuple[int, str, tuple[Topic, str]]]:
+    text: str, lexicon: Mapping[str, tuple[K, str]]
+) -> list[tuple[int, str, tuple[K, str]]]:
     """Non-overlapping phrase matches, longest first, returned in order of position."""
     if not text:
         return []
@@ -151,13 +196,43 @@ def _matches(
             start = text.find(phrase, start + 1)
     candidates.sort(key=lambda c: (c[0] - c[1], c[0]))  # longest first, then leftmost
     taken = [False] * len(text)
-    chosen: list[tuple[int, str, tuple[Topic, str]]] = []
+    chosen: list[tuple[int, str, tuple[K, str]]] = []
     for start, end, phrase in candidates:
         if not any(taken[start:end]):
             taken[start:end] = [True] * (end - start)
             chosen.append((start, phrase, lexicon[phrase]))
     chosen.sort(key=lambda c: c[0])
     return chosen
+
+
+def _score(
+    title: str,
+    description: str,
+    lexicon: Mapping[str, tuple[K, str]],
+    order: Sequence[K],
+    neutral: K | None = None,
+) -> tuple[K, float, tuple[str, ...]] | None:
+    """The best label with its confidence and matched phrases; None when nothing matched."""
+    scores: dict[K, float] = {}
+    found: dict[K, list[str]] = {}
+    for text, weight in ((title, TITLE_WEIGHT), (description, 1.0)):
+        seen: set[str] = set()
+        for _, _, (label, phrase) in _matches(_normalize(text), lexicon):
+            if label == neutral or phrase in seen:
+                continue
+            seen.add(phrase)
+            scores[label] = scores.get(label, 0.0) + weight * len(phrase)
+            if phrase not in found.setdefault(label, []):
+                found[label].append(phrase)
+    if not scores:
+        return None
+
+    rank = {label: i for i, label in enumerate(order)}
+    ranked = sorted(scores.items(), key=lambda item: (-item[1], rank[item[0]]))
+    best_label, best = ranked[0]
+    runner_up = ranked[1][1] if len(ranked) > 1 else 0.0
+    confidence = (1.0 - math.exp(-best / SATURATION)) * best / (best + runner_up)
+    return best_label, round(min(1.0, max(0.0, confidence)), 3), tuple(found[best_label])
 
 
 def suggest_topic(
@@ -168,26 +243,15 @@ def suggest_topic(
 ) -> TopicSuggestion:
     """Suggest the topic of a request; see the module docstring for the scoring."""
     lexicon = _default_lexicon() if vocabulary is None else _lexicon(vocabulary)
-    scores: dict[Topic, float] = {}
-    found: dict[Topic, list[str]] = {}
-    for text, weight in ((title, TITLE_WEIGHT), (description, 1.0)):
-        seen: set[str] = set()
-        for _, _, (topic, phrase) in _matches(_normalize(text), lexicon):
-            if topic is Topic.other or phrase in seen:
-                continue
-            seen.add(phrase)
-            scores[topic] = scores.get(topic, 0.0) + weight * len(phrase)
-            if phrase not in found.setdefault(topic, []):
-                found[topic].append(phrase)
-    if not scores:
+    best = _score(title, description, lexicon, list(Topic), neutral=Topic.other)
+    if best is None:
         return TopicSuggestion(Topic.other, 0.0, ())
+    return TopicSuggestion(*best)
 
-    ranked = sorted(scores.items(), key=lambda item: (-item[1], _TOPIC_ORDER[item[0]]))
-    best_topic, best = ranked[0]
-    runner_up = ranked[1][1] if len(ranked) > 1 else 0.0
-    confidence = (1.0 - math.exp(-best / SATURATION)) * best / (best + runner_up)
-    return TopicSuggestion(
-        topic=best_topic,
-        confidence=round(min(1.0, max(0.0, confidence)), 3),
-        matched=tuple(found[best_topic]),
-    )
+
+def suggest_request_type(title: str, description: str, *, default: RequestType) -> TypeSuggestion:
+    """Suggest the type of a request that did not say (an Open311 app without attributes)."""
+    best = _score(title, description, _type_lexicon(), list(RequestType))
+    if best is None:
+        return TypeSuggestion(default, 0.0, ())
+    return TypeSuggestion(*best)

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from intake_service.models._base import Model
@@ -23,6 +23,10 @@ class Issue(Model):
     topic: Mapped[str] = mapped_column(String(32), nullable=False)
     topic_suggested: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
     topic_confidence: Mapped[float] = mapped_column(Float, default=1.0, nullable=False)
+    # The client did not say the type (an Open311 app without attributes): suggested from text.
+    type_suggested: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false(), nullable=False
+    )
     urgency: Mapped[str] = mapped_column(String(16), nullable=False)
     title: Mapped[str] = mapped_column(String(200), nullable=False)
     description: Mapped[str] = mapped_column(Text, nullable=False)

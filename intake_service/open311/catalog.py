@@ -150,9 +150,14 @@ class Attribute:
 REQUEST_TYPE: Final = Attribute(
     code="request_type",
     datatype="singlevaluelist",
-    required=True,
+    # Optional: most Open311 apps send no attributes. Left out, the type is suggested from the
+    # description (求助 when it says nothing) and confirmed by the center at verification.
+    required=False,
     order=1,
-    description="诉求类型:咨询、求助、投诉、举报、建议或表扬(举报默认保密处理)",
+    description=(
+        "诉求类型:咨询、求助、投诉、举报、建议或表扬(举报默认保密处理);"
+        "不填时按描述推荐,无法判断时为求助,由中心核查时确认"
+    ),
     datatype_description="填写选项的 key(如 complaint)或名称(如 投诉)",
     values=tuple((member.value, member.label_zh) for member in RequestType),
 )

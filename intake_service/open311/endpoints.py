@@ -169,7 +169,7 @@ async def _fields(request: Request) -> dict[str, list[str]]:
                 "application/x-www-form-urlencoded": {
                     "schema": {
                         "type": "object",
-                        "required": ["api_key", "service_code", "attribute[request_type]"],
+                        "required": ["api_key", "service_code"],
                         "properties": {
                             "api_key": {"type": "string"},
                             "service_code": {"type": "string"},
@@ -202,13 +202,18 @@ async def create_request(request: Request, fmt: str, session: SessionDep) -> Res
     api_key = next((v for v in fields.get("api_key", []) if v.strip()), None)
     api_key = api_key or request.headers.get("x-api-key")
     client = await authenticate(session, api_key)
-    data = build_submission(fields).data
+    submission = build_submission(fields)
+    data, suggested = submission.data, submission.type_suggested
     groups: SubmissionGroups | None = request.app.state.submission_groups
     if groups is not None and groups.takes(data):
-        accepted, _answer = await groups.accept(session, data, client=client, key=None)
+        accepted, _answer = await groups.accept(
+            session, data, client=client, key=None, type_suggested=suggested
+        )
         tracking_no, duplicate_of = accepted.issue.tracking_no, accepted.duplicate_of
     else:
-        issue, _secret = await issue_service.submit(session, data, client=client)
+        issue, _secret = await issue_service.submit(
+            session, data, client=client, type_suggested=suggested
+        )
         tracking_no, duplicate_of = issue.tracking_no, await duplicate_tracking_no(session, issue)
     # The spec answers 200 (the OpenAPI description too); there is no place for the tracking
     # secret: the tracking number is the Open311 id, and GET requests/{id} is public.

@@ -3,8 +3,12 @@ on the ``open311`` channel; requests are shown with Open311's two statuses.
 
 Mapping decisions
 -----------------
-* ``service_code`` is the topic; the required attribute ``request_type`` gives the request type
-  (key ``complaint`` or name ``投诉``), ``urgency`` the urgency (default 一般).
+* ``service_code`` is the topic; the attribute ``request_type`` gives the request type (key
+  ``complaint`` or name ``投诉``), ``urgency`` the urgency (default 一般). Most Open311 apps send
+  no attributes at all, so a missing ``request_type`` is suggested from the text the way a
+  missing topic is (``type_suggested`` on the request; the verifier confirms it), falling back
+  to ``INTAKE_OPEN311_DEFAULT_REQUEST_TYPE`` (求助) when the text says nothing. A value not in
+  the list is still refused.
 * Title: the first line of ``description``, cut to 30 characters; the service name and type
   (``用电投诉``) when the description is missing or too short. A missing description (the spec
   makes it optional) is replaced by a short generated one.
@@ -44,6 +48,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from intake_service.issue.schemas import IssueCreate
+from intake_service.issue.topic_suggest import suggest_request_type
 from intake_service.models import ApiKey, Issue
 from intake_service.open311 import catalog
 from intake_service.open311.errors import bad_request, bilingual, forbidden, not_found
@@ -65,6 +70,8 @@ class Open311Settings(BaseSettings):
     )
     endpoint_type: Literal["production", "test"] = "production"
     public_channels: list[str] = [Channel.open311.value]
+    # The type of a request whose app sent no request_type and whose text does not say.
+    default_request_type: RequestType = RequestType.help
 
 
 settings = Open311Settings()
@@ -487,6 +494,7 @@ def _person_name(first: str | None, last: str | None) -> str | None:
 class Submission:
     data: IssueCreate
     topic: Topic
+    type_suggested: bool
 
 
 def build_submission(fields: Mapping[str, list[str]]) -> Submission:
@@ -551,9 +559,12 @@ def build_submission(fields: Mapping[str, list[str]]) -> Submission:
         )
     if problems:
         raise bad_request(*problems)
-    assert request_type is not None
 
-    kind = RequestType(request_type)
+    first_line = " ".join(next((line for line in text.splitlines() if line.strip()), "").split())
+    if request_type is None:
+        kind = suggest_request_type(first_line, text, default=settings.default_request_type).type
+    else:
+        kind = RequestType(request_type)
     label = f"{topic.label_zh}{kind.label_zh}"  # 用电投诉
     if len(text) >= 5:
         description = text
@@ -561,7 +572,6 @@ def build_submission(fields: Mapping[str, list[str]]) -> Submission:
         description = f"{label}:{text}"
     else:
         description = f"{label}(经 Open311 提交,未填写描述)"
-    first_line = " ".join(next((line for line in text.splitlines() if line.strip()), "").split())
     title = first_line[:TITLE_LENGTH] if len(first_line) >= 2 else label
 
     name = _person_name(_single(fields.get("first_name")), _single(fields.get("last_name")))
@@ -597,4 +607,4 @@ def build_submission(fields: Mapping[str, list[str]]) -> Submission:
             for error in exc.errors(include_url=False)
         )
         raise bad_request(*dict.fromkeys(messages)) from None
-    return Submission(data=data, topic=topic)
+    return Submission(data=data, topic=topic, type_suggested=request_type is None)

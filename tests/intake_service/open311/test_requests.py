@@ -171,6 +171,48 @@ class TestPost:
         assert enterprise["description"].startswith("审批手续咨询(")
         assert enterprise["location"]["area_code"] == "130404001"
 
+    @pytest.mark.parametrize(
+        ("description", "suggested"),
+        [
+            ("举报园区附近有黑作坊夜间偷排污水,请查处。", "report"),
+            ("请问办理施工许可需要哪些材料?", "consult"),
+            ("窗口工作人员推诿扯皮,多次反映无人处理,投诉。", "complaint"),
+            ("小区门口的路灯坏了。", "help"),  # says nothing about its type: the policy's 求助
+        ],
+    )
+    async def test_minimal_app_without_attributes_gets_a_suggested_type(
+        self,
+        intake_client: httpx.AsyncClient,
+        intake_sessionmaker: AsyncSessionMaker,
+        redis_client: Redis,
+        description: str,
+        suggested: str,
+    ) -> None:
+        # What most Open311 apps send: service_code, a position and a description.
+        key = await make_key(intake_sessionmaker, ApiKey, "open311")
+        response = await intake_client.post(
+            f"{V2}/requests.json",
+            data={"api_key": key, "service_code": "environment", "lat": "36.58",
+                  "long": "114.51", "description": description},
+        )  # fmt: skip
+        assert response.status_code == 200, response.text
+        tracking_no = response.json()[0]["service_request_id"]
+        issue = await issue_row(intake_sessionmaker, tracking_no)
+        assert (issue.type, issue.type_suggested) == (suggested, True)
+        assert issue.anonymous is True
+        (event,) = (e["data"] for e in await routing_events(redis_client))
+        assert (event["type"], event["type_suggested"]) == (suggested, True)
+        # A report is confidential whether the submitter said so or the text did.
+        assert event["confidential"] is (suggested == "report")
+
+    async def test_a_given_type_is_not_marked_suggested(
+        self, intake_client: httpx.AsyncClient, intake_sessionmaker: AsyncSessionMaker
+    ) -> None:
+        key = await make_key(intake_sessionmaker, ApiKey, "open311")
+        tracking_no = await create(intake_client, key, **{"attribute[request_type]": "建议"})
+        issue = await issue_row(intake_sessionmaker, tracking_no)
+        assert (issue.type, issue.type_suggested) == ("suggestion", False)
+
     async def test_fields_may_come_in_the_query_string(
         self, intake_client: httpx.AsyncClient, channel_key: str
     ) -> None:
@@ -223,8 +265,8 @@ class TestPost:
             ({"lat": "91"}, "lat"),
             ({"phone": "12345"}, "phone"),
             ({"email": "not-an-email"}, "email"),
-            ({"attribute[request_type]": None}, "attribute[request_type]"),
             ({"attribute[request_type]": "gossip"}, "attribute[request_type]"),
+            ({"attribute[request_type]": ["complaint", "help"]}, "attribute[request_type]"),
             ({"attribute[urgency]": "whenever"}, "attribute[urgency]"),
             ({"attribute[uscc]": "91130404MA0CTE1N10"}, "attribute[uscc]"),
             ({"description": "很长" * 2001}, "description"),
@@ -248,7 +290,7 @@ class TestPost:
         self, intake_client: httpx.AsyncClient, channel_key: str
     ) -> None:
         response = await post_request(
-            intake_client, channel_key, "xml", phone="1", **{"attribute[request_type]": None}
+            intake_client, channel_key, "xml", phone="1", **{"attribute[request_type]": "gossip"}
         )
         errors = assert_errors(response, 400, "xml")
         assert len(errors) == 2
