@@ -13,14 +13,33 @@ TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
 TEST_REDIS_URL ?= redis://127.0.0.1:6379
 PYTEST_ARGS ?=
 
-$(STAMP): pyproject.toml
+# Installs come from the lock: every package pinned to the version CI tested, checked by hash,
+# and --no-deps so nothing outside the lock is resolved (tests/deploy/test_lock.py keeps the lock
+# and pyproject.toml in step). The project itself is built with the locked setuptools.
+DEV_LOCK := requirements/dev.lock
+RUNTIME_LOCK := requirements/runtime.lock
+# The resolution is universal (every platform, Python 3.11+), so one lock serves Linux on x86_64
+# and arm64, macOS and the Docker image; the build backend is locked with the packages.
+LOCK_ARGS := --universal --python-version 3.11 --generate-hashes --custom-compile-command "make lock"
+BUILD_REQUIRES = $(BIN)/python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['build-system']['requires']))"
+
+$(STAMP): pyproject.toml $(DEV_LOCK)
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r $(DEV_LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 .PHONY: install
 install: $(STAMP)
+
+.PHONY: lock
+lock: $(STAMP)  ## re-resolve the locks after editing pyproject.toml (pins kept where they still fit)
+	$(BUILD_REQUIRES) | $(BIN)/uv pip compile pyproject.toml - --extra dev $(LOCK_ARGS) $(UPGRADE) -o $(DEV_LOCK)
+	$(BUILD_REQUIRES) | $(BIN)/uv pip compile pyproject.toml - $(LOCK_ARGS) -c $(DEV_LOCK) -o $(RUNTIME_LOCK)
+
+.PHONY: lock-upgrade
+lock-upgrade:  ## move every pin to the newest release pyproject.toml allows
+	$(MAKE) lock UPGRADE=--upgrade
 
 .PHONY: run
 run: $(STAMP)  ## run the whole stack (embedded SQLite + Redis unless DATABASE_URL/REDIS_URL are set)
