@@ -12,7 +12,7 @@ from scoring_service.evaluation.service import Month, parse_year
 from scoring_service.evaluation.statistics import check_range
 from services.auth import Principal, bearer_principal
 from services.models import utcnow
-from services.policy import DEPARTMENT_ROLES, authorize
+from services.policy import authorize, is_department
 from shared.calendar import SHANGHAI
 
 # Staff sign in at routing (or an external identity provider); services.auth verifies the
@@ -23,21 +23,17 @@ CurrentStaff = Annotated[Principal, Depends(bearer_principal)]
 _YEAR = re.compile(r"^[0-9]{4}$")
 
 
-def _is_department(principal: Principal) -> bool:
-    return principal.role in DEPARTMENT_ROLES
-
-
 def ensure_may_read_all(principal: Principal) -> None:
     """Rankings and exports show every unit: centers, auditors and admins only."""
     authorize(principal, "evaluation.read")
-    if _is_department(principal):
+    if is_department(principal):
         raise OwnUnitOnly()
 
 
 def ensure_may_read_unit(principal: Principal, unit_code: str) -> None:
     """Department staff read their own unit's figures; the others read every unit's."""
     authorize(principal, "evaluation.read")
-    if _is_department(principal) and principal.unit_code != unit_code:
+    if is_department(principal) and principal.unit_code != unit_code:
         raise OwnUnitOnly()
 
 
@@ -67,6 +63,15 @@ async def policy_month_path(
 
 
 PolicyMonth = Annotated[Month, Depends(policy_month_path)]
+
+
+async def closing_month_path(
+    month: Annotated[str, Path(max_length=20, description="YYYY-MM (Asia/Shanghai)")],
+) -> Month:
+    return Month.parse(month)
+
+
+ClosingMonth = Annotated[Month, Depends(closing_month_path)]
 
 
 async def year_param(

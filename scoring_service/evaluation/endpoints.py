@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Body, Query, Response
 
 from scoring_service.evaluation import schemas
+from scoring_service.evaluation.closing import month_closing_service
 from scoring_service.evaluation.dependencies import (
+    ClosingMonth,
     CurrentStaff,
     DateRangeParam,
     MonthParam,
@@ -118,15 +120,61 @@ async def export_scorecards(
 
 @router.get(
     "/evaluation/scorecards/{unit_code}",
-    response_model=schemas.Scorecard,
+    response_model=schemas.UnitScorecard,
     responses=error_responses(401, 403, 404, 422),
 )
 async def get_scorecard(
     principal: CurrentStaff, session: SessionDep, unit_code: UnitCode, month: MonthParam
-) -> schemas.Scorecard:
+) -> schemas.UnitScorecard:
     """One unit's scorecard, ranked among all units (department staff: their own unit)."""
     ensure_may_read_unit(principal, unit_code)
     return await evaluation_service.scorecard(session, month, unit_code)
+
+
+@router.post(
+    "/evaluation/months/{month}/close",
+    response_model=schemas.MonthVersion,
+    status_code=201,
+    responses=error_responses(401, 403, 409, 422),
+)
+async def close_month(
+    principal: CurrentStaff, session: SessionDep, month: ClosingMonth
+) -> schemas.MonthVersion:
+    """关账: freeze the month's scorecards (version 1). From then on its scorecards, rankings
+    and exports are served from the snapshot; only a recompute changes them."""
+    authorize(principal, "evaluation.close")
+    return await month_closing_service.close(session, principal, month)
+
+
+@router.post(
+    "/evaluation/months/{month}/recompute",
+    response_model=schemas.MonthVersion,
+    status_code=201,
+    responses=error_responses(401, 403, 409, 422),
+)
+async def recompute_month(
+    principal: CurrentStaff,
+    session: SessionDep,
+    month: ClosingMonth,
+    body: Annotated[schemas.MonthRecompute | None, Body()] = None,
+) -> schemas.MonthVersion:
+    """Recompute a closed month from the current facts as a new version (reason required);
+    earlier versions stay in the history."""
+    authorize(principal, "evaluation.recompute")
+    return await month_closing_service.recompute(session, principal, month, body)
+
+
+@router.get(
+    "/evaluation/months/{month}/history",
+    response_model=schemas.MonthHistory,
+    responses=error_responses(401, 403, 422),
+)
+async def month_history(
+    principal: CurrentStaff, session: SessionDep, month: ClosingMonth
+) -> schemas.MonthHistory:
+    """Every version of a closed month: who closed or recomputed it, when and why."""
+    ensure_may_read_all(principal)
+    return await month_closing_service.history(session, month)
 
 
 @router.get(

@@ -1,4 +1,4 @@
-from services.errors import BadRequest, Forbidden, NotFound
+from services.errors import BadRequest, Conflict, Forbidden, NotFound
 
 
 class InvalidMonth(BadRequest):
@@ -46,3 +46,28 @@ class InvalidPolicy(BadRequest):
     code = "invalid_policy"
     message = "四项权重之和必须大于 0"
     message_en = "The four weights must not all be zero"
+
+
+class MonthNotFinished(Conflict):
+    code = "month_not_finished"
+    message = "该月尚未结束,不能关账"
+    message_en = "The month has not ended yet and cannot be closed"
+
+
+class MonthAlreadyClosed(Conflict):
+    code = "month_already_closed"
+    message = "该月已关账;如需更正请重新计算并说明理由"
+    message_en = "The month is already closed; recompute it with a reason to correct it"
+
+
+class MonthNotClosed(Conflict):
+    code = "month_not_closed"
+    message = "该月尚未关账,考核成绩仍按实时数据计算"
+    message_en = "The month is not closed; its scorecards are still computed live"
+
+
+class ReasonRequired(BadRequest):
+    status_code = 422
+    code = "reason_required"
+    message = "重新计算已关账月份须说明理由"
+    message_en = "Recomputing a closed month requires a reason"

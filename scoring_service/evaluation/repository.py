@@ -33,14 +33,18 @@ from scoring_service.models import (
     CardFact,
     CaseFact,
     EvaluationPolicy,
+    MonthlyScorecardClose,
+    MonthlyScorecardSnapshot,
     Rating,
     RequestFact,
     VisitFact,
 )
+from services.db import row_locks
 from shared.enums import CardRole, CardStatus, SupervisionLevel
 
 __all__ = [
     "RETURN_WINDOW",
+    "ClosingRepository",
     "EvaluationRepository",
     "FigureCounts",
     "PolicyRepository",
@@ -434,6 +438,109 @@ class PolicyRepository:
         self.session.add(policy)
         await self.session.flush()
         return policy
+
+
+class ClosingRepository:
+    """Closed months: their versions and the scorecards frozen in each."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    @classmethod
+    def from_session(cls, session: AsyncSession) -> ClosingRepository:
+        return cls(session)
+
+    async def current(self, month: str, *, lock: bool = False) -> MonthlyScorecardClose | None:
+        """The version a closed month serves (its newest); ``lock`` holds it (PostgreSQL) so
+        that recomputes of one month run one after the other."""
+        statement = (
+            select(MonthlyScorecardClose)
+            .where(MonthlyScorecardClose.month == month)
+            .order_by(MonthlyScorecardClose.version.desc())
+            .limit(1)
+        )
+        if lock and row_locks(self.session):
+            statement = statement.with_for_update()
+        return await self.session.scalar(statement)
+
+    async def last_version(self, month: str) -> int:
+        """Read after :meth:`current` with ``lock``: sees a version committed while waiting."""
+        found = await self.session.scalar(
+            select(func.max(MonthlyScorecardClose.version)).where(
+                MonthlyScorecardClose.month == month
+            )
+        )
+        return int(found or 0)
+
+    async def versions(self, month: str) -> Sequence[MonthlyScorecardClose]:
+        statement = (
+            select(MonthlyScorecardClose)
+            .where(MonthlyScorecardClose.month == month)
+            .order_by(MonthlyScorecardClose.version)
+        )
+        return (await self.session.scalars(statement)).all()
+
+    async def snapshots(
+        self, month: str, version: int, unit_code: str | None = None
+    ) -> Sequence[MonthlyScorecardSnapshot]:
+        statement = select(MonthlyScorecardSnapshot).where(
+            MonthlyScorecardSnapshot.month == month, MonthlyScorecardSnapshot.version == version
+        )
+        if unit_code is not None:
+            statement = statement.where(MonthlyScorecardSnapshot.unit_code == unit_code)
+        return (
+            await self.session.scalars(statement.order_by(MonthlyScorecardSnapshot.unit_code))
+        ).all()
+
+    async def scores(self, month: str) -> dict[int, dict[str, float | None]]:
+        """Each version's scores per unit (the history shows what a recompute changed)."""
+        statement = select(
+            MonthlyScorecardSnapshot.version,
+            MonthlyScorecardSnapshot.unit_code,
+            MonthlyScorecardSnapshot.score,
+        ).where(MonthlyScorecardSnapshot.month == month)
+        result: dict[int, dict[str, float | None]] = {}
+        for row in await self.session.execute(statement):
+            result.setdefault(int(row.version), {})[row.unit_code] = row.score
+        return result
+
+    async def current_scores(self, months: Sequence[str]) -> dict[str, dict[str, float | None]]:
+        """For each closed month among ``months``, the scores of its current version."""
+        newest = (
+            select(
+                MonthlyScorecardClose.month,
+                func.max(MonthlyScorecardClose.version).label("version"),
+            )
+            .where(MonthlyScorecardClose.month.in_(months))
+            .group_by(MonthlyScorecardClose.month)
+            .subquery()
+        )
+        statement = select(
+            newest.c.month, MonthlyScorecardSnapshot.unit_code, MonthlyScorecardSnapshot.score
+        ).outerjoin(
+            MonthlyScorecardSnapshot,
+            and_(
+                MonthlyScorecardSnapshot.month == newest.c.month,
+                MonthlyScorecardSnapshot.version == newest.c.version,
+            ),
+        )
+        result: dict[str, dict[str, float | None]] = {}
+        for row in await self.session.execute(statement):
+            scores = result.setdefault(row.month, {})
+            if row.unit_code is not None:  # a month closed with no unit at all
+                scores[row.unit_code] = row.score
+        return result
+
+    async def add(
+        self, close: MonthlyScorecardClose, snapshots: Sequence[MonthlyScorecardSnapshot]
+    ) -> MonthlyScorecardClose:
+        # The version row first: the snapshots reference it. A concurrent close of the same
+        # month fails here on the unique (month, version) and answers 409 conflict_retry.
+        self.session.add(close)
+        await self.session.flush()
+        self.session.add_all(snapshots)
+        await self.session.flush()
+        return close
 
 
 _RESOLVED_CASE = ("completed", "closed", "answered")

@@ -3,10 +3,11 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
 from shared.enums import UnitKind
 from shared.schemas.base import InputSchema, Schema
+from shared.schemas.text import Reason
 
 Weight = Annotated[float, Field(ge=0, le=100)]
 Factor = Annotated[float, Field(ge=0, le=1)]
@@ -111,15 +112,52 @@ class EvaluationPolicyUpdate(InputSchema):
     deduction_red: Weight | None = None
 
 
-class ScorecardList(Schema):
+class ClosedFlags(Schema):
+    closed: bool = Field(False, description="The month is closed: these are its frozen figures")
+    closed_at: datetime | None = Field(None, description="When the version served was stored")
+    version: int | None = Field(None, description="The closed month's version served")
+
+
+class UnitScorecard(Scorecard, ClosedFlags):
+    """One unit's scorecard, with whether it comes from a closed month's snapshot."""
+
+
+class ScorecardList(ClosedFlags):
     month: str
     unit_kind: UnitKind | None
     policy: EvaluationPolicy
-    generated_at: datetime
+    generated_at: datetime = Field(description="When the figures were computed")
     ranked: int = Field(description="Units with a score")
     units: list[Scorecard]
     top: list[RankEntry]
     bottom: list[RankEntry] = Field(description="Lowest first; never repeats a unit of top")
+
+
+def _blank_as_missing(value: object) -> object:
+    # A blank reason is no reason: it gets the same stable code as a missing one.
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+class MonthRecompute(InputSchema):
+    reason: Annotated[Reason | None, BeforeValidator(_blank_as_missing)] = Field(
+        None, description="Why the closed month is recomputed (required)"
+    )
+
+
+class MonthVersion(Schema):
+    version: int
+    action: Literal["close", "recompute"]
+    reason: str | None
+    closed_by: str
+    closed_at: datetime
+    current: bool = Field(description="The version GET serves")
+    scores: dict[str, float | None] = Field(description="Each unit's score in this version")
+
+
+class MonthHistory(Schema):
+    month: str
+    closed: bool
+    versions: list[MonthVersion] = Field(description="Oldest first")
 
 
 class AnnualMonth(Schema):

@@ -26,12 +26,13 @@ from scoring_service.evaluation.exceptions import (
     UnitNotFound,
 )
 from scoring_service.evaluation.repository import (
+    ClosingRepository,
     EvaluationRepository,
     PolicyRepository,
     UnitCounts,
     UnitRow,
 )
-from scoring_service.models import EvaluationPolicy
+from scoring_service.models import EvaluationPolicy, MonthlyScorecardClose
 from services.auth import Principal
 from services.models import utcnow
 from shared.calendar import SHANGHAI
@@ -159,6 +160,15 @@ def _values(row: EvaluationPolicy | None) -> schemas.EvaluationWeights:
             "evaluation.policy_invalid", effective_month=row.effective_month if row else None
         )
         return schemas.EvaluationWeights.model_validate(_defaults())
+
+
+def frozen_weights(close: MonthlyScorecardClose) -> schemas.EvaluationWeights:
+    """The weights frozen with a closed month's version."""
+    return schemas.EvaluationWeights.model_validate({key: close.policy[key] for key in WEIGHT_KEYS})
+
+
+def _closed_flags(close: MonthlyScorecardClose) -> dict[str, Any]:
+    return {"closed": True, "closed_at": close.closed_at, "version": close.version}
 
 
 def half_up(value: float | Decimal, places: int) -> float:
@@ -388,6 +398,22 @@ class EvaluationService:
         top: int = 3,
         now: datetime | None = None,
     ) -> schemas.ScorecardList:
+        """The month's scorecards: frozen once the month is closed, else computed now."""
+        close = await ClosingRepository.from_session(session).current(str(month))
+        if close is not None:
+            return await self._frozen_list(session, close, unit_kind=unit_kind, top=top)
+        return await self.live_scorecards(session, month, unit_kind=unit_kind, top=top, now=now)
+
+    async def live_scorecards(
+        self,
+        session: AsyncSession,
+        month: Month,
+        *,
+        unit_kind: UnitKind | None = None,
+        top: int = 3,
+        now: datetime | None = None,
+    ) -> schemas.ScorecardList:
+        """The month's scorecards computed from the facts as they are now."""
         now = now or utcnow()
         _units, cards = await self._scorecards(session, [month], now)
         pool = [card for card in cards.values() if unit_kind is None or card.unit_kind == unit_kind]
@@ -403,22 +429,67 @@ class EvaluationService:
             bottom=worst,
         )
 
+    async def _frozen_list(
+        self,
+        session: AsyncSession,
+        close: MonthlyScorecardClose,
+        *,
+        unit_kind: UnitKind | None,
+        top: int,
+    ) -> schemas.ScorecardList:
+        rows = await ClosingRepository.from_session(session).snapshots(close.month, close.version)
+        cards = [schemas.Scorecard.model_validate(row.figures) for row in rows]
+        # Ranks are taken again within the kind asked for, exactly as the live list does.
+        pool = [card for card in cards if unit_kind is None or card.unit_kind == unit_kind]
+        ordered, best, worst = rank(pool, top)
+        return schemas.ScorecardList(
+            month=close.month,
+            unit_kind=unit_kind,
+            policy=schemas.EvaluationPolicy.model_validate(close.policy),
+            generated_at=close.closed_at,
+            ranked=sum(1 for card in ordered if card.rank is not None),
+            units=ordered,
+            top=best,
+            bottom=worst,
+            **_closed_flags(close),
+        )
+
     async def scorecard(
         self, session: AsyncSession, month: Month, unit_code: str, *, now: datetime | None = None
-    ) -> schemas.Scorecard:
+    ) -> schemas.UnitScorecard:
         """One unit's scorecard, ranked among all units. A unit without data in the month gets
-        zeros; a unit never seen at all is a 404."""
+        zeros; a unit never seen at all is a 404. A closed month answers from its snapshot."""
+        close = await ClosingRepository.from_session(session).current(str(month))
+        if close is not None:
+            rows = await ClosingRepository.from_session(session).snapshots(
+                close.month, close.version, unit_code
+            )
+            if rows:
+                return schemas.UnitScorecard.model_validate(
+                    {**rows[0].figures, **_closed_flags(close)}
+                )
+            zeros = await self._zeros(session, month, unit_code, frozen_weights(close))
+            return schemas.UnitScorecard(**zeros.model_dump(), **_closed_flags(close))
         now = now or utcnow()
         _units, cards = await self._scorecards(session, [month], now)
         rank(cards.values(), 0)
         card = cards.get((unit_code, 0))
-        if card is not None:
-            return card
+        if card is None:
+            policies = await self._policies(session, [month])
+            card = await self._zeros(session, month, unit_code, policies[month])
+        return schemas.UnitScorecard(**card.model_dump())
+
+    async def _zeros(
+        self,
+        session: AsyncSession,
+        month: Month,
+        unit_code: str,
+        policy: schemas.EvaluationWeights,
+    ) -> schemas.Scorecard:
         unit = await EvaluationRepository.from_session(session).unit(unit_code)
         if unit is None:
             raise UnitNotFound(details={"unit_code": unit_code})
-        policies = await self._policies(session, [month])
-        return build_scorecard(unit, month, UnitCounts(), policies[month])
+        return build_scorecard(unit, month, UnitCounts(), policy)
 
     # ------------------------------------------------------------------ year-end evaluation
 
@@ -434,7 +505,8 @@ class EvaluationService:
         """年终综合考评: each unit's mean monthly score over the months it was scored.
 
         Deductions already sit inside each month's score, so none are taken again here.
-        Months after the current one are not included (their scores would all be null).
+        Months after the current one are not included (their scores would all be null). A
+        closed month contributes its frozen scores, so the mean cannot move under it either.
         """
         now = now or utcnow()
         months = [Month(year, m) for m in range(1, 13)]
@@ -442,8 +514,16 @@ class EvaluationService:
         entries: list[schemas.AnnualEntry] = []
         if included:
             units, cards = await self._scorecards(session, included, now)
+            frozen = await ClosingRepository.from_session(session).current_scores(
+                [str(month) for month in included]
+            )
             for unit in units:
-                monthly = [cards[(unit.code, i)].score for i in range(len(included))]
+                monthly = [
+                    frozen[str(month)].get(unit.code)
+                    if str(month) in frozen
+                    else cards[(unit.code, i)].score
+                    for i, month in enumerate(included)
+                ]
                 scores = [score for score in monthly if score is not None]
                 kind = unit_kind_of(unit)
                 if unit_kind is not None and kind != unit_kind:
