@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Header
+from fastapi import Depends, Header, Request
 from sqlalchemy import select
 
 from routing_service.models import ApiKey, OrgUnit
 from services.api_keys import verify_api_key
-from services.auth import Principal, decode_token
+from services.auth import Principal, decode_token, refresh_token_cutoffs_if_stale
 from services.db import SessionDep
 from services.errors import Unauthorized
 from services.policy import UNIT_KEY
 
 
 async def current_principal(
+    request: Request,
     session: SessionDep,
     authorization: Annotated[str | None, Header()] = None,
     x_api_key: Annotated[str | None, Header(description="Department system API key")] = None,
@@ -47,6 +48,7 @@ async def current_principal(
             unit_path=unit.path,
             display_name=unit.name,
         )
+    await refresh_token_cutoffs_if_stale(request.app.state.queue)
     return decode_token(raw)
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from routing_service.assignment.service import case_service
 from routing_service.config import settings
 from routing_service.deadline.supervision import supervision_service
+from routing_service.department.token_cutoffs import republish_token_cutoffs
 from routing_service.models import Case
 from routing_service.spec import spec
 from routing_service.webhook.tasks import WEBHOOK_CRON_JOBS, WEBHOOK_FUNCTIONS
@@ -80,6 +81,17 @@ WorkerSettings = build_worker_settings(
             supervision_tick,
             name="routing.supervision_tick",
             second=set(range(0, 60, max(1, settings.supervision_tick_seconds))),
+            unique=True,
+            run_at_startup=True,
+            timeout=30,
+            keep_result=0,
+        ),
+        # Refills the cutoff hash each minute (a lost publish, a restarted Redis): a revoked
+        # staff token stays revoked everywhere.
+        cron(
+            republish_token_cutoffs,
+            name="routing.republish_token_cutoffs",
+            second=23,
             unique=True,
             run_at_startup=True,
             timeout=30,

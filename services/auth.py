@@ -4,24 +4,34 @@ and the services themselves (service tokens).
 Tokens are signed with ``SECRET_KEY`` (HS256) by the routing service's token endpoint and verified
 by every service without a database read: they carry the role and the unit's path, which is all
 the scope checks in :mod:`services.policy` need.
+
+A staff member disabled, moved or re-roled must not keep using the tokens issued before: routing
+records a cutoff on the staff row and publishes it to the Redis hash ``auth:tokens_valid_after``
+(subject → epoch seconds). Every process keeps a local copy, reloaded by a request once it is
+older than ``TOKEN_CUTOFF_REFRESH_SECONDS`` (no Redis round trip per request), and refuses staff
+tokens issued before their subject's cutoff (``token_revoked``).
 """
 
 from __future__ import annotations
 
 import functools
+import math
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
-from typing import Annotated
+from datetime import datetime, timedelta
+from typing import Annotated, Any
 
 import jwt
+import structlog
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from fastapi import Depends, Header
+from fastapi import Depends, Header, Request
 
 from services.errors import Unauthorized
 from services.models import utcnow
+from services.queue import QueueClient, RedisError
 from services.settings import CommonSettings, common_settings
 
 __all__ = [
@@ -32,11 +42,16 @@ __all__ = [
     "decode_token",
     "hash_password",
     "issue_token",
+    "publish_token_cutoffs",
+    "refresh_token_cutoffs",
+    "refresh_token_cutoffs_if_stale",
+    "TOKEN_CUTOFFS_KEY",
     "verify_password",
 ]
 
 ISSUER = "yingshang"
 _hasher = PasswordHasher()
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +110,9 @@ def issue_token(
         "unit": unit_code,
         "path": unit_path,
         "name": display_name,
-        "iat": int(now.timestamp()),
+        # Milliseconds, not whole seconds: a token issued just after a cutoff (re-enabled in the
+        # same second it was disabled) must not fall before it.
+        "iat": _epoch_ms(now) / 1000,
         "exp": int((now + ttl).timestamp()),
         "jti": uuid.uuid4().hex,
     }
@@ -114,7 +131,7 @@ def _jwks_client(url: str) -> jwt.PyJWKClient:
 # Tokens verified so far, until they expire: a token cannot change, so the requests of one
 # session (its every call carries the same token) verify the signature once. Forgotten when the
 # settings they were verified under are replaced; bounded, cleared wholesale when full.
-_VERIFIED: dict[str, tuple[Principal, float]] = {}
+_VERIFIED: dict[str, tuple[Principal, float, int]] = {}
 _VERIFIED_LIMIT = 10_000
 _verified_under: list[CommonSettings] = []
 
@@ -128,17 +145,33 @@ def decode_token(token: str) -> Principal:
         _VERIFIED.clear()
         _verified_under[:] = [settings]
     verified = _VERIFIED.get(token)
-    if verified is not None and time.time() < verified[1]:
-        return verified[0]
-    principal, expires_at = _verify(token, settings)
-    if len(_VERIFIED) >= _VERIFIED_LIMIT:
-        _VERIFIED.clear()
-    _VERIFIED[token] = (principal, expires_at)
+    if verified is None or time.time() >= verified[1]:
+        verified = _verify(token, settings)
+        if len(_VERIFIED) >= _VERIFIED_LIMIT:
+            _VERIFIED.clear()
+        _VERIFIED[token] = verified
+    principal, _expires_at, issued_ms = verified
+    # Checked on every use, cached or not: the cutoff may have arrived after the first one.
+    if principal.kind == "staff":
+        cutoff = _cutoffs.values.get(principal.subject)
+        if cutoff is not None and issued_ms < cutoff:
+            raise Unauthorized(
+                "登录凭据已失效(账号已停用或调整),请重新登录",
+                "Token revoked (the account was disabled or changed): sign in again",
+                code="token_revoked",
+            )
     return principal
 
 
-def _verify(token: str, settings: CommonSettings) -> tuple[Principal, float]:
-    """The principal a token names, and when the token expires (epoch seconds)."""
+def _issued_ms(claims: dict[str, Any]) -> int:
+    # A token without ``iat`` cannot show it postdates a cutoff: it counts as issued at 0.
+    iat = claims.get("iat")
+    return round(float(iat) * 1000) if isinstance(iat, int | float) else 0
+
+
+def _verify(token: str, settings: CommonSettings) -> tuple[Principal, float, int]:
+    """The principal a token names, when the token expires (epoch seconds) and when it was
+    issued (epoch milliseconds)."""
     try:
         algorithm = str(jwt.get_unverified_header(token).get("alg", ""))
         if settings.jwks_url and algorithm in _EXTERNAL_ALGORITHMS:
@@ -165,7 +198,7 @@ def _verify(token: str, settings: CommonSettings) -> tuple[Principal, float]:
                 unit_path=claims.get(settings.jwt_path_claim),
                 display_name=claims.get("name"),
             )
-            return external, float(claims["exp"])
+            return external, float(claims["exp"]), _issued_ms(claims)
         claims = jwt.decode(
             token,
             settings.secret_key,
@@ -185,7 +218,93 @@ def _verify(token: str, settings: CommonSettings) -> tuple[Principal, float]:
         unit_path=claims.get("path"),
         display_name=claims.get("name"),
     )
-    return ours, float(claims["exp"])
+    return ours, float(claims["exp"]), _issued_ms(claims)
+
+
+# --- token cutoffs ------------------------------------------------------------------------------
+
+TOKEN_CUTOFFS_KEY = "auth:tokens_valid_after"
+
+
+def _epoch_ms(moment: datetime) -> int:
+    return math.floor(moment.timestamp() * 1000)
+
+
+@dataclass(slots=True)
+class _CutoffCopy:
+    """This process's copy of the cutoffs (subject → epoch ms). It only ever grows: a cutoff
+    never moves back, so an emptied (restarted) Redis cannot bring revoked tokens back to life
+    here before routing's cron has refilled it."""
+
+    values: dict[str, int] = field(default_factory=dict)
+    loaded_at: float = -math.inf  # time.monotonic() of the last reload attempt
+
+    def merge(self, cutoffs: Mapping[str, int]) -> None:
+        for subject, cutoff in cutoffs.items():
+            if cutoff > self.values.get(subject, -1):
+                self.values[subject] = cutoff
+
+
+_cutoffs = _CutoffCopy()
+
+# HSET each field unless the hash already holds a later cutoff: the periodic re-publish reads the
+# database before a concurrent change publishes, and must not overwrite it with an older value.
+_PUBLISH = """
+for i = 1, #ARGV, 2 do
+  local current = redis.call('HGET', KEYS[1], ARGV[i])
+  if not current or tonumber(current) < tonumber(ARGV[i + 1]) then
+    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+  end
+end
+return 1
+"""
+_PUBLISH_CHUNK = 500
+
+
+async def publish_token_cutoffs(redis: Any, cutoffs: Mapping[str, datetime]) -> None:
+    """Publish subjects' cutoffs to every process (and apply them in this one at once).
+
+    ``redis`` is a ``redis.asyncio`` client; Redis errors propagate to the caller.
+    """
+    as_ms = {subject: _epoch_ms(moment) for subject, moment in cutoffs.items()}
+    _cutoffs.merge(as_ms)
+    items = list(as_ms.items())
+    for start in range(0, len(items), _PUBLISH_CHUNK):
+        args: list[str] = []
+        for subject, cutoff in items[start : start + _PUBLISH_CHUNK]:
+            args += [subject, f"{cutoff / 1000:.3f}"]
+        await redis.eval(_PUBLISH, 1, TOKEN_CUTOFFS_KEY, *args)
+
+
+async def refresh_token_cutoffs(redis: Any) -> bool:
+    """Reload this process's copy from Redis now; on failure keep the last known copy."""
+    _cutoffs.loaded_at = time.monotonic()
+    try:
+        raw: dict[bytes | str, bytes | str] = await redis.hgetall(TOKEN_CUTOFFS_KEY)
+    except (RedisError, OSError) as exc:
+        log.warning("auth.token_cutoffs_unavailable", error=str(exc)[:300])
+        return False
+    loaded: dict[str, int] = {}
+    for subject, value in raw.items():
+        name = subject.decode() if isinstance(subject, bytes) else subject
+        try:
+            loaded[name] = round(float(value) * 1000)
+        except ValueError:
+            log.warning("auth.token_cutoff_unreadable", subject=name)
+    _cutoffs.merge(loaded)
+    return True
+
+
+async def refresh_token_cutoffs_if_stale(queue: QueueClient | None) -> None:
+    """Reload the copy when it is older than the refresh interval, at most one request at a
+    time (the others go on with the current copy). Skipped while the queue's breaker is open."""
+    interval = common_settings().token_cutoff_refresh_seconds
+    if queue is None or time.monotonic() - _cutoffs.loaded_at < interval:
+        return
+    if not queue.available:
+        return
+    if not await refresh_token_cutoffs(queue.redis):
+        queue.trip()
 
 
 def service_token(service: str) -> str:
@@ -197,11 +316,13 @@ def service_token(service: str) -> str:
 
 
 async def bearer_principal(
+    request: Request,
     authorization: Annotated[str | None, Header()] = None,
 ) -> Principal:
     """FastAPI dependency: the caller of a JWT-only API (scoring; service-to-service calls)."""
     if not authorization or not authorization.lower().startswith("bearer "):
         raise Unauthorized("需要登录令牌(Authorization: Bearer)", "A bearer token is required")
+    await refresh_token_cutoffs_if_stale(getattr(request.app.state, "queue", None))
     return decode_token(authorization[7:].strip())
 
 

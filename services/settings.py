@@ -44,6 +44,14 @@ class CommonSettings(BaseSettings):
     # How long an idle arq worker waits between queue polls; it bounds the pickup latency of a
     # job (arq's default is 0.5 s).
     worker_poll_seconds: float = 0.05
+    # A worker that cannot reach Redis waits and retries instead of exiting: from this delay,
+    # doubling per failure up to the cap, with jitter so replicas do not reconnect in step.
+    worker_redis_retry_seconds: float = 0.5
+    worker_redis_retry_max_seconds: float = 30.0
+    # How old an API process's copy of the staff token cutoffs (services/auth.py) may get before
+    # a request reloads it from Redis: the delay until a disabled, moved or re-roled staff
+    # member's earlier tokens stop working everywhere.
+    token_cutoff_refresh_seconds: float = 15.0
     # An external identity provider's tokens (RS256/ES256), verified against its JWKS.
     jwks_url: str | None = None
     jwt_issuer: str | None = None

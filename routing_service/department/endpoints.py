@@ -32,6 +32,7 @@ from routing_service.department.service import (
     staff_out,
     unit_out,
 )
+from routing_service.department.token_cutoffs import publish_after_commit, staff_cutoffs
 from services.db import SessionDep
 from services.errors import error_responses
 from services.policy import authorize
@@ -272,7 +273,11 @@ async def import_org(
     raw = await _read_limited(request, MAX_DOCUMENT_BYTES)
     # Parsing a large YAML document in pure Python takes a while: keep the event loop free.
     document = await asyncio.to_thread(parse_document, raw, media_type)
-    return await import_document(session, document)
+    report = await import_document(session, document)
+    # An import may move or re-role staff (new cutoffs): publish them all once committed.
+    await session.commit()
+    await publish_after_commit(request.app.state.queue, await staff_cutoffs(session))
+    return report
 
 
 # --- staff ------------------------------------------------------------------------------------
@@ -343,6 +348,7 @@ async def create_staff(
     summary="Change a staff user's role, unit or details, reset the password, (de)activate (admin)",
 )
 async def update_staff(
+    request: Request,
     username: UsernamePath,
     data: schemas.StaffUserUpdate,
     session: SessionDep,
@@ -350,7 +356,16 @@ async def update_staff(
 ) -> schemas.StaffUser:
     authorize(principal, "org.manage")
     user, unit = await org_service.get_visible_staff(session, principal, username)
-    return staff_out(*await org_service.update_staff(session, user, unit, data))
+    cutoff_before = user.tokens_valid_after
+    user, unit = await org_service.update_staff(session, user, unit, data)
+    if user.tokens_valid_after != cutoff_before and user.tokens_valid_after is not None:
+        # Committed here, not by the session dependency, so the cutoff is published only once
+        # it is the record (other processes drop the user's earlier tokens on their next reload).
+        await session.commit()
+        await publish_after_commit(
+            request.app.state.queue, {user.username: user.tokens_valid_after}
+        )
+    return staff_out(user, unit)
 
 
 # --- department API keys ----------------------------------------------------------------------

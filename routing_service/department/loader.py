@@ -49,6 +49,7 @@ from routing_service.department.repository import (
 from routing_service.department.service import ROLE_UNIT_KINDS, TIER
 from routing_service.models import DispatchRule, OrgUnit, StaffUser
 from services.auth import hash_password
+from services.models import utcnow
 from shared.enums import UnitKind
 
 __all__ = [
@@ -532,6 +533,9 @@ async def _apply_staff(
             counts.count(created=True)
             continue
         changed = False
+        # Earlier tokens carry the old role and unit: refused from now on.
+        if user.role != staff.role.value or user.unit_id != ids[staff.unit]:
+            user.tokens_valid_after = utcnow()
         for attribute, value in (
             ("display_name", staff.display_name),
             ("role", staff.role.value),

@@ -12,18 +12,11 @@ from pydantic_core import PydanticCustomError
 from shared.enums import Classification, Role, Topic, UnitKind
 from shared.identifiers import InvalidIdentifier, validate_phone
 from shared.schemas.base import InputSchema, Schema
+from shared.schemas.text import SingleLine
 
 AREA_UNIT = "@AREA"  # a dispatch rule target: the street center of the request's area (直派)
 UNIT_CODE_PATTERN = r"^[A-Z0-9][A-Z0-9\-]{0,31}$"
 USERNAME_PATTERN = r"^[a-z0-9][a-z0-9_.\-]{2,63}$"
-
-
-def _no_control_chars(value: str) -> str:
-    if any(ord(ch) < 32 or ord(ch) == 0x7F for ch in value):
-        raise PydanticCustomError(
-            "control_characters", "文本包含控制字符 / Text contains control characters"
-        )
-    return value
 
 
 def _phone(value: str) -> str:
@@ -39,19 +32,17 @@ UnitCode = Annotated[str, StringConstraints(strip_whitespace=True, pattern=UNIT_
 UnitName = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
-    AfterValidator(_no_control_chars),
+    SingleLine,
 ]
 PersonName = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=50),
-    AfterValidator(_no_control_chars),
+    SingleLine,
 ]
 Phone = Annotated[str, StringConstraints(max_length=40), AfterValidator(_phone)]
 Username = Annotated[str, StringConstraints(strip_whitespace=True, pattern=USERNAME_PATTERN)]
 Password = Annotated[str, StringConstraints(min_length=10, max_length=128)]
-Note = Annotated[
-    str, StringConstraints(strip_whitespace=True, max_length=500), AfterValidator(_no_control_chars)
-]
+Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500), SingleLine]
 Confidence = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
 
 
@@ -174,7 +165,7 @@ class ApiKeyCreate(InputSchema):
     name: Annotated[
         str,
         StringConstraints(strip_whitespace=True, min_length=1, max_length=128),
-        AfterValidator(_no_control_chars),
+        SingleLine,
     ]
 
 

@@ -44,8 +44,8 @@ from routing_service.department.repository import (
 from routing_service.models import ApiKey, OrgUnit, StaffUser
 from services.api_keys import create_api_key, revoke_api_key
 from services.auth import Principal, hash_password, issue_token, verify_password
-from services.models import ApiKeyMixin
-from services.policy import DEPARTMENT_ROLES, SERVICE, UNIT_KEY, can
+from services.models import ApiKeyMixin, utcnow
+from services.policy import is_department, may_manage_unit_keys, sees_everything
 from shared.enums import Role, UnitKind
 
 __all__ = [
@@ -95,7 +95,6 @@ ROLE_UNIT_KINDS: dict[Role, frozenset[UnitKind]] = {
     Role.auditor: frozenset({UnitKind.district_center}),
     Role.admin: frozenset({UnitKind.district_center}),
 }
-_SEE_EVERYTHING = frozenset({Role.admin, Role.auditor, Role.discipline_officer})
 
 
 def path_codes(path: str) -> list[str]:
@@ -178,11 +177,11 @@ def visibility(principal: Principal, *, with_root: bool = True) -> Visibility:
     """Centers see their subtree; departments (staff and API keys) their own unit, plus the
     district root when ``with_root``; admins, auditors, the discipline commission and services
     see the whole tree."""
-    if principal.kind == SERVICE or principal.role in _SEE_EVERYTHING:
+    if sees_everything(principal):
         return Visibility(everything=True)
     if principal.unit_path is None:
         return Visibility(units=frozenset())
-    if principal.kind == UNIT_KEY or principal.role in DEPARTMENT_ROLES:
+    if is_department(principal):
         own = {principal.unit_path}
         if with_root:
             own.add(root_path(principal.unit_path))
@@ -487,6 +486,15 @@ class OrgService:
         )
         if losing_admin and await repository.count_active_admins(excluding=user.id) == 0:
             raise LastAdmin()
+        # The tokens issued so far carry the old role and unit (or outlive the old password):
+        # refused from now on (the endpoint publishes the cutoff after the commit).
+        if (
+            role.value != user.role
+            or unit.id != user.unit_id
+            or (data.active is False and user.active)
+            or data.password is not None
+        ):
+            user.tokens_valid_after = utcnow()
         user.role = role.value
         user.unit_id = unit.id
         if data.display_name is not None:
@@ -503,15 +511,8 @@ class OrgService:
     # --- department API keys ------------------------------------------------------------------
 
     def check_can_manage_keys(self, principal: Principal, unit_code: str) -> None:
-        if can(principal, "org.manage"):
-            return
-        if (
-            principal.kind == "staff"
-            and principal.role == Role.head
-            and principal.unit_code == unit_code
-        ):
-            return
-        raise ApiKeyForbidden()
+        if not may_manage_unit_keys(principal, unit_code):
+            raise ApiKeyForbidden()
 
     async def create_key(
         self, session: AsyncSession, unit: OrgUnit, name: str

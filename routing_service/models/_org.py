@@ -46,6 +46,9 @@ class StaffUser(Model):
     phone: Mapped[str | None] = mapped_column(String(32))
     active: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    # Tokens issued before this are refused (set when the user is disabled, moved, re-roled or
+    # given a new password); published to Redis for every API process (services/auth.py).
+    tokens_valid_after: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class DispatchRule(Model):
