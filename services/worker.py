@@ -3,21 +3,31 @@ outbox relay cron."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import dataclasses
+import random
+import signal
 import socket
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, cast
 
 import httpx
 import structlog
 from arq import cron
+from arq.connections import ArqRedis, create_pool, log_redis_info
 from arq.constants import in_progress_key_prefix
 from arq.cron import CronJob
 from arq.typing import WorkerCoroutine
-from arq.utils import timestamp_ms
+from arq.utils import poll, timestamp_ms
 from arq.worker import Function, func, get_kwargs
 from arq.worker import Worker as ArqWorker
+from arq.worker import logger as arq_logger
 from httpx_aiohttp import AiohttpTransport
 from prometheus_client import start_http_server
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from services.db import service_engine, service_sessionmaker
 from services.inbox import EventConsumer, EventHandler, Prefetch
@@ -31,7 +41,7 @@ from services.spec import ServiceSpec
 from services.tracing import configure_tracing
 from shared.jobs import handle_event_job
 
-__all__ = ["QueueWorker", "build_worker_settings", "run"]
+__all__ = ["Backoff", "QueueWorker", "build_worker_settings", "run"]
 
 log = structlog.get_logger(__name__)
 
@@ -58,13 +68,150 @@ return claimed
 """
 
 
+# Redis unreachable (down, restarting, still loading its data: BusyLoadingError is a
+# ConnectionError), as opposed to a command Redis refused, which is a bug and still fatal.
+REDIS_DOWN: tuple[type[BaseException], ...] = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    OSError,
+    asyncio.TimeoutError,
+)
+
+
+@dataclass
+class Backoff:
+    """Capped exponential backoff with jitter: failure n waits between half and all of
+    ``min(cap, initial * 2**n)``, so replicas that lost Redis together do not return in step."""
+
+    initial: float = 0.5
+    cap: float = 30.0
+    failures: int = 0
+
+    def next_delay(self) -> float:
+        ceiling = min(self.cap, self.initial * 2 ** min(self.failures, 30))
+        self.failures += 1
+        return random.uniform(ceiling / 2, ceiling)
+
+    def reset(self) -> None:
+        self.failures = 0
+
+
 class QueueWorker(ArqWorker):
-    """arq's worker, starting the jobs of one poll with one Redis round trip.
+    """arq's worker, starting the jobs of one poll with one Redis round trip, and riding out
+    Redis outages.
 
     arq claims each job with WATCH, EXISTS, ZSCORE and MULTI/EXEC, one job after another: four
     round trips per job before it runs, which cost more CPU than most of our event handlers.
+
+    arq gives up on Redis after a few connection retries at start and exits on the first
+    connection error while polling; a supervisor then restarts the process, paying the whole
+    start-up again and spinning while Redis stays away. This worker instead waits with
+    :class:`Backoff` and carries on when Redis answers. Nothing accepted is lost meanwhile:
+    queued jobs stay in Redis, a job whose result could not be written is run again once its
+    in-progress key expires (handlers are idempotent through the inbox), and what a Redis
+    restart forgot the outbox relay pushes again.
+
     Everything else (running, retries, results, crons, health) is arq's own.
     """
+
+    def __init__(self, *args: Any, redis_backoff: Backoff | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.redis_backoff = redis_backoff or Backoff()
+        self.redis_outages = 0  # times Redis went away after being reached (tests, logs)
+
+    async def main(self) -> None:
+        """arq's ``main`` with a start that waits for Redis instead of exiting."""
+        if self._pool is None:
+            self._pool = await self._connect()
+        arq_logger.info(
+            "Starting worker for %d functions: %s", len(self.functions), ", ".join(self.functions)
+        )
+        self.ctx["redis"] = self.pool
+        if self.on_startup:
+            await self.on_startup(self.ctx)
+
+        async for _ in poll(self.poll_delay_s):
+            await self._poll_iteration()
+
+            if self.burst:
+                if 0 <= self.max_burst_jobs <= self._jobs_started():
+                    await asyncio.gather(*self.tasks.values())
+                    return None
+                queued_jobs = await self.pool.zcard(self.queue_name)
+                if queued_jobs == 0:
+                    await asyncio.gather(*self.tasks.values())
+                    return None
+
+    async def _connect(self) -> ArqRedis:
+        assert self.redis_settings is not None  # arq sets it whenever no pool was given
+        # One attempt per call: the waiting between attempts is ours.
+        settings = dataclasses.replace(self.redis_settings, conn_retries=0)
+        while True:
+            pool: ArqRedis | None = None
+            try:
+                pool = await create_pool(
+                    settings,
+                    job_deserializer=self.job_deserializer,
+                    job_serializer=self.job_serializer,
+                    default_queue_name=self.queue_name,
+                    expires_extra_ms=self.expires_extra_ms,
+                )
+                await log_redis_info(pool, arq_logger.info)
+            except REDIS_DOWN as exc:
+                if pool is not None:
+                    with contextlib.suppress(*REDIS_DOWN):
+                        await pool.aclose()
+                await self._wait_for_redis(exc, "connect")
+                continue
+            if self.redis_backoff.failures:
+                log.info("worker.redis_back", queue=self.queue_name)
+                self.redis_backoff.reset()
+            return pool
+
+    async def _poll_iteration(self) -> None:
+        try:
+            await super()._poll_iteration()
+        except REDIS_DOWN as exc:
+            if not self.redis_backoff.failures:
+                self.redis_outages += 1
+            # Jobs that died of the same outage: reap them here, one wait for all of them.
+            for job_id, task in list(self.tasks.items()):
+                if task.done() and not task.cancelled():
+                    if isinstance(task.exception(), REDIS_DOWN):
+                        del self.tasks[job_id]
+            await self._wait_for_redis(exc, "poll")
+            return
+        if self.redis_backoff.failures:
+            log.info("worker.redis_back", queue=self.queue_name)
+            self.redis_backoff.reset()
+
+    async def _wait_for_redis(self, exc: BaseException, during: str) -> None:
+        delay = self.redis_backoff.next_delay()
+        log.warning(
+            "worker.redis_unreachable",
+            queue=self.queue_name,
+            during=during,
+            error=f"{type(exc).__name__}: {exc}",
+            attempt=self.redis_backoff.failures,
+            retry_in=round(delay, 2),
+        )
+        await asyncio.sleep(delay)
+
+    async def close(self) -> None:
+        """arq's ``close``, which still shuts the resources down when Redis is away."""
+        if not self._handle_signals:
+            self.handle_sig(signal.SIGUSR1)
+        if not self._pool:
+            return
+        await asyncio.gather(*self.tasks.values())
+        # The health key expires on its own; a stop during an outage must not skip on_shutdown.
+        with contextlib.suppress(*REDIS_DOWN):
+            await self.pool.delete(self.health_check_key)
+        if self.on_shutdown:
+            await self.on_shutdown(self.ctx)
+        with contextlib.suppress(*REDIS_DOWN):
+            await self.pool.close(close_connection_pool=True)
+        self._pool = None
 
     async def start_jobs(self, job_ids: list[bytes]) -> None:
         room = self.max_jobs - self.job_counter
@@ -89,7 +236,8 @@ class QueueWorker(ArqWorker):
 
 def run(settings_cls: type) -> None:
     """Run ``settings_cls`` (from :func:`build_worker_settings`) until a signal stops it."""
-    QueueWorker(**get_kwargs(settings_cls)).run()  # type: ignore[arg-type]
+    backoff = getattr(settings_cls, "redis_backoff", None)
+    QueueWorker(**get_kwargs(settings_cls), redis_backoff=backoff).run()
 
 
 # Every ten minutes, off the round minutes when other crons start.
@@ -162,6 +310,7 @@ def build_worker_settings(
         return deleted
 
     relay_seconds = max(1, spec.settings.outbox_relay_seconds)
+    common = spec.settings.common()
     attributes: dict[str, Any] = {
         "functions": [
             func(
@@ -199,7 +348,11 @@ def build_worker_settings(
         "on_startup": startup,
         "on_shutdown": shutdown,
         "max_jobs": spec.settings.worker_max_jobs,
-        "poll_delay": spec.settings.common().worker_poll_seconds,
+        "poll_delay": common.worker_poll_seconds,
+        # Not an arq option (get_kwargs drops it): run() hands it to QueueWorker.
+        "redis_backoff": Backoff(
+            common.worker_redis_retry_seconds, common.worker_redis_retry_max_seconds
+        ),
         "max_tries": 12,
         # Results are how the outbox relay learns a job finished: keep them well past a relay.
         "keep_result": 24 * 3600,

@@ -2,26 +2,20 @@
 Schemathesis and raw-socket tests, which are synchronous), staff tokens that need no database
 row, a request that has travelled intake → routing → scoring, and envelope assertions.
 
-The servers follow ``tests/intake_service/open311/test_schemathesis.py``: ``create_app()`` in a
-daemon thread, lifespan on, on the test database and Redis db that ``tests/conftest.py`` chose.
+The servers are ``tests/fixtures/schemathesis_harness.serve``: ``create_app()`` in a daemon
+thread, lifespan on, on the test database and Redis db that ``tests/conftest.py`` chose.
 """
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import pytest
 import redis
-import uvicorn
-from fastapi import FastAPI
 
 from routing_service.models import ApiKey as RoutingApiKey
 from services.auth import issue_token
@@ -32,52 +26,9 @@ from tests.fixtures.clients import make_key
 from tests.fixtures.environment import RUN_REDIS_URL
 from tests.fixtures.org import Org
 from tests.fixtures.pump import pump
+from tests.fixtures.schemathesis_harness import LiveServer, serve
 
 ENVELOPE_KEYS = {"code", "message", "message_en", "details", "request_id"}
-
-
-class LiveServer(str):
-    """The base URL of a service running under uvicorn (a ``str``), with its app."""
-
-    app: FastAPI
-
-    def __new__(cls, url: str, app: FastAPI) -> LiveServer:
-        server = super().__new__(cls, url)
-        server.app = app
-        return server
-
-
-@contextmanager
-def serve(app: FastAPI) -> Iterator[LiveServer]:
-    """Run ``app`` under uvicorn on a free loopback port; yield its base URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    # Inherited by accepted connections; without it every answer waits for a delayed ACK.
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app,
-        lifespan="on",
-        log_level="warning",
-        access_log=False,
-        ws="none",
-        http="h11",
-        loop="asyncio",
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        assert thread.is_alive(), "uvicorn did not start"
-        assert time.monotonic() < deadline, "uvicorn did not start in time"
-        time.sleep(0.02)
-    try:
-        yield LiveServer(f"http://127.0.0.1:{port}", app)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-        sock.close()
 
 
 class Redirect(httpx.AsyncBaseTransport):
@@ -192,7 +143,7 @@ def assert_open311_errors(
     assert errors, errors
     for error in errors:
         assert set(error) == {"code", "description"}, errors
-    return errors  # type: ignore[no-any-return]
+    return errors
 
 
 def validation_types(error: dict[str, Any]) -> set[str]:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any
 
 import httpx
@@ -34,9 +34,7 @@ import pytest
 import requests
 import schemathesis
 from fastapi import FastAPI
-from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-from hypothesis.errors import Unsatisfiable
 from redis.asyncio import Redis
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
@@ -48,7 +46,8 @@ from services.db import AsyncSessionMaker, service_sessionmaker
 from tests.fixtures.clients import make_key
 from tests.fixtures.database import _truncate_all
 from tests.fixtures.org import build_org
-from tests.hostile.conftest import LiveServer, Loop, World, admin_headers, seed_world, wire
+from tests.fixtures.schemathesis_harness import METHODS, LiveServer, fuzz, fuzz_settings
+from tests.hostile.conftest import Loop, World, admin_headers, seed_world, wire
 
 SERVICES = ("intake", "routing", "scoring")
 
@@ -64,7 +63,7 @@ OPERATIONS = [
     for service in SERVICES
     for path, item in sorted(SCHEMAS[service].raw_schema["paths"].items())
     for method in item
-    if method in {"get", "post", "put", "patch", "delete"}
+    if method in METHODS
 ]
 
 # HOSTILE_FUZZ_EXAMPLES=200 HOSTILE_FUZZ_RANDOM=1 for a longer, randomized hunt (not in CI).
@@ -72,22 +71,8 @@ _EXAMPLES = int(os.environ.get("HOSTILE_FUZZ_EXAMPLES", "0"))
 _DERANDOMIZE = os.environ.get("HOSTILE_FUZZ_RANDOM", "") == ""
 
 HYPOTHESIS = {
-    GenerationMode.POSITIVE: settings(
-        max_examples=_EXAMPLES or 15,
-        deadline=None,
-        database=None,
-        derandomize=_DERANDOMIZE,
-        phases=[Phase.explicit, Phase.generate],
-        suppress_health_check=list(HealthCheck),
-    ),
-    GenerationMode.NEGATIVE: settings(
-        max_examples=_EXAMPLES or 10,
-        deadline=None,
-        database=None,
-        derandomize=_DERANDOMIZE,
-        phases=[Phase.explicit, Phase.generate],
-        suppress_health_check=list(HealthCheck),
-    ),
+    GenerationMode.POSITIVE: fuzz_settings(_EXAMPLES or 15, derandomize=_DERANDOMIZE),
+    GenerationMode.NEGATIVE: fuzz_settings(_EXAMPLES or 10, derandomize=_DERANDOMIZE),
 }
 
 
@@ -107,7 +92,7 @@ def clean_state() -> None:
     """Replaces the per-test truncation for this module (see the module docstring)."""
 
 
-async def _asgi_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+async def _asgi_client(app: FastAPI) -> AsyncGenerator[httpx.AsyncClient]:
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
@@ -222,13 +207,7 @@ def test_operation(
 
     with requests.Session() as session:
 
-        @given(
-            case=operation.as_strategy(generation_mode=mode),
-            index=st.integers(min_value=-1, max_value=5),
-            fix_query=st.booleans(),
-        )
-        @HYPOTHESIS[mode]
-        def run(case: Any, index: int, fix_query: bool) -> None:
+        def check(case: Any, index: int, fix_query: bool) -> None:
             reset_rate_limits()
             extra = _steer(case, fuzz_world, index, fix_query)
             headers = {**auth, **extra}
@@ -242,12 +221,14 @@ def test_operation(
             )
             statuses.append(response.status_code)
 
-        try:
-            run()
-        except Unsatisfiable:
-            if mode is GenerationMode.NEGATIVE:
-                pytest.skip("the operation has no input that can be made invalid")
-            raise
+        fuzz(
+            operation,
+            mode,
+            HYPOTHESIS[mode],
+            check,
+            index=st.integers(min_value=-1, max_value=5),
+            fix_query=st.booleans(),
+        )
 
     assert statuses
     assert all(status < 500 for status in statuses), statuses
