@@ -144,6 +144,8 @@ class CaseSnapshot(EventData):
     status: CaseStatus
     area_code: str | None
     owner_unit_code: str
+    # Where the owner sits in the org tree ("/HS/GM/"): scoring scopes reads by it.
+    owner_unit_path: str | None = None
     submitter: SubmitterInfo
     anonymous: bool
     cppcc_member_id: uuid.UUID | None = None
@@ -163,6 +165,7 @@ class CardSnapshot(EventData):
     case_id: uuid.UUID
     revision: int
     unit_code: str
+    unit_path: str | None = None
     unit_name: str
     unit_kind: UnitKind | None = None
     role: CardRole

@@ -19,13 +19,13 @@ from scoring_service.feedback.schemas import (
     VisitBatchIn,
     VisitBatchOut,
 )
-from scoring_service.feedback.service import feedback_service
+from scoring_service.feedback.service import cases_in_scope, feedback_service
 from scoring_service.models import CaseFact, Feedback, Rating, RevisitTask, VisitFact
 from services.auth import BearerPrincipal
 from services.db import SessionDep
-from services.errors import BadRequest, Forbidden, error_responses
+from services.errors import BadRequest, error_responses
 from services.models import utcnow
-from services.policy import SERVICE, authorize
+from services.policy import authorize
 from services.responses import JSONResponse
 from shared.calendar import SHANGHAI
 
@@ -48,7 +48,8 @@ async def list_revisits(
     authorize(principal, "feedback.read")
     rows = (await session.execute(
         select(RevisitTask, CaseFact).join(CaseFact, CaseFact.case_id == RevisitTask.case_id)
-        .where(RevisitTask.status == status).order_by(RevisitTask.due_at).limit(limit)
+        .where(RevisitTask.status == status, cases_in_scope(principal))
+        .order_by(RevisitTask.due_at).limit(limit)
     )).all()  # fmt: skip
     now = utcnow()
     return [
@@ -79,7 +80,7 @@ async def record_feedback(
     case_id: uuid.UUID, data: FeedbackIn, session: SessionDep, principal: BearerPrincipal
 ) -> Feedback:
     authorize(principal, "feedback.record")
-    case = await feedback_service.case(session, case_id)
+    case = await feedback_service.case(session, case_id, principal)
     return await feedback_service.record_feedback(session, principal, case, data)
 
 
@@ -92,7 +93,7 @@ async def list_feedback(
     case_id: uuid.UUID, session: SessionDep, principal: BearerPrincipal
 ) -> list[Feedback]:
     authorize(principal, "feedback.read")
-    await feedback_service.case(session, case_id)
+    await feedback_service.case(session, case_id, principal)
     return list(
         (
             await session.scalars(
@@ -108,7 +109,7 @@ async def staff_rating(
     case_id: uuid.UUID, data: StaffRatingIn, session: SessionDep, principal: BearerPrincipal
 ) -> JSONResponse:
     authorize(principal, "feedback.record")
-    case = await feedback_service.case(session, case_id)
+    case = await feedback_service.case(session, case_id, principal)
     rating, created = await feedback_service.rate(session, case, data, source="staff", method=data.method,
                                                   recorded_by=principal.actor)  # fmt: skip
     await session.flush()
@@ -123,8 +124,7 @@ async def staff_rating(
 async def platform_rating(
     data: PlatformRatingIn, session: SessionDep, principal: BearerPrincipal
 ) -> JSONResponse:
-    if principal.kind != SERVICE:
-        raise Forbidden("仅限平台服务调用", "Only the intake service may relay platform ratings")
+    authorize(principal, "rating.relay")
     case = await feedback_service.case_by_tracking(session, data.tracking_no)
     rating, created = await feedback_service.rate(session, case, data, source="platform",
                                                   method="original_channel", recorded_by="submitter")  # fmt: skip
@@ -144,7 +144,7 @@ async def list_ratings(
     case_id: uuid.UUID, session: SessionDep, principal: BearerPrincipal
 ) -> list[Rating]:
     authorize(principal, "feedback.read")
-    await feedback_service.case(session, case_id)
+    await feedback_service.case(session, case_id, principal)
     return list(
         (
             await session.scalars(
@@ -167,6 +167,7 @@ async def order_redo(
     rating = await session.get(Rating, rating_id)
     if rating is None:
         raise RatingNotFound()
+    await feedback_service.case(session, rating.case_id, principal)
     return await feedback_service.order_redo(
         session, request.app.state.http, principal, rating, data.reason
     )

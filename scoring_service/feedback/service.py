@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, exists, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scoring_service.feedback.exceptions import (
@@ -16,11 +16,12 @@ from scoring_service.feedback.exceptions import (
     RedoNotAllowed,
 )
 from scoring_service.feedback.schemas import FeedbackIn, RatingIn
-from scoring_service.models import CaseFact, Feedback, Rating, RevisitTask
+from scoring_service.models import CardFact, CaseFact, Feedback, Rating, RevisitTask
 from services.auth import Principal, service_token
 from services.errors import ServiceError, ServiceUnavailable
 from services.models import utcnow
 from services.outbox import add_event
+from services.policy import case_in_scope, list_scope, sees_everything
 from services.settings import common_settings
 from shared.calendar import default_calendar
 from shared.enums import CaseStatus
@@ -31,10 +32,20 @@ RATEABLE = (CaseStatus.completed.value, CaseStatus.answered.value, CaseStatus.cl
 
 
 class FeedbackService:
-    async def case(self, session: AsyncSession, case_id: uuid.UUID) -> CaseFact:
+    async def case(
+        self, session: AsyncSession, case_id: uuid.UUID, principal: Principal
+    ) -> CaseFact:
+        """The case, if it lies in the caller's part of the org tree (else it does not exist
+        for them: a street operator may not record feedback on another street's case)."""
         case = await session.get(CaseFact, case_id)
         if case is None:
             raise CaseNotFound()
+        if not sees_everything(principal):
+            card_paths = await session.scalars(
+                select(CardFact.unit_path).where(CardFact.case_id == case_id)
+            )
+            if not case_in_scope(principal, case.owner_unit_path, card_paths.all()):
+                raise CaseNotFound()
         return case
 
     async def case_by_tracking(self, session: AsyncSession, tracking_no: str) -> CaseFact:
@@ -152,3 +163,26 @@ class FeedbackService:
 
 
 feedback_service = FeedbackService()
+
+
+def cases_in_scope(principal: Principal) -> ColumnElement[bool]:
+    """The SQL form of :func:`services.policy.case_in_scope` over ``CaseFact`` rows."""
+    scope = list_scope(principal)
+    if scope.own_unit_code is not None:
+        return exists().where(
+            CardFact.case_id == CaseFact.case_id, CardFact.unit_code == scope.own_unit_code
+        )
+    if scope.subtree is None:
+        return true()
+    subtree = scope.subtree
+    condition = or_(
+        CaseFact.owner_unit_path.startswith(subtree),
+        exists().where(
+            CardFact.case_id == CaseFact.case_id, CardFact.unit_path.startswith(subtree)
+        ),
+    )
+    district = "/" + subtree.strip("/").split("/")[0] + "/"
+    if district.startswith(subtree):
+        # Facts recorded before paths were carried count as the district's.
+        condition = or_(condition, CaseFact.owner_unit_path.is_(None))
+    return condition

@@ -1,6 +1,7 @@
 """Every ORM model of the scoring service, on one metadata (one alembic history)."""
 
 from scoring_service.models._base import ApiKey, IdempotencyRecord, InboxEvent, Model, OutboxEvent
+from scoring_service.models._closing import MonthlyScorecardClose, MonthlyScorecardSnapshot
 from scoring_service.models._facts import CardFact, CaseFact, RequestFact, VisitFact
 from scoring_service.models._feedback import EvaluationPolicy, Feedback, Rating, RevisitTask
 
@@ -13,6 +14,8 @@ __all__ = [
     "IdempotencyRecord",
     "InboxEvent",
     "Model",
+    "MonthlyScorecardClose",
+    "MonthlyScorecardSnapshot",
     "OutboxEvent",
     "Rating",
     "RequestFact",

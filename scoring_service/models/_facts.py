@@ -49,6 +49,8 @@ class CaseFact(Model):
     status: Mapped[str] = mapped_column(String(32), nullable=False)
     area_code: Mapped[str | None] = mapped_column(String(32))
     owner_unit_code: Mapped[str] = mapped_column(String(32), nullable=False)
+    # Org-tree paths from routing's snapshots, for scoped reads (NULL: recorded before them).
+    owner_unit_path: Mapped[str | None] = mapped_column(String(400))
     submitter: Mapped[dict[str, Any]] = mapped_column(JSONType, nullable=False)
     anonymous: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
     cppcc_visit_id: Mapped[uuid.UUID | None] = mapped_column()
@@ -72,6 +74,7 @@ class CardFact(Model):
     case_id: Mapped[uuid.UUID] = mapped_column(nullable=False, index=True)
     revision: Mapped[int] = mapped_column(Integer, nullable=False)
     unit_code: Mapped[str] = mapped_column(String(32), nullable=False)
+    unit_path: Mapped[str | None] = mapped_column(String(400))
     unit_name: Mapped[str] = mapped_column(String(100), nullable=False)
     unit_kind: Mapped[str | None] = mapped_column(String(32))
     role: Mapped[str] = mapped_column(String(8), nullable=False)
