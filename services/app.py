@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import httpx
 from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -15,7 +17,7 @@ from sqlalchemy import func, select, text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.db import service_engine, service_sessionmaker
-from services.errors import BadRequest, add_exception_handlers, render
+from services.errors import add_exception_handlers, render
 from services.models import utcnow
 from services.observability import (
     OUTBOX_BACKLOG,
@@ -29,6 +31,11 @@ from services.responses import JSONResponse
 from services.runtime import settle_heap
 from services.spec import ServiceSpec
 from services.tracing import configure_tracing
+from shared.schemas.text import (
+    CONTROL_CHARACTERS_ERROR,
+    CONTROL_CHARACTERS_MESSAGE,
+    has_control_characters,
+)
 
 __all__ = ["create_service_app"]
 
@@ -76,7 +83,7 @@ def create_service_app(
         description=description,
         version="1.0.0",
         lifespan=lifespan,
-        dependencies=[Depends(refuse_nul_in_url)],
+        dependencies=[Depends(refuse_control_characters_in_url)],
     )
     add_exception_handlers(app)
     for router in routers:
@@ -92,7 +99,34 @@ def create_service_app(
     app.add_middleware(RequestGuardMiddleware, max_bytes=common.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, service=spec.name)
     configure_tracing(app, spec.name)
+    _document_single_line_parameters(app)
     return app
+
+
+# What refuse_control_characters_in_url enforces, stated in the OpenAPI description so that
+# generated clients and fuzzers know a path or query string is one line of text.
+SINGLE_LINE_PATTERN = r"^[^\x00-\x1f\x7f]*$"
+
+
+def _document_single_line_parameters(app: FastAPI) -> None:
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            for item in schema.get("paths", {}).values():
+                for operation in item.values():
+                    for parameter in operation.get("parameters", []):
+                        outer = parameter.get("schema", {})
+                        for variant in outer.get("anyOf", [outer]):
+                            if variant.get("type") == "string" and not (
+                                variant.keys() & {"pattern", "format", "enum", "const"}
+                            ):
+                                variant["pattern"] = SINGLE_LINE_PATTERN
+            return schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _add_ops_routes(app: FastAPI, spec: ServiceSpec) -> None:
@@ -159,18 +193,35 @@ async def _refresh_gauges(app: FastAPI, spec: ServiceSpec) -> None:
             pass
 
 
-async def refuse_nul_in_url(request: Request) -> None:
-    """No identifier, code or name may hold NUL, and PostgreSQL refuses it in any text: answer
-    400 here rather than let a lookup fail in the database driver. A dependency of every route
-    (not a middleware), so routes with their own error shape (Open311) render it themselves.
-    ``async`` because FastAPI runs a plain ``def`` dependency in a thread pool: a thread hop on
-    every request."""
+# A control byte in a query string, raw or percent-encoded (%00-%1F, %7F).
+_QUERY_CONTROL = re.compile(rb"[\x00-\x1f\x7f]|%(?:[01][0-9a-fA-F]|7[fF])")
+
+
+async def refuse_control_characters_in_url(request: Request) -> None:
+    """Path and query parameters are single-line values under the one rule of
+    ``shared.schemas.text`` (no C0 control or DEL; PostgreSQL cannot even store NUL): refused
+    here as a validation error of type ``control_characters`` rather than failing a lookup in the
+    database driver. A dependency of every route (not a middleware), so routes with their own
+    error shape (Open311) render it themselves. ``async`` because FastAPI runs a plain ``def``
+    dependency in a thread pool: a thread hop on every request."""
     # Straight from the ASGI scope: this runs on every request, and request.url builds a URL.
+    path: str = request.scope["path"]
     query: bytes = request.scope.get("query_string") or b""
-    if "\x00" in request.scope["path"] or b"%00" in query or b"\x00" in query:
-        raise BadRequest(
-            "请求地址含有空字符(NUL)", "The URL contains a NUL character", code="invalid_input"
-        )
+    where: tuple[str, ...] | None = None
+    if has_control_characters(path, multiline=False):
+        where = ("path",)
+    elif _QUERY_CONTROL.search(query):
+        name = next(
+            (k for k, v in request.query_params.multi_items()
+             if has_control_characters(k + v, multiline=False)),
+            "",
+        )  # fmt: skip
+        where = ("query", name) if name else ("query",)
+    if where is not None:
+        raise RequestValidationError(
+            [{"type": CONTROL_CHARACTERS_ERROR, "loc": where, "msg": CONTROL_CHARACTERS_MESSAGE,
+              "input": None}]
+        )  # fmt: skip
 
 
 class RequestGuardMiddleware:

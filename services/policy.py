@@ -7,11 +7,30 @@ whether it may, and :func:`in_scope` whether the object lies in the caller's par
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
+
 from services.auth import Principal
 from services.errors import Forbidden
 from shared.enums import Role
 
-__all__ = ["ACTIONS", "CENTER_ROLES", "DEPARTMENT_ROLES", "authorize", "can", "in_scope"]
+__all__ = [
+    "ACTIONS",
+    "CENTER_ROLES",
+    "DEPARTMENT_ROLES",
+    "ListScope",
+    "authorize",
+    "authorize_in_scope",
+    "authorize_unscoped_read",
+    "can",
+    "case_in_scope",
+    "in_scope",
+    "is_department",
+    "list_scope",
+    "may_manage_unit_keys",
+    "sees_everything",
+    "unit_to_list",
+]
 
 CENTER_ROLES = frozenset({Role.operator, Role.dispatcher, Role.supervisor, Role.leader})
 DEPARTMENT_ROLES = frozenset({Role.liaison, Role.handler, Role.head})
@@ -33,6 +52,7 @@ ACTIONS: dict[str, frozenset[str]] = {
     "case.milestone": frozenset({Role.dispatcher, Role.supervisor, Role.leader, Role.admin}),
     "case.redo": frozenset({Role.supervisor, Role.leader, Role.admin, SERVICE}),
     "case.close": frozenset({Role.supervisor, Role.leader, Role.admin, SERVICE}),
+    # who submitted a confidential or anonymous request (routing's case, intake's request)
     "case.identity": frozenset({Role.discipline_officer}),
     "history.verify": frozenset({Role.auditor, Role.discipline_officer, Role.leader, Role.admin}),
     # routing: cards
@@ -54,8 +74,13 @@ ACTIONS: dict[str, frozenset[str]] = {
     # scoring
     "feedback.record": frozenset({Role.operator, Role.supervisor, Role.leader, Role.admin}),
     "feedback.read": frozenset(CENTER_ROLES | {Role.auditor, Role.admin}),
+    # a submitter's rating through the platform: relayed by the intake service only
+    "rating.relay": frozenset({SERVICE}),
     "evaluation.read": frozenset(CENTER_ROLES | DEPARTMENT_ROLES | {Role.auditor, Role.admin}),
     "evaluation.configure": frozenset({Role.leader, Role.admin}),
+    # Closing a month freezes every unit's scorecard; a recompute rewrites the record.
+    "evaluation.close": frozenset({Role.admin}),
+    "evaluation.recompute": frozenset({Role.admin}),
 }
 
 
@@ -81,14 +106,94 @@ def in_scope(principal: Principal, unit_path: str | None) -> bool:
     Centers see their subtree; department staff and keys their own unit; auditors, admins,
     the discipline commission and services see everything (read access is decided by role).
     """
-    if principal.kind == SERVICE or principal.role in (
-        Role.admin,
-        Role.auditor,
-        Role.discipline_officer,
-    ):
+    if sees_everything(principal):
         return True
     if principal.unit_path is None or unit_path is None:
         return False
-    if principal.kind == UNIT_KEY or principal.role in DEPARTMENT_ROLES:
+    if is_department(principal):
         return unit_path == principal.unit_path
     return unit_path.startswith(principal.unit_path)
+
+
+# --- scope filters: what part of the org tree a list or a lookup covers ------------------------
+
+
+def sees_everything(principal: Principal) -> bool:
+    """Admins, auditors, the discipline commission and other services: the whole tree."""
+    return principal.kind == SERVICE or principal.role in (
+        Role.admin,
+        Role.auditor,
+        Role.discipline_officer,
+    )
+
+
+def is_department(principal: Principal) -> bool:
+    """Department staff and department systems (API keys) work on their own unit only."""
+    return principal.kind == UNIT_KEY or principal.role in DEPARTMENT_ROLES
+
+
+# A subtree no unit lies in (paths are "/CODE/…/", never "//"): a center without a unit.
+NOWHERE = "//"
+
+
+@dataclass(frozen=True, slots=True)
+class ListScope:
+    """The filter a list applies for its caller: everything (both ``None``), one unit's own
+    work (``own_unit_code``) or a center's subtree (``subtree``, a unit path prefix)."""
+
+    subtree: str | None = None
+    own_unit_code: str | None = None
+
+
+def list_scope(principal: Principal) -> ListScope:
+    if sees_everything(principal):
+        return ListScope()
+    if is_department(principal):
+        # An empty code matches no unit: a department principal without one sees nothing.
+        return ListScope(own_unit_code=principal.unit_code or "")
+    return ListScope(subtree=principal.unit_path or NOWHERE)
+
+
+def unit_to_list(principal: Principal, requested: str | None) -> str | None:
+    """Whose cards a card list shows: a department always its own; others the unit asked
+    for, else their own (scope is then checked with :func:`in_scope`)."""
+    if is_department(principal):
+        return principal.unit_code
+    return requested or principal.unit_code
+
+
+def authorize_in_scope(principal: Principal, unit_path: str | None, hidden: Exception) -> None:
+    """Raise ``hidden`` (a not-found, so existence is not revealed) outside the caller's scope."""
+    if not in_scope(principal, unit_path):
+        raise hidden
+
+
+def authorize_unscoped_read(principal: Principal, action: str) -> None:
+    """Intake has no org tree: district-level roles read it; street and community staff work
+    through routing's scoped views."""
+    authorize(principal, action)
+    if not sees_everything(principal) and (principal.unit_path or "").count("/") > 2:
+        raise Forbidden(
+            "街道、社区人员请通过派单督办系统查看本辖区工单",
+            "Street staff use the routing service's scoped views",
+        )
+
+
+def may_manage_unit_keys(principal: Principal, unit_code: str) -> bool:
+    """Admins for any unit; a department head for their own unit's API keys."""
+    return can(principal, "org.manage") or (
+        principal.kind == "staff"
+        and principal.role == Role.head
+        and principal.unit_code == unit_code
+    )
+
+
+def case_in_scope(
+    principal: Principal, owner_path: str | None, card_paths: Iterable[str | None]
+) -> bool:
+    """A case is the caller's if its owner or a unit it was dispatched to is in scope (the rule
+    of routing's case list). Facts recorded before paths were carried (``None``) count as the
+    district's: visible from the district level, not from a street."""
+    district = "/" + (principal.unit_path or "").strip("/").split("/")[0] + "/"
+    paths = [owner_path, *card_paths]
+    return any(in_scope(principal, path or district) for path in paths)

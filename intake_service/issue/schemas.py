@@ -13,7 +13,7 @@ from pydantic_core import PydanticCustomError
 from shared.enums import Channel, RequestStatus, RequestType, SubmitterKind, Topic, Urgency
 from shared.identifiers import InvalidIdentifier, validate_phone, validate_uscc
 from shared.schemas.base import InputSchema, Schema
-from shared.schemas.text import ShortText, reject_control_characters
+from shared.schemas.text import Email, HttpUrl, ShortText, reject_control_characters
 
 MAX_ATTACHMENTS = 10
 
@@ -54,11 +54,7 @@ Address = Annotated[
     StringConstraints(strip_whitespace=True, min_length=1, max_length=300),
     AfterValidator(reject_control_characters),
 ]
-Url = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, max_length=2000, pattern=r"^https?://[^\s]+$"),
-    AfterValidator(reject_control_characters),
-]
+Url = HttpUrl
 
 
 class LocationIn(InputSchema):
@@ -83,14 +79,7 @@ class SubmitterIn(InputSchema):
     kind: SubmitterKind
     name: Name | None = None
     phone: Phone | None = None
-    email: (
-        Annotated[
-            str,
-            StringConstraints(max_length=200, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
-            AfterValidator(reject_control_characters),
-        ]
-        | None
-    ) = None
+    email: Email | None = None
     uscc: Uscc | None = None
     enterprise_name: ShortText | None = None
 

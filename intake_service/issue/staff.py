@@ -18,9 +18,9 @@ from intake_service.issue.service import issue_service
 from intake_service.models import Issue
 from services.auth import BearerPrincipal, Principal
 from services.db import SessionDep
-from services.errors import Forbidden, error_responses
-from services.policy import authorize
-from shared.enums import Role, SubmitterKind
+from services.errors import error_responses
+from services.policy import authorize_unscoped_read, can
+from shared.enums import SubmitterKind
 from shared.events import SubmitterInfo
 from shared.schemas.base import Schema
 
@@ -52,22 +52,9 @@ class StaffIssuePage(Schema):
     total: int
 
 
-def _check(principal: Principal) -> None:
-    authorize(principal, "request.read")
-    # Intake has no org tree: street and community staff work through routing's scoped views.
-    if (
-        principal.role not in (Role.admin, Role.auditor, Role.discipline_officer)
-        and (principal.unit_path or "").count("/") > 2
-    ):
-        raise Forbidden(
-            "街道、社区人员请通过派单督办系统查看本辖区工单",
-            "Street staff use the routing service's scoped views",
-        )
-
-
 def view(issue: Issue, principal: Principal) -> StaffIssueView:
     protected = issue.confidential or issue.anonymous
-    reveal = not protected or principal.role == Role.discipline_officer
+    reveal = not protected or can(principal, "case.identity")
     submitter = (
         SubmitterInfo(
             kind=SubmitterKind(issue.submitter_kind),
@@ -97,7 +84,7 @@ async def list_requests(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> StaffIssuePage:
-    _check(principal)
+    authorize_unscoped_read(principal, "request.read")
     stmt = select(Issue)
     if confidential is not None:
         stmt = stmt.where(Issue.confidential.is_(confidential))
@@ -118,7 +105,7 @@ async def list_requests(
 async def get_request(
     tracking_no: str, session: SessionDep, principal: BearerPrincipal
 ) -> StaffIssueView:
-    _check(principal)
+    authorize_unscoped_read(principal, "request.read")
     issue = await IssueRepository.from_session(session).get_by_tracking_no(tracking_no[:32].upper())
     if issue is None:
         raise IssueNotFound()

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Final
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
+from starlette.convertors import Convertor, register_url_convertor
 
 from intake_service.issue.endpoints import duplicate_tracking_no
 from intake_service.issue.group import SubmissionGroups
@@ -301,8 +302,25 @@ async def get_token(
 _ALL_METHODS: Final = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
+class _AnyRest(Convertor[str]):
+    """Starlette's ``path`` convertor is ``.*``, which stops at a newline: a path with ``%0A``
+    would miss the catch-all and get the native 404. This one spans every character, so such a
+    path reaches the control-character check and gets Open311's 400."""
+
+    regex = "(?s:.*)"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("open311_rest", _AnyRest())
+
+
 @router.api_route("/open311", methods=_ALL_METHODS, include_in_schema=False)
-@router.api_route("/open311/{path:path}", methods=_ALL_METHODS, include_in_schema=False)
+@router.api_route("/open311/{path:open311_rest}", methods=_ALL_METHODS, include_in_schema=False)
 async def not_an_open311_resource(request: Request) -> Response:
     """Unknown paths and methods under /open311 get Open311 errors, not the native envelope.
     Must stay the router's last route."""

@@ -58,6 +58,7 @@ from services.models import utcnow
 from shared.calendar import SHANGHAI
 from shared.enums import Channel, RequestStatus, RequestType, SubmitterKind, Topic, Urgency
 from shared.identifiers import InvalidIdentifier, validate_phone, validate_uscc
+from shared.schemas.text import has_control_characters
 
 
 class Open311Settings(BaseSettings):
@@ -549,7 +550,11 @@ def build_submission(fields: Mapping[str, list[str]]) -> Submission:
             )
         )
     media = [url.strip() for url in fields.get("media_url", []) if url.strip()]
-    if any(not _URL.match(url) for url in media):
+    if any(has_control_characters(url, multiline=False) for url in media):
+        problems.append(
+            bilingual("media_url 含有控制字符", "media_url contains control characters")
+        )
+    elif any(not _URL.match(url) for url in media):
         problems.append(
             bilingual("media_url 须为 http(s) 网址", "media_url must be an http(s) URL")
         )

@@ -51,7 +51,7 @@ from services.auth import Principal
 from services.db import SessionDep
 from services.errors import NotFound, error_responses
 from services.idempotency import respond_idempotently
-from services.policy import DEPARTMENT_ROLES, UNIT_KEY, authorize
+from services.policy import authorize, authorize_in_scope, list_scope, unit_to_list
 from services.responses import JSONResponse
 from shared.enums import CaseStatus
 
@@ -139,17 +139,13 @@ async def list_cases(
 ) -> Page[CaseOut]:
     authorize(principal, "case.read")
     repo = CaseRepository.from_session(session)
+    scope = list_scope(principal)
     own_unit_id = None
-    scope_path = principal.unit_path
-    if principal.kind == UNIT_KEY or principal.role in DEPARTMENT_ROLES:
-        unit = await UnitRepository.from_session(session).by_code(principal.unit_code or "")
+    if scope.own_unit_code is not None:
+        unit = await UnitRepository.from_session(session).by_code(scope.own_unit_code)
         own_unit_id = unit.id if unit else uuid.UUID(int=0)
-    elif (
-        principal.role in ("admin", "auditor", "discipline_officer") or principal.kind == "service"
-    ):
-        scope_path = None
     rows, total = await repo.list_visible(
-        scope_path=scope_path,
+        scope_path=scope.subtree,
         own_unit_id=own_unit_id,
         status=status.value if status else None,
         limit=limit,
@@ -394,18 +390,12 @@ async def list_cards(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> Page[CardOut]:
     authorize(principal, "case.read")
-    code = (
-        principal.unit_code
-        if (principal.kind == UNIT_KEY or principal.role in DEPARTMENT_ROLES)
-        else unit_code or principal.unit_code
+    unit = await UnitRepository.from_session(session).by_code(
+        unit_to_list(principal, unit_code) or ""
     )
-    unit = await UnitRepository.from_session(session).by_code(code or "")
     if unit is None:
         raise NotFound("单位不存在", "Unit not found", code="unit_not_found")
-    from services.policy import in_scope
-
-    if not in_scope(principal, unit.path):
-        raise CardNotFound()
+    authorize_in_scope(principal, unit.path, CardNotFound())
     rows, total = await CardRepository.from_session(session).for_unit(
         unit.id, statuses=status, limit=limit, offset=offset
     )
@@ -439,10 +429,7 @@ async def _card_action(request: Request, session: SessionDep, principal: Princip
     authorize(principal, action)
     card, case, unit = await card_service.load(session, principal, card_id)
     if action == "card.work":
-        from services.policy import in_scope
-
-        if not in_scope(principal, unit.path):
-            raise CardNotFound()
+        authorize_in_scope(principal, unit.path, CardNotFound())
 
     async def produce() -> Any:
         result = await run(card, case, unit)

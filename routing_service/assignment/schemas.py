@@ -18,7 +18,7 @@ from shared.enums import (
     Urgency,
 )
 from shared.schemas.base import InputSchema, Schema
-from shared.schemas.text import Label, Reason, reject_control_characters
+from shared.schemas.text import Label, Reason, SingleLine, reject_control_characters
 
 T = TypeVar("T")
 
@@ -30,9 +30,7 @@ Text = Annotated[
 ]
 UnitCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9@][A-Za-z0-9\-]{0,31}$")]
 EvidenceUrl = Annotated[
-    str,
-    StringConstraints(max_length=2000, pattern=r"^(https?://|upload:)\S+$"),
-    AfterValidator(reject_control_characters),
+    str, StringConstraints(max_length=2000, pattern=r"^(https?://|upload:)\S+$"), SingleLine
 ]
 
 

@@ -15,7 +15,7 @@ from routing_service.models import CalendarYear, Card, Case, OrgUnit, Supervisio
 from services.db import SessionDep
 from services.errors import error_responses
 from services.models import utcnow
-from services.policy import authorize, in_scope
+from services.policy import authorize, in_scope, list_scope
 from shared.calendar import YearSchedule
 from shared.enums import SupervisionLevel
 from shared.schemas.base import Schema
@@ -128,8 +128,9 @@ async def supervision_events(
     )
     if level is not None:
         stmt = stmt.where(SupervisionEvent.level == level.value)
-    if principal.unit_path and principal.role not in ("admin", "auditor", "discipline_officer"):
-        stmt = stmt.where(OrgUnit.path.startswith(principal.unit_path))
+    subtree = list_scope(principal).subtree
+    if subtree is not None:
+        stmt = stmt.where(OrgUnit.path.startswith(subtree))
     rows = (await session.execute(stmt)).all()
     return [
         SupervisionEventOut(

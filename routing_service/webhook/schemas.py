@@ -13,6 +13,7 @@ from pydantic_core import PydanticCustomError
 
 from routing_service.models import OrgUnit, WebhookSubscription
 from shared.schemas.base import InputSchema, Schema
+from shared.schemas.text import SingleLine
 
 WEBHOOK_EVENT_TYPES: tuple[str, ...] = (
     "card.dispatched",
@@ -55,23 +56,13 @@ def _check_url(value: str) -> str:
     return value
 
 
-def _no_control_chars(value: str) -> str:
-    if any(ord(ch) < 32 or ord(ch) == 0x7F for ch in value):
-        raise PydanticCustomError(
-            "control_characters", "文本包含控制字符 / Text contains control characters"
-        )
-    return value
-
-
 WebhookUrl = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=8, max_length=2000, pattern=r"^[^\s]+$"),
-    AfterValidator(_no_control_chars),
     AfterValidator(_check_url),
+    SingleLine,
 ]
-Description = Annotated[
-    str, StringConstraints(strip_whitespace=True, max_length=200), AfterValidator(_no_control_chars)
-]
+Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200), SingleLine]
 EventType = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 UnitCode = Annotated[
     str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9A-Za-z_\-]{1,32}$")

@@ -669,6 +669,8 @@ PROBES: list[Probe] = [
 ]
 for _i, _probe in enumerate(PROBES):
     if _probe.name.endswith(("email", "url", "evidence[]", "attachments[]", "media_url")):
+        # Single-line values: every control character (not only NUL) is refused by the one
+        # validator (shared.schemas.text.SingleLine), before the pattern.
         PROBES[_i] = Probe(
-            _probe.name, _probe.max_length, _probe.min_length, _probe.send, False, "url"
+            _probe.name, _probe.max_length, _probe.min_length, _probe.send, True, "url"
         )

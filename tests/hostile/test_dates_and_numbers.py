@@ -424,15 +424,17 @@ async def test_absurd_years_are_422(scoring_client: httpx.AsyncClient, org: Any)
     await each({y: y for y in BAD_YEARS}, check)()
 
 
-async def test_year_with_a_trailing_newline_is_read_as_the_year(
+async def test_year_with_a_trailing_newline_is_refused_as_a_control_character(
     scoring_client: httpx.AsyncClient, org: Any
 ) -> None:
-    """Documented leniency: ``^[0-9]{4}$`` matches before a final newline, so ``2026\\n`` is 2026."""
+    """``^[0-9]{4}$`` would match before a final newline; a query parameter is a single-line
+    value, so the one validator refuses ``2026\\n`` before any pattern sees it."""
     response = await scoring_client.get(
         "/v1/evaluation/annual", params={"year": "2026\n"}, headers=org.auth("admin")
     )
-    assert response.status_code == 200, response.text
-    assert response.json()["year"] == 2026
+    assert response.status_code == 422, response.text
+    (item,) = response.json()["error"]["details"]
+    assert (item["type"], item["loc"]) == ("control_characters", ["query", "year"])
 
 
 RANGES_422: dict[str, tuple[dict[str, str], str]] = {

@@ -106,6 +106,27 @@ async def read_requests(ctx: Ctx, headers: dict[str, str]) -> httpx.Response:
     return await ctx["intake"].get("/v1/staff/requests", headers=headers)
 
 
+async def relay_platform_rating(ctx: Ctx, headers: dict[str, str]) -> httpx.Response:
+    return await ctx["scoring"].post("/v1/ratings/by-platform", headers=headers,
+                                     json={"tracking_no": "YS2612060001", "satisfaction": "satisfied"})  # fmt: skip
+
+
+async def close_month(ctx: Ctx, headers: dict[str, str]) -> httpx.Response:
+    scoring: httpx.AsyncClient = ctx["scoring"]
+    return await scoring.post("/v1/evaluation/months/2020-01/close", headers=headers)
+
+
+async def recompute_month(ctx: Ctx, headers: dict[str, str]) -> httpx.Response:
+    scoring: httpx.AsyncClient = ctx["scoring"]
+    return await scoring.post("/v1/evaluation/months/2020-01/recompute", headers=headers,
+                              json={"reason": "更正数据"})  # fmt: skip
+
+
+async def month_history(ctx: Ctx, headers: dict[str, str]) -> httpx.Response:
+    scoring: httpx.AsyncClient = ctx["scoring"]
+    return await scoring.get("/v1/evaluation/months/2020-01/history", headers=headers)
+
+
 ACTIONS: dict[str, tuple[Action, set[str]]] = {
     "verify": (verify, CENTER | {"admin"}),
     "dispatch": (dispatch, CENTER - {"hs_operator"} | {"admin"}),
@@ -126,8 +147,21 @@ ACTIONS: dict[str, tuple[Action, set[str]]] = {
         {"hs_operator", "hs_supervisor", "hs_leader", "gm_operator", "admin"},
     ),
     "read requests (intake)": (read_requests, CENTER | {"auditor", "admin", "jw_officer"}),
+    # only the intake service relays a submitter's rating: no staff role may forge one
+    "relay platform rating": (relay_platform_rating, set()),
+    "close month": (close_month, {"admin"}),
+    "recompute month": (recompute_month, {"admin"}),
+    "month history": (month_history, CENTER | {"gm_operator", "auditor", "admin"}),
 }
-SCORING_OR_INTAKE = {"read revisits", "record feedback", "read requests (intake)"}
+SCORING_OR_INTAKE = {
+    "close month",
+    "recompute month",
+    "month history",
+    "read revisits",
+    "record feedback",
+    "read requests (intake)",
+    "relay platform rating",
+}
 
 
 @pytest.mark.parametrize("action", list(ACTIONS))

@@ -125,6 +125,15 @@ class TestFormatsAndErrors:
             404,
         )
 
+    async def test_unknown_path_with_a_newline_gets_the_open311_400(
+        self, intake_client: httpx.AsyncClient
+    ) -> None:
+        """Starlette's ``path`` convertor stops at a newline, so ``%0A`` once fell through to the
+        native 404 envelope; the catch-all spans it and the control-character rule answers."""
+        (error,) = assert_errors(await intake_client.get(f"{V2}/update_tokens/a%0Ab.json"), 400)
+        assert "控制字符" in error["description"]
+        assert_errors(await intake_client.get(f"{V2}/update_tokens/a%0Ab.xml"), 400, "xml")
+
     async def test_wrong_method_is_405_with_allow(self, intake_client: httpx.AsyncClient) -> None:
         response = await intake_client.delete(f"{V2}/services.json")
         assert_errors(response, 405)
