@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.db import service_engine, service_sessionmaker
 from services.errors import add_exception_handlers, render
+from services.labels import router as labels_router
 from services.models import utcnow
 from services.observability import (
     OUTBOX_BACKLOG,
@@ -88,6 +89,7 @@ def create_service_app(
     add_exception_handlers(app)
     for router in routers:
         app.include_router(router)
+    app.include_router(labels_router)
     _add_ops_routes(app, spec)
     if common.cors_origins:
         app.add_middleware(

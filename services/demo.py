@@ -285,17 +285,17 @@ class Demo:
         pending = {plan.tracking_no: plan for plan in plans}
         deadline = time.monotonic() + 600
         while pending and time.monotonic() < deadline:
-            offset = 0
+            cursor = ""
             while True:
-                page = await self.call(self.routing, "GET", f"/v1/cases?status=pending_verification&limit=200&offset={offset}",
+                page = await self.call(self.routing, "GET", f"/v1/cases?status=pending_verification&limit=200{cursor}",
                                        headers=self.auth("demo_operator"))  # fmt: skip
                 for case in page["items"]:
                     plan = pending.pop(case["tracking_no"], None)
                     if plan is not None:
                         plan.case_id = case["id"]
-                offset += 200
-                if offset >= page["total"]:
+                if page["next_cursor"] is None:
                     break
+                cursor = f"&cursor={page['next_cursor']}"
             if pending:
                 await asyncio.sleep(1)
         if pending:

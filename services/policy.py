@@ -29,7 +29,6 @@ __all__ = [
     "list_scope",
     "may_manage_unit_keys",
     "sees_everything",
-    "unit_to_list",
 ]
 
 CENTER_ROLES = frozenset({Role.operator, Role.dispatcher, Role.supervisor, Role.leader})
@@ -44,6 +43,8 @@ ACTIONS: dict[str, frozenset[str]] = {
     "request.read": frozenset(CENTER_ROLES | {Role.auditor, Role.admin, Role.discipline_officer}),
     # routing: cases
     "case.read": frozenset(_READERS | {UNIT_KEY, SERVICE}),
+    # routing: the caller's queues with their counts (工作台)
+    "queue.read": frozenset(_READERS | {UNIT_KEY}),
     "case.verify": frozenset(
         {Role.operator, Role.dispatcher, Role.supervisor, Role.leader, Role.admin}
     ),
@@ -152,14 +153,6 @@ def list_scope(principal: Principal) -> ListScope:
         # An empty code matches no unit: a department principal without one sees nothing.
         return ListScope(own_unit_code=principal.unit_code or "")
     return ListScope(subtree=principal.unit_path or NOWHERE)
-
-
-def unit_to_list(principal: Principal, requested: str | None) -> str | None:
-    """Whose cards a card list shows: a department always its own; others the unit asked
-    for, else their own (scope is then checked with :func:`in_scope`)."""
-    if is_department(principal):
-        return principal.unit_code
-    return requested or principal.unit_code
 
 
 def authorize_in_scope(principal: Principal, unit_path: str | None, hidden: Exception) -> None:

@@ -179,6 +179,14 @@ class SupervisionLevel(LabelledEnum):
     escalated = "escalated"
 
 
+class Satisfaction(LabelledEnum):
+    """A revisit's answer (回访测评)."""
+
+    satisfied = "satisfied"
+    basic = "basic"
+    unsatisfied = "unsatisfied"
+
+
 class UnitKind(LabelledEnum):
     district_center = "district_center"
     street_center = "street_center"
@@ -236,6 +244,9 @@ _LABEL_PAIRS.extend(
         (SupervisionLevel.red, "红牌督办"),
         (SupervisionLevel.listed, "挂牌督办"),
         (SupervisionLevel.escalated, "提级督办"),
+        (Satisfaction.satisfied, "满意"),
+        (Satisfaction.basic, "基本满意"),
+        (Satisfaction.unsatisfied, "不满意"),
         (UnitKind.district_center, "区营商环境优化中心"),
         (UnitKind.street_center, "街道(乡镇、园区)中心"),
         (UnitKind.community_center, "社区(村)中心"),

@@ -22,6 +22,7 @@ from intake_service.models import Issue, IssueAttachment, IssueHistory, IssueSup
 from services.api_keys import ApiKeyIdentity
 from services.models import utcnow
 from services.outbox import add_event
+from services.search import grams
 from shared.calendar import SHANGHAI
 from shared.enums import RequestStatus, RequestType, SubmitterKind, Topic
 from shared.events import (
@@ -76,6 +77,14 @@ def receipt_of(issue: Issue, secret: str, duplicate_of: str | None) -> IssueRece
         duplicate_of=duplicate_of,
         related=(issue.related_tracking_nos or "").split(",") if issue.related_tracking_nos else [],
     )
+
+
+def searchable_grams(issue: Issue) -> list[str]:
+    """What staff search finds a request by. The enterprise of an anonymous or confidential
+    request stays out: its name would find the whistleblower."""
+    protected = issue.anonymous or issue.confidential
+    return grams(issue.title, issue.description, issue.address, issue.tracking_no,
+                 None if protected else issue.enterprise_name)  # fmt: skip
 
 
 @dataclass
@@ -257,6 +266,7 @@ class IssueService:
             updated_at=now,
             status_changed_at=now,
         )
+        issue.search_grams = searchable_grams(issue)
         history = IssueHistory(
             issue_id=issue.id, status=issue.status, note=f"已受理({data.channel.label_zh})", at=now
         )

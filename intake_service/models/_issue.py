@@ -3,11 +3,12 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, false
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from intake_service.models._base import Model
 from services.models import UTCDateTime, utcnow
+from services.search import GramArray
 
 
 class Issue(Model):
@@ -60,6 +61,9 @@ class Issue(Model):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     status_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Bigrams of what staff may search (services.search): never the identity of an anonymous or
+    # confidential submitter, or a search by name would point at the whistleblower.
+    search_grams: Mapped[list[str] | None] = mapped_column(GramArray)
 
     attachments: Mapped[list[IssueAttachment]] = relationship(
         lazy="raise", order_by="IssueAttachment.created_at"
@@ -70,6 +74,16 @@ class Issue(Model):
         Index("ix_issue_submitter_key_received_at", "submitter_key", "received_at"),
         Index("ix_issue_topic_received_at", "topic", "received_at"),
         Index("ix_issue_received_at", "received_at"),
+        Index("ix_issue_updated_at", "updated_at"),
+        Index(
+            "ix_issue_uscc",
+            "uscc",
+            postgresql_where=text("uscc IS NOT NULL"),
+            sqlite_where=text("uscc IS NOT NULL"),
+        ),
+        Index("ix_issue_search_grams", "search_grams", postgresql_using="gin").ddl_if(
+            dialect="postgresql"
+        ),
     )
 
 

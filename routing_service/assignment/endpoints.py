@@ -10,7 +10,7 @@ from sqlalchemy import select
 from routing_service.assignment.cards import card_service
 from routing_service.assignment.exceptions import CardNotFound, CaseNotFound
 from routing_service.assignment.history import verify_chain
-from routing_service.assignment.repository import CardRepository, CaseRepository, UnitRepository
+from routing_service.assignment.repository import CaseRepository, UnitRepository
 from routing_service.assignment.schemas import (
     CardOut,
     CaseEventOut,
@@ -25,7 +25,6 @@ from routing_service.assignment.schemas import (
     MilestoneDoneIn,
     MilestoneOut,
     NoteIn,
-    Page,
     RedoIn,
     ReturnIn,
     ReviewIn,
@@ -51,7 +50,7 @@ from services.auth import Principal
 from services.db import SessionDep
 from services.errors import NotFound, error_responses
 from services.idempotency import respond_idempotently
-from services.policy import authorize, authorize_in_scope, list_scope, unit_to_list
+from services.policy import authorize, authorize_in_scope
 from services.responses import JSONResponse
 from shared.enums import CaseStatus
 
@@ -127,36 +126,6 @@ def _client(principal: Principal) -> str:
 
 
 # ------------------------------------------------------------------------------ cases
-
-
-@router.get("/cases", response_model=Page[CaseOut], responses=error_responses(401, 403))
-async def list_cases(
-    session: SessionDep,
-    principal: CurrentPrincipal,
-    status: CaseStatus | None = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-) -> Page[CaseOut]:
-    authorize(principal, "case.read")
-    repo = CaseRepository.from_session(session)
-    scope = list_scope(principal)
-    own_unit_id = None
-    if scope.own_unit_code is not None:
-        unit = await UnitRepository.from_session(session).by_code(scope.own_unit_code)
-        own_unit_id = unit.id if unit else uuid.UUID(int=0)
-    rows, total = await repo.list_visible(
-        scope_path=scope.subtree,
-        own_unit_id=own_unit_id,
-        status=status.value if status else None,
-        limit=limit,
-        offset=offset,
-    )
-    return Page[CaseOut](
-        items=[await case_out(session, case, with_suggestions=False) for case in rows],
-        total=total,
-        limit=limit,
-        offset=offset,
-    )
 
 
 @router.get("/cases/{case_id}", response_model=CaseOut, responses=error_responses(401, 403, 404))
@@ -373,48 +342,6 @@ async def list_transfers(session: SessionDep, principal: CurrentPrincipal) -> li
 
 
 # ------------------------------------------------------------------------------ cards
-
-
-@router.get(
-    "/cards",
-    response_model=Page[CardOut],
-    responses=error_responses(401, 403, 422),
-    summary="My unit's cards",
-)
-async def list_cards(
-    session: SessionDep,
-    principal: CurrentPrincipal,
-    status: Annotated[list[str] | None, Query()] = None,
-    unit_code: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-) -> Page[CardOut]:
-    authorize(principal, "case.read")
-    unit = await UnitRepository.from_session(session).by_code(
-        unit_to_list(principal, unit_code) or ""
-    )
-    if unit is None:
-        raise NotFound("单位不存在", "Unit not found", code="unit_not_found")
-    authorize_in_scope(principal, unit.path, CardNotFound())
-    rows, total = await CardRepository.from_session(session).for_unit(
-        unit.id, statuses=status, limit=limit, offset=offset
-    )
-    cases = (
-        {
-            c.id: c
-            for c in (
-                await session.scalars(select(Case).where(Case.id.in_({r.case_id for r in rows})))
-            ).all()
-        }
-        if rows
-        else {}
-    )
-    return Page[CardOut](
-        items=[card_out(r, unit, cases[r.case_id].tracking_no) for r in rows],
-        total=total,
-        limit=limit,
-        offset=offset,
-    )
 
 
 @router.get("/cards/{card_id}", response_model=CardOut, responses=error_responses(401, 403, 404))

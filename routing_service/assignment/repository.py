@@ -4,7 +4,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from routing_service.models import Card, Case, Milestone, OrgUnit
@@ -79,40 +79,6 @@ class CaseRepository:
             )
         ).all()
 
-    async def list_visible(
-        self,
-        *,
-        scope_path: str | None,
-        own_unit_id: uuid.UUID | None,
-        status: str | None,
-        limit: int,
-        offset: int,
-        since: datetime | None = None,
-    ) -> tuple[Sequence[Case], int]:
-        """Cases owned in the scope subtree, or with a card for a unit in it (or for own unit)."""
-        stmt = self.get_base_statement()
-        if own_unit_id is not None:
-            stmt = stmt.where(Case.id.in_(select(Card.case_id).where(Card.unit_id == own_unit_id)))
-        elif scope_path is not None:
-            units_in_scope = select(OrgUnit.id).where(OrgUnit.path.startswith(scope_path))
-            stmt = stmt.where(
-                or_(
-                    Case.owner_unit_id.in_(units_in_scope),
-                    Case.id.in_(select(Card.case_id).where(Card.unit_id.in_(units_in_scope))),
-                )
-            )
-        if status:
-            stmt = stmt.where(Case.status == status)
-        if since:
-            stmt = stmt.where(Case.received_at >= since)
-        total = await self.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-        rows = (
-            await self.session.scalars(
-                stmt.order_by(Case.received_at.desc()).limit(limit).offset(offset)
-            )
-        ).all()
-        return rows, total
-
 
 class CardRepository:
     def __init__(self, session: AsyncSession) -> None:
@@ -124,18 +90,6 @@ class CardRepository:
 
     async def get(self, card_id: uuid.UUID) -> Card | None:
         return await self.session.get(Card, card_id)
-
-    async def for_unit(
-        self, unit_id: uuid.UUID, *, statuses: Sequence[str] | None, limit: int, offset: int
-    ) -> tuple[Sequence[Card], int]:
-        stmt = select(Card).where(Card.unit_id == unit_id)
-        if statuses:
-            stmt = stmt.where(Card.status.in_(statuses))
-        total = await self.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-        rows = (
-            await self.session.scalars(stmt.order_by(Card.due_at).limit(limit).offset(offset))
-        ).all()
-        return rows, total
 
     async def due_for_supervision(self, now: datetime, limit: int) -> Sequence[Card]:
         stmt = (

@@ -37,6 +37,7 @@ from services.db import add_locked, locked_row
 from services.errors import ServiceUnavailable
 from services.models import utcnow, with_defaults
 from services.policy import in_scope
+from services.search import grams
 from shared.calendar import SHANGHAI
 from shared.enums import (
     CardRole,
@@ -125,6 +126,16 @@ class CaseService:
             address=event.location.address,
             area_code=event.location.area_code,
             submitter=event.submitter.model_dump(mode="json"),
+            submitter_kind=event.submitter.kind.value,
+            enterprise_uscc=event.submitter.uscc,
+            enterprise_name=event.submitter.enterprise_name,
+            search_grams=grams(
+                event.title,
+                event.description,
+                event.location.address,
+                event.tracking_no,
+                event.submitter.enterprise_name,
+            ),  # fmt: skip
             anonymous=event.anonymous,
             confidential=event.confidential,
             attachments=list(event.attachments),

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from routing_service.models._base import Model
 from services.models import JSONType, UTCDateTime, utcnow
+from services.search import GramArray
 
 
 class Case(Model):
@@ -29,6 +30,13 @@ class Case(Model):
     address: Mapped[str | None] = mapped_column(String(300))
     area_code: Mapped[str | None] = mapped_column(String(32))
     submitter: Mapped[dict[str, Any]] = mapped_column(JSONType, nullable=False)
+    # Columns of the submitter for filters and the enterprise file (一企一档); the masked
+    # identity of anonymous and confidential requests never carries a credit code.
+    submitter_kind: Mapped[str] = mapped_column(String(16), default="person", nullable=False)
+    enterprise_uscc: Mapped[str | None] = mapped_column(String(18))
+    enterprise_name: Mapped[str | None] = mapped_column(String(200))
+    # Bigrams of title, description, address, tracking number and enterprise name (services.search).
+    search_grams: Mapped[list[str] | None] = mapped_column(GramArray)
     anonymous: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
     confidential: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
     attachments: Mapped[list[str]] = mapped_column(JSONType, default=list, nullable=False)
@@ -58,6 +66,16 @@ class Case(Model):
     __table_args__ = (
         Index("ix_case_owner_status", "owner_unit_id", "status"),
         Index("ix_case_received_at", "received_at"),
+        Index("ix_case_updated_at", "updated_at"),
+        Index(
+            "ix_case_enterprise_uscc",
+            "enterprise_uscc",
+            postgresql_where=text("enterprise_uscc IS NOT NULL"),
+            sqlite_where=text("enterprise_uscc IS NOT NULL"),
+        ),
+        Index("ix_case_search_grams", "search_grams", postgresql_using="gin").ddl_if(
+            dialect="postgresql"
+        ),
         # Verification deadlines still open: the only rows the supervision tick scans for them.
         Index(
             "ix_case_verify_due_open",
@@ -120,6 +138,20 @@ class Card(Model):
 
     __table_args__ = (
         Index("ix_card_unit_status", "unit_id", "status"),
+        Index("ix_card_unit_due", "unit_id", "due_at"),
+        # The queues count open work only: these partial indexes hold no finished card.
+        Index(
+            "ix_card_open_due",
+            "due_at",
+            postgresql_where=text("status IN ('dispatched', 'signed')"),
+            sqlite_where=text("status IN ('dispatched', 'signed')"),
+        ),
+        Index(
+            "ix_card_awaiting_center",
+            "status",
+            postgresql_where=text("status IN ('returned', 'submitted')"),
+            sqlite_where=text("status IN ('returned', 'submitted')"),
+        ),
         # Cards past due and still open (red card or worse): the overdue gauge reads only these.
         Index(
             "ix_card_overdue_open",
@@ -168,6 +200,15 @@ class Extension(Model):
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     decision_note: Mapped[str | None] = mapped_column(Text)
     new_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index(
+            "ix_extension_pending",
+            "card_id",
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
+    )
 
 
 class Milestone(Model):

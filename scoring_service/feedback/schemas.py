@@ -6,10 +6,10 @@ from typing import Annotated, Literal, Self
 
 from pydantic import Field, StringConstraints, model_validator
 
+from shared.enums import Satisfaction
 from shared.schemas.base import InputSchema, Schema
 from shared.schemas.text import Label, PlainText, Reason, ShortText
 
-Satisfaction = Literal["satisfied", "basic", "unsatisfied"]
 FeedbackMethod = Literal["original_channel", "visit", "symposium"]
 Text = PlainText
 

@@ -70,6 +70,10 @@ async def review(ctx: Ctx, headers: dict[str, str]) -> httpx.Response:
     )
 
 
+async def read_queues(ctx: Ctx, headers: dict[str, str]) -> httpx.Response:
+    return await ctx["routing"].get("/v1/queues", headers=headers)
+
+
 async def list_transfers(ctx: Ctx, headers: dict[str, str]) -> httpx.Response:
     return await ctx["routing"].get("/v1/transfers", headers=headers)
 
@@ -133,6 +137,8 @@ ACTIONS: dict[str, tuple[Action, set[str]]] = {
     "transfer": (transfer, {"hs_supervisor", "hs_leader", "admin"}),
     "sign card": (sign, {"jt_liaison", "jt_head", "unit_key", "admin"}),
     "review card": (review, CENTER - {"hs_operator"} | {"admin"}),
+    # every reader has queues; each sees its own scope's (tests/routing_service/worklist)
+    "read queues": (read_queues, set(EVERYONE)),
     "list transfers": (list_transfers, {"jw_officer", "hs_leader", "auditor", "admin"}),
     "load calendar": (load_calendar, {"admin"}),
     "verify history": (verify_history, {"auditor", "jw_officer", "hs_leader", "admin"}),
