@@ -2,10 +2,25 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import (
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    case,
+    event,
+    func,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from routing_service.models._base import Model
 from services.models import JSONType, UTCDateTime, utcnow
@@ -47,6 +62,9 @@ class Case(Model):
     owner_unit_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("org_unit.id"), nullable=False)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     verify_due_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    # The next deadline the case waits on, for lists sorted by due: its earliest open card's,
+    # or verification's while pending, else none. Kept by refresh_case_due after every flush.
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     verified_by: Mapped[str | None] = mapped_column(String(100))
     decision_note: Mapped[str | None] = mapped_column(Text)
@@ -67,6 +85,7 @@ class Case(Model):
         Index("ix_case_owner_status", "owner_unit_id", "status"),
         Index("ix_case_received_at", "received_at"),
         Index("ix_case_updated_at", "updated_at"),
+        Index("ix_case_due_at", "due_at", "id"),
         Index(
             "ix_case_enterprise_uscc",
             "enterprise_uscc",
@@ -301,3 +320,39 @@ class CalendarYear(Model):
     source: Mapped[str] = mapped_column(String(200), nullable=False)
     loaded_by: Mapped[str] = mapped_column(String(100), nullable=False)
     loaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+
+# Card statuses whose deadline is running (a case's due date is the earliest of these).
+_RUNNING = ("dispatched", "signed")
+
+
+def case_due_expression(case_table: Any, card_table: Any) -> Any:
+    """SQL for a case's ``due_at``; one definition for the flush hook and the migration."""
+    earliest_card = (
+        select(func.min(card_table.c.due_at))
+        .where(card_table.c.case_id == case_table.c.id, card_table.c.status.in_(_RUNNING))
+        .scalar_subquery()
+    )
+    pending = case(
+        (case_table.c.status == "pending_verification", case_table.c.verify_due_at), else_=None
+    )
+    return func.coalesce(earliest_card, pending)
+
+
+@event.listens_for(Session, "after_flush")
+def refresh_case_due(session: Session, _context: Any) -> None:
+    """Recompute ``case.due_at`` for the cases whose cards or status this flush wrote: one
+    UPDATE per flush, on the rows just written, so the list's due order is an index range."""
+    touched = {
+        obj.case_id if isinstance(obj, Card) else obj.id
+        for obj in (*session.new, *session.dirty)
+        if isinstance(obj, Card | Case)
+    }
+    if not touched:
+        return
+    table, cards = cast(Table, Case.__table__), cast(Table, Card.__table__)
+    session.connection().execute(
+        update(table)
+        .where(table.c.id.in_(touched))
+        .values(due_at=case_due_expression(table, cards))
+    )

@@ -29,6 +29,9 @@ CASE_SORTS: dict[str, Keyset] = {
     "-received": Keyset((Key(Case.received_at, "datetime", True), Key(Case.id, "uuid", True))),
     "updated": Keyset((Key(Case.updated_at, "datetime"), Key(Case.id, "uuid"))),
     "-updated": Keyset((Key(Case.updated_at, "datetime", True), Key(Case.id, "uuid", True))),
+    # Cases with nothing due (finished) have no due date: the due sorts leave them out.
+    "due": Keyset((Key(Case.due_at, "datetime"), Key(Case.id, "uuid"))),
+    "-due": Keyset((Key(Case.due_at, "datetime", True), Key(Case.id, "uuid", True))),
 }
 CARD_SORTS: dict[str, Keyset] = {
     "due": Keyset((Key(Card.due_at, "datetime"), Key(Card.id, "uuid"))),
@@ -165,6 +168,8 @@ class ListQuery:
                 keyset = Keyset((Key(rank, "int", True), Key(Case.received_at, "datetime", True),
                                  Key(Case.id, "uuid", True)))  # fmt: skip
                 return stmt, keyset, search
+        if sort in ("due", "-due"):
+            stmt = stmt.where(Case.due_at.is_not(None))
         return stmt, CASE_SORTS[sort], search
 
     @staticmethod

@@ -92,8 +92,13 @@ class CaseFilters(_Filters):
         description="Chinese substring search over title, description, address, tracking number "
         "and enterprise name (2–50 characters), ranked by relevance",
     )
-    sort: Literal["received", "-received", "updated", "-updated", "relevance"] | None = Field(
-        None, description="Default: relevance with q, else -received (newest first)"
+    sort: (
+        Literal["due", "-due", "received", "-received", "updated", "-updated", "relevance"] | None
+    ) = Field(
+        None,
+        description="Default: relevance with q, else -received (newest first). due: the next "
+        "deadline the case waits on (its earliest running card, or verification); cases with "
+        "nothing due are left out of the due sorts",
     )
 
     @model_validator(mode="after")

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+import services.models
 import services.search
 from services.search import grams
 
@@ -31,10 +32,22 @@ def upgrade() -> None:
         batch.add_column(sa.Column("enterprise_uscc", sa.String(18), nullable=True))
         batch.add_column(sa.Column("enterprise_name", sa.String(200), nullable=True))
         batch.add_column(sa.Column("search_grams", services.search.GramArray(), nullable=True))
+        batch.add_column(
+            sa.Column("due_at", services.models.UTCDateTime(timezone=True), nullable=True)
+        )
     _backfill()
+    # case.due_at as routing_service.models._case.refresh_case_due keeps it (written out here:
+    # a migration must not change when the model code does).
+    op.execute(
+        'UPDATE "case" SET due_at = COALESCE('
+        '(SELECT min(card.due_at) FROM card WHERE card.case_id = "case".id'
+        " AND card.status IN ('dispatched', 'signed')),"
+        ' CASE WHEN "case".status = \'pending_verification\' THEN "case".verify_due_at END)'
+    )
     with op.batch_alter_table("case") as batch:
         batch.alter_column("submitter_kind", server_default=None)
     op.create_index("ix_case_updated_at", "case", ["updated_at"])
+    op.create_index("ix_case_due_at", "case", ["due_at", "id"])
     op.create_index(
         "ix_case_enterprise_uscc",
         "case",
@@ -124,8 +137,10 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.drop_index("ix_case_search_grams", table_name="case")
     op.drop_index("ix_case_enterprise_uscc", table_name="case")
+    op.drop_index("ix_case_due_at", table_name="case")
     op.drop_index("ix_case_updated_at", table_name="case")
     with op.batch_alter_table("case") as batch:
+        batch.drop_column("due_at")
         batch.drop_column("search_grams")
         batch.drop_column("enterprise_name")
         batch.drop_column("enterprise_uscc")

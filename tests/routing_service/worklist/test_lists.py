@@ -192,7 +192,9 @@ class TestSearch:
 
 
 class TestKeysetPages:
-    @pytest.mark.parametrize("sort", ["received", "-received", "updated", "-updated"])
+    @pytest.mark.parametrize(
+        "sort", ["received", "-received", "updated", "-updated", "due", "-due"]
+    )
     async def test_every_row_once_while_rows_are_inserted(
         self,
         sort: str,
@@ -212,6 +214,38 @@ class TestKeysetPages:
         assert len(seen) == len(set(seen)), "a row came twice"
         assert before <= set(seen), "a row was skipped"
         assert set(seen) <= before | set(inserted)
+
+    async def test_cases_sorted_by_what_they_wait_on(
+        self, routing_client: httpx.AsyncClient, routing_sessionmaker: AsyncSessionMaker, org: Org
+    ) -> None:
+        dispatched = await arrive(routing_sessionmaker)
+        card = (await verify_and_dispatch(routing_client, org, dispatched))["cards"][0]
+        pending = await arrive(routing_sessionmaker)  # verification is due within a working day
+        center = org.auth("hs_operator")
+        order = [
+            c["id"]
+            for c in (await listing(routing_client, "/v1/cases", center, sort="due"))["items"]
+        ]
+        assert order == [str(pending), str(dispatched)]
+        # The card's deadline moves (an extension): the case follows at the next flush.
+        await ok(
+            await routing_client.post(
+                f"/v1/cards/{card['id']}/sign", headers=org.auth("jt_liaison")
+            )
+        )
+        extension = await ok(await routing_client.post(
+            f"/v1/cards/{card['id']}/extensions", headers=org.auth("jt_liaison"),
+            json={"days": 5, "reason": "需要协调多个部门现场勘察"}), 201)  # fmt: skip
+        await ok(await routing_client.post(
+            f"/v1/cards/{card['id']}/extensions/{extension['id']}/decide",
+            headers=org.auth("hs_supervisor"), json={"approve": True}))  # fmt: skip
+        after = await ok(await routing_client.get(f"/v1/cases/{dispatched}", headers=center))
+        order = [
+            c["id"]
+            for c in (await listing(routing_client, "/v1/cases", center, sort="-due"))["items"]
+        ]
+        assert order == [str(dispatched), str(pending)]
+        assert after["cards"][0]["due_at"] > card["due_at"]
 
     async def test_cards_page_by_due(
         self, routing_client: httpx.AsyncClient, org: Org, seeded: dict[str, Any]
