@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from sqlalchemy import select
 
-from routing_service.assignment.endpoints import card_out, case_out
+from routing_service.assignment.endpoints import card_out, cases_out
 from routing_service.assignment.repository import UnitRepository
 from routing_service.assignment.schemas import CardOut, CaseOut
 from routing_service.auth import CurrentPrincipal
@@ -46,7 +46,7 @@ async def list_cases(
         with_total=filters.with_total,
     )  # fmt: skip
     return CursorPage[CaseOut](
-        items=[await case_out(session, case, with_suggestions=False) for case in rows],
+        items=await cases_out(session, rows),
         next_cursor=next_cursor, limit=filters.limit, total=total,
     )  # fmt: skip
 
