@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from services.auth import Principal
 from services.errors import Forbidden
-from shared.enums import Role
+from shared.enums import Channel, Role
 
 __all__ = [
     "ACTIONS",
@@ -190,3 +190,55 @@ def case_in_scope(
     district = "/" + (principal.unit_path or "").strip("/").split("/")[0] + "/"
     paths = [owner_path, *card_paths]
     return any(in_scope(principal, path or district) for path in paths)
+
+
+# --- channels: notifications through the original channel (原渠道反馈) -------------------------
+
+CHANNEL_KEY = "channel_key"  # the pseudo-role of a channel client's API key (intake)
+
+ACTIONS.update(
+    {
+        # intake: a channel's backend manages the webhooks of its own channel's requests
+        "channel.webhook.manage": frozenset({CHANNEL_KEY}),
+        # routing: subscriptions owned by a channel, managed for it by the intake service only
+        "webhook.channel.manage": frozenset({SERVICE}),
+    }
+)
+
+
+def own_channel(principal: Principal) -> str:
+    """The one channel a channel key acts for: the scope it was issued with, never a channel
+    named in a request. A key valid for every channel (the development ``*`` key) owns none."""
+    authorize(principal, "channel.webhook.manage")
+    channel = principal.extra.get("channel", "")
+    if channel not in {c.value for c in Channel}:
+        raise Forbidden(
+            "该密钥不属于某一具体渠道,不能订阅渠道通知",
+            "This key is not bound to one channel, so it cannot subscribe to channel webhooks",
+            code="channel_key_required",
+        )
+    return channel
+
+
+# --- the enterprise file (一企一档): everything of one credit code, each caller in scope --------
+
+ACTIONS.update(
+    {
+        # routing: staff read an enterprise's file (its cases and cards in their own scope)
+        "enterprise.read": frozenset(_READERS),
+        # intake and scoring: the parts routing collects for the file, for service callers only
+        "enterprise.requests.read": frozenset({SERVICE}),
+        "enterprise.ratings.read": frozenset({SERVICE}),
+    }
+)
+
+
+def reads_all_requests(principal: Principal) -> bool:
+    """Whether the enterprise file lists every request of the enterprise as received (callers
+    who may read intake's requests: district-level roles) or only the requests behind the cases
+    in the caller's scope (street centers, departments)."""
+    try:
+        authorize_unscoped_read(principal, "request.read")
+    except Forbidden:
+        return False
+    return True

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import Date, ForeignKey, Integer, String, Text
+from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from intake_service.models._base import Model
@@ -47,3 +47,13 @@ class CppccVisit(Model):
     findings: Mapped[str | None] = mapped_column(Text)
     issue_count: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+    __table_args__ = (
+        # One enterprise's visits (the enterprise file, 一企一档).
+        Index(
+            "ix_cppcc_visit_uscc",
+            "uscc",
+            postgresql_where=text("uscc IS NOT NULL"),
+            sqlite_where=text("uscc IS NOT NULL"),
+        ),
+    )

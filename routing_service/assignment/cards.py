@@ -65,7 +65,7 @@ class CardService:
         case_service.reschedule(calendar, card)
         if case.status == CaseStatus.dispatched.value:
             case.status = CaseStatus.in_progress.value
-            facts.tell_submitter(session, case, RequestStatus.in_progress, f"{unit.name}已签收,正在办理",
+            await facts.tell_submitter(session, case, RequestStatus.in_progress, f"{unit.name}已签收,正在办理",
                                  agency=unit.name, expected_at=card.due_at, provisional=card.due_provisional)  # fmt: skip
             facts.case_snapshot(session, case, await case_service._owner(session, case))
         history.record(session, case, actor=principal.actor, action="card.sign", card_id=card.id,
@@ -132,7 +132,7 @@ class CardService:
             history.record(session, case, actor="system", action="case.redispatch_needed",
                            from_status=before_case, to_status=case.status,
                            data={"must_designate": case.must_designate})  # fmt: skip
-            facts.tell_submitter(
+            await facts.tell_submitter(
                 session, case, RequestStatus.verifying, "承办单位退回,中心重新派单中"
             )
             facts.case_snapshot(session, case, await case_service._owner(session, case))

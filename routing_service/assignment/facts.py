@@ -1,5 +1,6 @@
-"""What routing tells the other services: the submitter-facing status (to intake) and the case
-and card facts (to scoring), all through the outbox in the caller's transaction."""
+"""What routing tells the other services: the submitter-facing status (to intake, and to the
+backend of the channel the request came through, 原渠道反馈) and the case and card facts (to
+scoring), all through the outbox in the caller's transaction."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from routing_service.models import Card, Case, OrgUnit
+from routing_service.webhook.service import webhook_service
 from services.models import utcnow
 from services.outbox import add_event
 from shared.enums import (
@@ -24,9 +26,10 @@ from shared.enums import (
     Urgency,
 )
 from shared.events import CardSnapshot, CaseSnapshot, CaseStatusChanged, SubmitterInfo
+from shared.webhooks import REQUEST_STATUS_CHANGED, RequestStatusChangedData
 
 
-def tell_submitter(
+async def tell_submitter(
     session: AsyncSession,
     case: Case,
     status: RequestStatus,
@@ -36,6 +39,10 @@ def tell_submitter(
     expected_at: datetime | None = None,
     provisional: bool = False,
 ) -> None:
+    """The one place the submitter-facing status changes: intake's event, and a
+    ``request.status_changed`` webhook to each active subscription of the request's channel.
+    The webhook names the request by tracking number only, never who submitted it."""
+    changed_at = utcnow()
     add_event(
         session,
         CaseStatusChanged(
@@ -46,8 +53,22 @@ def tell_submitter(
             agency_responsible=agency,
             expected_at=expected_at,
             expected_provisional=provisional,
-            changed_at=utcnow(),
+            changed_at=changed_at,
         ),
+    )
+    data = RequestStatusChangedData(
+        tracking_no=case.tracking_no,
+        channel=Channel(case.channel),
+        status=status,
+        status_label=status.label_zh,
+        agency_responsible=agency,
+        expected_at=expected_at,
+        expected_provisional=provisional,
+        note=note,
+        changed_at=changed_at,
+    )
+    await webhook_service.notify_channel(
+        session, case.channel, REQUEST_STATUS_CHANGED, data.model_dump(mode="json")
     )
 
 

@@ -158,7 +158,7 @@ class CaseService:
             data={"channel": case.channel, "duplicate_of": event.duplicate_of},
         )
         if status == CaseStatus.pending_verification:
-            facts.tell_submitter(session, case, RequestStatus.verifying, "中心核查中")
+            await facts.tell_submitter(session, case, RequestStatus.verifying, "中心核查中")
         facts.case_snapshot(session, case, root)
         return case
 
@@ -242,17 +242,17 @@ class CaseService:
             case.status = CaseStatus.awaiting_dispatch.value
             case.decision_note = data.reason
             note = f"已受理,分类:{data.classification.label_zh}"
-            facts.tell_submitter(session, case, RequestStatus.verifying, note)
+            await facts.tell_submitter(session, case, RequestStatus.verifying, note)
         elif data.decision == "reject":
             case.status = CaseStatus.rejected.value
             case.decision_note = data.reason
             case.closed_at = now
-            facts.tell_submitter(session, case, RequestStatus.rejected, data.reason)
+            await facts.tell_submitter(session, case, RequestStatus.rejected, data.reason)
         elif data.decision == "answer":
             case.status = CaseStatus.answered.value
             case.decision_note = data.answer
             case.completed_at = now
-            facts.tell_submitter(session, case, RequestStatus.answered, data.answer)
+            await facts.tell_submitter(session, case, RequestStatus.answered, data.answer)
         else:
             target = await CaseRepository.from_session(session).by_tracking_no(
                 data.merge_into or ""
@@ -267,7 +267,7 @@ class CaseService:
             case.merged_into_id = target.id
             case.decision_note = data.reason
             case.closed_at = now
-            facts.tell_submitter(
+            await facts.tell_submitter(
                 session, case, RequestStatus.merged, f"已并入 {target.tracking_no} 一并办理"
             )
         history.record(session, case, actor=principal.actor, action=f"verify.{data.decision}",
@@ -370,7 +370,7 @@ class CaseService:
                 subscriptions=subscriptions,
             )  # fmt: skip
             facts.card_snapshot(session, card, unit)
-        facts.tell_submitter(session, case, RequestStatus.dispatched, f"已交由{names}办理",
+        await facts.tell_submitter(session, case, RequestStatus.dispatched, f"已交由{names}办理",
                              agency=names, expected_at=deadline.due_at, provisional=deadline.provisional)  # fmt: skip
         facts.case_snapshot(session, case, await self._owner(session, case))
         return cards, milestones
@@ -401,7 +401,9 @@ class CaseService:
         history.record(session, case, actor=principal.actor, action="transfer", from_status=before,
                        to_status=case.status, reason=data.reason,
                        data={"to": discipline.code, "subject": data.subject_unit_code})  # fmt: skip
-        facts.tell_submitter(session, case, RequestStatus.in_progress, "已移交区纪委监委依规处理")
+        await facts.tell_submitter(
+            session, case, RequestStatus.in_progress, "已移交区纪委监委依规处理"
+        )
         facts.case_snapshot(session, case, await self._owner(session, case))
         return transfer
 
@@ -432,7 +434,7 @@ class CaseService:
                 else card.supervision_level
             )
             self.reschedule(calendar, card)
-            facts.tell_submitter(session, case, RequestStatus.extended,
+            await facts.tell_submitter(session, case, RequestStatus.extended,
                                  f"经中心批准延期{extension.days}个工作日,新的办结时限为"
                                  f"{card.due_at.astimezone(SHANGHAI):%Y-%m-%d}",
                                  expected_at=card.due_at, provisional=card.due_provisional)  # fmt: skip
@@ -491,7 +493,7 @@ class CaseService:
         await webhook_service.notify_unit(
             session, unit.id, "card.suspended", {**card_payload(case, card, unit), "reason": reason}
         )
-        facts.tell_submitter(session, case, RequestStatus.suspended, reason)
+        await facts.tell_submitter(session, case, RequestStatus.suspended, reason)
         facts.card_snapshot(session, card, unit)
         return card
 
@@ -521,7 +523,7 @@ class CaseService:
         await webhook_service.notify_unit(
             session, unit.id, "card.resumed", card_payload(case, card, unit)
         )
-        facts.tell_submitter(session, case, RequestStatus.in_progress, "恢复办理", expected_at=card.due_at,
+        await facts.tell_submitter(session, case, RequestStatus.in_progress, "恢复办理", expected_at=card.due_at,
                              provisional=card.due_provisional)  # fmt: skip
         facts.card_snapshot(session, card, unit)
         return card
@@ -577,7 +579,7 @@ class CaseService:
                        to_status=case.status, reason=reason,
                        data={"redo_count": case.redo_count, "escalated": escalate,
                              "due_at": deadline.due_at.isoformat()})  # fmt: skip
-        facts.tell_submitter(session, case, RequestStatus.in_progress, "发回重办:" + reason,
+        await facts.tell_submitter(session, case, RequestStatus.in_progress, "发回重办:" + reason,
                              expected_at=deadline.due_at, provisional=deadline.provisional)  # fmt: skip
         facts.case_snapshot(session, case, await self._owner(session, case))
         return cards
@@ -595,7 +597,7 @@ class CaseService:
         case.closed_at = utcnow()
         history.record(session, case, actor=principal.actor, action="close", from_status=before,
                        to_status=case.status, reason=note)  # fmt: skip
-        facts.tell_submitter(session, case, RequestStatus.closed, note or "已归档")
+        await facts.tell_submitter(session, case, RequestStatus.closed, note or "已归档")
         facts.case_snapshot(session, case, await self._owner(session, case))
         return case
 
@@ -659,7 +661,7 @@ class CaseService:
         case.completed_at = utcnow()
         history.record(session, case, actor=SYSTEM, action="complete", from_status=before, to_status=case.status,
                        data={"result": lead.result})  # fmt: skip
-        facts.tell_submitter(session, case, RequestStatus.completed, lead.result)
+        await facts.tell_submitter(session, case, RequestStatus.completed, lead.result)
         facts.case_snapshot(session, case, await self._owner(session, case))
 
     async def _cancel_open_cards(self, session: AsyncSession, case: Case, reason: str) -> None:

@@ -66,7 +66,7 @@ class CalendarService:
                 history.record(session, case, actor=principal.actor, action="deadline.recompute", card_id=card.id,
                                reason=f"{schedule.year}年节假日安排已载入",
                                data={"due_at": card.due_at.isoformat(), "provisional": card.due_provisional})  # fmt: skip
-            facts.tell_submitter(session, case, RequestStatus(_public_status(case.status)),
+            await facts.tell_submitter(session, case, RequestStatus(_public_status(case.status)),
                                  "办结时限已按官方节假日安排确认", expected_at=card.due_at,
                                  provisional=card.due_provisional)  # fmt: skip
             facts.card_snapshot(session, card, units[card.unit_id])

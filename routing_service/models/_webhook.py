@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from routing_service.models._base import Model
@@ -12,18 +12,28 @@ from services.models import JSONType, UTCDateTime, utcnow
 
 
 class WebhookSubscription(Model):
+    """Where one owner's events are sent. The owner is a unit (a department's system) or a
+    channel (the backend of the app, the smart hall, the hotline console…, subscribed through
+    the intake service: 原渠道反馈); exactly one of ``unit_id`` and ``channel`` is set."""
+
     __tablename__ = "webhook_subscription"
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
-    unit_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("org_unit.id"), index=True, nullable=False
-    )
+    unit_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("org_unit.id"), index=True)
+    channel: Mapped[str | None] = mapped_column(String(32), index=True)
     url: Mapped[str] = mapped_column(String(2000), nullable=False)
     secret: Mapped[str] = mapped_column(String(200), nullable=False)
     event_types: Mapped[list[str]] = mapped_column(JSONType, nullable=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False)
     description: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+    __table_args__ = (
+        CheckConstraint(
+            "(unit_id IS NOT NULL AND channel IS NULL) OR (unit_id IS NULL AND channel IS NOT NULL)",
+            name="one_owner",
+        ),
+    )
 
 
 class WebhookDelivery(Model):

@@ -3,6 +3,10 @@
 Admins manage every unit's subscriptions; department staff (liaison, head) and department API
 keys manage their own unit's. Anything outside the caller's scope answers 404, like something
 that does not exist.
+
+Under ``/v1/webhooks/channels/{channel}/…`` the intake service (role ``service``) manages the
+subscriptions a channel's backend holds (原渠道反馈), for the channel of the key it verified;
+another channel's subscriptions and deliveries answer 404 there, and units' are not reachable.
 """
 
 from __future__ import annotations
@@ -14,6 +18,10 @@ from fastapi import APIRouter, Depends, Query, status
 
 from routing_service.auth import CurrentPrincipal
 from routing_service.webhook.schemas import (
+    ChannelSubscriptionCreate,
+    ChannelSubscriptionOut,
+    ChannelSubscriptionUpdate,
+    ChannelSubscriptionWithSecret,
     DeliveryDetail,
     DeliveryOut,
     DeliveryStatus,
@@ -23,12 +31,15 @@ from routing_service.webhook.schemas import (
     SubscriptionUpdate,
     SubscriptionWithSecret,
     UnitCode,
+    channel_subscription_out,
+    channel_subscription_with_secret,
 )
 from routing_service.webhook.service import webhook_service
 from services.auth import Principal
 from services.db import SessionDep
 from services.errors import error_responses
 from services.policy import authorize
+from shared.enums import Channel
 
 router = APIRouter(prefix="/v1", tags=["webhook"])
 
@@ -209,3 +220,187 @@ async def replay_delivery(
     delivery_id: uuid.UUID, session: SessionDep, principal: WebhookManager
 ) -> Any:
     return await webhook_service.replay_delivery(session, principal, delivery_id)
+
+
+# --- subscriptions owned by a channel, for the intake service --------------------------------
+
+
+async def channel_manager(principal: CurrentPrincipal, channel: Channel) -> str:
+    """The channel whose subscriptions the (service) caller manages."""
+    authorize(principal, "webhook.channel.manage")
+    return channel.value
+
+
+ChannelManager = Annotated[str, Depends(channel_manager)]
+CHANNEL_PREFIX = "/webhooks/channels/{channel}"
+
+
+@router.post(
+    f"{CHANNEL_PREFIX}/subscriptions",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ChannelSubscriptionWithSecret,
+    responses=error_responses(401, 403, 409, 422),
+    summary="Subscribe a channel's backend (service callers; the secret is shown only here)",
+)
+async def create_channel_subscription(
+    data: ChannelSubscriptionCreate, session: SessionDep, channel: ChannelManager
+) -> ChannelSubscriptionWithSecret:
+    subscription = await webhook_service.create_channel_subscription(session, channel, data)
+    return channel_subscription_with_secret(subscription)
+
+
+@router.get(
+    f"{CHANNEL_PREFIX}/subscriptions",
+    response_model=list[ChannelSubscriptionOut],
+    responses=error_responses(401, 403, 422),
+    summary="A channel's subscriptions (service callers)",
+)
+async def list_channel_subscriptions(
+    session: SessionDep,
+    channel: ChannelManager,
+    active: bool | None = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> list[ChannelSubscriptionOut]:
+    rows = await webhook_service.list_channel_subscriptions(
+        session, channel, active=active, limit=limit, offset=offset
+    )
+    return [channel_subscription_out(subscription) for subscription in rows]
+
+
+@router.get(
+    f"{CHANNEL_PREFIX}/subscriptions/{{subscription_id}}",
+    response_model=ChannelSubscriptionOut,
+    responses=error_responses(401, 403, 404, 422),
+    summary="One of a channel's subscriptions (service callers)",
+)
+async def get_channel_subscription(
+    subscription_id: uuid.UUID, session: SessionDep, channel: ChannelManager
+) -> ChannelSubscriptionOut:
+    subscription = await webhook_service.get_channel_subscription(session, channel, subscription_id)
+    return channel_subscription_out(subscription)
+
+
+@router.patch(
+    f"{CHANNEL_PREFIX}/subscriptions/{{subscription_id}}",
+    response_model=ChannelSubscriptionOut,
+    responses=error_responses(401, 403, 404, 409, 422),
+    summary="Change a channel's subscription (service callers)",
+)
+async def update_channel_subscription(
+    subscription_id: uuid.UUID,
+    data: ChannelSubscriptionUpdate,
+    session: SessionDep,
+    channel: ChannelManager,
+) -> ChannelSubscriptionOut:
+    subscription = await webhook_service.update_channel_subscription(
+        session, channel, subscription_id, data
+    )
+    return channel_subscription_out(subscription)
+
+
+@router.delete(
+    f"{CHANNEL_PREFIX}/subscriptions/{{subscription_id}}",
+    response_model=ChannelSubscriptionOut,
+    responses=error_responses(401, 403, 404, 422),
+    summary="Deactivate a channel's subscription (service callers)",
+)
+async def delete_channel_subscription(
+    subscription_id: uuid.UUID, session: SessionDep, channel: ChannelManager
+) -> ChannelSubscriptionOut:
+    subscription = await webhook_service.deactivate_channel_subscription(
+        session, channel, subscription_id
+    )
+    return channel_subscription_out(subscription)
+
+
+@router.post(
+    f"{CHANNEL_PREFIX}/subscriptions/{{subscription_id}}/rotate-secret",
+    response_model=ChannelSubscriptionWithSecret,
+    responses=error_responses(401, 403, 404, 422),
+    summary="Replace a channel subscription's signing secret (service callers)",
+)
+async def rotate_channel_secret(
+    subscription_id: uuid.UUID, session: SessionDep, channel: ChannelManager
+) -> ChannelSubscriptionWithSecret:
+    subscription = await webhook_service.rotate_channel_secret(session, channel, subscription_id)
+    return channel_subscription_with_secret(subscription)
+
+
+@router.post(
+    f"{CHANNEL_PREFIX}/subscriptions/{{subscription_id}}/test",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=DeliveryDetail,
+    responses=error_responses(401, 403, 404, 409, 422),
+    summary="Send a webhook.test message to a channel's subscription (service callers)",
+)
+async def send_channel_test(
+    subscription_id: uuid.UUID, session: SessionDep, channel: ChannelManager
+) -> Any:
+    return await webhook_service.send_channel_test(session, channel, subscription_id)
+
+
+@router.post(
+    f"{CHANNEL_PREFIX}/subscriptions/{{subscription_id}}/replay-dead",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=ReplayResult,
+    responses=error_responses(401, 403, 404, 409, 422),
+    summary="Send every dead-lettered delivery of a channel's subscription again",
+)
+async def replay_channel_dead(
+    subscription_id: uuid.UUID, session: SessionDep, channel: ChannelManager
+) -> ReplayResult:
+    replayed = await webhook_service.replay_channel_dead(session, channel, subscription_id)
+    return ReplayResult(replayed=replayed)
+
+
+@router.get(
+    f"{CHANNEL_PREFIX}/deliveries",
+    response_model=list[DeliveryOut],
+    responses=error_responses(401, 403, 404, 422),
+    summary="A channel's deliveries, newest first (service callers)",
+)
+async def list_channel_deliveries(
+    session: SessionDep,
+    channel: ChannelManager,
+    subscription_id: uuid.UUID | None = None,
+    status_filter: Annotated[DeliveryStatus | None, Query(alias="status")] = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> Any:
+    return await webhook_service.list_channel_deliveries(
+        session,
+        channel,
+        subscription_id=subscription_id,
+        status=status_filter,
+        limit=limit,
+        offset=offset,
+    )
+
+
+@router.get(
+    f"{CHANNEL_PREFIX}/deliveries/{{delivery_id}}",
+    response_model=DeliveryDetail,
+    responses=error_responses(401, 403, 404, 422),
+    summary="One of a channel's deliveries, with its payload (service callers)",
+)
+async def get_channel_delivery(
+    delivery_id: uuid.UUID, session: SessionDep, channel: ChannelManager
+) -> Any:
+    delivery, _subscription = await webhook_service.get_channel_delivery(
+        session, channel, delivery_id
+    )
+    return delivery
+
+
+@router.post(
+    f"{CHANNEL_PREFIX}/deliveries/{{delivery_id}}/replay",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=DeliveryDetail,
+    responses=error_responses(401, 403, 404, 409, 422),
+    summary="Send one of a channel's delivered or dead-lettered deliveries again",
+)
+async def replay_channel_delivery(
+    delivery_id: uuid.UUID, session: SessionDep, channel: ChannelManager
+) -> Any:
+    return await webhook_service.replay_channel_delivery(session, channel, delivery_id)

@@ -49,6 +49,12 @@ class TooManySubscriptions(Conflict):
     message_en = "This unit has reached the maximum number of active subscriptions"
 
 
+class TooManyChannelSubscriptions(Conflict):
+    code = "too_many_subscriptions"
+    message = "该渠道的有效订阅数已达上限"
+    message_en = "This channel has reached the maximum number of active subscriptions"
+
+
 class SubscriptionInactive(Conflict):
     code = "subscription_inactive"
     message = "订阅已停用,请先启用"

@@ -4,7 +4,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Select, and_, func, literal_column, select, update
+from sqlalchemy import ColumnElement, Select, and_, func, literal_column, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnClause
 
@@ -99,6 +99,43 @@ class WebhookSubscriptionRepository:
         )
         return int(await self.session.scalar(stmt) or 0)
 
+    # --- owned by a channel
+
+    async def get_of_channel(
+        self, subscription_id: uuid.UUID, channel: str
+    ) -> WebhookSubscription | None:
+        """The subscription, if that channel owns it (another owner's reads as missing)."""
+        stmt = select(WebhookSubscription).where(
+            WebhookSubscription.id == subscription_id, WebhookSubscription.channel == channel
+        )
+        return await self.session.scalar(stmt)
+
+    async def list_of_channel(
+        self, channel: str, *, active: bool | None, limit: int, offset: int
+    ) -> Sequence[WebhookSubscription]:
+        stmt = select(WebhookSubscription).where(WebhookSubscription.channel == channel)
+        if active is not None:
+            stmt = stmt.where(WebhookSubscription.active.is_(active))
+        stmt = (
+            stmt.order_by(WebhookSubscription.created_at, WebhookSubscription.id)
+            .limit(limit)
+            .offset(offset)
+        )
+        return (await self.session.scalars(stmt)).all()
+
+    async def active_for_channel(self, channel: str) -> Sequence[WebhookSubscription]:
+        """A range of the channel index: the cost follows that channel's subscriptions."""
+        stmt = select(WebhookSubscription).where(
+            WebhookSubscription.channel == channel, WebhookSubscription.active.is_(True)
+        )
+        return (await self.session.scalars(stmt)).all()
+
+    async def count_active_for_channel(self, channel: str) -> int:
+        stmt = select(func.count()).where(
+            WebhookSubscription.channel == channel, WebhookSubscription.active.is_(True)
+        )
+        return int(await self.session.scalar(stmt) or 0)
+
     async def get_unit_by_code(self, code: str) -> OrgUnit | None:
         return await self.session.scalar(select(OrgUnit).where(OrgUnit.code == code))
 
@@ -130,6 +167,18 @@ class WebhookDeliveryRepository:
         )
         row = (await self.session.execute(stmt)).one_or_none()
         return None if row is None else (row[0], row[1], row[2])
+
+    async def get_of_channel(
+        self, delivery_id: uuid.UUID, channel: str
+    ) -> tuple[WebhookDelivery, WebhookSubscription] | None:
+        """The delivery with its subscription, if that channel owns it."""
+        stmt = (
+            select(WebhookDelivery, WebhookSubscription)
+            .join(WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id)
+            .where(WebhookDelivery.id == delivery_id, WebhookSubscription.channel == channel)
+        )
+        row = (await self.session.execute(stmt)).one_or_none()
+        return None if row is None else (row[0], row[1])
 
     async def get_for_update(self, delivery_id: uuid.UUID) -> WebhookDelivery | None:
         """The delivery, row-locked on PostgreSQL (SQLite serialises writers anyway); waits for
@@ -169,14 +218,22 @@ class WebhookDeliveryRepository:
         status: DeliveryStatus | None,
         limit: int,
         offset: int,
+        channel: str | None = None,
     ) -> Sequence[WebhookDelivery]:
+        """Newest first. ``channel`` set: that channel's deliveries; otherwise units'
+        deliveries (those of ``unit_ids``, or every unit's when ``None``)."""
         stmt = self.get_base_statement()
         if subscription_id is not None:
             stmt = stmt.where(WebhookDelivery.subscription_id == subscription_id)
-        if unit_ids is not None:
+        owner: ColumnElement[bool] = WebhookSubscription.unit_id.is_not(None)
+        if channel is not None:
+            owner = WebhookSubscription.channel == channel
+        elif unit_ids is not None:
+            owner = WebhookSubscription.unit_id.in_(unit_ids)
+        if subscription_id is None or channel is not None:
             stmt = stmt.join(
                 WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id
-            ).where(WebhookSubscription.unit_id.in_(unit_ids))
+            ).where(owner)
         if status is not None:
             stmt = stmt.where(WebhookDelivery.status == status.value)
         stmt = (

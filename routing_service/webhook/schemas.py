@@ -1,19 +1,54 @@
-"""Webhook API schemas, and the event types department systems can subscribe to."""
+"""Webhook API schemas, and the event types department systems can subscribe to. What channel
+subscriptions and every delivery look like is a contract with intake: :mod:`shared.webhooks`."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from enum import StrEnum
-from typing import Annotated, Any
-from urllib.parse import urlsplit
+from typing import Annotated
 
-from pydantic import AfterValidator, Field, StringConstraints
-from pydantic_core import PydanticCustomError
+from pydantic import Field, StringConstraints
 
 from routing_service.models import OrgUnit, WebhookSubscription
+from shared.enums import Channel
 from shared.schemas.base import InputSchema, Schema
-from shared.schemas.text import SingleLine
+from shared.webhooks import (
+    ANY_EVENT,
+    CHANNEL_EVENT_TYPES,
+    MAX_EVENT_TYPES,
+    ChannelSubscriptionCreate,
+    ChannelSubscriptionOut,
+    ChannelSubscriptionUpdate,
+    ChannelSubscriptionWithSecret,
+    DeliveryDetail,
+    DeliveryOut,
+    DeliveryStatus,
+    Description,
+    EventType,
+    ReplayResult,
+    WebhookUrl,
+)
+
+__all__ = [
+    "ANY_EVENT",
+    "CHANNEL_EVENT_TYPES",
+    "WEBHOOK_EVENT_TYPES",
+    "ChannelSubscriptionCreate",
+    "ChannelSubscriptionOut",
+    "ChannelSubscriptionUpdate",
+    "ChannelSubscriptionWithSecret",
+    "DeliveryDetail",
+    "DeliveryOut",
+    "DeliveryStatus",
+    "ReplayResult",
+    "SubscriptionCreate",
+    "SubscriptionOut",
+    "SubscriptionUpdate",
+    "SubscriptionWithSecret",
+    "UnitCode",
+    "channel_subscription_out",
+    "channel_subscription_with_secret",
+]
 
 WEBHOOK_EVENT_TYPES: tuple[str, ...] = (
     "card.dispatched",
@@ -28,42 +63,6 @@ WEBHOOK_EVENT_TYPES: tuple[str, ...] = (
     "case.supplemented",
     "webhook.test",
 )
-ANY_EVENT = "*"
-MAX_EVENT_TYPES = 32
-
-
-class DeliveryStatus(StrEnum):
-    pending = "pending"
-    delivered = "delivered"
-    dead = "dead"
-
-
-def _check_url(value: str) -> str:
-    try:
-        parts = urlsplit(value)
-        parts.port  # noqa: B018 - raises ValueError on a malformed port
-    except ValueError as exc:
-        raise PydanticCustomError("invalid_url", "URL 格式无效 / Malformed URL") from exc
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise PydanticCustomError(
-            "invalid_url",
-            "URL 须以 http:// 或 https:// 开头并包含主机名 / URL must be http(s) with a host",
-        )
-    if parts.fragment:
-        raise PydanticCustomError(
-            "invalid_url", "URL 不能包含片段(#) / URL must not have a fragment"
-        )
-    return value
-
-
-WebhookUrl = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, min_length=8, max_length=2000, pattern=r"^[^\s]+$"),
-    AfterValidator(_check_url),
-    SingleLine,
-]
-Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200), SingleLine]
-EventType = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 UnitCode = Annotated[
     str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9A-Za-z_\-]{1,32}$")
 ]
@@ -105,7 +104,7 @@ class SubscriptionOut(Schema):
     def build(cls, subscription: WebhookSubscription, unit: OrgUnit) -> SubscriptionOut:
         return cls(
             id=subscription.id,
-            unit_id=subscription.unit_id,
+            unit_id=unit.id,
             unit_code=unit.code,
             url=subscription.url,
             event_types=list(subscription.event_types),
@@ -128,23 +127,21 @@ class SubscriptionWithSecret(SubscriptionOut):
         return cls(**base.model_dump(), secret=subscription.secret)
 
 
-class DeliveryOut(Schema):
-    id: uuid.UUID
-    subscription_id: uuid.UUID
-    message_id: str
-    event_type: str
-    status: DeliveryStatus
-    attempts: int
-    next_attempt_at: datetime | None
-    last_status_code: int | None
-    last_error: str | None
-    created_at: datetime
-    delivered_at: datetime | None
+def channel_subscription_out(subscription: WebhookSubscription) -> ChannelSubscriptionOut:
+    assert subscription.channel is not None, "a unit's subscription"
+    return ChannelSubscriptionOut(
+        id=subscription.id,
+        channel=Channel(subscription.channel),
+        url=subscription.url,
+        event_types=list(subscription.event_types),
+        active=subscription.active,
+        description=subscription.description,
+        created_at=subscription.created_at,
+    )
 
 
-class DeliveryDetail(DeliveryOut):
-    payload: dict[str, Any]
-
-
-class ReplayResult(Schema):
-    replayed: int
+def channel_subscription_with_secret(
+    subscription: WebhookSubscription,
+) -> ChannelSubscriptionWithSecret:
+    base = channel_subscription_out(subscription)
+    return ChannelSubscriptionWithSecret(**base.model_dump(), secret=subscription.secret)

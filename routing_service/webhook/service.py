@@ -9,11 +9,17 @@ Producer interface — how the rest of routing tells a unit's systems that somet
 
 ``notify_unit(session, unit_id, event_type, data) -> list[WebhookDelivery]`` writes one
 ``pending`` delivery per active subscription of the unit whose ``event_types`` contain
-``event_type`` or ``"*"``, in the caller's transaction (it never commits). The delivery row *is*
+``event_type`` or ``"*"``, in the caller's transaction (it never commits).
+``notify_channel(session, channel, event_type, data)`` does the same for the subscriptions a
+channel's backend holds (原渠道反馈: ``request.status_changed``, written by
+:func:`routing_service.assignment.facts.tell_submitter`). A subscription is owned by a unit or
+by a channel; everything below — signing, attempts, retries, dead letters, replay, the sweep —
+is the same for both. The delivery row *is*
 the outbox: once the transaction commits, an after-commit hook enqueues
 ``routing.deliver_webhook`` for each delivery (the fast path); the ``routing.sweep_webhooks``
 cron re-enqueues any due delivery whose job was lost (worker died before the push, Redis
-restarted). ``event_type`` must be one of :data:`WEBHOOK_EVENT_TYPES`; ``data`` must be
+restarted). ``event_type`` must be one of :data:`WEBHOOK_EVENT_TYPES` (units) or
+:data:`~shared.webhooks.CHANNEL_EVENT_TYPES` (channels); ``data`` must be
 JSON-serialisable (UUIDs, datetimes and enums are converted). Each delivery carries the Standard
 Webhooks payload ``{"type", "timestamp", "data"}`` and its own message id (``msg_<hex>``), the
 ``webhook-id`` receivers deduplicate on: delivery is at least once.
@@ -32,7 +38,7 @@ from __future__ import annotations
 import ipaddress
 import random
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -51,6 +57,7 @@ from routing_service.webhook.exceptions import (
     DeliveryPending,
     SubscriptionInactive,
     SubscriptionNotFound,
+    TooManyChannelSubscriptions,
     TooManySubscriptions,
     UnitNotFound,
     UnitRequired,
@@ -63,7 +70,10 @@ from routing_service.webhook.repository import (
 )
 from routing_service.webhook.schemas import (
     ANY_EVENT,
+    CHANNEL_EVENT_TYPES,
     WEBHOOK_EVENT_TYPES,
+    ChannelSubscriptionCreate,
+    ChannelSubscriptionUpdate,
     DeliveryStatus,
     SubscriptionCreate,
     SubscriptionUpdate,
@@ -74,7 +84,9 @@ from services.db import enqueue_after_commit
 from services.models import utcnow
 from services.policy import in_scope
 from services.queue import JobRequest, QueueClient, enqueue_many
+from shared.enums import Channel
 from shared.jobs import QUEUE_ROUTING
+from shared.webhooks import WEBHOOK_TEST, ChannelTestData
 
 __all__ = [
     "DELIVER_JOB",
@@ -101,7 +113,11 @@ DUE_TOLERANCE = timedelta(seconds=1)
 FAST_PATH_LIMIT = 500
 SWEEP_BATCH = 500
 MAX_SUBSCRIPTIONS_PER_UNIT = 20
+MAX_SUBSCRIPTIONS_PER_CHANNEL = 20
 MAX_ERROR_CHARS = 1000
+TEST_MESSAGE = "这是一条测试消息 / This is a test message"
+# session.info: each channel's active subscriptions, read once per transaction.
+_CHANNEL_SUBSCRIPTIONS = "webhook_channel_subscriptions"
 
 Outcome = Literal["delivered", "retry", "dead", "skipped"]
 
@@ -297,11 +313,38 @@ class WebhookService:
         if unit_id not in cache:
             repository = WebhookSubscriptionRepository.from_session(session)
             cache[unit_id] = await repository.active_for_unit(unit_id)
-        subscriptions_of_unit = cache[unit_id]
+        return self._queue(session, cache[unit_id], event_type, data)
+
+    async def notify_channel(
+        self, session: AsyncSession, channel: str, event_type: str, data: dict[str, Any]
+    ) -> list[WebhookDelivery]:
+        """Queue ``event_type`` for every matching active subscription of the channel (its
+        backend), like :meth:`notify_unit`. A transaction reads a channel's subscriptions once
+        (a range of their index), however many of its requests change."""
+        if event_type not in CHANNEL_EVENT_TYPES:
+            raise ValueError(f"unknown channel webhook event type {event_type!r}")
+        transaction = session.sync_session.get_transaction()
+        cached: tuple[object, dict[str, Sequence[WebhookSubscription]]] | None = session.info.get(
+            _CHANNEL_SUBSCRIPTIONS
+        )
+        fresh = cached is None or transaction is None or cached[0] is not transaction
+        found = {} if fresh or cached is None else cached[1]
+        if channel not in found:
+            repository = WebhookSubscriptionRepository.from_session(session)
+            found[channel] = await repository.active_for_channel(channel)
+        # Keyed by the transaction the read ran in (the read may have begun it).
+        session.info[_CHANNEL_SUBSCRIPTIONS] = (session.sync_session.get_transaction(), found)
+        return self._queue(session, found[channel], event_type, data)
+
+    def _queue(
+        self,
+        session: AsyncSession,
+        subscriptions: Sequence[WebhookSubscription],
+        event_type: str,
+        data: dict[str, Any],
+    ) -> list[WebhookDelivery]:
         matching = [
-            s
-            for s in subscriptions_of_unit
-            if event_type in s.event_types or ANY_EVENT in s.event_types
+            s for s in subscriptions if event_type in s.event_types or ANY_EVENT in s.event_types
         ]
         if not matching:
             return []
@@ -331,7 +374,7 @@ class WebhookService:
             created_at=now,
         )
 
-    # ---------------------------------------------------------------- subscriptions
+    # ---------------------------------------------------------------- subscriptions (units)
 
     async def create_subscription(
         self, session: AsyncSession, principal: Principal, data: SubscriptionCreate
@@ -343,22 +386,13 @@ class WebhookService:
         unit = await repository.get_unit_by_code(code)
         if unit is None or not unit.active or not in_scope(principal, unit.path):
             raise UnitNotFound()
-        event_types = self._check_event_types(data.event_types)
+        event_types = self._check_event_types(data.event_types, WEBHOOK_EVENT_TYPES)
         self._check_url(data.url)
         if await repository.count_active_for_unit(unit.id) >= MAX_SUBSCRIPTIONS_PER_UNIT:
             raise TooManySubscriptions()
-        subscription = WebhookSubscription(
-            id=uuid.uuid4(),
-            unit_id=unit.id,
-            url=data.url,
-            secret=new_secret(),
-            event_types=event_types,
-            active=True,
-            description=data.description or None,
-            created_at=utcnow(),
+        subscription = await self._add_subscription(
+            session, data.url, event_types, data.description, unit_id=unit.id
         )
-        session.add(subscription)
-        await session.flush()
         log.info("webhook.subscription_created", unit=unit.code, subscription=str(subscription.id))
         return subscription, unit
 
@@ -401,20 +435,14 @@ class WebhookService:
         data: SubscriptionUpdate,
     ) -> tuple[WebhookSubscription, OrgUnit]:
         subscription, unit = await self.get_subscription(session, principal, subscription_id)
-        if data.url is not None:
-            self._check_url(data.url)
-            subscription.url = data.url
-        if data.event_types is not None:
-            subscription.event_types = self._check_event_types(data.event_types)
-        if data.active is not None and data.active != subscription.active:
-            if data.active:
-                repository = WebhookSubscriptionRepository.from_session(session)
-                if await repository.count_active_for_unit(unit.id) >= MAX_SUBSCRIPTIONS_PER_UNIT:
-                    raise TooManySubscriptions()
-            subscription.active = data.active
-        if "description" in data.model_fields_set:
-            subscription.description = data.description or None
-        await session.flush()
+
+        async def room() -> bool:
+            repository = WebhookSubscriptionRepository.from_session(session)
+            return await repository.count_active_for_unit(unit.id) < MAX_SUBSCRIPTIONS_PER_UNIT
+
+        await self._update(
+            session, subscription, data, WEBHOOK_EVENT_TYPES, room, TooManySubscriptions
+        )
         return subscription, unit
 
     async def deactivate(
@@ -440,25 +468,14 @@ class WebhookService:
         self, session: AsyncSession, principal: Principal, subscription_id: uuid.UUID
     ) -> WebhookDelivery:
         subscription, unit = await self.get_subscription(session, principal, subscription_id)
-        if not subscription.active:
-            raise SubscriptionInactive()
-        now = utcnow()
-        payload = {
-            "type": "webhook.test",
-            "timestamp": _iso(now),
-            "data": {
-                "subscription_id": str(subscription.id),
-                "unit_code": unit.code,
-                "message": "这是一条测试消息 / This is a test message",
-            },
+        data = {
+            "subscription_id": str(subscription.id),
+            "unit_code": unit.code,
+            "message": TEST_MESSAGE,
         }
-        delivery = self._new_delivery(subscription, "webhook.test", payload, now)
-        session.add(delivery)
-        await session.flush()
-        _enqueue_after_commit(session, [(delivery.id, 0)])
-        return delivery
+        return await self._queue_test(session, subscription, data)
 
-    # ---------------------------------------------------------------- deliveries (API)
+    # ---------------------------------------------------------------- deliveries (units, API)
 
     async def list_deliveries(
         self,
@@ -496,6 +513,206 @@ class WebhookService:
         self, session: AsyncSession, principal: Principal, delivery_id: uuid.UUID
     ) -> WebhookDelivery:
         delivery, subscription = await self.get_delivery(session, principal, delivery_id)
+        return await self._replay(session, delivery, subscription)
+
+    async def replay_dead(
+        self, session: AsyncSession, principal: Principal, subscription_id: uuid.UUID
+    ) -> int:
+        subscription, _unit = await self.get_subscription(session, principal, subscription_id)
+        return await self._replay_dead(session, subscription)
+
+    # ---------------------------------------------------------------- channels (原渠道反馈)
+    #
+    # A channel's backend manages its subscriptions through the intake service, which verifies
+    # the channel's key and calls these (through routing's API) with that key's channel; the
+    # channel comes from services.policy.acting_channel. A subscription or delivery another
+    # owner holds answers 404, exactly like one that does not exist.
+
+    async def create_channel_subscription(
+        self, session: AsyncSession, channel: str, data: ChannelSubscriptionCreate
+    ) -> WebhookSubscription:
+        event_types = self._check_event_types(data.event_types, CHANNEL_EVENT_TYPES)
+        self._check_url(data.url)
+        repository = WebhookSubscriptionRepository.from_session(session)
+        if await repository.count_active_for_channel(channel) >= MAX_SUBSCRIPTIONS_PER_CHANNEL:
+            raise TooManyChannelSubscriptions()
+        subscription = await self._add_subscription(
+            session, data.url, event_types, data.description, channel=channel
+        )
+        log.info("webhook.subscription_created", channel=channel, subscription=str(subscription.id))
+        return subscription
+
+    async def list_channel_subscriptions(
+        self, session: AsyncSession, channel: str, *, active: bool | None, limit: int, offset: int
+    ) -> list[WebhookSubscription]:
+        repository = WebhookSubscriptionRepository.from_session(session)
+        return list(
+            await repository.list_of_channel(channel, active=active, limit=limit, offset=offset)
+        )
+
+    async def get_channel_subscription(
+        self, session: AsyncSession, channel: str, subscription_id: uuid.UUID
+    ) -> WebhookSubscription:
+        repository = WebhookSubscriptionRepository.from_session(session)
+        subscription = await repository.get_of_channel(subscription_id, channel)
+        if subscription is None:
+            raise SubscriptionNotFound()
+        return subscription
+
+    async def update_channel_subscription(
+        self,
+        session: AsyncSession,
+        channel: str,
+        subscription_id: uuid.UUID,
+        data: ChannelSubscriptionUpdate,
+    ) -> WebhookSubscription:
+        subscription = await self.get_channel_subscription(session, channel, subscription_id)
+
+        async def room() -> bool:
+            repository = WebhookSubscriptionRepository.from_session(session)
+            count = await repository.count_active_for_channel(channel)
+            return count < MAX_SUBSCRIPTIONS_PER_CHANNEL
+
+        await self._update(
+            session, subscription, data, CHANNEL_EVENT_TYPES, room, TooManyChannelSubscriptions
+        )
+        return subscription
+
+    async def deactivate_channel_subscription(
+        self, session: AsyncSession, channel: str, subscription_id: uuid.UUID
+    ) -> WebhookSubscription:
+        subscription = await self.get_channel_subscription(session, channel, subscription_id)
+        subscription.active = False
+        await session.flush()
+        return subscription
+
+    async def rotate_channel_secret(
+        self, session: AsyncSession, channel: str, subscription_id: uuid.UUID
+    ) -> WebhookSubscription:
+        subscription = await self.get_channel_subscription(session, channel, subscription_id)
+        subscription.secret = new_secret()
+        await session.flush()
+        return subscription
+
+    async def send_channel_test(
+        self, session: AsyncSession, channel: str, subscription_id: uuid.UUID
+    ) -> WebhookDelivery:
+        subscription = await self.get_channel_subscription(session, channel, subscription_id)
+        data = ChannelTestData(
+            subscription_id=subscription.id, channel=Channel(channel), message=TEST_MESSAGE
+        )
+        return await self._queue_test(session, subscription, data.model_dump(mode="json"))
+
+    async def list_channel_deliveries(
+        self,
+        session: AsyncSession,
+        channel: str,
+        *,
+        subscription_id: uuid.UUID | None,
+        status: DeliveryStatus | None,
+        limit: int,
+        offset: int,
+    ) -> list[WebhookDelivery]:
+        if subscription_id is not None:
+            await self.get_channel_subscription(session, channel, subscription_id)
+        rows = await WebhookDeliveryRepository.from_session(session).list(
+            unit_ids=None,
+            channel=channel,
+            subscription_id=subscription_id,
+            status=status,
+            limit=limit,
+            offset=offset,
+        )
+        return list(rows)
+
+    async def get_channel_delivery(
+        self, session: AsyncSession, channel: str, delivery_id: uuid.UUID
+    ) -> tuple[WebhookDelivery, WebhookSubscription]:
+        row = await WebhookDeliveryRepository.from_session(session).get_of_channel(
+            delivery_id, channel
+        )
+        if row is None:
+            raise DeliveryNotFound()
+        return row
+
+    async def replay_channel_delivery(
+        self, session: AsyncSession, channel: str, delivery_id: uuid.UUID
+    ) -> WebhookDelivery:
+        delivery, subscription = await self.get_channel_delivery(session, channel, delivery_id)
+        return await self._replay(session, delivery, subscription)
+
+    async def replay_channel_dead(
+        self, session: AsyncSession, channel: str, subscription_id: uuid.UUID
+    ) -> int:
+        subscription = await self.get_channel_subscription(session, channel, subscription_id)
+        return await self._replay_dead(session, subscription)
+
+    # ---------------------------------------------------------------- any owner
+
+    async def _add_subscription(
+        self,
+        session: AsyncSession,
+        url: str,
+        event_types: list[str],
+        description: str | None,
+        *,
+        unit_id: uuid.UUID | None = None,
+        channel: str | None = None,
+    ) -> WebhookSubscription:
+        subscription = WebhookSubscription(
+            id=uuid.uuid4(),
+            unit_id=unit_id,
+            channel=channel,
+            url=url,
+            secret=new_secret(),
+            event_types=event_types,
+            active=True,
+            description=description or None,
+            created_at=utcnow(),
+        )
+        session.add(subscription)
+        await session.flush()
+        return subscription
+
+    async def _update(
+        self,
+        session: AsyncSession,
+        subscription: WebhookSubscription,
+        data: SubscriptionUpdate | ChannelSubscriptionUpdate,
+        known: Sequence[str],
+        room: Callable[[], Awaitable[bool]],
+        too_many: type[Exception],
+    ) -> None:
+        """Apply a PATCH; ``room()`` says whether the owner may have one more active."""
+        if data.url is not None:
+            self._check_url(data.url)
+            subscription.url = data.url
+        if data.event_types is not None:
+            subscription.event_types = self._check_event_types(data.event_types, known)
+        if data.active is not None and data.active != subscription.active:
+            if data.active and not await room():
+                raise too_many()
+            subscription.active = data.active
+        if "description" in data.model_fields_set:
+            subscription.description = data.description or None
+        await session.flush()
+
+    async def _queue_test(
+        self, session: AsyncSession, subscription: WebhookSubscription, data: dict[str, Any]
+    ) -> WebhookDelivery:
+        if not subscription.active:
+            raise SubscriptionInactive()
+        now = utcnow()
+        payload = {"type": WEBHOOK_TEST, "timestamp": _iso(now), "data": data}
+        delivery = self._new_delivery(subscription, WEBHOOK_TEST, payload, now)
+        session.add(delivery)
+        await session.flush()
+        _enqueue_after_commit(session, [(delivery.id, 0)])
+        return delivery
+
+    async def _replay(
+        self, session: AsyncSession, delivery: WebhookDelivery, subscription: WebhookSubscription
+    ) -> WebhookDelivery:
         if delivery.status == DeliveryStatus.pending.value:
             raise DeliveryPending()
         if not subscription.active:
@@ -508,10 +725,7 @@ class WebhookService:
         _enqueue_after_commit(session, [(delivery.id, 0)])
         return delivery
 
-    async def replay_dead(
-        self, session: AsyncSession, principal: Principal, subscription_id: uuid.UUID
-    ) -> int:
-        subscription, _unit = await self.get_subscription(session, principal, subscription_id)
+    async def _replay_dead(self, session: AsyncSession, subscription: WebhookSubscription) -> int:
         if not subscription.active:
             raise SubscriptionInactive()
         ids = await WebhookDeliveryRepository.from_session(session).requeue_dead(
@@ -649,13 +863,13 @@ class WebhookService:
 
     # ---------------------------------------------------------------- checks
 
-    def _check_event_types(self, event_types: list[str]) -> list[str]:
-        unknown = [t for t in event_types if t != ANY_EVENT and t not in WEBHOOK_EVENT_TYPES]
+    def _check_event_types(self, event_types: list[str], known: Sequence[str]) -> list[str]:
+        unknown = [t for t in event_types if t != ANY_EVENT and t not in known]
         if unknown:
             raise UnknownEventType(
                 f"未知的事件类型:{', '.join(unknown)}",
                 f"Unknown event types: {', '.join(unknown)}",
-                details={"unknown": unknown, "known": [*WEBHOOK_EVENT_TYPES, ANY_EVENT]},
+                details={"unknown": unknown, "known": [*known, ANY_EVENT]},
             )
         return list(dict.fromkeys(event_types))
 

@@ -17,12 +17,13 @@ import httpx
 import pytest
 import redis
 
+from intake_service.models import ApiKey as IntakeApiKey
 from routing_service.models import ApiKey as RoutingApiKey
 from services.auth import issue_token
 from services.db import AsyncSessionMaker
 from services.models import utcnow
 from shared.calendar import SHANGHAI
-from tests.fixtures.clients import make_key
+from tests.fixtures.clients import ServiceTransport, make_key, to_apps
 from tests.fixtures.environment import RUN_REDIS_URL
 from tests.fixtures.org import Org
 from tests.fixtures.pump import pump
@@ -50,10 +51,12 @@ class Redirect(httpx.AsyncBaseTransport):
         await self.inner.aclose()
 
 
-def wire(caller: LiveServer, callee: str) -> None:
-    """Point ``caller``'s outgoing service HTTP client at ``callee``."""
+def wire(caller: LiveServer, **callees: str) -> None:
+    """Point ``caller``'s outgoing service HTTP client at the live servers of the services it
+    calls (``routing=url, scoring=url``)."""
+    targets = {service: Redirect(url) for service, url in callees.items()}
     caller.app.state.http = httpx.AsyncClient(
-        transport=Redirect(callee), timeout=httpx.Timeout(10.0, connect=2.0)
+        transport=ServiceTransport(**targets), timeout=httpx.Timeout(10.0, connect=2.0)
     )
 
 
@@ -271,7 +274,7 @@ async def loop(
     from scoring_service.app import app as scoring_app
 
     saved = (intake_app.state.http, scoring_app.state.http)
-    intake_app.state.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=scoring_app))
+    intake_app.state.http = to_apps(scoring=scoring_app, routing=routing_app)
     scoring_app.state.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=routing_app))
     jt_key = await make_key(routing_sessionmaker, RoutingApiKey, "DEPT-JT")
     makers = {
@@ -308,6 +311,7 @@ class World:
     loop: Loop
     ids: dict[str, list[str]] = field(default_factory=dict)
     secrets: dict[str, str] = field(default_factory=dict)  # tracking_no -> tracking secret
+    app_key: str = ""  # the app channel's key: its backend's notifications (原渠道反馈)
 
 
 @pytest.fixture
@@ -317,8 +321,8 @@ async def world(loop: Loop) -> World:
 
 async def seed_world(loop: Loop) -> World:
     """One open (dispatched) case and one completed, rated case with everything around them:
-    a webhook subscription and delivery, a dispatch rule, a department key, a CPPCC station,
-    member and visit, a visit fact in scoring."""
+    a webhook subscription and delivery, the app channel's subscription and its deliveries, a
+    dispatch rule, a department key, a CPPCC station, member and visit, a visit fact in scoring."""
     seeded = World(loop)
     ids = seeded.ids
     now = utcnow().astimezone(SHANGHAI)
@@ -328,6 +332,12 @@ async def seed_world(loop: Loop) -> World:
         status=201,
         json={"unit_code": "DEPT-JT", "url": "https://hooks.example.com/ys", "event_types": ["*"]},
     )
+    seeded.app_key = await make_key(loop.makers["intake"], IntakeApiKey, "app")
+    app_headers = {"X-API-Key": seeded.app_key}
+    channel_subscription = await loop.intake.post(
+        "/v1/channel/webhooks", json={"url": "https://app.example.com/ys"}, headers=app_headers
+    )
+    assert channel_subscription.status_code == 201, channel_subscription.text
     open_case = await loop.dispatched(submission(), instructions="请在五个工作日内办结")
     done = await loop.completed(
         submission(title="路灯不亮", description="光明大街路灯不亮已经一周,夜间出行不便。")
@@ -410,12 +420,14 @@ async def seed_world(loop: Loop) -> World:
     ids["service_request_id"] = [open311.json()[0]["service_request_id"]]
     ids["token"] = ids["service_request_id"]
     ids["rating_id"] = [rating["id"]]
-    ids["subscription_id"] = [subscription["id"]]
+    channel_deliveries = await loop.intake.get("/v1/channel/deliveries", headers=app_headers)
+    assert channel_deliveries.json(), channel_deliveries.text  # the seeded cases came by app
+    ids["subscription_id"] = [subscription["id"], channel_subscription.json()["id"]]
     ids["delivery_id"] = (
         [d["id"] for d in deliveries["items"]]
         if isinstance(deliveries, dict)
         else [d["id"] for d in deliveries]
-    )
+    ) + [d["id"] for d in channel_deliveries.json()]
     ids["rule_id"] = [rule["id"]]
     ids["key_id"] = [key["id"]]
     ids["code"] = ["HS", "HS-GM", "DEPT-JT", "JW"]

@@ -43,7 +43,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from routing_service.models import ApiKey as RoutingApiKey
 from services.db import AsyncSessionMaker, service_sessionmaker
-from tests.fixtures.clients import make_key
+from tests.fixtures.clients import make_key, to_apps
 from tests.fixtures.database import _truncate_all
 from tests.fixtures.org import build_org
 from tests.fixtures.schemathesis_harness import METHODS, LiveServer, fuzz, fuzz_settings
@@ -115,9 +115,7 @@ async def fuzz_world(engines: dict[str, AsyncEngine], redis_client: Redis) -> As
     apps = {service: _app(service) for service in SERVICES}
     generators = {service: _asgi_client(app) for service, app in apps.items()}
     clients = {service: await anext(gen) for service, gen in generators.items()}
-    apps["intake"].state.http = httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=apps["scoring"])
-    )
+    apps["intake"].state.http = to_apps(scoring=apps["scoring"], routing=apps["routing"])
     apps["scoring"].state.http = httpx.AsyncClient(
         transport=httpx.ASGITransport(app=apps["routing"])
     )
@@ -141,9 +139,10 @@ def servers(
     routing_server: LiveServer,
     scoring_server: LiveServer,
 ) -> dict[str, str]:
-    # intake relays a submitter's rating to scoring; scoring orders a redo from routing.
-    wire(intake_server, scoring_server)
-    wire(scoring_server, routing_server)
+    # intake relays a submitter's rating to scoring and manages channel webhooks in routing;
+    # scoring orders a redo from routing.
+    wire(intake_server, scoring=scoring_server, routing=routing_server)
+    wire(scoring_server, routing=routing_server)
     return {"intake": intake_server, "routing": routing_server, "scoring": scoring_server}
 
 
@@ -176,7 +175,10 @@ def _steerable(path: str, world: World) -> bool:
     return bool(names) and all(name in world.ids for name in names)
 
 
-def _auth(service: str, world: World) -> dict[str, str]:
+def _auth(service: str, world: World, path: str) -> dict[str, str]:
+    if service == "intake" and path.startswith("/v1/channel/"):
+        # A channel's own notifications need a key bound to one channel.
+        return {"X-API-Key": world.app_key}
     if service == "intake":
         # Channel routes read X-API-Key first; staff routes (/v1/staff/...) the bearer token.
         return {"X-API-Key": world.loop.channel_key, **admin_headers()}
@@ -202,7 +204,7 @@ def test_operation(
 ) -> None:
     operation = SCHEMAS[service][path][method]
     base_url = servers[service]
-    auth = _auth(service, fuzz_world)
+    auth = _auth(service, fuzz_world, path)
     statuses: list[int] = []
 
     with requests.Session() as session:

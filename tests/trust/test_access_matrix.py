@@ -170,6 +170,67 @@ SCORING_OR_INTAKE = {
 }
 
 
+# --- channel notifications (原渠道反馈): channel keys on intake, which alone calls routing for
+# them (the allowed callers are shown in tests/intake_service/channel and
+# tests/routing_service/webhook/test_channels.py)
+
+
+async def manage_channel_webhooks(ctx: Ctx, headers: dict[str, str]) -> httpx.Response:
+    return await ctx["routing"].get("/v1/webhooks/channels/app/subscriptions", headers=headers)
+
+
+async def channel_webhooks(ctx: Ctx, headers: dict[str, str]) -> httpx.Response:
+    return await ctx["intake"].get("/v1/channel/webhooks", headers=headers)
+
+
+ACTIONS.update(
+    {
+        # webhook.channel.manage: the intake service only, never staff or a department's key
+        "manage channel webhooks (routing)": (manage_channel_webhooks, set()),
+        # channel.webhook.manage: a channel's own key only
+        "channel webhooks (intake)": (channel_webhooks, set()),
+    }
+)
+SCORING_OR_INTAKE.add("channel webhooks (intake)")
+
+
+# --- the enterprise file (一企一档): staff read it on routing, which alone reads its parts from
+# intake and scoring (the scoped contents are in tests/routing_service/enterprise)
+
+ENTERPRISE = "91130404MA0EF0001K"  # a well-formed credit code (check character included)
+
+
+async def enterprise_file(ctx: Ctx, headers: dict[str, str]) -> httpx.Response:
+    from tests.routing_service.enterprise.helpers import routing_calls
+
+    async with routing_calls():  # the real intake and scoring apps behind routing's calls
+        return await ctx["routing"].get(f"/v1/enterprises/{ENTERPRISE}", headers=headers)
+
+
+async def enterprise_records(ctx: Ctx, headers: dict[str, str]) -> httpx.Response:
+    return await ctx["intake"].post(
+        f"/v1/service/enterprises/{ENTERPRISE}/records", headers=headers, json={}
+    )
+
+
+async def enterprise_ratings(ctx: Ctx, headers: dict[str, str]) -> httpx.Response:
+    return await ctx["scoring"].post(
+        "/v1/service/ratings/by-cases", headers=headers, json={"case_ids": []}
+    )
+
+
+ACTIONS.update(
+    {
+        # enterprise.read: every staff reader (each sees its own scope), no department key
+        "enterprise file": (enterprise_file, set(EVERYONE) - {"unit_key"}),
+        # enterprise.requests.read / enterprise.ratings.read: the routing service only
+        "enterprise records (intake)": (enterprise_records, set()),
+        "enterprise ratings (scoring)": (enterprise_ratings, set()),
+    }
+)
+SCORING_OR_INTAKE.update({"enterprise records (intake)", "enterprise ratings (scoring)"})
+
+
 @pytest.mark.parametrize("action", list(ACTIONS))
 async def test_each_role(
     action: str,

@@ -12,7 +12,8 @@ from typing import Any
 
 import httpx
 import uvicorn
-from sqlalchemy import update
+from jsonschema import Draft202012Validator
+from sqlalchemy import select, update
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -21,8 +22,10 @@ from starlette.routing import Route
 from routing_service.models import WebhookDelivery, WebhookSubscription
 from routing_service.webhook.service import webhook_service
 from routing_service.webhook.signing import new_secret
+from services.auth import service_token
 from services.db import AsyncSessionMaker
 from services.models import utcnow
+from shared.webhooks import payload_schemas
 from tests.fixtures.processes import free_port, wait_for_port
 
 
@@ -156,3 +159,54 @@ async def notify(
         deliveries = await webhook_service.notify_unit(session, unit_id, event_type, data or {})
         await session.commit()
         return [delivery.id for delivery in deliveries]
+
+
+def service_headers(service: str = "intake") -> dict[str, str]:
+    """What the intake service sends when it manages a channel's subscriptions."""
+    return {"Authorization": f"Bearer {service_token(service)}"}
+
+
+async def add_channel_subscription(
+    sessionmaker: AsyncSessionMaker,
+    channel: str,
+    event_types: list[str] | None = None,
+    *,
+    url: str = "https://example.gov.cn/channel-hook",
+    active: bool = True,
+) -> WebhookSubscription:
+    async with sessionmaker() as session:
+        subscription = WebhookSubscription(
+            channel=channel,
+            url=url,
+            secret=new_secret(),
+            event_types=event_types or ["*"],
+            active=active,
+        )
+        session.add(subscription)
+        await session.commit()
+        return subscription
+
+
+async def channel_deliveries(
+    sessionmaker: AsyncSessionMaker, subscription_id: uuid.UUID | None = None
+) -> list[WebhookDelivery]:
+    """Every delivery to a channel-owned subscription (of one, if given), oldest first."""
+    async with sessionmaker() as session:
+        stmt = (
+            select(WebhookDelivery)
+            .join(WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id)
+            .where(WebhookSubscription.channel.is_not(None))
+            .order_by(WebhookDelivery.created_at, WebhookDelivery.id)
+        )
+        if subscription_id is not None:
+            stmt = stmt.where(WebhookDelivery.subscription_id == subscription_id)
+        return list((await session.scalars(stmt)).all())
+
+
+def payload_validator(event_type: str, version: int = 1) -> Draft202012Validator:
+    """A validator for the published JSON Schema of one channel message."""
+    (schema,) = [
+        s for s in payload_schemas() if s.type == event_type and s.schema_version == version
+    ]
+    Draft202012Validator.check_schema(schema.json_schema)
+    return Draft202012Validator(schema.json_schema)
