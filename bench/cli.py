@@ -23,8 +23,8 @@ from types import FrameType
 
 from bench import env
 
-BENCHMARKS = ("intake", "loop", "supervision", "scorecards", "workdays")
-FULL_BUDGET_S = 11 * 60
+BENCHMARKS = ("intake", "loop", "supervision", "scorecards", "workdays", "search")
+FULL_BUDGET_S = 15 * 60
 QUICK_BUDGET_S = 2 * 60
 
 
@@ -148,7 +148,7 @@ async def _run(ctx: object, selected: list[str], wait_quiet: float = 0.0) -> Non
     await env.flush_redis()
 
     runners: dict[str, Callable[[Context], Awaitable[None]]] = {}
-    from bench import b_intake, b_loop, b_scorecards, b_supervision, b_workdays
+    from bench import b_intake, b_loop, b_scorecards, b_search, b_supervision, b_workdays
 
     runners = {
         "intake": b_intake.run,
@@ -156,6 +156,7 @@ async def _run(ctx: object, selected: list[str], wait_quiet: float = 0.0) -> Non
         "supervision": b_supervision.run,
         "scorecards": b_scorecards.run,
         "workdays": b_workdays.run,
+        "search": b_search.run,
     }
     for name in selected:
         print(f"\n== {name} ==", flush=True)
