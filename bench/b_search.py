@@ -1,8 +1,8 @@
 """Chinese substring search (issue 17): ``GET /v1/staff/requests?q=`` over N requests.
 
 N requests (1,000,000 in a full run) are COPYed into ``intake.issue`` with the bigrams intake
-itself computes (``searchable_grams``: title, description, address, tracking number and, for
-unprotected requests, the enterprise name), then the real intake API process answers a staff
+itself computes (``searchable_grams``: title, tracking number and, for unprotected requests, the
+enterprise name, address, description, each tagged with its relevance tier), then the real intake API process answers a staff
 token's searches over HTTP: two-character and four-character queries of very different
 selectivity (from a few hundred to tens of thousands of matches), each asked several times, in
 the default order (relevance, then newest) and newest first. The text is the load generator's
@@ -50,7 +50,7 @@ COLUMNS = ["id", "tracking_no", "tracking_secret_hash", "channel", "type", "topi
 
 
 def _records(start: int, count: int, total: int, now: datetime) -> Iterator[tuple[Any, ...]]:
-    from services.search import grams
+    from services.search import field_grams
 
     workload = Workload(seed=start + 17, phone_base=700_000_000 + start)
     rnd = random.Random(start)
@@ -70,8 +70,9 @@ def _records(start: int, count: int, total: int, now: datetime) -> Iterator[tupl
         protected = i % 50 == 0  # 2% confidential reports: their enterprise is not indexed
         tracking_no = f"YS{i:014d}"
         received = now - timedelta(seconds=int(730 * 86400 * (total - i) / total))
-        searchable = grams(body["title"], body["description"], location.get("address"),
-                           tracking_no, None if protected else enterprise)  # fmt: skip
+        # The tiers of intake's SEARCH_FIELDS: title, tracking number and enterprise, address, text.
+        searchable = field_grams([body["title"]], [tracking_no, None if protected else enterprise],
+                                 [location.get("address")], [body["description"]])  # fmt: skip
         yield (uuid.UUID(int=rnd.getrandbits(128), version=4), tracking_no, secret, "app",
                "report" if protected else body["type"], workload.last_topic, True, 0.8, "normal",
                body["title"], body["description"], location.get("address"), location.get("lat"),

@@ -126,6 +126,10 @@ class Keyset:
             raise InvalidCursor() from exc
 
 
+# The tier's place in a tiered cursor (never compared in SQL: each tier is its own query).
+_TIER = Key(literal(0), "int")
+
+
 def query_fingerprint(caller: str, params: Mapping[str, Any]) -> str:
     """What makes two requests "the same query": the caller and every filter and sort value
     (not the cursor, the limit or whether a total was asked for)."""
@@ -144,24 +148,49 @@ async def read_page(
     fingerprint: str,
     limit: int,
     with_total: bool = False,
+    tiers: Sequence[ColumnElement[bool]] = (),
 ) -> tuple[list[Any], str | None, int | None]:
     """One page of ``stmt`` (which selects the ORM entity first, then the sort key values):
-    the entities, the next cursor (``None`` on the last page) and, when asked, the total."""
+    the entities, the next cursor (``None`` on the last page) and, when asked, the total.
+
+    With ``tiers`` (disjoint conditions, best first: search relevance) the list is the rows of
+    ``stmt`` in some tier, ordered by the tier, then ``keyset``: tiers are read one after another,
+    each an ordinary keyset page, until the page is full, so a page costs what its rows cost and
+    not a score over every match. The cursor then carries the tier too."""
     total = None
     if with_total:
+        counted = stmt.where(or_(*tiers)) if tiers else stmt
         total = await session.scalar(
-            select(func.count()).select_from(stmt.order_by(None).subquery())
+            select(func.count()).select_from(counted.order_by(None).subquery())
         )
-    page = stmt.add_columns(*(k.expression for k in keyset.keys))
+    parts: Sequence[ColumnElement[bool] | None] = tiers or [None]
+    codec = Keyset((_TIER, *keyset.keys)) if tiers else keyset
+    start, after = 0, None
     if cursor:
-        page = page.where(keyset.after(keyset.decode(cursor, fingerprint)))
-    rows = (await session.execute(page.order_by(*keyset.order_by()).limit(limit + 1))).all()
+        after = codec.decode(cursor, fingerprint)
+        if tiers:
+            start, after = after[0], after[1:]
+            if not 0 <= start < len(tiers):
+                raise InvalidCursor()
     width = len(keyset.keys)
-    items = [row[0] for row in rows[:limit]]
+    found: list[tuple[int, Any]] = []
+    for index in range(start, len(parts)):
+        page = stmt.add_columns(*(k.expression for k in keyset.keys))
+        condition = parts[index]
+        if condition is not None:
+            page = page.where(condition)
+        if after is not None and index == start:
+            page = page.where(keyset.after(after))
+        page = page.order_by(*keyset.order_by()).limit(limit + 1 - len(found))
+        found += [(index, row) for row in (await session.execute(page)).all()]
+        if len(found) > limit:
+            break
+    items = [row[0] for _, row in found[:limit]]
     next_cursor = None
-    if len(rows) > limit:
-        last = rows[limit - 1]
-        next_cursor = keyset.encode(tuple(last[len(last) - width :]), fingerprint)
+    if len(found) > limit:
+        index, last = found[limit - 1]
+        values = tuple(last[len(last) - width :])
+        next_cursor = codec.encode((index, *values) if tiers else values, fingerprint)
     return items, next_cursor, total
 
 

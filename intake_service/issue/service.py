@@ -22,7 +22,7 @@ from intake_service.models import Issue, IssueAttachment, IssueHistory, IssueSup
 from services.api_keys import ApiKeyIdentity
 from services.models import utcnow
 from services.outbox import add_event
-from services.search import grams
+from services.search import field_grams
 from shared.calendar import SHANGHAI
 from shared.enums import RequestStatus, RequestType, SubmitterKind, Topic
 from shared.events import (
@@ -79,12 +79,21 @@ def receipt_of(issue: Issue, secret: str, duplicate_of: str | None) -> IssueRece
     )
 
 
+# What staff search finds a request by, in relevance tiers (best first); the staff list searches
+# the same columns in the same tiers.
+SEARCH_FIELDS = (("title",), ("tracking_no", "enterprise_name"), ("address",), ("description",))
+
+
 def searchable_grams(issue: Issue) -> list[str]:
-    """What staff search finds a request by. The enterprise of an anonymous or confidential
-    request stays out: its name would find the whistleblower."""
-    protected = issue.anonymous or issue.confidential
-    return grams(issue.title, issue.description, issue.address, issue.tracking_no,
-                 None if protected else issue.enterprise_name)  # fmt: skip
+    """The enterprise of an anonymous or confidential request stays out: its name would find the
+    whistleblower."""
+    hidden = "enterprise_name" if issue.anonymous or issue.confidential else None
+    return field_grams(
+        *(
+            [None if name == hidden else getattr(issue, name) for name in tier]
+            for tier in SEARCH_FIELDS
+        )
+    )
 
 
 @dataclass

@@ -15,7 +15,7 @@ from sqlalchemy import case, select
 
 from intake_service.issue.exceptions import IssueNotFound
 from intake_service.issue.repository import IssueRepository
-from intake_service.issue.service import issue_service
+from intake_service.issue.service import SEARCH_FIELDS, issue_service
 from intake_service.models import Issue
 from services.auth import BearerPrincipal, Principal
 from services.db import SessionDep
@@ -62,8 +62,6 @@ SORTS: dict[str, Keyset] = {
     "updated": Keyset((Key(Issue.updated_at, "datetime"), Key(Issue.id, "uuid"))),
     "-updated": Keyset((Key(Issue.updated_at, "datetime", True), Key(Issue.id, "uuid", True))),
 }
-SEARCH_WEIGHTS = ((Issue.title, 8), (Issue.tracking_no, 4), (Issue.address, 2),
-                  (Issue.description, 1))  # fmt: skip
 
 
 def _many() -> Any:
@@ -163,21 +161,23 @@ async def list_requests(
     stmt = stmt.where(*within_days(Issue.received_at, filters.received_from, filters.received_to))
     sort = filters.sort or ("relevance" if search else "-received")
     keyset = SORTS.get(sort, SORTS["-received"])
+    tiers: list[Any] = []
     if search is not None:
         dialect = session.get_bind().dialect.name
         # A protected submitter's enterprise is in neither the index nor the match, for every
         # role: the discipline commission finds such requests by credit code (uscc=), exactly.
         enterprise = case((Issue.anonymous | Issue.confidential, None), else_=Issue.enterprise_name)
-        weights: list[tuple[Any, int]] = [*SEARCH_WEIGHTS, (enterprise, 4)]
-        columns = [column for column, _ in weights]
-        stmt = stmt.where(search.condition(dialect, Issue.search_grams, columns))
+        fields = [[enterprise if name == "enterprise_name" else getattr(Issue, name) for name in tier]
+                  for tier in SEARCH_FIELDS]  # fmt: skip
+        await search.learn(session, Issue.__tablename__)
         if sort == "relevance":
-            keyset = Keyset((Key(search.rank(weights), "int", True),
-                             Key(Issue.received_at, "datetime", True), Key(Issue.id, "uuid", True)))  # fmt: skip
+            tiers = search.tiers(dialect, Issue.search_grams, fields)
+        else:
+            stmt = stmt.where(search.condition(dialect, Issue.search_grams, fields))
     rows, next_cursor, total = await read_page(
         session, stmt, keyset, cursor=filters.cursor, limit=filters.limit,
         fingerprint=query_fingerprint(principal.actor, filters.fingerprint_params()),
-        with_total=filters.with_total,
+        with_total=filters.with_total, tiers=tiers,
     )  # fmt: skip
     return StaffIssuePage(
         items=[view(issue, principal) for issue in rows],

@@ -37,7 +37,7 @@ from services.db import add_locked, locked_row
 from services.errors import ServiceUnavailable
 from services.models import utcnow, with_defaults
 from services.policy import in_scope
-from services.search import grams
+from services.search import field_grams
 from shared.calendar import SHANGHAI
 from shared.enums import (
     CardRole,
@@ -66,6 +66,20 @@ FINISHED_CASE_STATUSES = (
     CaseStatus.withdrawn,
     CaseStatus.transferred,
 )
+
+
+# What staff search finds a case by, in relevance tiers (best first); the case list searches the
+# same columns in the same tiers. Intake withholds a protected submitter's enterprise name.
+CASE_SEARCH_FIELDS = (
+    ("title",),
+    ("enterprise_name", "tracking_no"),
+    ("address",),
+    ("description",),
+)
+
+
+def searchable_grams(case: Case) -> list[str]:
+    return field_grams(*([getattr(case, name) for name in tier] for tier in CASE_SEARCH_FIELDS))
 
 
 def card_payload(case: Case, card: Card, unit: OrgUnit) -> dict[str, Any]:
@@ -129,13 +143,6 @@ class CaseService:
             submitter_kind=event.submitter.kind.value,
             enterprise_uscc=event.submitter.uscc,
             enterprise_name=event.submitter.enterprise_name,
-            search_grams=grams(
-                event.title,
-                event.description,
-                event.location.address,
-                event.tracking_no,
-                event.submitter.enterprise_name,
-            ),  # fmt: skip
             anonymous=event.anonymous,
             confidential=event.confidential,
             attachments=list(event.attachments),
@@ -147,6 +154,7 @@ class CaseService:
             verify_due_at=verify.due_at,
             duplicate_of_tracking_no=event.duplicate_of,
         )
+        case.search_grams = searchable_grams(case)
         # History and the snapshot read the defaulted fields; the INSERT waits for the commit.
         add_locked(session, with_defaults(case), event.request_id, by=Case.request_id)
         history.record(

@@ -84,7 +84,7 @@ class EnterpriseService:
         self, session: AsyncSession, http: httpx.AsyncClient, principal: Principal, uscc: str
     ) -> EnterpriseFileOut:
         query = ListQuery(session, principal)
-        cases_stmt, _keyset, _search = await query.cases(CaseFilters(uscc=uscc))
+        cases_stmt, _keyset, _tiers = await query.cases(CaseFilters(uscc=uscc))
         cards_stmt, _keyset = await query.cards(CardFilters(uscc=uscc))
         overdue_stmt, _keyset = await query.cards(CardFilters(uscc=uscc, due_state="overdue"))
 

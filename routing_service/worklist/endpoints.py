@@ -39,11 +39,11 @@ async def list_cases(
     filters: Annotated[CaseFilters, Query()],
 ) -> CursorPage[CaseOut]:
     authorize(principal, "case.read")
-    stmt, keyset, _search = await ListQuery(session, principal).cases(filters)
+    stmt, keyset, tiers = await ListQuery(session, principal).cases(filters)
     rows, next_cursor, total = await read_page(
         session, stmt, keyset, cursor=filters.cursor, limit=filters.limit,
         fingerprint=query_fingerprint(principal.actor, filters.fingerprint_params()),
-        with_total=filters.with_total,
+        with_total=filters.with_total, tiers=tiers,
     )  # fmt: skip
     return CursorPage[CaseOut](
         items=await cases_out(session, rows),

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from routing_service.assignment.repository import UnitRepository
+from routing_service.assignment.service import CASE_SEARCH_FIELDS
 from routing_service.deadline.calendar import calendar_provider
 from routing_service.models import Card, Case, Extension, OrgUnit
 from routing_service.worklist.schemas import CardFilters, CaseFilters, _Filters
@@ -19,7 +20,7 @@ from services.filters import day_start, within_days
 from services.models import utcnow
 from services.pagination import Key, Keyset
 from services.policy import ListScope, list_scope
-from services.search import SearchQuery, parse_query
+from services.search import parse_query
 from shared.calendar import SHANGHAI
 
 OPEN_CARD_STATUSES = ("dispatched", "signed")
@@ -41,9 +42,9 @@ CARD_SORTS: dict[str, Keyset] = {
     "updated": Keyset((Key(Card.updated_at, "datetime"), Key(Card.id, "uuid"))),
     "-updated": Keyset((Key(Card.updated_at, "datetime", True), Key(Card.id, "uuid", True))),
 }
-# Relevance: a hit in the title counts most, then the enterprise, the address, the text.
-SEARCH_WEIGHTS = ((Case.title, 8), (Case.enterprise_name, 4), (Case.tracking_no, 4),
-                  (Case.address, 2), (Case.description, 1))  # fmt: skip
+# Relevance tiers, best first: the title, the names and numbers, the address, the text (the
+# tiers the case's search_grams are tagged with: routing_service.assignment.service).
+SEARCH_FIELDS = tuple(tuple(getattr(Case, name) for name in tier) for tier in CASE_SEARCH_FIELDS)
 
 
 class Unknown(Exception):
@@ -125,13 +126,16 @@ class ListQuery:
 
     # ---------------------------------------------------------------- cases
 
-    async def cases(self, filters: CaseFilters) -> tuple[Select[Any], Keyset, SearchQuery | None]:
+    async def cases(
+        self, filters: CaseFilters
+    ) -> tuple[Select[Any], Keyset, list[ColumnElement[bool]]]:
+        """The case list's statement, its order and (relevance) its tiers, best first."""
         search = parse_query(filters.q)
         stmt = select(Case)
         try:
             own, subtree, _everything = await self._scope_units()
         except Unknown:
-            return stmt.where(false()), CASE_SORTS["-received"], search
+            return stmt.where(false()), CASE_SORTS["-received"], []
         card_of_case: list[ColumnElement[bool]] = [Card.case_id == Case.id]
         if own is not None:
             stmt = stmt.where(exists(select(Card.id).where(Card.case_id == Case.id,
@@ -142,7 +146,7 @@ class ListQuery:
             if code:
                 unit = await self._unit(code)
                 if unit is None:
-                    return stmt.where(false()), CASE_SORTS["-received"], search
+                    return stmt.where(false()), CASE_SORTS["-received"], []
                 stmt = stmt.where(
                     self._owned_or_carded_by(unit)
                     if exact
@@ -158,19 +162,16 @@ class ListQuery:
         sort = filters.sort or ("relevance" if search else "-received")
         if search is not None:
             dialect = self.session.get_bind().dialect.name
-            stmt = stmt.where(search.condition(dialect, Case.search_grams,
-                                               [c for c, _ in SEARCH_WEIGHTS]))  # fmt: skip
-        if sort == "relevance":
-            if search is None:
-                sort = "-received"
-            else:
-                rank = search.rank(SEARCH_WEIGHTS)
-                keyset = Keyset((Key(rank, "int", True), Key(Case.received_at, "datetime", True),
-                                 Key(Case.id, "uuid", True)))  # fmt: skip
-                return stmt, keyset, search
+            await search.learn(self.session, Case.__tablename__)
+            if sort == "relevance":
+                tiers = search.tiers(dialect, Case.search_grams, SEARCH_FIELDS)
+                return stmt, CASE_SORTS["-received"], tiers
+            stmt = stmt.where(search.condition(dialect, Case.search_grams, SEARCH_FIELDS))
+        elif sort == "relevance":
+            sort = "-received"
         if sort in ("due", "-due"):
             stmt = stmt.where(Case.due_at.is_not(None))
-        return stmt, CASE_SORTS[sort], search
+        return stmt, CASE_SORTS[sort], []
 
     @staticmethod
     def _owned_or_carded_under(path: str) -> ColumnElement[bool]:

@@ -70,7 +70,7 @@ async def _count(
     session: AsyncSession, query: ListQuery, queue: Queue
 ) -> tuple[int, datetime | None]:
     if queue.of == "cases":
-        stmt, _keyset, _search = await query.cases(CaseFilters.model_validate(queue.params))
+        stmt, _keyset, _tiers = await query.cases(CaseFilters.model_validate(queue.params))
         due = Case.verify_due_at
     else:
         stmt, _keyset = await query.cards(CardFilters.model_validate(queue.params))

@@ -74,3 +74,49 @@ async def test_downgrade_to_base_and_back(spec) -> None:  # type: ignore[no-unty
 @pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
 def test_migrations_run_on_sqlite(spec, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     upgrade(spec, f"sqlite+aiosqlite:///{tmp_path / (spec.name + '.db')}")
+
+
+async def test_search_grams_are_retagged_by_field_on_upgrade() -> None:
+    """Requests indexed before the relevance tiers get tier-tagged bigrams from the upgrade; a
+    whistleblower's enterprise stays out; the downgrade restores the plain bigrams."""
+    spec = next(s for s in SPECS if s.name == "intake")
+    name = f"{RUN_DATABASE_URL.rsplit('/', 1)[1]}_mig_grams"
+    admin = await asyncpg.connect(
+        ADMIN_DATABASE_URL.replace("postgresql+asyncpg://", "postgresql://")
+    )
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        url = normalize_database_url(with_database(ADMIN_DATABASE_URL, name))
+        config = alembic_config(spec, url)
+        await asyncio.to_thread(command.upgrade, config, "4e6a8c0b2d91")
+        database = await asyncpg.connect(with_database(ADMIN_DATABASE_URL, name).replace(
+            "postgresql+asyncpg://", "postgresql://"))  # fmt: skip
+        try:
+            for tracking_no, confidential in (("YS1", False), ("YS2", True)):
+                await database.execute(
+                    "INSERT INTO intake.issue (id, tracking_no, tracking_secret_hash, channel, "
+                    "type, topic, topic_suggested, topic_confidence, urgency, title, description, "
+                    "address, submitter_kind, enterprise_name, anonymous, confidential, status, "
+                    "expected_provisional, received_at, updated_at, search_grams) VALUES "
+                    "(gen_random_uuid(), $1, 'x', 'app', 'report', 'other', false, 0, 'normal', "
+                    "'停水', '三天停水', '光明路', 'enterprise', '恒达制药', false, $2, 'received', "
+                    "false, now(), now(), ARRAY['停水'])",
+                    tracking_no, confidential,
+                )  # fmt: skip
+            await asyncio.to_thread(command.upgrade, config, "head")
+            grams = dict(await database.fetch(
+                "SELECT tracking_no, search_grams FROM intake.issue ORDER BY tracking_no"))  # fmt: skip
+            assert grams["YS1"] == sorted(["0停水", "1ys", "1s1", "1恒达", "1达制", "1制药",
+                                           "2光明", "2明路", "3三天", "3天停", "3停水"])  # fmt: skip
+            assert "1恒达" not in grams["YS2"]
+            assert "1ys" in grams["YS2"]
+            await asyncio.to_thread(command.downgrade, config, "4e6a8c0b2d91")
+            plain = await database.fetchval("SELECT search_grams FROM intake.issue WHERE "
+                                            "tracking_no = 'YS1'")  # fmt: skip
+            assert "停水" in plain
+            assert not any(g[0].isdigit() for g in plain)
+        finally:
+            await database.close()
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()

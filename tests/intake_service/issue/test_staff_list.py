@@ -72,6 +72,35 @@ async def test_a_whistleblowers_enterprise_does_not_find_the_report(
     assert await _tracking(intake_client, org, "jw_officer", q="吃拿卡要") == [requests_["report"]]
 
 
+async def test_relevance_title_then_enterprise_then_address_then_text_paged(
+    intake_client: httpx.AsyncClient, org: Org, channel_key: str
+) -> None:
+    """The best field decides, newest first within it; cursor pages of one row walk the same
+    order across tiers."""
+    person = {"kind": "person", "name": "赵六", "phone": "13800000003"}
+    text = await _submit(intake_client, channel_key, title="门口道路问题", submitter=person,
+                         description="新兴物流园门口道路坑洼", location=None)  # fmt: skip
+    address = await _submit(intake_client, channel_key, title="道路坑洼反映", submitter=person,
+                            description="车辆经过颠簸严重", location={"address": "新兴物流园北门"})  # fmt: skip
+    named = await _submit(intake_client, channel_key, title="企业反映问题", description="详见附件材料",
+                          submitter=ENTERPRISE, location=None)  # fmt: skip
+    titled = await _submit(intake_client, channel_key, title="新兴物流园路灯不亮",
+                           description="夜间没有任何照明", submitter=person, location=None)  # fmt: skip
+    expected = [titled, named, address, text]
+    assert await _tracking(intake_client, org, q="新兴") == expected
+    seen, cursor = [], None
+    while True:
+        params: dict[str, Any] = {"q": "新兴", "limit": 1, **({"cursor": cursor} if cursor else {})}
+        response = await intake_client.get(
+            "/v1/staff/requests", params=params, headers=org.auth("hs_operator")
+        )
+        assert response.status_code == 200, response.text
+        seen += [item["tracking_no"] for item in response.json()["items"]]
+        if not (cursor := response.json()["next_cursor"]):
+            break
+    assert seen == expected
+
+
 async def test_filters_and_pages(
     intake_client: httpx.AsyncClient, org: Org, requests_: dict[str, str]
 ) -> None:

@@ -179,6 +179,42 @@ class TestSearch:
         assert {c["id"] for c in found["items"]} >= {str(seeded["water"]), str(seeded["person"])}
         assert found["items"][0]["id"] == str(seeded["person"])  # address and description
 
+    async def test_relevance_is_the_best_field_then_newest_and_pages_cross_tiers(
+        self, routing_client: httpx.AsyncClient, routing_sessionmaker: AsyncSessionMaker, org: Org
+    ) -> None:
+        """Title hits first, then enterprise or tracking number, address, text; newest first
+        within a tier; a page boundary inside or between tiers loses and repeats nothing, also
+        while matching rows arrive between pages."""
+        text = [await arrive(routing_sessionmaker, title=f"反映问题{i}",
+                             description="园区门口积水严重影响通行") for i in range(3)]  # fmt: skip
+        title = [await arrive(routing_sessionmaker, title="积水问题反映",
+                              description="下雨后门口路面") for _ in range(2)]  # fmt: skip
+        named = await arrive(routing_sessionmaker, title="企业诉求", description="见附件",
+                             submitter=SubmitterInfo(kind=SubmitterKind.enterprise, uscc=USCC,
+                                                     enterprise_name="积水科技有限公司"))  # fmt: skip
+        center = org.auth("hs_operator")
+        order = [c["id"] for c in (await listing(routing_client, "/v1/cases", center,
+                                                 q="积水"))["items"]]  # fmt: skip
+        assert order == [str(i) for i in [*reversed(title), named, *reversed(text)]]
+        arrived: list[str] = []
+
+        async def another() -> None:
+            arrived.append(str(await arrive(routing_sessionmaker, title="又一处积水")))
+
+        for limit in (1, 2, 4):
+            seen = await every_page(routing_client, "/v1/cases", center, another, q="积水",
+                                    limit=limit)  # fmt: skip
+            assert len(seen) == len(set(seen)), "a row came twice"
+            assert [s for s in seen if s not in arrived] == order, "a row was skipped or moved"
+
+    async def test_a_latin_query_matches_whatever_the_case(
+        self, routing_client: httpx.AsyncClient, routing_sessionmaker: AsyncSessionMaker, org: Org
+    ) -> None:
+        case_id = await arrive(routing_sessionmaker, title="ETC 通行卡无法充值")
+        for q in ("etc", "ETC", "Etc 通行"):
+            found = await listing(routing_client, "/v1/cases", org.auth("hs_operator"), q=q)
+            assert [c["id"] for c in found["items"]] == [str(case_id)], q
+
     async def test_search_is_scoped(
         self, routing_client: httpx.AsyncClient, org: Org, seeded: dict[str, Any]
     ) -> None:

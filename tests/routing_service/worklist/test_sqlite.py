@@ -39,10 +39,10 @@ async def _page(
     sessionmaker: AsyncSessionMaker, filters: CaseFilters
 ) -> tuple[list[Case], str | None]:
     async with sessionmaker() as session:
-        stmt, keyset, _search = await ListQuery(session, CENTER).cases(filters)
+        stmt, keyset, tiers = await ListQuery(session, CENTER).cases(filters)
         rows, cursor, _total = await read_page(
             session, stmt, keyset, cursor=filters.cursor, limit=filters.limit,
-            fingerprint=query_fingerprint(CENTER.actor, filters.fingerprint_params()),
+            fingerprint=query_fingerprint(CENTER.actor, filters.fingerprint_params()), tiers=tiers,
         )  # fmt: skip
         return rows, cursor
 
