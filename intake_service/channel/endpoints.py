@@ -14,7 +14,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, status
 
 from intake_service.channel.dependencies import SubscribingChannel
-from intake_service.channel.schemas import (
+from intake_service.channel.service import channel_webhook_service as routing
+from services.errors import error_responses
+from shared.webhooks import (
     ChannelSubscriptionCreate,
     ChannelSubscriptionOut,
     ChannelSubscriptionUpdate,
@@ -26,8 +28,6 @@ from intake_service.channel.schemas import (
     ReplayResult,
     payload_schemas,
 )
-from intake_service.channel.service import channel_webhook_service as routing
-from services.errors import error_responses
 
 router = APIRouter(prefix="/v1/channel", tags=["channel notifications"])
 
