@@ -52,6 +52,7 @@ CASE_COLUMNS = [
     "title",
     "description",
     "submitter",
+    "submitter_kind",
     "anonymous",
     "confidential",
     "attachments",
@@ -186,6 +187,7 @@ def generate(
                 TITLES[i % 4],
                 DESCRIPTION,
                 SUBMITTER,
+                "person",
                 False,
                 False,
                 "[]",
@@ -347,6 +349,7 @@ async def measure(n: int, org: Org, quick: bool) -> dict[str, Any]:
                 session.expunge_all()
             out["due_query_s"] = statistics.median(reads)
             out["due_query_rows"] = len(rows)
+        out["queues"] = await _queue_counts(maker)
         batches: list[dict[str, float]] = []
         while len(batches) < 200:
             now = utcnow()
@@ -397,6 +400,33 @@ async def measure(n: int, org: Org, quick: bool) -> dict[str, Any]:
     finally:
         await queue.close()
         await engine.dispose()
+    return out
+
+
+async def _queue_counts(maker: Any) -> dict[str, Any]:
+    """``GET /v1/queues``' work (``queues_for``) for the district center (nine queues) and for
+    the department holding every card (five), each the median of five, with the counts."""
+    from routing_service.worklist.queues import queues_for
+    from services.auth import Principal
+
+    callers = {
+        "center": Principal(kind="staff", subject="hs_supervisor", role="supervisor",
+                            unit_code="HS", unit_path="/HS/"),
+        "department": Principal(kind="staff", subject="jt_liaison", role="liaison",
+                                unit_code="DEPT-JT", unit_path="/HS/DEPT-JT/"),
+    }  # fmt: skip
+    out: dict[str, Any] = {}
+    for name, principal in callers.items():
+        times = []
+        for _ in range(5):
+            async with maker() as session:
+                started = time.perf_counter()
+                answer = await queues_for(session, principal)
+                times.append(time.perf_counter() - started)
+        out[name] = {
+            "median_s": statistics.median(times),
+            "counts": {queue.name: queue.count for queue in answer.queues},
+        }
     return out
 
 
@@ -452,6 +482,20 @@ def _figures(ctx: Context, n: int, data: dict[str, Any]) -> None:
         f"index ix_card_next_check ({explain['execution_ms']} ms for {data['due_query_rows']} rows); plan: "
         + " / ".join(line.strip() for line in explain["plan"][:4]),
     )
+    for caller, queues in data["queues"].items():
+        ctx.results.add(
+            Figure(
+                f"supervision.{n}.queues.{caller}",
+                SECTION,
+                f"Queue counts (GET /v1/queues), {label}, the {caller}: all "
+                f"{len(queues['counts'])} queues (median of 5)",
+                queues["median_s"] * 1000,
+                "ms",
+                baseline=data["due_query_s"] * 1000,
+                baseline_label="the supervision due query alone",
+                notes="counts: " + ", ".join(f"{k} {v:,}" for k, v in queues["counts"].items()),
+            )
+        )
     if not batches:
         ctx.note(SECTION, f"{label}: nothing was due")
         return

@@ -69,10 +69,13 @@ def create_engine(
         max_overflow=max_overflow,
         pool_pre_ping=common_settings().db_pool_pre_ping,
         pool_timeout=10,
-        # JIT off: it pays off for long analytic scans, but it fires on any plan whose cost
-        # estimate passes jit_above_cost, and a list query with a misestimated filter then spends
-        # ~50 ms compiling to answer in 10 ms. These services run short queries.
-        connect_args={"server_settings": {"search_path": schema, "jit": "off"}, "timeout": 5},
+        connect_args={
+            "server_settings": {
+                "search_path": schema,
+                "jit": "on" if common_settings().db_jit else "off",
+            },
+            "timeout": 5,
+        },
     )
 
 

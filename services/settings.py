@@ -41,6 +41,10 @@ class CommonSettings(BaseSettings):
     # of a submission's CPU here). Off by default: a connection a database restart cut fails
     # one request with a retryable 503 and SQLAlchemy then renews the whole pool.
     db_pool_pre_ping: bool = False
+    # PostgreSQL's JIT for the services' connections. Off: it compiles any plan whose estimated
+    # cost passes jit_above_cost, and a list query with a misestimated filter spent ~50 ms
+    # compiling to answer in 10 ms; these services run short queries.
+    db_jit: bool = False
     # How long an idle arq worker waits between queue polls; it bounds the pickup latency of a
     # job (arq's default is 0.5 s).
     worker_poll_seconds: float = 0.05
