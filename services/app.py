@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.db import service_engine, service_sessionmaker
 from services.errors import add_exception_handlers, render
+from services.headers import EXPOSED_HEADERS, REQUEST_HEADERS
 from services.labels import router as labels_router
 from services.models import utcnow
 from services.observability import (
@@ -28,6 +29,7 @@ from services.observability import (
     configure_logging,
 )
 from services.queue import QueueClient, RedisError
+from services.ratelimit import RateLimitHeadersMiddleware
 from services.responses import JSONResponse
 from services.runtime import settle_heap
 from services.spec import ServiceSpec
@@ -91,14 +93,18 @@ def create_service_app(
         app.include_router(router)
     app.include_router(labels_router)
     _add_ops_routes(app, spec)
+    # Innermost first: the last added runs outermost.
+    app.add_middleware(RateLimitHeadersMiddleware)
+    app.add_middleware(RequestGuardMiddleware, max_bytes=common.max_body_bytes)
     if common.cors_origins:
+        # Outside the body guard, so a browser can read its 413 too.
         app.add_middleware(
             CORSMiddleware,
             allow_origins=common.cors_origins,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-API-Key"],
+            allow_headers=list(REQUEST_HEADERS),
+            expose_headers=list(EXPOSED_HEADERS),
         )
-    app.add_middleware(RequestGuardMiddleware, max_bytes=common.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, service=spec.name)
     configure_tracing(app, spec.name)
     _document_single_line_parameters(app)

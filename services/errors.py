@@ -6,15 +6,19 @@ escapes as a bare 500: database outages become 503 ``service_unavailable`` so cl
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from fastapi.routing import APIRoute
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Receive, Scope, Send
 
+from services.headers import RETRY_AFTER
 from services.observability import current_request_id
 from services.responses import JSONResponse
 from shared.errors import ErrorBody, ErrorResponse
@@ -22,12 +26,15 @@ from shared.errors import ErrorBody, ErrorResponse
 __all__ = [
     "BadRequest",
     "Conflict",
+    "ErrorShapeRoute",
     "Forbidden",
     "NotFound",
     "ServiceError",
     "ServiceUnavailable",
     "Unauthorized",
     "add_exception_handlers",
+    "as_service_error",
+    "bilingual",
     "error_responses",
 ]
 
@@ -98,6 +105,11 @@ class ServiceUnavailable(ServiceError):
     message_en = "Service temporarily unavailable, retry later"
 
 
+def bilingual(message: str, message_en: str) -> str:
+    """One line for fields that hold a single message (Open311, OAuth2): Chinese first."""
+    return f"{message} / {message_en}"
+
+
 def render(
     status_code: int,
     code: str,
@@ -140,54 +152,81 @@ def _clean_validation_errors(errors: Any) -> list[dict[str, Any]]:
     return cleaned
 
 
-def add_exception_handlers(app: FastAPI) -> None:
-    @app.exception_handler(ServiceError)
-    async def _service_error(_request: Request, exc: ServiceError) -> JSONResponse:
-        return render(
-            exc.status_code, exc.code, exc.message, exc.message_en, exc.details, exc.headers
-        )
+# Failures of a dependency (database, Redis, network): retryable 503s unless the input caused them.
+_UNAVAILABLE = (OperationalError, DBAPIError, PoolTimeoutError, ConnectionError, OSError)
 
-    @app.exception_handler(RequestValidationError)
-    async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        return render(
-            422,
-            "validation_error",
-            "请求参数校验失败",
-            "Request validation failed",
-            _clean_validation_errors(exc.errors()),
-        )
 
-    @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+def as_service_error(exc: Exception) -> ServiceError:
+    """The failure as the error it is answered with: one mapping for every error shape (the
+    envelope here, the routes with their own shape through :class:`ErrorShapeRoute`)."""
+    if isinstance(exc, ServiceError):
+        return exc
+    if isinstance(exc, RequestValidationError):
+        return ServiceError("请求参数校验失败", "Request validation failed", code="validation_error",
+                            status_code=422, details=_clean_validation_errors(exc.errors()))  # fmt: skip
+    if isinstance(exc, StarletteHTTPException):
         code, message, message_en = _HTTP_CODES.get(
             exc.status_code, ("http_error", "请求无法处理", str(exc.detail))
         )
-        return render(exc.status_code, code, message, message_en, headers=dict(exc.headers or {}))
-
-    @app.exception_handler(OperationalError)
-    @app.exception_handler(DBAPIError)
-    @app.exception_handler(PoolTimeoutError)
-    @app.exception_handler(ConnectionError)
-    @app.exception_handler(OSError)
-    async def _unavailable(_request: Request, exc: Exception) -> JSONResponse:
+        return ServiceError(message, message_en, code=code, status_code=exc.status_code,
+                            headers=dict(exc.headers or {}))  # fmt: skip
+    if isinstance(exc, _UNAVAILABLE):
         sqlstate = str(getattr(getattr(exc, "orig", None), "sqlstate", None) or "")
         if sqlstate.startswith("22"):
             # Data exception (NUL byte, value too long, out of range…): the input's fault, and
             # retrying it would fail the same way.
-            return render(422, "invalid_input", "输入的数据无法保存(含非法字符或超出范围)",
-                          "The input cannot be stored (invalid characters or out of range)")  # fmt: skip
+            return ServiceError("输入的数据无法保存(含非法字符或超出范围)",
+                                "The input cannot be stored (invalid characters or out of range)",
+                                code="invalid_input", status_code=422)  # fmt: skip
         if sqlstate.startswith("23"):
             # A uniqueness race lost to a concurrent request: retrying shows the winner's result.
-            return render(409, "conflict_retry", "与并发请求冲突,请重试", "Conflicted with a concurrent request, retry",
-                          headers={"Retry-After": "1"})  # fmt: skip
+            return ServiceError("与并发请求冲突,请重试", "Conflicted with a concurrent request, retry",
+                                code="conflict_retry", status_code=409, headers={RETRY_AFTER: "1"})  # fmt: skip
         log.warning("dependency.unavailable", error=str(exc)[:300], kind=type(exc).__name__)
-        err = ServiceUnavailable()
-        return render(503, err.code, err.message, err.message_en, headers={"Retry-After": "2"})
+        return ServiceUnavailable(headers={RETRY_AFTER: "2"})
+    log.exception("unhandled_error")
+    return ServiceError("服务器内部错误", "Internal server error", code="internal_error",
+                        status_code=500)  # fmt: skip
 
-    @app.exception_handler(Exception)
-    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled_error")
-        return render(500, "internal_error", "服务器内部错误", "Internal server error")
+
+def _render_error(err: ServiceError) -> JSONResponse:
+    return render(err.status_code, err.code, err.message, err.message_en, err.details, err.headers)
+
+
+def add_exception_handlers(app: FastAPI) -> None:
+    async def handle(_request: Request, exc: Exception) -> JSONResponse:
+        return _render_error(as_service_error(exc))
+
+    for kind in (ServiceError, RequestValidationError, StarletteHTTPException, *_UNAVAILABLE):
+        app.add_exception_handler(kind, handle)
+    # The catch-all, which Starlette calls from its outermost middleware: never a bare 500.
+    app.add_exception_handler(Exception, handle)
+
+
+# Where Starlette looks up the exception handlers of the request being handled.
+_HANDLERS_KEY: Final = "starlette.exception_handlers"
+
+
+class ErrorShapeRoute(APIRoute):
+    """A route that answers its failures in a shape of its own: whatever fails while it handles
+    a request (parameter parsing, the endpoint, the session's commit) goes to
+    :meth:`render_error` instead of the app's envelope handlers. Errors before the route is
+    reached (404, 405, an oversized body) keep the envelope."""
+
+    @staticmethod
+    async def render_error(request: Request, exc: Exception) -> Response:
+        raise NotImplementedError
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        previous: Any = scope.get(_HANDLERS_KEY)
+        scope[_HANDLERS_KEY] = ({Exception: self.render_error}, {})
+        try:
+            await super().handle(scope, receive, send)
+        finally:
+            if previous is None:
+                scope.pop(_HANDLERS_KEY, None)
+            else:
+                scope[_HANDLERS_KEY] = previous
 
 
 def error_responses(*status_codes: int) -> dict[int | str, dict[str, Any]]:

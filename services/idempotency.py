@@ -19,12 +19,14 @@ from sqlalchemy import select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.db import insert_on_conflict
-from services.errors import BadRequest, Conflict
+from services.errors import BadRequest
+from services.headers import IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED
 from services.models import IdempotencyRecordMixin, utcnow
 from services.responses import JSONResponse
 
 __all__ = [
     "IdempotencyKey",
+    "IdempotencyKeyReused",
     "claim",
     "claim_answered",
     "fingerprint",
@@ -35,6 +37,17 @@ __all__ = [
 ]
 
 MAX_KEY_LENGTH = 255
+
+
+class IdempotencyKeyReused(BadRequest):
+    """422, not 409, as draft-ietf-httpapi-idempotency-key-header-07 ("Error Scenarios") says
+    for a different payload under a used key; it keeps 409 for a retry while the first request
+    is still in flight (here such a twin waits for the first and replays its answer)."""
+
+    status_code = 422
+    code = "idempotency_key_reused"
+    message = "该 Idempotency-Key 已用于内容不同的请求"
+    message_en = "This Idempotency-Key was already used with a different request body"
 
 
 class IdempotencyKey:
@@ -50,7 +63,7 @@ def fingerprint(method: str, path: str, body: Any) -> str:
 
 
 def read_key(request: Request, client_id: str, body: Any) -> IdempotencyKey | None:
-    key = request.headers.get("idempotency-key")
+    key = request.headers.get(IDEMPOTENCY_KEY)
     if key is None:
         return None
     key = key.strip()
@@ -87,15 +100,11 @@ async def claim(
 
 def _stored_answer(record: IdempotencyRecordMixin, key: IdempotencyKey) -> JSONResponse:
     if record.fingerprint != key.fingerprint:
-        raise Conflict(
-            "该 Idempotency-Key 已用于内容不同的请求",
-            "This Idempotency-Key was already used with a different request body",
-            code="idempotency_key_reused",
-        )
+        raise IdempotencyKeyReused()
     return JSONResponse(
         record.response_body,
         status_code=record.status_code,
-        headers={"Idempotent-Replayed": "true"},
+        headers={IDEMPOTENT_REPLAYED: "true"},
     )
 
 
@@ -133,8 +142,8 @@ async def claim_answered(
 
 async def stored_answers(
     session: AsyncSession, model: type[IdempotencyRecordMixin], keys: Sequence[IdempotencyKey]
-) -> list[JSONResponse | Conflict]:
-    """The committed answer to replay for each key, or the conflict when its body differs."""
+) -> list[JSONResponse | IdempotencyKeyReused]:
+    """The committed answer to replay for each key, or the refusal when its body differs."""
     if not keys:
         return []
     pairs = {(key.client_id, key.key) for key in keys}
@@ -144,12 +153,12 @@ async def stored_answers(
             select(model).where(tuple_(model.client_id, model.key).in_(pairs))
         )
     }
-    answers: list[JSONResponse | Conflict] = []
+    answers: list[JSONResponse | IdempotencyKeyReused] = []
     for key in keys:
         try:
             answers.append(_stored_answer(records[(key.client_id, key.key)], key))
-        except Conflict as conflict:
-            answers.append(conflict)
+        except IdempotencyKeyReused as refusal:
+            answers.append(refusal)
     return answers
 
 

@@ -2,21 +2,41 @@
 
 If Redis is unreachable the limiter lets requests through: refusing submissions because the
 counter store is down would lose exactly what the platform exists to keep.
+
+Every response of a limited endpoint advertises the policies it consumed and what is left of
+each, in the fields of draft-ietf-httpapi-ratelimit-headers-11 (May 2026, sections 3 and 4):
+``RateLimit-Policy: "track";q=60;w=60`` and ``RateLimit: "track";r=42;t=17`` (r requests left,
+t seconds until the window resets). A refusal (429) carries them too, and ``Retry-After`` is the
+exhausted window's t, never earlier than the end of that window (section 6).
 """
 
 from __future__ import annotations
 
+import math
 import time
+from dataclasses import dataclass
 
 import structlog
 from fastapi import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.errors import ServiceError
+from services.headers import RATELIMIT, RATELIMIT_POLICY, RETRY_AFTER
 from services.queue import QueueClient, RedisError
 
-__all__ = ["RateLimited", "client_ip", "ensure_not_blocked", "hit"]
+__all__ = [
+    "RateLimitHeadersMiddleware",
+    "RateLimited",
+    "RatePolicy",
+    "client_ip",
+    "ensure_not_blocked",
+    "hit",
+]
 
 log = structlog.get_logger(__name__)
+
+# Where a request's consumed quotas wait for the response headers (see the middleware).
+_SCOPE_KEY = "yingshang.ratelimit"
 
 
 class RateLimited(ServiceError):
@@ -26,41 +46,125 @@ class RateLimited(ServiceError):
     message_en = "Too many requests, slow down"
 
 
+@dataclass(frozen=True)
+class RatePolicy:
+    """A quota of ``limit`` requests per fixed window, advertised under ``name``."""
+
+    name: str
+    limit: int
+    window_seconds: int
+
+    def window(self, now: float) -> tuple[int, int]:
+        """The current window's number and its whole seconds left (1 to window_seconds)."""
+        number = int(now // self.window_seconds)
+        left = (number + 1) * self.window_seconds - now
+        return number, max(1, math.ceil(left))
+
+
+@dataclass(frozen=True)
+class _Quota:
+    policy: RatePolicy
+    remaining: int
+    reset_seconds: int
+
+
 def client_ip(request: Request) -> str:
     # Behind the ingress the first X-Forwarded-For hop is the client (uvicorn --proxy-headers
     # already rewrites request.client when the proxy is trusted).
     return request.client.host if request.client else "unknown"
 
 
-async def hit(queue: QueueClient | None, bucket: str, *, limit: int, window_seconds: int) -> None:
-    """Count one request in ``bucket``; raise 429 when the window's limit is exceeded."""
-    if queue is None or limit <= 0:
+def _counters(request: Request, policy: RatePolicy) -> QueueClient | None:
+    """Where the policy is counted; None when there is nothing to count (no Redis configured,
+    or the limit set to 0 to disable it)."""
+    queue: QueueClient | None = request.app.state.queue
+    return queue if policy.limit > 0 else None
+
+
+def _key(policy: RatePolicy, partition: str, window: int) -> str:
+    return f"ratelimit:{policy.name}:{partition}:{window}"
+
+
+def _record(request: Request, policy: RatePolicy, used: int, reset_seconds: int) -> _Quota:
+    quota = _Quota(policy, max(0, policy.limit - used), reset_seconds)
+    quotas: dict[str, _Quota] | None = request.scope.get(_SCOPE_KEY)
+    if quotas is not None:  # None outside the middleware (a bare router in a unit test)
+        quotas[policy.name] = quota  # a later count of the same policy supersedes
+    return quota
+
+
+def _refuse(quota: _Quota) -> RateLimited:
+    return RateLimited(headers={RETRY_AFTER: str(quota.reset_seconds)})
+
+
+async def hit(request: Request, policy: RatePolicy, partition: str) -> None:
+    """Count one request against ``policy`` for ``partition``; 429 once over the limit."""
+    queue = _counters(request, policy)
+    if queue is None:
         return
-    window = int(time.time()) // window_seconds
-    key = f"ratelimit:{bucket}:{window}"
+    window, reset_seconds = policy.window(time.time())
+    key = _key(policy, partition, window)
     try:
         async with queue.redis.pipeline(transaction=True) as pipe:
             pipe.incr(key)
-            pipe.expire(key, window_seconds + 1)
+            pipe.expire(key, policy.window_seconds + 1)
             count, _ = await pipe.execute()
     except (RedisError, OSError) as exc:
         log.warning("ratelimit.unavailable", error=str(exc)[:200])
         return
-    if int(count) > limit:
-        retry_after = window_seconds - int(time.time()) % window_seconds
-        raise RateLimited(headers={"Retry-After": str(max(1, retry_after))})
+    quota = _record(request, policy, int(count), reset_seconds)
+    if int(count) > policy.limit:
+        raise _refuse(quota)
 
 
-async def ensure_not_blocked(
-    queue: QueueClient | None, bucket: str, *, limit: int, window_seconds: int
-) -> None:
-    """Refuse (429) while ``bucket`` is over its limit in the current window, without counting."""
-    if queue is None or limit <= 0:
+async def ensure_not_blocked(request: Request, policy: RatePolicy, partition: str) -> None:
+    """Refuse (429) while ``partition`` has used up ``policy`` in this window, without
+    counting this request."""
+    queue = _counters(request, policy)
+    if queue is None:
         return
-    key = f"ratelimit:{bucket}:{int(time.time()) // window_seconds}"
+    window, reset_seconds = policy.window(time.time())
     try:
-        count = await queue.redis.get(key)
+        count = await queue.redis.get(_key(policy, partition, window))
     except (RedisError, OSError):
         return
-    if count is not None and int(count) >= limit:
-        raise RateLimited(headers={"Retry-After": str(window_seconds)})
+    used = int(count) if count is not None else 0
+    quota = _record(request, policy, used, reset_seconds)
+    if used >= policy.limit:
+        raise _refuse(quota)
+
+
+def _fields(quotas: dict[str, _Quota]) -> list[tuple[bytes, bytes]]:
+    # Structured Field lists (RFC 9651), one item per policy; names are quoted Strings.
+    policies = ", ".join(
+        f'"{q.policy.name}";q={q.policy.limit};w={q.policy.window_seconds}' for q in quotas.values()
+    )
+    limits = ", ".join(
+        f'"{q.policy.name}";r={q.remaining};t={q.reset_seconds}' for q in quotas.values()
+    )
+    return [
+        (RATELIMIT_POLICY.lower().encode(), policies.encode()),
+        (RATELIMIT.lower().encode(), limits.encode()),
+    ]
+
+
+class RateLimitHeadersMiddleware:
+    """Adds the RateLimit fields for the quotas :func:`hit` and :func:`ensure_not_blocked`
+    consumed while handling the request, to whatever answer it gets (an error included)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        quotas: dict[str, _Quota] = {}
+        scope[_SCOPE_KEY] = quotas
+
+        async def send_with_fields(message: Message) -> None:
+            if message["type"] == "http.response.start" and quotas:
+                message["headers"] = [*message.get("headers", []), *_fields(quotas)]
+            await send(message)
+
+        await self.app(scope, receive, send_with_fields)

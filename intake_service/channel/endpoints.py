@@ -11,10 +11,10 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Query, status
 
-from intake_service.channel.dependencies import SubscribingChannel
-from intake_service.channel.service import channel_webhook_service as routing
+from intake_service.channel.dependencies import RoutingForChannel
+from intake_service.channel.service import ChannelWebhooks
 from services.errors import error_responses
 from shared.webhooks import (
     ChannelSubscriptionCreate,
@@ -52,16 +52,8 @@ async def list_payload_schemas() -> list[PayloadSchema]:
     responses=error_responses(401, 403, 409, 422, 503),
     summary="Subscribe to your channel's status changes (the secret is shown only here)",
 )
-async def create_subscription(
-    data: ChannelSubscriptionCreate, request: Request, channel: SubscribingChannel
-) -> Any:
-    return await routing.call(
-        request.app.state.http,
-        channel,
-        "POST",
-        "/subscriptions",
-        json=data.model_dump(mode="json", exclude_unset=True),
-    )
+async def create_subscription(data: ChannelSubscriptionCreate, routing: RoutingForChannel) -> Any:
+    return await routing.call("POST", "/subscriptions", body=data)
 
 
 @router.get(
@@ -71,16 +63,13 @@ async def create_subscription(
     summary="Your channel's subscriptions",
 )
 async def list_subscriptions(
-    request: Request,
-    channel: SubscribingChannel,
+    routing: RoutingForChannel,
     active: bool | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> Any:
     params = {"active": active, "limit": limit, "offset": offset}
-    return await routing.call(
-        request.app.state.http, channel, "GET", "/subscriptions", params=params
-    )
+    return await routing.call("GET", "/subscriptions", params=params)
 
 
 @router.get(
@@ -89,12 +78,8 @@ async def list_subscriptions(
     responses=error_responses(401, 403, 404, 422, 503),
     summary="One of your channel's subscriptions",
 )
-async def get_subscription(
-    subscription_id: uuid.UUID, request: Request, channel: SubscribingChannel
-) -> Any:
-    return await routing.call(
-        request.app.state.http, channel, "GET", f"/subscriptions/{subscription_id}"
-    )
+async def get_subscription(subscription_id: uuid.UUID, routing: RoutingForChannel) -> Any:
+    return await routing.call("GET", f"/subscriptions/{subscription_id}")
 
 
 @router.patch(
@@ -104,18 +89,9 @@ async def get_subscription(
     summary="Change the URL, event types, description, or (de)activate",
 )
 async def update_subscription(
-    subscription_id: uuid.UUID,
-    data: ChannelSubscriptionUpdate,
-    request: Request,
-    channel: SubscribingChannel,
+    subscription_id: uuid.UUID, data: ChannelSubscriptionUpdate, routing: RoutingForChannel
 ) -> Any:
-    return await routing.call(
-        request.app.state.http,
-        channel,
-        "PATCH",
-        f"/subscriptions/{subscription_id}",
-        json=data.model_dump(mode="json", exclude_unset=True),
-    )
+    return await routing.call("PATCH", f"/subscriptions/{subscription_id}", body=data)
 
 
 @router.delete(
@@ -124,12 +100,8 @@ async def update_subscription(
     responses=error_responses(401, 403, 404, 422, 503),
     summary="Deactivate a subscription (kept with its deliveries; PATCH active=true restores it)",
 )
-async def delete_subscription(
-    subscription_id: uuid.UUID, request: Request, channel: SubscribingChannel
-) -> Any:
-    return await routing.call(
-        request.app.state.http, channel, "DELETE", f"/subscriptions/{subscription_id}"
-    )
+async def delete_subscription(subscription_id: uuid.UUID, routing: RoutingForChannel) -> Any:
+    return await routing.call("DELETE", f"/subscriptions/{subscription_id}")
 
 
 @router.post(
@@ -138,12 +110,8 @@ async def delete_subscription(
     responses=error_responses(401, 403, 404, 422, 503),
     summary="Replace the signing secret (the new one is shown only here)",
 )
-async def rotate_secret(
-    subscription_id: uuid.UUID, request: Request, channel: SubscribingChannel
-) -> Any:
-    return await routing.call(
-        request.app.state.http, channel, "POST", f"/subscriptions/{subscription_id}/rotate-secret"
-    )
+async def rotate_secret(subscription_id: uuid.UUID, routing: RoutingForChannel) -> Any:
+    return await routing.call("POST", f"/subscriptions/{subscription_id}/rotate-secret")
 
 
 @router.post(
@@ -153,12 +121,8 @@ async def rotate_secret(
     responses=error_responses(401, 403, 404, 409, 422, 503),
     summary="Send a webhook.test message (follow it with GET /v1/channel/deliveries/{id})",
 )
-async def send_test(
-    subscription_id: uuid.UUID, request: Request, channel: SubscribingChannel
-) -> Any:
-    return await routing.call(
-        request.app.state.http, channel, "POST", f"/subscriptions/{subscription_id}/test"
-    )
+async def send_test(subscription_id: uuid.UUID, routing: RoutingForChannel) -> Any:
+    return await routing.call("POST", f"/subscriptions/{subscription_id}/test")
 
 
 @router.post(
@@ -168,12 +132,8 @@ async def send_test(
     responses=error_responses(401, 403, 404, 409, 422, 503),
     summary="Send every dead-lettered delivery of a subscription again",
 )
-async def replay_dead(
-    subscription_id: uuid.UUID, request: Request, channel: SubscribingChannel
-) -> Any:
-    return await routing.call(
-        request.app.state.http, channel, "POST", f"/subscriptions/{subscription_id}/replay-dead"
-    )
+async def replay_dead(subscription_id: uuid.UUID, routing: RoutingForChannel) -> Any:
+    return await routing.call("POST", f"/subscriptions/{subscription_id}/replay-dead")
 
 
 @router.get(
@@ -184,13 +144,12 @@ async def replay_dead(
 )
 async def list_subscription_deliveries(
     subscription_id: uuid.UUID,
-    request: Request,
-    channel: SubscribingChannel,
+    routing: RoutingForChannel,
     status_filter: StatusFilter = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> Any:
-    return await _deliveries(request, channel, subscription_id, status_filter, limit, offset)
+    return await _deliveries(routing, subscription_id, status_filter, limit, offset)
 
 
 @router.get(
@@ -200,19 +159,17 @@ async def list_subscription_deliveries(
     summary="Your channel's deliveries, newest first",
 )
 async def list_deliveries(
-    request: Request,
-    channel: SubscribingChannel,
+    routing: RoutingForChannel,
     subscription_id: uuid.UUID | None = None,
     status_filter: StatusFilter = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> Any:
-    return await _deliveries(request, channel, subscription_id, status_filter, limit, offset)
+    return await _deliveries(routing, subscription_id, status_filter, limit, offset)
 
 
 async def _deliveries(
-    request: Request,
-    channel: str,
+    routing: ChannelWebhooks,
     subscription_id: uuid.UUID | None,
     status_filter: DeliveryStatus | None,
     limit: int,
@@ -224,7 +181,7 @@ async def _deliveries(
         "limit": limit,
         "offset": offset,
     }
-    return await routing.call(request.app.state.http, channel, "GET", "/deliveries", params=params)
+    return await routing.call("GET", "/deliveries", params=params)
 
 
 @router.get(
@@ -233,10 +190,8 @@ async def _deliveries(
     responses=error_responses(401, 403, 404, 422, 503),
     summary="One delivery, with its payload",
 )
-async def get_delivery(
-    delivery_id: uuid.UUID, request: Request, channel: SubscribingChannel
-) -> Any:
-    return await routing.call(request.app.state.http, channel, "GET", f"/deliveries/{delivery_id}")
+async def get_delivery(delivery_id: uuid.UUID, routing: RoutingForChannel) -> Any:
+    return await routing.call("GET", f"/deliveries/{delivery_id}")
 
 
 @router.post(
@@ -246,9 +201,5 @@ async def get_delivery(
     responses=error_responses(401, 403, 404, 409, 422, 503),
     summary="Send a delivered or dead-lettered delivery again (same message id)",
 )
-async def replay_delivery(
-    delivery_id: uuid.UUID, request: Request, channel: SubscribingChannel
-) -> Any:
-    return await routing.call(
-        request.app.state.http, channel, "POST", f"/deliveries/{delivery_id}/replay"
-    )
+async def replay_delivery(delivery_id: uuid.UUID, routing: RoutingForChannel) -> Any:
+    return await routing.call("POST", f"/deliveries/{delivery_id}/replay")

@@ -8,11 +8,12 @@ replay as department webhooks); intake verifies the channel's key and calls rout
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import structlog
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from intake_service.channel.exceptions import RoutingUnavailable
 from services.auth import service_token
@@ -23,23 +24,30 @@ from shared.errors import ErrorResponse
 log = structlog.get_logger(__name__)
 
 
-class ChannelWebhookService:
+@dataclass(frozen=True, slots=True)
+class ChannelWebhooks:
+    """Routing's webhook API for one channel: every call names the channel of the verified
+    key (see :func:`intake_service.channel.dependencies.channel_webhooks`)."""
+
+    http: httpx.AsyncClient
+    channel: str
+
     async def call(
         self,
-        http: httpx.AsyncClient,
-        channel: str,
         method: str,
         path: str,
         *,
-        json: dict[str, Any] | None = None,
+        body: BaseModel | None = None,
         params: dict[str, Any] | None = None,
     ) -> Any:
         """Routing's answer for one channel's webhooks; its 4xx errors come back as they are
         (another channel's subscription is routing's 404), anything else is a 503."""
-        url = f"{common_settings().routing_url}/v1/webhooks/channels/{channel}{path}"
+        url = f"{common_settings().routing_url}/v1/webhooks/channels/{self.channel}{path}"
         query = {name: value for name, value in (params or {}).items() if value is not None}
+        # Fields the caller left out stay out: a PATCH changes only what it names.
+        json = None if body is None else body.model_dump(mode="json", exclude_unset=True)
         try:
-            response = await http.request(
+            response = await self.http.request(
                 method,
                 url,
                 json=json,
@@ -68,6 +76,3 @@ class ChannelWebhookService:
             status_code=response.status_code,
             details=error.details,
         )
-
-
-channel_webhook_service = ChannelWebhookService()

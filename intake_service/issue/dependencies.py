@@ -12,7 +12,7 @@ from intake_service.models import ApiKey, Issue
 from services.api_keys import ApiKeyIdentity, verify_api_key
 from services.db import SessionDep
 from services.errors import Unauthorized
-from services.ratelimit import client_ip, ensure_not_blocked, hit
+from services.ratelimit import RatePolicy, client_ip, ensure_not_blocked, hit
 
 
 def _raw_key(x_api_key: str | None, authorization: str | None) -> str | None:
@@ -38,13 +38,8 @@ async def channel_client(
             code="invalid_api_key",
         )
     if request.method != "GET":
-        queue = request.app.state.queue
-        await hit(
-            queue,
-            f"write:key:{identity.key_id}",
-            limit=settings.rate_submit_per_key,
-            window_seconds=60,
-        )
+        writes = RatePolicy("write", settings.rate_submit_per_key, window_seconds=60)
+        await hit(request, writes, f"key:{identity.key_id}")
     return identity
 
 
@@ -62,13 +57,11 @@ async def owned_issue(
 ) -> Issue:
     """The request, if the caller proves ownership; the same 404 either way, so probing tracking
     numbers reveals nothing."""
-    queue = request.app.state.queue
-    ip = client_ip(request)
-    await hit(queue, f"track:ip:{ip}", limit=settings.rate_track_per_ip, window_seconds=60)
-    failures = f"track-failures:ip:{ip}"
-    await ensure_not_blocked(
-        queue, failures, limit=settings.rate_track_failures_per_ip, window_seconds=600
-    )
+    address = f"ip:{client_ip(request)}"
+    lookups = RatePolicy("track", settings.rate_track_per_ip, window_seconds=60)
+    failures = RatePolicy("track-failures", settings.rate_track_failures_per_ip, window_seconds=600)
+    await hit(request, lookups, address)
+    await ensure_not_blocked(request, failures, address)
     issue = await IssueRepository.from_session(session).get_by_tracking_no(
         tracking_no.upper(), with_history=True
     )
@@ -76,7 +69,7 @@ async def owned_issue(
         issue, secret=x_tracking_secret, phone=x_submitter_phone
     ):
         # Guessing tracking numbers or secrets: count the miss; the same 404 either way.
-        await hit(queue, failures, limit=settings.rate_track_failures_per_ip, window_seconds=600)
+        await hit(request, failures, address)
         raise IssueNotFound()
     return issue
 

@@ -23,7 +23,6 @@ from intake_service.open311.errors import (
     Open311Error,
     Open311Route,
     bad_request,
-    bilingual,
     not_found,
 )
 from intake_service.open311.formats import Format, parse_format, render
@@ -40,6 +39,7 @@ from intake_service.open311.service import (
     submit_notice,
 )
 from services.db import SessionDep
+from services.errors import bilingual
 
 router = APIRouter(tags=["open311"], route_class=Open311Route)
 

@@ -13,28 +13,18 @@ there changes and no error from these routes ever reaches the generic 500 handle
 
 from __future__ import annotations
 
-from typing import Any, Final
-
 import structlog
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from fastapi.routing import APIRoute
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import Receive, Scope, Send
 
 from intake_service.open311.formats import Format, format_for_errors, render
-from services.errors import ServiceError
+from services.errors import ErrorShapeRoute, ServiceError, bilingual
 
 log = structlog.get_logger(__name__)
-
-_HANDLERS_KEY: Final = "starlette.exception_handlers"
-
-
-def bilingual(zh: str, en: str) -> str:
-    return f"{zh} / {en}"
 
 
 class Open311Error(Exception):
@@ -122,17 +112,7 @@ async def handle_exception(request: Request, exc: Exception) -> Response:
     return error_response(format_for_errors(request), as_open311_error(exc))
 
 
-class Open311Route(APIRoute):
-    """A route whose failures, wherever they happen (parameter parsing, the endpoint, the
-    session's commit), are answered by :func:`handle_exception`."""
+class Open311Route(ErrorShapeRoute):
+    """A route whose failures, wherever they happen, are answered by :func:`handle_exception`."""
 
-    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        previous: Any = scope.get(_HANDLERS_KEY)
-        scope[_HANDLERS_KEY] = ({Exception: handle_exception}, {})
-        try:
-            await super().handle(scope, receive, send)
-        finally:
-            if previous is None:
-                scope.pop(_HANDLERS_KEY, None)
-            else:
-                scope[_HANDLERS_KEY] = previous
+    render_error = staticmethod(handle_exception)

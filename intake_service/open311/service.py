@@ -51,9 +51,10 @@ from intake_service.issue.schemas import IssueCreate
 from intake_service.issue.topic_suggest import suggest_request_type
 from intake_service.models import ApiKey, Issue
 from intake_service.open311 import catalog
-from intake_service.open311.errors import bad_request, bilingual, forbidden, not_found
+from intake_service.open311.errors import bad_request, forbidden, not_found
 from intake_service.open311.formats import w3_datetime
 from services.api_keys import ApiKeyIdentity, verify_api_key
+from services.errors import bilingual
 from services.models import utcnow
 from shared.calendar import SHANGHAI
 from shared.enums import Channel, RequestStatus, RequestType, SubmitterKind, Topic, Urgency

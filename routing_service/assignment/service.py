@@ -302,7 +302,7 @@ class CaseService:
             )
         units_repo = UnitRepository.from_session(session)
         # The units and whom to notify for each, in one read.
-        by_code, subscriptions = await webhook_service.units_with_subscriptions(
+        by_code = await webhook_service.units_with_subscriptions(
             session, [item.unit_code for item in data.units]
         )
         targets: list[tuple[OrgUnit, CardRole]] = []
@@ -374,9 +374,8 @@ class CaseService:
                              "designate": data.designate, "due_at": deadline.due_at.isoformat()})  # fmt: skip
         for card, (unit, _role) in zip(cards, targets, strict=True):
             await webhook_service.notify_unit(
-                session, unit.id, "card.dispatched", card_payload(case, card, unit),
-                subscriptions=subscriptions,
-            )  # fmt: skip
+                session, unit.id, "card.dispatched", card_payload(case, card, unit)
+            )
             facts.card_snapshot(session, card, unit)
         await facts.tell_submitter(session, case, RequestStatus.dispatched, f"已交由{names}办理",
                              agency=names, expected_at=deadline.due_at, provisional=deadline.provisional)  # fmt: skip

@@ -9,7 +9,6 @@ unique key, so every step happens exactly once per card and due date.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -22,7 +21,7 @@ from routing_service.assignment.service import card_payload, case_service
 from routing_service.config import settings
 from routing_service.deadline import rules
 from routing_service.deadline.calendar import calendar_provider
-from routing_service.models import Card, Case, OrgUnit, SupervisionEvent, WebhookSubscription
+from routing_service.models import Card, Case, OrgUnit, SupervisionEvent
 from routing_service.webhook.service import webhook_service
 from services.db import insert_on_conflict
 from services.models import utcnow
@@ -113,7 +112,6 @@ class SupervisionService:
         """Record each step once per card and due date; returns how many were new. A step
         another replica already recorded is skipped (its history and webhooks came with it)."""
         taken = await _insert_steps(session, steps, now)
-        subscriptions: dict[uuid.UUID, Sequence[WebhookSubscription]] = {}
         count = 0
         for step in steps:
             if (step.card.id, step.level.value) not in taken:
@@ -123,8 +121,7 @@ class SupervisionService:
             history.record(session, case, actor="system:supervision", action=f"supervise.{level.value}",
                            card_id=card.id, reason=step.notice, data={"level": level.value})  # fmt: skip
             await webhook_service.notify_unit(session, unit.id, _WEBHOOK_TYPE[level],
-                                              {**card_payload(case, card, unit), "level": level.value, "notice": step.notice},
-                                              subscriptions=subscriptions)  # fmt: skip
+                                              {**card_payload(case, card, unit), "level": level.value, "notice": step.notice})  # fmt: skip
             log.info(
                 "supervision.step", level=level.value, tracking_no=case.tracking_no, unit=unit.code
             )

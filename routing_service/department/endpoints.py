@@ -26,6 +26,7 @@ from routing_service.department.loader import (
     import_document,
     parse_document,
 )
+from routing_service.department.oauth import NO_STORE, OAuthError, OAuthTokenRoute
 from routing_service.department.service import (
     org_service,
     parent_path,
@@ -37,6 +38,7 @@ from services.db import SessionDep
 from services.errors import error_responses
 from services.policy import authorize
 from shared.enums import Role, Topic, UnitKind
+from shared.errors import ErrorResponse
 
 router = APIRouter(prefix="/v1", tags=["department"])
 
@@ -93,27 +95,14 @@ _TOKEN_SCHEMA = {
     },
 }
 _DOCUMENT_SCHEMA = _inline_schema(schemas.OrgDocument)
+_NO_STORE_HEADERS = {
+    name: {"schema": {"type": "string", "const": value}} for name, value in NO_STORE.items()
+}
 
 
 # --- auth -------------------------------------------------------------------------------------
 
 
-@router.post(
-    "/auth/token",
-    response_model=schemas.Token,
-    responses=error_responses(400, 401, 413, 415, 422),
-    tags=["auth"],
-    summary="Sign in (OAuth2 password grant; form or JSON)",
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                FORM_TYPE: {"schema": _TOKEN_SCHEMA},
-                "application/json": {"schema": _TOKEN_SCHEMA},
-            },
-        }
-    },
-)
 async def issue_token(request: Request, session: SessionDep) -> schemas.Token:
     media_type = _media_type(request)
     if media_type not in (FORM_TYPE, "application/json"):
@@ -138,6 +127,35 @@ async def issue_token(request: Request, session: SessionDep) -> schemas.Token:
     if credentials.grant_type not in (None, "password"):
         raise UnsupportedGrantType()
     return await org_service.issue_token(session, credentials.username, credentials.password)
+
+
+# Added with its own route class: refusals in RFC 6749 form, every answer marked no-store.
+router.add_api_route(
+    "/auth/token",
+    issue_token,
+    methods=["POST"],
+    route_class_override=OAuthTokenRoute,
+    response_model=schemas.Token,
+    responses={
+        200: {"headers": _NO_STORE_HEADERS},
+        400: {"model": OAuthError, "headers": _NO_STORE_HEADERS,
+              "description": "RFC 6749 error: invalid_request, invalid_grant or unsupported_grant_type"},
+        413: {"model": ErrorResponse, "description": "Body over the service-wide limit"},
+        503: {"model": OAuthError, "headers": _NO_STORE_HEADERS,
+              "description": "temporarily_unavailable: retry after Retry-After"},
+    },
+    tags=["auth"],
+    summary="Sign in (OAuth2 password grant; form or JSON)",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                FORM_TYPE: {"schema": _TOKEN_SCHEMA},
+                "application/json": {"schema": _TOKEN_SCHEMA},
+            },
+        }
+    },
+)  # fmt: skip
 
 
 @router.get(

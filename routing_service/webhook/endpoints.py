@@ -7,6 +7,10 @@ that does not exist.
 Under ``/v1/webhooks/channels/{channel}/…`` the intake service (role ``service``) manages the
 subscriptions a channel's backend holds (原渠道反馈), for the channel of the key it verified;
 another channel's subscriptions and deliveries answer 404 there, and units' are not reachable.
+
+Both sets of endpoints are the same operations of :class:`WebhookService` for a different
+:class:`~routing_service.webhook.service.Owner`, which their dependency builds once access is
+granted; each endpoint only declares its contract and renders the result.
 """
 
 from __future__ import annotations
@@ -31,11 +35,8 @@ from routing_service.webhook.schemas import (
     SubscriptionUpdate,
     SubscriptionWithSecret,
     UnitCode,
-    channel_subscription_out,
-    channel_subscription_with_secret,
 )
-from routing_service.webhook.service import webhook_service
-from services.auth import Principal
+from routing_service.webhook.service import ChannelOwner, UnitScope, webhook_service
 from services.db import SessionDep
 from services.errors import error_responses
 from services.policy import authorize
@@ -44,14 +45,16 @@ from shared.enums import Channel
 router = APIRouter(prefix="/v1", tags=["webhook"])
 
 
-async def webhook_manager(principal: CurrentPrincipal) -> Principal:
+async def webhook_manager(principal: CurrentPrincipal) -> UnitScope:
+    """The units whose subscriptions the caller manages."""
     authorize(principal, "webhook.manage")
-    return principal
+    return UnitScope(principal)
 
 
-WebhookManager = Annotated[Principal, Depends(webhook_manager)]
+WebhookManager = Annotated[UnitScope, Depends(webhook_manager)]
 Limit = Annotated[int, Query(ge=1, le=200)]
 Offset = Annotated[int, Query(ge=0, le=100_000)]
+StatusFilter = Annotated[DeliveryStatus | None, Query(alias="status")]
 
 
 @router.post(
@@ -62,10 +65,9 @@ Offset = Annotated[int, Query(ge=0, le=100_000)]
     summary="Subscribe a unit's system to events (the secret is shown only here)",
 )
 async def create_subscription(
-    data: SubscriptionCreate, session: SessionDep, principal: WebhookManager
+    data: SubscriptionCreate, session: SessionDep, units: WebhookManager
 ) -> SubscriptionWithSecret:
-    subscription, unit = await webhook_service.create_subscription(session, principal, data)
-    return SubscriptionWithSecret.with_secret(subscription, unit)
+    return units.with_secret(await webhook_service.create_subscription(session, units, data))
 
 
 @router.get(
@@ -76,16 +78,16 @@ async def create_subscription(
 )
 async def list_subscriptions(
     session: SessionDep,
-    principal: WebhookManager,
+    units: WebhookManager,
     unit_code: UnitCode | None = None,
     active: bool | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> list[SubscriptionOut]:
     rows = await webhook_service.list_subscriptions(
-        session, principal, unit_code=unit_code, active=active, limit=limit, offset=offset
+        session, units.of_unit(unit_code), active=active, limit=limit, offset=offset
     )
-    return [SubscriptionOut.build(subscription, unit) for subscription, unit in rows]
+    return [units.out(row) for row in rows]
 
 
 @router.get(
@@ -95,10 +97,9 @@ async def list_subscriptions(
     summary="One subscription",
 )
 async def get_subscription(
-    subscription_id: uuid.UUID, session: SessionDep, principal: WebhookManager
+    subscription_id: uuid.UUID, session: SessionDep, units: WebhookManager
 ) -> SubscriptionOut:
-    subscription, unit = await webhook_service.get_subscription(session, principal, subscription_id)
-    return SubscriptionOut.build(subscription, unit)
+    return units.out(await webhook_service.get_subscription(session, units, subscription_id))
 
 
 @router.patch(
@@ -111,12 +112,10 @@ async def update_subscription(
     subscription_id: uuid.UUID,
     data: SubscriptionUpdate,
     session: SessionDep,
-    principal: WebhookManager,
+    units: WebhookManager,
 ) -> SubscriptionOut:
-    subscription, unit = await webhook_service.update_subscription(
-        session, principal, subscription_id, data
-    )
-    return SubscriptionOut.build(subscription, unit)
+    updated = await webhook_service.update_subscription(session, units, subscription_id, data)
+    return units.out(updated)
 
 
 @router.delete(
@@ -126,10 +125,9 @@ async def update_subscription(
     summary="Deactivate a subscription (kept with its deliveries; PATCH active=true restores it)",
 )
 async def delete_subscription(
-    subscription_id: uuid.UUID, session: SessionDep, principal: WebhookManager
+    subscription_id: uuid.UUID, session: SessionDep, units: WebhookManager
 ) -> SubscriptionOut:
-    subscription, unit = await webhook_service.deactivate(session, principal, subscription_id)
-    return SubscriptionOut.build(subscription, unit)
+    return units.out(await webhook_service.deactivate(session, units, subscription_id))
 
 
 @router.post(
@@ -139,10 +137,9 @@ async def delete_subscription(
     summary="Replace the signing secret (the new one is shown only here)",
 )
 async def rotate_secret(
-    subscription_id: uuid.UUID, session: SessionDep, principal: WebhookManager
+    subscription_id: uuid.UUID, session: SessionDep, units: WebhookManager
 ) -> SubscriptionWithSecret:
-    subscription, unit = await webhook_service.rotate_secret(session, principal, subscription_id)
-    return SubscriptionWithSecret.with_secret(subscription, unit)
+    return units.with_secret(await webhook_service.rotate_secret(session, units, subscription_id))
 
 
 @router.post(
@@ -152,10 +149,8 @@ async def rotate_secret(
     responses=error_responses(401, 403, 404, 409, 422),
     summary="Send a webhook.test message (follow it with GET /v1/webhooks/deliveries/{id})",
 )
-async def send_test(
-    subscription_id: uuid.UUID, session: SessionDep, principal: WebhookManager
-) -> Any:
-    return await webhook_service.send_test(session, principal, subscription_id)
+async def send_test(subscription_id: uuid.UUID, session: SessionDep, units: WebhookManager) -> Any:
+    return await webhook_service.send_test(session, units, subscription_id)
 
 
 @router.post(
@@ -166,10 +161,9 @@ async def send_test(
     summary="Send every dead-lettered delivery of a subscription again",
 )
 async def replay_dead(
-    subscription_id: uuid.UUID, session: SessionDep, principal: WebhookManager
+    subscription_id: uuid.UUID, session: SessionDep, units: WebhookManager
 ) -> ReplayResult:
-    replayed = await webhook_service.replay_dead(session, principal, subscription_id)
-    return ReplayResult(replayed=replayed)
+    return ReplayResult(replayed=await webhook_service.replay_dead(session, units, subscription_id))
 
 
 @router.get(
@@ -180,15 +174,15 @@ async def replay_dead(
 )
 async def list_deliveries(
     session: SessionDep,
-    principal: WebhookManager,
+    units: WebhookManager,
     subscription_id: uuid.UUID | None = None,
-    status_filter: Annotated[DeliveryStatus | None, Query(alias="status")] = None,
+    status_filter: StatusFilter = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> Any:
     return await webhook_service.list_deliveries(
         session,
-        principal,
+        units,
         subscription_id=subscription_id,
         status=status_filter,
         limit=limit,
@@ -202,11 +196,8 @@ async def list_deliveries(
     responses=error_responses(401, 403, 404, 422),
     summary="One delivery, with its payload",
 )
-async def get_delivery(
-    delivery_id: uuid.UUID, session: SessionDep, principal: WebhookManager
-) -> Any:
-    delivery, _subscription = await webhook_service.get_delivery(session, principal, delivery_id)
-    return delivery
+async def get_delivery(delivery_id: uuid.UUID, session: SessionDep, units: WebhookManager) -> Any:
+    return (await webhook_service.get_delivery(session, units, delivery_id))[0]
 
 
 @router.post(
@@ -217,21 +208,21 @@ async def get_delivery(
     summary="Send a delivered or dead-lettered delivery again (same message id)",
 )
 async def replay_delivery(
-    delivery_id: uuid.UUID, session: SessionDep, principal: WebhookManager
+    delivery_id: uuid.UUID, session: SessionDep, units: WebhookManager
 ) -> Any:
-    return await webhook_service.replay_delivery(session, principal, delivery_id)
+    return await webhook_service.replay_delivery(session, units, delivery_id)
 
 
 # --- subscriptions owned by a channel, for the intake service --------------------------------
 
 
-async def channel_manager(principal: CurrentPrincipal, channel: Channel) -> str:
+async def channel_manager(principal: CurrentPrincipal, channel: Channel) -> ChannelOwner:
     """The channel whose subscriptions the (service) caller manages."""
     authorize(principal, "webhook.channel.manage")
-    return channel.value
+    return ChannelOwner(channel.value)
 
 
-ChannelManager = Annotated[str, Depends(channel_manager)]
+ChannelManager = Annotated[ChannelOwner, Depends(channel_manager)]
 CHANNEL_PREFIX = "/webhooks/channels/{channel}"
 
 
@@ -245,8 +236,7 @@ CHANNEL_PREFIX = "/webhooks/channels/{channel}"
 async def create_channel_subscription(
     data: ChannelSubscriptionCreate, session: SessionDep, channel: ChannelManager
 ) -> ChannelSubscriptionWithSecret:
-    subscription = await webhook_service.create_channel_subscription(session, channel, data)
-    return channel_subscription_with_secret(subscription)
+    return channel.with_secret(await webhook_service.create_subscription(session, channel, data))
 
 
 @router.get(
@@ -262,10 +252,10 @@ async def list_channel_subscriptions(
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> list[ChannelSubscriptionOut]:
-    rows = await webhook_service.list_channel_subscriptions(
+    rows = await webhook_service.list_subscriptions(
         session, channel, active=active, limit=limit, offset=offset
     )
-    return [channel_subscription_out(subscription) for subscription in rows]
+    return [channel.out(row) for row in rows]
 
 
 @router.get(
@@ -277,8 +267,7 @@ async def list_channel_subscriptions(
 async def get_channel_subscription(
     subscription_id: uuid.UUID, session: SessionDep, channel: ChannelManager
 ) -> ChannelSubscriptionOut:
-    subscription = await webhook_service.get_channel_subscription(session, channel, subscription_id)
-    return channel_subscription_out(subscription)
+    return channel.out(await webhook_service.get_subscription(session, channel, subscription_id))
 
 
 @router.patch(
@@ -293,10 +282,8 @@ async def update_channel_subscription(
     session: SessionDep,
     channel: ChannelManager,
 ) -> ChannelSubscriptionOut:
-    subscription = await webhook_service.update_channel_subscription(
-        session, channel, subscription_id, data
-    )
-    return channel_subscription_out(subscription)
+    updated = await webhook_service.update_subscription(session, channel, subscription_id, data)
+    return channel.out(updated)
 
 
 @router.delete(
@@ -308,10 +295,7 @@ async def update_channel_subscription(
 async def delete_channel_subscription(
     subscription_id: uuid.UUID, session: SessionDep, channel: ChannelManager
 ) -> ChannelSubscriptionOut:
-    subscription = await webhook_service.deactivate_channel_subscription(
-        session, channel, subscription_id
-    )
-    return channel_subscription_out(subscription)
+    return channel.out(await webhook_service.deactivate(session, channel, subscription_id))
 
 
 @router.post(
@@ -323,8 +307,8 @@ async def delete_channel_subscription(
 async def rotate_channel_secret(
     subscription_id: uuid.UUID, session: SessionDep, channel: ChannelManager
 ) -> ChannelSubscriptionWithSecret:
-    subscription = await webhook_service.rotate_channel_secret(session, channel, subscription_id)
-    return channel_subscription_with_secret(subscription)
+    rotated = await webhook_service.rotate_secret(session, channel, subscription_id)
+    return channel.with_secret(rotated)
 
 
 @router.post(
@@ -337,7 +321,7 @@ async def rotate_channel_secret(
 async def send_channel_test(
     subscription_id: uuid.UUID, session: SessionDep, channel: ChannelManager
 ) -> Any:
-    return await webhook_service.send_channel_test(session, channel, subscription_id)
+    return await webhook_service.send_test(session, channel, subscription_id)
 
 
 @router.post(
@@ -350,7 +334,7 @@ async def send_channel_test(
 async def replay_channel_dead(
     subscription_id: uuid.UUID, session: SessionDep, channel: ChannelManager
 ) -> ReplayResult:
-    replayed = await webhook_service.replay_channel_dead(session, channel, subscription_id)
+    replayed = await webhook_service.replay_dead(session, channel, subscription_id)
     return ReplayResult(replayed=replayed)
 
 
@@ -364,11 +348,11 @@ async def list_channel_deliveries(
     session: SessionDep,
     channel: ChannelManager,
     subscription_id: uuid.UUID | None = None,
-    status_filter: Annotated[DeliveryStatus | None, Query(alias="status")] = None,
+    status_filter: StatusFilter = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> Any:
-    return await webhook_service.list_channel_deliveries(
+    return await webhook_service.list_deliveries(
         session,
         channel,
         subscription_id=subscription_id,
@@ -387,10 +371,7 @@ async def list_channel_deliveries(
 async def get_channel_delivery(
     delivery_id: uuid.UUID, session: SessionDep, channel: ChannelManager
 ) -> Any:
-    delivery, _subscription = await webhook_service.get_channel_delivery(
-        session, channel, delivery_id
-    )
-    return delivery
+    return (await webhook_service.get_delivery(session, channel, delivery_id))[0]
 
 
 @router.post(
@@ -403,4 +384,4 @@ async def get_channel_delivery(
 async def replay_channel_delivery(
     delivery_id: uuid.UUID, session: SessionDep, channel: ChannelManager
 ) -> Any:
-    return await webhook_service.replay_channel_delivery(session, channel, delivery_id)
+    return await webhook_service.replay_delivery(session, channel, delivery_id)

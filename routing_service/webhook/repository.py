@@ -18,7 +18,17 @@ from services.db import row_locks
 _PENDING: ColumnClause[str] = literal_column("'pending'")
 
 
+def same_owner(subscription: WebhookSubscription) -> ColumnElement[bool]:
+    """The subscriptions of the unit or the channel that owns this one (exactly one is set)."""
+    if subscription.unit_id is not None:
+        return WebhookSubscription.unit_id == subscription.unit_id
+    return WebhookSubscription.channel == subscription.channel
+
+
 class WebhookSubscriptionRepository:
+    """Queries take the caller's scope as a condition on WebhookSubscription (an ``Owner``'s
+    ``subscriptions()``); a subscription outside it reads as missing."""
+
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
@@ -27,34 +37,26 @@ class WebhookSubscriptionRepository:
         return cls(session)
 
     def get_base_statement(self) -> Select[WebhookSubscription, OrgUnit]:
-        return select(WebhookSubscription, OrgUnit).join(
+        """Each subscription with its unit (``None`` for a channel's)."""
+        return select(WebhookSubscription, OrgUnit).outerjoin(
             OrgUnit, OrgUnit.id == WebhookSubscription.unit_id
         )
 
-    async def get_with_unit(
-        self, subscription_id: uuid.UUID
-    ) -> tuple[WebhookSubscription, OrgUnit] | None:
-        row = (
-            await self.session.execute(
-                self.get_base_statement().where(WebhookSubscription.id == subscription_id)
-            )
-        ).one_or_none()
+    async def get(
+        self, subscription_id: uuid.UUID, scope: ColumnElement[bool]
+    ) -> tuple[WebhookSubscription, OrgUnit | None] | None:
+        stmt = self.get_base_statement().where(WebhookSubscription.id == subscription_id, scope)
+        row = (await self.session.execute(stmt)).one_or_none()
         return None if row is None else (row[0], row[1])
 
-    async def list_with_units(
-        self,
-        *,
-        unit_ids: Sequence[uuid.UUID] | None,
-        active: bool | None,
-        limit: int,
-        offset: int,
-    ) -> list[tuple[WebhookSubscription, OrgUnit]]:
-        stmt = self.get_base_statement()
-        if unit_ids is not None:
-            stmt = stmt.where(WebhookSubscription.unit_id.in_(unit_ids))
+    async def list(
+        self, scope: ColumnElement[bool], *, active: bool | None, limit: int, offset: int
+    ) -> Sequence[tuple[WebhookSubscription, OrgUnit | None]]:
+        stmt = self.get_base_statement().where(scope)
         if active is not None:
             stmt = stmt.where(WebhookSubscription.active.is_(active))
         stmt = (
+            # A channel's have no unit: they come in the order they were created.
             stmt.order_by(OrgUnit.code, WebhookSubscription.created_at, WebhookSubscription.id)
             .limit(limit)
             .offset(offset)
@@ -87,62 +89,19 @@ class WebhookSubscriptionRepository:
         subscriptions: dict[uuid.UUID, Sequence[WebhookSubscription]] = dict(found)
         return units, subscriptions
 
-    async def active_for_unit(self, unit_id: uuid.UUID) -> Sequence[WebhookSubscription]:
-        stmt = select(WebhookSubscription).where(
-            WebhookSubscription.unit_id == unit_id, WebhookSubscription.active.is_(True)
-        )
+    async def active(self, owner: ColumnElement[bool]) -> Sequence[WebhookSubscription]:
+        """One owner's active subscriptions: a range of the unit or channel index."""
+        stmt = select(WebhookSubscription).where(owner, WebhookSubscription.active.is_(True))
         return (await self.session.scalars(stmt)).all()
 
-    async def count_active_for_unit(self, unit_id: uuid.UUID) -> int:
-        stmt = select(func.count()).where(
-            WebhookSubscription.unit_id == unit_id, WebhookSubscription.active.is_(True)
-        )
+    async def count_active(self, owner: ColumnElement[bool]) -> int:
+        stmt = select(func.count()).where(owner, WebhookSubscription.active.is_(True))
         return int(await self.session.scalar(stmt) or 0)
 
-    # --- owned by a channel
-
-    async def get_of_channel(
-        self, subscription_id: uuid.UUID, channel: str
-    ) -> WebhookSubscription | None:
-        """The subscription, if that channel owns it (another owner's reads as missing)."""
-        stmt = select(WebhookSubscription).where(
-            WebhookSubscription.id == subscription_id, WebhookSubscription.channel == channel
-        )
+    async def active_unit(self, code: str, scope: Sequence[ColumnElement[bool]]) -> OrgUnit | None:
+        """The active unit with that code, if it meets the scope's conditions on OrgUnit."""
+        stmt = select(OrgUnit).where(OrgUnit.code == code, OrgUnit.active.is_(True), *scope)
         return await self.session.scalar(stmt)
-
-    async def list_of_channel(
-        self, channel: str, *, active: bool | None, limit: int, offset: int
-    ) -> Sequence[WebhookSubscription]:
-        stmt = select(WebhookSubscription).where(WebhookSubscription.channel == channel)
-        if active is not None:
-            stmt = stmt.where(WebhookSubscription.active.is_(active))
-        stmt = (
-            stmt.order_by(WebhookSubscription.created_at, WebhookSubscription.id)
-            .limit(limit)
-            .offset(offset)
-        )
-        return (await self.session.scalars(stmt)).all()
-
-    async def active_for_channel(self, channel: str) -> Sequence[WebhookSubscription]:
-        """A range of the channel index: the cost follows that channel's subscriptions."""
-        stmt = select(WebhookSubscription).where(
-            WebhookSubscription.channel == channel, WebhookSubscription.active.is_(True)
-        )
-        return (await self.session.scalars(stmt)).all()
-
-    async def count_active_for_channel(self, channel: str) -> int:
-        stmt = select(func.count()).where(
-            WebhookSubscription.channel == channel, WebhookSubscription.active.is_(True)
-        )
-        return int(await self.session.scalar(stmt) or 0)
-
-    async def get_unit_by_code(self, code: str) -> OrgUnit | None:
-        return await self.session.scalar(select(OrgUnit).where(OrgUnit.code == code))
-
-    async def unit_paths(self) -> Sequence[tuple[uuid.UUID, str]]:
-        """Every unit's id and path: the org tree of a district is a few hundred rows."""
-        rows = await self.session.execute(select(OrgUnit.id, OrgUnit.path))
-        return [(row.id, row.path) for row in rows]
 
 
 class WebhookDeliveryRepository:
@@ -156,26 +115,14 @@ class WebhookDeliveryRepository:
     def get_base_statement(self) -> Select[WebhookDelivery]:
         return select(WebhookDelivery)
 
-    async def get_with_owner(
-        self, delivery_id: uuid.UUID
-    ) -> tuple[WebhookDelivery, WebhookSubscription, OrgUnit] | None:
-        stmt = (
-            select(WebhookDelivery, WebhookSubscription, OrgUnit)
-            .join(WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id)
-            .join(OrgUnit, OrgUnit.id == WebhookSubscription.unit_id)
-            .where(WebhookDelivery.id == delivery_id)
-        )
-        row = (await self.session.execute(stmt)).one_or_none()
-        return None if row is None else (row[0], row[1], row[2])
-
-    async def get_of_channel(
-        self, delivery_id: uuid.UUID, channel: str
+    async def get(
+        self, delivery_id: uuid.UUID, scope: ColumnElement[bool]
     ) -> tuple[WebhookDelivery, WebhookSubscription] | None:
-        """The delivery with its subscription, if that channel owns it."""
+        """The delivery with its subscription, if the subscription is in ``scope``."""
         stmt = (
             select(WebhookDelivery, WebhookSubscription)
             .join(WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id)
-            .where(WebhookDelivery.id == delivery_id, WebhookSubscription.channel == channel)
+            .where(WebhookDelivery.id == delivery_id, scope)
         )
         row = (await self.session.execute(stmt)).one_or_none()
         return None if row is None else (row[0], row[1])
@@ -212,28 +159,21 @@ class WebhookDeliveryRepository:
 
     async def list(
         self,
+        scope: ColumnElement[bool],
         *,
-        unit_ids: Sequence[uuid.UUID] | None,
         subscription_id: uuid.UUID | None,
         status: DeliveryStatus | None,
         limit: int,
         offset: int,
-        channel: str | None = None,
     ) -> Sequence[WebhookDelivery]:
-        """Newest first. ``channel`` set: that channel's deliveries; otherwise units'
-        deliveries (those of ``unit_ids``, or every unit's when ``None``)."""
-        stmt = self.get_base_statement()
+        """Newest first: the deliveries of the subscriptions in ``scope``."""
+        stmt = (
+            self.get_base_statement()
+            .join(WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id)
+            .where(scope)
+        )
         if subscription_id is not None:
             stmt = stmt.where(WebhookDelivery.subscription_id == subscription_id)
-        owner: ColumnElement[bool] = WebhookSubscription.unit_id.is_not(None)
-        if channel is not None:
-            owner = WebhookSubscription.channel == channel
-        elif unit_ids is not None:
-            owner = WebhookSubscription.unit_id.in_(unit_ids)
-        if subscription_id is None or channel is not None:
-            stmt = stmt.join(
-                WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id
-            ).where(owner)
         if status is not None:
             stmt = stmt.where(WebhookDelivery.status == status.value)
         stmt = (

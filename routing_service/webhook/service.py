@@ -12,9 +12,13 @@ Producer interface — how the rest of routing tells a unit's systems that somet
 ``event_type`` or ``"*"``, in the caller's transaction (it never commits).
 ``notify_channel(session, channel, event_type, data)`` does the same for the subscriptions a
 channel's backend holds (原渠道反馈: ``request.status_changed``, written by
-:func:`routing_service.assignment.facts.tell_submitter`). A subscription is owned by a unit or
-by a channel; everything below — signing, attempts, retries, dead letters, replay, the sweep —
-is the same for both. The delivery row *is*
+:func:`routing_service.assignment.facts.tell_submitter`). Both read an owner's subscriptions once
+per transaction, however often they are called in it.
+
+A subscription is owned by a unit or by a channel. The API's operations take an :class:`Owner`
+(a :class:`UnitScope` for staff, admins and department keys; a :class:`ChannelOwner` for the
+intake service acting for a channel) and are otherwise the same for both, as is everything
+below — signing, attempts, retries, dead letters, replay, the sweep. The delivery row *is*
 the outbox: once the transaction commits, an after-commit hook enqueues
 ``routing.deliver_webhook`` for each delivery (the fast path); the ``routing.sweep_webhooks``
 cron re-enqueues any due delivery whose job was lost (worker died before the push, Redis
@@ -38,17 +42,18 @@ from __future__ import annotations
 import ipaddress
 import random
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 import orjson
 import structlog
 from arq.constants import job_key_prefix, result_key_prefix
-from sqlalchemy import bindparam, or_, update
+from sqlalchemy import ColumnElement, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from routing_service.config import settings
 from routing_service.models import OrgUnit, WebhookDelivery, WebhookSubscription
@@ -67,22 +72,29 @@ from routing_service.webhook.exceptions import (
 from routing_service.webhook.repository import (
     WebhookDeliveryRepository,
     WebhookSubscriptionRepository,
+    same_owner,
 )
 from routing_service.webhook.schemas import (
     ANY_EVENT,
     CHANNEL_EVENT_TYPES,
     WEBHOOK_EVENT_TYPES,
     ChannelSubscriptionCreate,
+    ChannelSubscriptionOut,
     ChannelSubscriptionUpdate,
+    ChannelSubscriptionWithSecret,
     DeliveryStatus,
     SubscriptionCreate,
+    SubscriptionOut,
     SubscriptionUpdate,
+    SubscriptionWithSecret,
+    channel_subscription_out,
+    channel_subscription_with_secret,
 )
 from routing_service.webhook.signing import new_secret
 from services.auth import Principal
 from services.db import enqueue_after_commit
 from services.models import utcnow
-from services.policy import in_scope
+from services.policy import list_scope
 from services.queue import JobRequest, QueueClient, enqueue_many
 from shared.enums import Channel
 from shared.jobs import QUEUE_ROUTING
@@ -92,8 +104,12 @@ __all__ = [
     "DELIVER_JOB",
     "SWEEP_JOB",
     "Attempt",
+    "ChannelOwner",
     "Outcome",
+    "Owned",
+    "Owner",
     "SendResult",
+    "UnitScope",
     "WebhookService",
     "enqueue_delivery",
     "job_id_for",
@@ -116,8 +132,8 @@ MAX_SUBSCRIPTIONS_PER_UNIT = 20
 MAX_SUBSCRIPTIONS_PER_CHANNEL = 20
 MAX_ERROR_CHARS = 1000
 TEST_MESSAGE = "这是一条测试消息 / This is a test message"
-# session.info: each channel's active subscriptions, read once per transaction.
-_CHANNEL_SUBSCRIPTIONS = "webhook_channel_subscriptions"
+# session.info: each owner's active subscriptions, read once per transaction.
+_ACTIVE_SUBSCRIPTIONS = "webhook_active_subscriptions"
 
 Outcome = Literal["delivered", "retry", "dead", "skipped"]
 
@@ -185,6 +201,21 @@ def _enqueue_after_commit(session: AsyncSession, jobs: list[tuple[uuid.UUID, int
         session,
         [_delivery_job(delivery_id, attempts) for delivery_id, attempts in jobs[:FAST_PATH_LIMIT]],
     )
+
+
+def _active_subscriptions(
+    session: AsyncSession,
+) -> dict[tuple[str, object], Sequence[WebhookSubscription]]:
+    """The active subscriptions read in the session's current transaction, by owning column
+    and owner; a new transaction starts empty, so it sees subscriptions as they are now."""
+    transaction = session.sync_session.get_transaction()
+    cached: tuple[object, dict[tuple[str, object], Sequence[WebhookSubscription]]] | None = (
+        session.info.get(_ACTIVE_SUBSCRIPTIONS)
+    )
+    if cached is None or cached[0] is not transaction:
+        cached = (transaction, {})
+        session.info[_ACTIVE_SUBSCRIPTIONS] = cached
+    return cached[1]
 
 
 def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
@@ -283,58 +314,194 @@ _RECORD_DELIVERED = (
 )
 
 
+# ---------------------------------------------------------------- owners
+
+Owned = tuple[WebhookSubscription, OrgUnit | None]
+"""A subscription and the unit that owns it (``None`` when a channel owns it)."""
+
+NewT = TypeVar("NewT", bound=SubscriptionCreate | ChannelSubscriptionCreate)
+NewT_contra = TypeVar(
+    "NewT_contra", bound=SubscriptionCreate | ChannelSubscriptionCreate, contravariant=True
+)
+
+
+class Owner(Protocol[NewT_contra]):
+    """The subscriptions one caller manages, and what a new one of theirs belongs to.
+
+    Every subscription and delivery operation of :class:`WebhookService` takes one, so the two
+    kinds of owner share each operation; one outside :meth:`subscriptions` answers 404 like one
+    that does not exist. Each owner also renders its subscriptions (``out``, ``with_secret``).
+    """
+
+    event_types: ClassVar[Sequence[str]]  # what its subscriptions may ask for
+
+    def subscriptions(self) -> ColumnElement[bool]:
+        """The condition on :class:`WebhookSubscription` that selects the caller's."""
+
+    async def new(self, session: AsyncSession, data: NewT_contra) -> Owned:
+        """A subscription owned as ``data`` asks, not filled in or added yet; or the error
+        saying why the caller may not own it."""
+
+    def ensure_room(self, active: int) -> None:
+        """Refuse one more active subscription to a unit or channel that has ``active``."""
+
+    def test_data(self, owned: Owned) -> dict[str, Any]:
+        """The ``data`` of a ``webhook.test`` message to one of its subscriptions."""
+
+
+@dataclass(frozen=True, slots=True)
+class UnitScope:
+    """Units' subscriptions, as far as :func:`services.policy.list_scope` lets the caller see
+    the org tree: an admin every unit's, department staff and keys their own unit's.
+    ``unit_code`` narrows that to one unit (a list filter; outside the scope it selects none).
+    """
+
+    event_types: ClassVar[Sequence[str]] = WEBHOOK_EVENT_TYPES
+    principal: Principal
+    unit_code: str | None = None
+
+    def of_unit(self, unit_code: str | None) -> UnitScope:
+        """The same scope, narrowed to one unit when ``unit_code`` is given."""
+        return replace(self, unit_code=unit_code)
+
+    def units(self) -> list[ColumnElement[bool]]:
+        """Conditions on :class:`OrgUnit` for the units in scope; none: every unit."""
+        scope = list_scope(self.principal)
+        where: list[ColumnElement[bool]] = []
+        if scope.own_unit_code is not None:
+            where.append(OrgUnit.code == scope.own_unit_code)
+        if scope.subtree is not None:
+            where.append(OrgUnit.path.startswith(scope.subtree, autoescape=True))
+        if self.unit_code is not None:
+            where.append(OrgUnit.code == self.unit_code)
+        return where
+
+    def subscriptions(self) -> ColumnElement[bool]:
+        units = self.units()
+        if not units:
+            return WebhookSubscription.unit_id.is_not(None)
+        return WebhookSubscription.unit_id.in_(select(OrgUnit.id).where(*units))
+
+    async def new(self, session: AsyncSession, data: SubscriptionCreate) -> Owned:
+        code = data.unit_code or self.principal.unit_code
+        if code is None:
+            raise UnitRequired()
+        repository = WebhookSubscriptionRepository.from_session(session)
+        unit = await repository.active_unit(code, self.units())
+        if unit is None:
+            raise UnitNotFound()
+        return WebhookSubscription(unit_id=unit.id), unit
+
+    def ensure_room(self, active: int) -> None:
+        if active >= MAX_SUBSCRIPTIONS_PER_UNIT:
+            raise TooManySubscriptions()
+
+    def test_data(self, owned: Owned) -> dict[str, Any]:
+        subscription, unit = _with_unit(owned)
+        return {
+            "subscription_id": str(subscription.id),
+            "unit_code": unit.code,
+            "message": TEST_MESSAGE,
+        }
+
+    def out(self, owned: Owned) -> SubscriptionOut:
+        return SubscriptionOut.build(*_with_unit(owned))
+
+    def with_secret(self, owned: Owned) -> SubscriptionWithSecret:
+        return SubscriptionWithSecret.with_secret(*_with_unit(owned))
+
+
+def _with_unit(owned: Owned) -> tuple[WebhookSubscription, OrgUnit]:
+    subscription, unit = owned
+    assert unit is not None, "a channel's subscription cannot be in a unit scope"
+    return subscription, unit
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelOwner:
+    """One channel's subscriptions (原渠道反馈). Its backend manages them through the intake
+    service, which verified its key and names its channel (services.policy.own_channel)."""
+
+    event_types: ClassVar[Sequence[str]] = CHANNEL_EVENT_TYPES
+    channel: str
+
+    def subscriptions(self) -> ColumnElement[bool]:
+        return WebhookSubscription.channel == self.channel
+
+    async def new(self, session: AsyncSession, data: ChannelSubscriptionCreate) -> Owned:
+        return WebhookSubscription(channel=self.channel), None
+
+    def ensure_room(self, active: int) -> None:
+        if active >= MAX_SUBSCRIPTIONS_PER_CHANNEL:
+            raise TooManyChannelSubscriptions()
+
+    def test_data(self, owned: Owned) -> dict[str, Any]:
+        subscription, _unit = owned
+        data = ChannelTestData(
+            subscription_id=subscription.id, channel=Channel(self.channel), message=TEST_MESSAGE
+        )
+        return data.model_dump(mode="json")
+
+    def out(self, owned: Owned) -> ChannelSubscriptionOut:
+        return channel_subscription_out(owned[0])
+
+    def with_secret(self, owned: Owned) -> ChannelSubscriptionWithSecret:
+        return channel_subscription_with_secret(owned[0])
+
+
 class WebhookService:
     # ---------------------------------------------------------------- producer
 
     async def units_with_subscriptions(
         self, session: AsyncSession, codes: Sequence[str]
-    ) -> tuple[dict[str, OrgUnit], dict[uuid.UUID, Sequence[WebhookSubscription]]]:
-        """Active units by code, and the ``subscriptions`` cache :meth:`notify_unit` takes."""
+    ) -> dict[str, OrgUnit]:
+        """Active units by code. Their active subscriptions come in the same statement and
+        serve :meth:`notify_unit` for the rest of the transaction (a dispatch needs both)."""
         repository = WebhookSubscriptionRepository.from_session(session)
-        return await repository.units_with_active(codes)
+        units, subscriptions = await repository.units_with_active(codes)
+        cache = _active_subscriptions(session)
+        for unit_id, of_unit in subscriptions.items():
+            cache[WebhookSubscription.unit_id.key, unit_id] = of_unit
+        return units
 
     async def notify_unit(
-        self,
-        session: AsyncSession,
-        unit_id: uuid.UUID,
-        event_type: str,
-        data: dict[str, Any],
-        *,
-        subscriptions: dict[uuid.UUID, Sequence[WebhookSubscription]] | None = None,
+        self, session: AsyncSession, unit_id: uuid.UUID, event_type: str, data: dict[str, Any]
     ) -> list[WebhookDelivery]:
-        """Queue ``event_type`` for every matching subscription of the unit (see module doc).
-
-        ``subscriptions``: a per-transaction cache of each unit's active subscriptions, for
-        callers that notify many times in one transaction (the supervision tick).
-        """
+        """Queue ``event_type`` for every matching active subscription of the unit (see the
+        module doc)."""
         if event_type not in WEBHOOK_EVENT_TYPES:
             raise ValueError(f"unknown webhook event type {event_type!r}")
-        cache = {} if subscriptions is None else subscriptions
-        if unit_id not in cache:
-            repository = WebhookSubscriptionRepository.from_session(session)
-            cache[unit_id] = await repository.active_for_unit(unit_id)
-        return self._queue(session, cache[unit_id], event_type, data)
+        owned_by = WebhookSubscription.unit_id
+        return await self._notify(session, owned_by, unit_id, event_type, data)
 
     async def notify_channel(
         self, session: AsyncSession, channel: str, event_type: str, data: dict[str, Any]
     ) -> list[WebhookDelivery]:
         """Queue ``event_type`` for every matching active subscription of the channel (its
-        backend), like :meth:`notify_unit`. A transaction reads a channel's subscriptions once
-        (a range of their index), however many of its requests change."""
+        backend), like :meth:`notify_unit`."""
         if event_type not in CHANNEL_EVENT_TYPES:
             raise ValueError(f"unknown channel webhook event type {event_type!r}")
-        transaction = session.sync_session.get_transaction()
-        cached: tuple[object, dict[str, Sequence[WebhookSubscription]]] | None = session.info.get(
-            _CHANNEL_SUBSCRIPTIONS
-        )
-        fresh = cached is None or transaction is None or cached[0] is not transaction
-        found = {} if fresh or cached is None else cached[1]
-        if channel not in found:
+        owned_by = WebhookSubscription.channel
+        return await self._notify(session, owned_by, channel, event_type, data)
+
+    async def _notify(
+        self,
+        session: AsyncSession,
+        owned_by: InstrumentedAttribute[Any],
+        owner: object,
+        event_type: str,
+        data: dict[str, Any],
+    ) -> list[WebhookDelivery]:
+        # A transaction reads an owner's subscriptions once (a range of the owner's index),
+        # however many of its cards or requests change: the supervision tick, a dispatch.
+        key = (owned_by.key, owner)
+        subscriptions = _active_subscriptions(session).get(key)
+        if subscriptions is None:
             repository = WebhookSubscriptionRepository.from_session(session)
-            found[channel] = await repository.active_for_channel(channel)
-        # Keyed by the transaction the read ran in (the read may have begun it).
-        session.info[_CHANNEL_SUBSCRIPTIONS] = (session.sync_session.get_transaction(), found)
-        return self._queue(session, found[channel], event_type, data)
+            subscriptions = await repository.active(owned_by == owner)
+            # Looked up again: the read may have begun the transaction the entry belongs to.
+            _active_subscriptions(session)[key] = subscriptions
+        return self._queue(session, subscriptions, event_type, data)
 
     def _queue(
         self,
@@ -374,126 +541,139 @@ class WebhookService:
             created_at=now,
         )
 
-    # ---------------------------------------------------------------- subscriptions (units)
+    # ---------------------------------------------------------------- subscriptions (API)
 
     async def create_subscription(
-        self, session: AsyncSession, principal: Principal, data: SubscriptionCreate
-    ) -> tuple[WebhookSubscription, OrgUnit]:
-        repository = WebhookSubscriptionRepository.from_session(session)
-        code = data.unit_code or principal.unit_code
-        if code is None:
-            raise UnitRequired()
-        unit = await repository.get_unit_by_code(code)
-        if unit is None or not unit.active or not in_scope(principal, unit.path):
-            raise UnitNotFound()
-        event_types = self._check_event_types(data.event_types, WEBHOOK_EVENT_TYPES)
+        self, session: AsyncSession, owner: Owner[NewT], data: NewT
+    ) -> Owned:
+        subscription, unit = await owner.new(session, data)
+        subscription.event_types = self._check_event_types(data.event_types, owner.event_types)
         self._check_url(data.url)
-        if await repository.count_active_for_unit(unit.id) >= MAX_SUBSCRIPTIONS_PER_UNIT:
-            raise TooManySubscriptions()
-        subscription = await self._add_subscription(
-            session, data.url, event_types, data.description, unit_id=unit.id
+        await self._ensure_room(session, owner, subscription)
+        subscription.id = uuid.uuid4()
+        subscription.url = data.url
+        subscription.secret = new_secret()
+        subscription.active = True
+        subscription.description = data.description or None
+        subscription.created_at = utcnow()
+        session.add(subscription)
+        await session.flush()
+        log.info(
+            "webhook.subscription_created",
+            unit=unit.code if unit else None,
+            channel=subscription.channel,
+            subscription=str(subscription.id),
         )
-        log.info("webhook.subscription_created", unit=unit.code, subscription=str(subscription.id))
         return subscription, unit
 
     async def list_subscriptions(
         self,
         session: AsyncSession,
-        principal: Principal,
+        owner: Owner[Any],
         *,
-        unit_code: str | None,
         active: bool | None,
         limit: int,
         offset: int,
-    ) -> list[tuple[WebhookSubscription, OrgUnit]]:
-        repository = WebhookSubscriptionRepository.from_session(session)
-        unit_ids = await self._scope_unit_ids(session, principal)
-        if unit_code is not None:
-            unit = await repository.get_unit_by_code(unit_code)
-            if unit is None or (unit_ids is not None and unit.id not in unit_ids):
-                return []
-            unit_ids = [unit.id]
-        return await repository.list_with_units(
-            unit_ids=unit_ids, active=active, limit=limit, offset=offset
+    ) -> list[Owned]:
+        rows = await WebhookSubscriptionRepository.from_session(session).list(
+            owner.subscriptions(), active=active, limit=limit, offset=offset
         )
+        return list(rows)
 
     async def get_subscription(
-        self, session: AsyncSession, principal: Principal, subscription_id: uuid.UUID
-    ) -> tuple[WebhookSubscription, OrgUnit]:
-        row = await WebhookSubscriptionRepository.from_session(session).get_with_unit(
-            subscription_id
-        )
-        if row is None or not in_scope(principal, row[1].path):
+        self, session: AsyncSession, owner: Owner[Any], subscription_id: uuid.UUID
+    ) -> Owned:
+        repository = WebhookSubscriptionRepository.from_session(session)
+        owned = await repository.get(subscription_id, owner.subscriptions())
+        if owned is None:
             raise SubscriptionNotFound()
-        return row
+        return owned
 
     async def update_subscription(
         self,
         session: AsyncSession,
-        principal: Principal,
+        owner: Owner[Any],
         subscription_id: uuid.UUID,
-        data: SubscriptionUpdate,
-    ) -> tuple[WebhookSubscription, OrgUnit]:
-        subscription, unit = await self.get_subscription(session, principal, subscription_id)
-
-        async def room() -> bool:
-            repository = WebhookSubscriptionRepository.from_session(session)
-            return await repository.count_active_for_unit(unit.id) < MAX_SUBSCRIPTIONS_PER_UNIT
-
-        await self._update(
-            session, subscription, data, WEBHOOK_EVENT_TYPES, room, TooManySubscriptions
-        )
-        return subscription, unit
+        data: SubscriptionUpdate | ChannelSubscriptionUpdate,
+    ) -> Owned:
+        """Apply a PATCH: fields left out stay as they are."""
+        owned = subscription, _unit = await self.get_subscription(session, owner, subscription_id)
+        if data.url is not None:
+            self._check_url(data.url)
+            subscription.url = data.url
+        if data.event_types is not None:
+            subscription.event_types = self._check_event_types(data.event_types, owner.event_types)
+        if data.active is not None and data.active != subscription.active:
+            if data.active:
+                await self._ensure_room(session, owner, subscription)
+            subscription.active = data.active
+        if "description" in data.model_fields_set:
+            subscription.description = data.description or None
+        await session.flush()
+        return owned
 
     async def deactivate(
-        self, session: AsyncSession, principal: Principal, subscription_id: uuid.UUID
-    ) -> tuple[WebhookSubscription, OrgUnit]:
+        self, session: AsyncSession, owner: Owner[Any], subscription_id: uuid.UUID
+    ) -> Owned:
         """Stop a subscription; its pending deliveries are dead-lettered when their turn comes
         (and can be replayed after it is activated again)."""
-        subscription, unit = await self.get_subscription(session, principal, subscription_id)
-        subscription.active = False
+        owned = await self.get_subscription(session, owner, subscription_id)
+        owned[0].active = False
         await session.flush()
-        return subscription, unit
+        return owned
 
     async def rotate_secret(
-        self, session: AsyncSession, principal: Principal, subscription_id: uuid.UUID
-    ) -> tuple[WebhookSubscription, OrgUnit]:
+        self, session: AsyncSession, owner: Owner[Any], subscription_id: uuid.UUID
+    ) -> Owned:
         """New signing secret, used from the next attempt on (pending retries included)."""
-        subscription, unit = await self.get_subscription(session, principal, subscription_id)
-        subscription.secret = new_secret()
+        owned = await self.get_subscription(session, owner, subscription_id)
+        owned[0].secret = new_secret()
         await session.flush()
-        return subscription, unit
+        return owned
 
     async def send_test(
-        self, session: AsyncSession, principal: Principal, subscription_id: uuid.UUID
+        self, session: AsyncSession, owner: Owner[Any], subscription_id: uuid.UUID
     ) -> WebhookDelivery:
-        subscription, unit = await self.get_subscription(session, principal, subscription_id)
-        data = {
-            "subscription_id": str(subscription.id),
-            "unit_code": unit.code,
-            "message": TEST_MESSAGE,
-        }
-        return await self._queue_test(session, subscription, data)
+        owned = subscription, _unit = await self.get_subscription(session, owner, subscription_id)
+        if not subscription.active:
+            raise SubscriptionInactive()
+        now = utcnow()
+        payload = {"type": WEBHOOK_TEST, "timestamp": _iso(now), "data": owner.test_data(owned)}
+        delivery = self._new_delivery(subscription, WEBHOOK_TEST, payload, now)
+        session.add(delivery)
+        await session.flush()
+        _enqueue_after_commit(session, [(delivery.id, 0)])
+        return delivery
 
-    # ---------------------------------------------------------------- deliveries (units, API)
+    async def replay_dead(
+        self, session: AsyncSession, owner: Owner[Any], subscription_id: uuid.UUID
+    ) -> int:
+        subscription, _unit = await self.get_subscription(session, owner, subscription_id)
+        if not subscription.active:
+            raise SubscriptionInactive()
+        ids = await WebhookDeliveryRepository.from_session(session).requeue_dead(
+            subscription.id, utcnow()
+        )
+        if ids:
+            _enqueue_after_commit(session, [(delivery_id, 0) for delivery_id in ids])
+        return len(ids)
+
+    # ---------------------------------------------------------------- deliveries (API)
 
     async def list_deliveries(
         self,
         session: AsyncSession,
-        principal: Principal,
+        owner: Owner[Any],
         *,
         subscription_id: uuid.UUID | None,
         status: DeliveryStatus | None,
         limit: int,
         offset: int,
     ) -> list[WebhookDelivery]:
-        unit_ids = None
         if subscription_id is not None:
-            await self.get_subscription(session, principal, subscription_id)
-        else:
-            unit_ids = await self._scope_unit_ids(session, principal)
+            await self.get_subscription(session, owner, subscription_id)  # 404 if not theirs
         rows = await WebhookDeliveryRepository.from_session(session).list(
-            unit_ids=unit_ids,
+            owner.subscriptions(),
             subscription_id=subscription_id,
             status=status,
             limit=limit,
@@ -502,217 +682,18 @@ class WebhookService:
         return list(rows)
 
     async def get_delivery(
-        self, session: AsyncSession, principal: Principal, delivery_id: uuid.UUID
+        self, session: AsyncSession, owner: Owner[Any], delivery_id: uuid.UUID
     ) -> tuple[WebhookDelivery, WebhookSubscription]:
-        row = await WebhookDeliveryRepository.from_session(session).get_with_owner(delivery_id)
-        if row is None or not in_scope(principal, row[2].path):
-            raise DeliveryNotFound()
-        return row[0], row[1]
-
-    async def replay_delivery(
-        self, session: AsyncSession, principal: Principal, delivery_id: uuid.UUID
-    ) -> WebhookDelivery:
-        delivery, subscription = await self.get_delivery(session, principal, delivery_id)
-        return await self._replay(session, delivery, subscription)
-
-    async def replay_dead(
-        self, session: AsyncSession, principal: Principal, subscription_id: uuid.UUID
-    ) -> int:
-        subscription, _unit = await self.get_subscription(session, principal, subscription_id)
-        return await self._replay_dead(session, subscription)
-
-    # ---------------------------------------------------------------- channels (原渠道反馈)
-    #
-    # A channel's backend manages its subscriptions through the intake service, which verifies
-    # the channel's key and calls these (through routing's API) with that key's channel; the
-    # channel comes from services.policy.acting_channel. A subscription or delivery another
-    # owner holds answers 404, exactly like one that does not exist.
-
-    async def create_channel_subscription(
-        self, session: AsyncSession, channel: str, data: ChannelSubscriptionCreate
-    ) -> WebhookSubscription:
-        event_types = self._check_event_types(data.event_types, CHANNEL_EVENT_TYPES)
-        self._check_url(data.url)
-        repository = WebhookSubscriptionRepository.from_session(session)
-        if await repository.count_active_for_channel(channel) >= MAX_SUBSCRIPTIONS_PER_CHANNEL:
-            raise TooManyChannelSubscriptions()
-        subscription = await self._add_subscription(
-            session, data.url, event_types, data.description, channel=channel
-        )
-        log.info("webhook.subscription_created", channel=channel, subscription=str(subscription.id))
-        return subscription
-
-    async def list_channel_subscriptions(
-        self, session: AsyncSession, channel: str, *, active: bool | None, limit: int, offset: int
-    ) -> list[WebhookSubscription]:
-        repository = WebhookSubscriptionRepository.from_session(session)
-        return list(
-            await repository.list_of_channel(channel, active=active, limit=limit, offset=offset)
-        )
-
-    async def get_channel_subscription(
-        self, session: AsyncSession, channel: str, subscription_id: uuid.UUID
-    ) -> WebhookSubscription:
-        repository = WebhookSubscriptionRepository.from_session(session)
-        subscription = await repository.get_of_channel(subscription_id, channel)
-        if subscription is None:
-            raise SubscriptionNotFound()
-        return subscription
-
-    async def update_channel_subscription(
-        self,
-        session: AsyncSession,
-        channel: str,
-        subscription_id: uuid.UUID,
-        data: ChannelSubscriptionUpdate,
-    ) -> WebhookSubscription:
-        subscription = await self.get_channel_subscription(session, channel, subscription_id)
-
-        async def room() -> bool:
-            repository = WebhookSubscriptionRepository.from_session(session)
-            count = await repository.count_active_for_channel(channel)
-            return count < MAX_SUBSCRIPTIONS_PER_CHANNEL
-
-        await self._update(
-            session, subscription, data, CHANNEL_EVENT_TYPES, room, TooManyChannelSubscriptions
-        )
-        return subscription
-
-    async def deactivate_channel_subscription(
-        self, session: AsyncSession, channel: str, subscription_id: uuid.UUID
-    ) -> WebhookSubscription:
-        subscription = await self.get_channel_subscription(session, channel, subscription_id)
-        subscription.active = False
-        await session.flush()
-        return subscription
-
-    async def rotate_channel_secret(
-        self, session: AsyncSession, channel: str, subscription_id: uuid.UUID
-    ) -> WebhookSubscription:
-        subscription = await self.get_channel_subscription(session, channel, subscription_id)
-        subscription.secret = new_secret()
-        await session.flush()
-        return subscription
-
-    async def send_channel_test(
-        self, session: AsyncSession, channel: str, subscription_id: uuid.UUID
-    ) -> WebhookDelivery:
-        subscription = await self.get_channel_subscription(session, channel, subscription_id)
-        data = ChannelTestData(
-            subscription_id=subscription.id, channel=Channel(channel), message=TEST_MESSAGE
-        )
-        return await self._queue_test(session, subscription, data.model_dump(mode="json"))
-
-    async def list_channel_deliveries(
-        self,
-        session: AsyncSession,
-        channel: str,
-        *,
-        subscription_id: uuid.UUID | None,
-        status: DeliveryStatus | None,
-        limit: int,
-        offset: int,
-    ) -> list[WebhookDelivery]:
-        if subscription_id is not None:
-            await self.get_channel_subscription(session, channel, subscription_id)
-        rows = await WebhookDeliveryRepository.from_session(session).list(
-            unit_ids=None,
-            channel=channel,
-            subscription_id=subscription_id,
-            status=status,
-            limit=limit,
-            offset=offset,
-        )
-        return list(rows)
-
-    async def get_channel_delivery(
-        self, session: AsyncSession, channel: str, delivery_id: uuid.UUID
-    ) -> tuple[WebhookDelivery, WebhookSubscription]:
-        row = await WebhookDeliveryRepository.from_session(session).get_of_channel(
-            delivery_id, channel
-        )
+        repository = WebhookDeliveryRepository.from_session(session)
+        row = await repository.get(delivery_id, owner.subscriptions())
         if row is None:
             raise DeliveryNotFound()
         return row
 
-    async def replay_channel_delivery(
-        self, session: AsyncSession, channel: str, delivery_id: uuid.UUID
+    async def replay_delivery(
+        self, session: AsyncSession, owner: Owner[Any], delivery_id: uuid.UUID
     ) -> WebhookDelivery:
-        delivery, subscription = await self.get_channel_delivery(session, channel, delivery_id)
-        return await self._replay(session, delivery, subscription)
-
-    async def replay_channel_dead(
-        self, session: AsyncSession, channel: str, subscription_id: uuid.UUID
-    ) -> int:
-        subscription = await self.get_channel_subscription(session, channel, subscription_id)
-        return await self._replay_dead(session, subscription)
-
-    # ---------------------------------------------------------------- any owner
-
-    async def _add_subscription(
-        self,
-        session: AsyncSession,
-        url: str,
-        event_types: list[str],
-        description: str | None,
-        *,
-        unit_id: uuid.UUID | None = None,
-        channel: str | None = None,
-    ) -> WebhookSubscription:
-        subscription = WebhookSubscription(
-            id=uuid.uuid4(),
-            unit_id=unit_id,
-            channel=channel,
-            url=url,
-            secret=new_secret(),
-            event_types=event_types,
-            active=True,
-            description=description or None,
-            created_at=utcnow(),
-        )
-        session.add(subscription)
-        await session.flush()
-        return subscription
-
-    async def _update(
-        self,
-        session: AsyncSession,
-        subscription: WebhookSubscription,
-        data: SubscriptionUpdate | ChannelSubscriptionUpdate,
-        known: Sequence[str],
-        room: Callable[[], Awaitable[bool]],
-        too_many: type[Exception],
-    ) -> None:
-        """Apply a PATCH; ``room()`` says whether the owner may have one more active."""
-        if data.url is not None:
-            self._check_url(data.url)
-            subscription.url = data.url
-        if data.event_types is not None:
-            subscription.event_types = self._check_event_types(data.event_types, known)
-        if data.active is not None and data.active != subscription.active:
-            if data.active and not await room():
-                raise too_many()
-            subscription.active = data.active
-        if "description" in data.model_fields_set:
-            subscription.description = data.description or None
-        await session.flush()
-
-    async def _queue_test(
-        self, session: AsyncSession, subscription: WebhookSubscription, data: dict[str, Any]
-    ) -> WebhookDelivery:
-        if not subscription.active:
-            raise SubscriptionInactive()
-        now = utcnow()
-        payload = {"type": WEBHOOK_TEST, "timestamp": _iso(now), "data": data}
-        delivery = self._new_delivery(subscription, WEBHOOK_TEST, payload, now)
-        session.add(delivery)
-        await session.flush()
-        _enqueue_after_commit(session, [(delivery.id, 0)])
-        return delivery
-
-    async def _replay(
-        self, session: AsyncSession, delivery: WebhookDelivery, subscription: WebhookSubscription
-    ) -> WebhookDelivery:
+        delivery, subscription = await self.get_delivery(session, owner, delivery_id)
         if delivery.status == DeliveryStatus.pending.value:
             raise DeliveryPending()
         if not subscription.active:
@@ -725,15 +706,12 @@ class WebhookService:
         _enqueue_after_commit(session, [(delivery.id, 0)])
         return delivery
 
-    async def _replay_dead(self, session: AsyncSession, subscription: WebhookSubscription) -> int:
-        if not subscription.active:
-            raise SubscriptionInactive()
-        ids = await WebhookDeliveryRepository.from_session(session).requeue_dead(
-            subscription.id, utcnow()
-        )
-        if ids:
-            _enqueue_after_commit(session, [(delivery_id, 0) for delivery_id in ids])
-        return len(ids)
+    async def _ensure_room(
+        self, session: AsyncSession, owner: Owner[Any], subscription: WebhookSubscription
+    ) -> None:
+        """Refuse to make ``subscription`` active when its unit or channel has its fill."""
+        repository = WebhookSubscriptionRepository.from_session(session)
+        owner.ensure_room(await repository.count_active(same_owner(subscription)))
 
     # ---------------------------------------------------------------- worker side
 
@@ -878,18 +856,6 @@ class WebhookService:
         host = urlsplit(url).hostname or ""
         if not allow_private and _is_private_host(host):
             raise UrlNotAllowed()
-
-    async def _scope_unit_ids(
-        self, session: AsyncSession, principal: Principal
-    ) -> list[uuid.UUID] | None:
-        """The units whose subscriptions the caller may see; ``None`` when that is all of them.
-
-        Decided unit by unit with :func:`services.policy.in_scope`, so the policy stays in one
-        place.
-        """
-        units = await WebhookSubscriptionRepository.from_session(session).unit_paths()
-        visible = [unit_id for unit_id, path in units if in_scope(principal, path)]
-        return None if len(visible) == len(units) else visible
 
 
 webhook_service = WebhookService()

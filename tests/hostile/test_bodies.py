@@ -1,4 +1,5 @@
 """Oversized and malformed request bodies: always a 4xx in the shared envelope, never a 5xx.
+(The token endpoint refuses in RFC 6749 form instead: 400 ``invalid_request``.)
 
 Every JSON endpoint that needs no existing resource is hit with the same set of bad bodies
 (truncated, not an object, nested 10,000 deep, duplicate keys, NaN/Infinity, 1e400, NUL bytes).
@@ -20,6 +21,7 @@ import httpx
 import pytest
 
 from services.settings import CommonSettings
+from tests.fixtures.oauth import TOKEN_PATH, assert_oauth_error
 from tests.hostile.conftest import admin_headers, assert_envelope, assert_open311_errors
 
 MAX_BODY_BYTES = CommonSettings().max_body_bytes
@@ -97,6 +99,13 @@ def _headers(endpoint: Endpoint, channel_key: str) -> dict[str, str]:
     return {"X-Tracking-Secret": "nope"}
 
 
+def _assert_refused(endpoint: Endpoint, response: httpx.Response) -> None:
+    if endpoint.path == TOKEN_PATH:
+        assert_oauth_error(response)
+    else:
+        assert_envelope(response)
+
+
 @pytest.fixture
 def clients(
     intake_client: httpx.AsyncClient,
@@ -118,7 +127,7 @@ async def test_malformed_json_is_a_4xx_in_the_envelope(
             endpoint.method, endpoint.path, content=raw, headers=headers
         )
         try:
-            assert_envelope(response)
+            _assert_refused(endpoint, response)
         except AssertionError as exc:
             failures.append(f"{name}: {exc}")
     assert not failures, "\n".join(failures)
@@ -151,7 +160,7 @@ async def test_odd_json_is_never_a_5xx(
         )
         if response.status_code >= 400:
             try:
-                assert_envelope(response)
+                _assert_refused(endpoint, response)
             except AssertionError as exc:
                 failures.append(f"{name}: {exc}")
     assert not failures, "\n".join(failures)
@@ -331,13 +340,17 @@ async def test_chunked_upload_over_the_body_limit_is_413(
 async def test_chunked_oversized_body_to_streaming_readers_is_413(
     path: str, routing_client: httpx.AsyncClient
 ) -> None:
-    """Endpoints that read the body themselves stop at their own, smaller limit: 413."""
+    """Endpoints that read the body themselves stop at their own, smaller limit: 413 (the
+    token endpoint's RFC 6749 form: 400 ``invalid_request``, the same code)."""
     response = await routing_client.post(
         path,
         content=_chunks(OVERSIZED),
         headers={**admin_headers(), "Content-Type": "application/json"},
     )
-    assert_envelope(response, 413, "document_too_large")
+    if path == TOKEN_PATH:
+        assert_oauth_error(response, "invalid_request", "document_too_large")
+    else:
+        assert_envelope(response, 413, "document_too_large")
 
 
 async def test_chunked_oversized_open311_form_is_a_4xx(

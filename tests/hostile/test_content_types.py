@@ -8,7 +8,8 @@ What the services answer (documented here, asserted below):
   the media type of a model body. Acceptable; ``details`` says what is wrong. A JSON text sent
   with a wrong type (``text/plain``) is *not* parsed as JSON either.
 * Endpoints that read the body themselves (``POST /v1/auth/token``, ``POST /v1/org/import``)
-  answer **415 ``unsupported_media_type``** for a type they do not take.
+  answer **415 ``unsupported_media_type``** for a type they do not take (the token endpoint in
+  RFC 6749 form: 400 ``invalid_request``, the same code).
 * The multipart upload refuses JSON with 422 (``file`` missing).
 * Open311 answers in its own shape (a list of ``{code, description}``), 400.
 """
@@ -20,6 +21,7 @@ import json
 import httpx
 import pytest
 
+from tests.fixtures.oauth import TOKEN_PATH, assert_oauth_error
 from tests.hostile.conftest import admin_headers, assert_envelope, assert_open311_errors
 
 VALID_SUBMISSION = {
@@ -139,7 +141,10 @@ async def test_self_reading_endpoints_answer_415(
         response = await routing_client.post(
             path, content=body, headers={**admin_headers(), "Content-Type": content_type}
         )
-        assert_envelope(response, 415, "unsupported_media_type")
+        if path == TOKEN_PATH:
+            assert_oauth_error(response, "invalid_request", "unsupported_media_type")
+        else:
+            assert_envelope(response, 415, "unsupported_media_type")
 
 
 async def test_upload_refuses_json(intake_client: httpx.AsyncClient, channel_key: str) -> None:

@@ -27,6 +27,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.fixtures.oauth import assert_oauth_error
 from tests.hostile.conftest import Loop, assert_envelope, assert_open311_errors, submission
 from tests.hostile.probes import PROBES, Probe, Resources, encode, person
 
@@ -77,14 +78,17 @@ async def _run(
     assert not failures, "\n".join(failures)
 
 
-def _refused(probe: Probe, response: httpx.Response) -> None:
-    """A 4xx: the shared envelope, or the Open311 list of errors."""
+def _refused(probe: Probe, response: httpx.Response) -> dict[str, Any] | None:
+    """A 4xx: the shared envelope, the token endpoint's RFC 6749 form (which carries the
+    envelope's fields) or the Open311 list of errors. Returns the envelope's fields, if any."""
     assert 400 <= response.status_code < 500, (response.status_code, response.text[:300])
     if probe.name.startswith("intake POST /open311"):
         errors = assert_open311_errors(response, response.status_code)
         assert all(e["code"] < 500 for e in errors), errors
-    else:
-        assert_envelope(response)
+        return None
+    if probe in TOKEN:
+        return assert_oauth_error(response, "invalid_request")
+    return assert_envelope(response)
 
 
 def _nul(probe: Probe) -> str:
@@ -112,9 +116,8 @@ RELAYED = {"scoring POST /v1/ratings/{id}/redo reason"}
 
 
 def _control_refused(probe: Probe, response: httpx.Response) -> None:
-    _refused(probe, response)
-    if not probe.name.startswith("intake POST /open311"):
-        error = response.json()["error"]
+    error = _refused(probe, response)
+    if error is not None:
         assert error["code"] == "validation_error", error
         if probe.name in RELAYED and error["details"] is None:
             return  # scoring passes routing's refusal on without its details
@@ -193,8 +196,8 @@ async def test_controls_in_paths_and_queries_are_refused_by_the_one_validator(
 
 
 def _surrogate_refused(probe: Probe, response: httpx.Response) -> None:
-    _refused(probe, response)
-    error = response.json()["error"]
+    error = _refused(probe, response)
+    assert error is not None, probe
     assert error["code"] == "validation_error", error
     assert {item["type"] for item in error["details"]} & {"string_unicode", "json_invalid"}, error
 
@@ -375,9 +378,8 @@ def _accepted(probe: Probe, response: httpx.Response) -> None:
 
 
 def _too_long(probe: Probe, response: httpx.Response) -> None:
-    _refused(probe, response)
-    if not probe.name.startswith("intake POST /open311"):
-        error = response.json()["error"]
+    error = _refused(probe, response)
+    if error is not None:
         assert "string_too_long" in {item["type"] for item in error["details"]}, error
 
 

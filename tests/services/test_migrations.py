@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import asyncpg
@@ -47,14 +49,24 @@ async def test_models_match_the_migrations(spec, test_database: str) -> None:  #
         await engine.dispose()
 
 
-@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
-async def test_downgrade_to_base_and_back(spec) -> None:  # type: ignore[no-untyped-def]
-    name = f"{RUN_DATABASE_URL.rsplit('/', 1)[1]}_mig_{spec.name}"
+@asynccontextmanager
+async def scratch_database(suffix: str) -> AsyncIterator[str]:
+    """A database of its own for one migration test (its name), dropped afterwards."""
+    name = f"{RUN_DATABASE_URL.rsplit('/', 1)[1]}_mig_{suffix}"
     admin = await asyncpg.connect(
         ADMIN_DATABASE_URL.replace("postgresql+asyncpg://", "postgresql://")
     )
     await admin.execute(f'CREATE DATABASE "{name}"')
     try:
+        yield name
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
+async def test_downgrade_to_base_and_back(spec) -> None:  # type: ignore[no-untyped-def]
+    async with scratch_database(spec.name) as name:
         url = normalize_database_url(with_database(ADMIN_DATABASE_URL, name))
         config = alembic_config(spec, url)
         await asyncio.to_thread(command.upgrade, config, "head")
@@ -66,9 +78,6 @@ async def test_downgrade_to_base_and_back(spec) -> None:  # type: ignore[no-unty
         await engine.dispose()
         assert left == 0
         await asyncio.to_thread(command.upgrade, config, "head")
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
@@ -80,12 +89,7 @@ async def test_search_grams_are_retagged_by_field_on_upgrade() -> None:
     """Requests indexed before the relevance tiers get tier-tagged bigrams from the upgrade; a
     whistleblower's enterprise stays out; the downgrade restores the plain bigrams."""
     spec = next(s for s in SPECS if s.name == "intake")
-    name = f"{RUN_DATABASE_URL.rsplit('/', 1)[1]}_mig_grams"
-    admin = await asyncpg.connect(
-        ADMIN_DATABASE_URL.replace("postgresql+asyncpg://", "postgresql://")
-    )
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    try:
+    async with scratch_database("grams") as name:
         url = normalize_database_url(with_database(ADMIN_DATABASE_URL, name))
         config = alembic_config(spec, url)
         await asyncio.to_thread(command.upgrade, config, "4e6a8c0b2d91")
@@ -117,6 +121,3 @@ async def test_search_grams_are_retagged_by_field_on_upgrade() -> None:
             assert not any(g[0].isdigit() for g in plain)
         finally:
             await database.close()
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()

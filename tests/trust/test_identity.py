@@ -41,8 +41,9 @@ async def test_only_the_discipline_role_reads_a_whistleblowers_identity(
     assert revealed["submitter"]["name"] == "王小明"
     assert revealed["identity_revealed"] is True
     listing = (
-        await intake_client.get("/v1/staff/requests?confidential=true&with_total=true",
-                                headers=org.auth("auditor"))  # fmt: skip
+        await intake_client.get(
+            "/v1/staff/requests?confidential=true&with_total=true", headers=org.auth("auditor")
+        )  # fmt: skip
     ).json()
     assert listing["total"] == 1
     assert listing["items"][0]["submitter"]["masked"] is True

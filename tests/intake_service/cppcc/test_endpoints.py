@@ -509,7 +509,7 @@ class TestVisits:
             visit_body(zhang["id"], issues=[]),
             **{"Idempotency-Key": "visit-0807"},
         )
-        assert changed.status_code == 409
+        assert changed.status_code == 422
         assert changed.json()["error"]["code"] == "idempotency_key_reused"
 
     async def test_list_filters_and_pagination(

@@ -202,7 +202,7 @@ class TestIdempotency:
         assert second.headers["idempotent-replayed"] == "true"
         assert await redis_client.zcard("routing") == 1
 
-    async def test_same_key_different_body_is_409(
+    async def test_same_key_different_body_is_422(
         self, intake_client: httpx.AsyncClient, channel_key: str
     ) -> None:
         await submit(intake_client, channel_key, **{"Idempotency-Key": "abc-2"})
@@ -212,7 +212,7 @@ class TestIdempotency:
             submission(title="另一件事情的标题"),
             **{"Idempotency-Key": "abc-2"},
         )
-        assert response.status_code == 409
+        assert response.status_code == 422  # draft-ietf-httpapi-idempotency-key-header
         assert response.json()["error"]["code"] == "idempotency_key_reused"
 
 

@@ -92,7 +92,7 @@ async def test_twins_in_one_group_get_one_answer_and_a_reused_key_a_409(
         None,
     }
     reused = await post(_distinct(2), "twin")
-    assert reused.status_code == 409
+    assert reused.status_code == 422
     assert reused.json()["error"]["code"] == "idempotency_key_reused"
     assert await _count(intake_session, Issue) == 2
 

@@ -6,9 +6,10 @@ import httpx
 import jwt
 
 from services.settings import CommonSettings
+from tests.fixtures.oauth import ENVELOPE_MEMBERS, TOKEN_PATH, assert_oauth_error
 from tests.fixtures.org import PASSWORD, Org
 
-TOKEN = "/v1/auth/token"
+TOKEN = TOKEN_PATH
 
 
 class TestIssueToken:
@@ -51,10 +52,8 @@ class TestIssueToken:
         )
         unknown = await routing_client.post(TOKEN, data={"username": "ghost", "password": PASSWORD})
         for response in (wrong, unknown):
-            assert response.status_code == 401
-            assert response.json()["error"]["code"] == "invalid_credentials"
-            assert response.headers["www-authenticate"] == "Bearer"
-        assert wrong.json()["error"]["message"] == unknown.json()["error"]["message"]
+            assert_oauth_error(response, "invalid_grant", "invalid_credentials")
+        assert wrong.json()["error_description"] == unknown.json()["error_description"]
 
     async def test_inactive_user(self, routing_client: httpx.AsyncClient, org: Org) -> None:
         response = await routing_client.patch(
@@ -64,32 +63,74 @@ class TestIssueToken:
         response = await routing_client.post(
             TOKEN, json={"username": "gm_operator", "password": PASSWORD}
         )
-        assert response.status_code == 401
-        assert response.json()["error"]["code"] == "invalid_credentials"
+        assert_oauth_error(response, "invalid_grant", "invalid_credentials")
 
     async def test_bad_requests(self, routing_client: httpx.AsyncClient, org: Org) -> None:
         missing = await routing_client.post(TOKEN, data={"username": "admin"})
-        assert missing.status_code == 422
-        assert missing.json()["error"]["code"] == "validation_error"
+        body = assert_oauth_error(missing, "invalid_request", "validation_error")
+        assert ["password"] in [item["loc"] for item in body["details"]], body
         assert PASSWORD not in missing.text
         grant = await routing_client.post(
             TOKEN,
             data={"grant_type": "client_credentials", "username": "admin", "password": PASSWORD},
         )
-        assert grant.status_code == 400
-        assert grant.json()["error"]["code"] == "unsupported_grant_type"
+        assert_oauth_error(grant, "unsupported_grant_type", "unsupported_grant_type")
         text = await routing_client.post(
             TOKEN, content=b"admin", headers={"Content-Type": "text/plain"}
         )
-        assert text.status_code == 415
+        assert_oauth_error(text, "invalid_request", "unsupported_media_type")
         broken = await routing_client.post(
             TOKEN, content=b"{not json", headers={"Content-Type": "application/json"}
         )
-        assert broken.status_code == 422
+        assert_oauth_error(broken, "invalid_request", "validation_error")
         huge = await routing_client.post(
             TOKEN, json={"username": "admin", "password": "x" * 20_000}
         )
-        assert huge.status_code == 413
+        assert_oauth_error(huge, "invalid_request", "document_too_large")
+
+    async def test_the_exact_rfc_6749_wire_format(
+        self, routing_client: httpx.AsyncClient, org: Org
+    ) -> None:
+        """What an OAuth2 client library parses (section 5.2): the status, the JSON members
+        and their types, the caching headers; the envelope's fields ride along."""
+        response = await routing_client.post(
+            TOKEN, data={"grant_type": "password", "username": "admin", "password": "wrong-pw"}
+        )
+        assert response.status_code == 400
+        assert response.headers["content-type"] == "application/json"
+        assert "www-authenticate" not in response.headers  # a 400, not a 401 challenge
+        assert response.json() == {
+            "error": "invalid_grant",
+            "error_description": "用户名或密码错误,或账号已停用 / "
+            "Wrong username or password, or the account is disabled",
+            "code": "invalid_credentials",
+            "message": "用户名或密码错误,或账号已停用",
+            "message_en": "Wrong username or password, or the account is disabled",
+            "details": None,
+            "request_id": response.headers["x-request-id"],
+        }
+
+    async def test_success_is_unchanged_but_not_cacheable(
+        self, routing_client: httpx.AsyncClient, org: Org
+    ) -> None:
+        response = await routing_client.post(
+            TOKEN, data={"grant_type": "password", "username": "admin", "password": PASSWORD}
+        )
+        assert response.status_code == 200, response.text
+        assert set(response.json()) == {
+            "access_token", "token_type", "expires_in", "role", "unit_code", "display_name"
+        }  # fmt: skip
+        assert response.headers["cache-control"] == "no-store"
+        assert response.headers["pragma"] == "no-cache"
+
+    async def test_other_endpoints_keep_the_envelope(
+        self, routing_client: httpx.AsyncClient
+    ) -> None:
+        response = await routing_client.get("/v1/auth/me")
+        assert response.status_code == 401
+        assert set(response.json()) == {"error"}
+        assert set(response.json()["error"]) == ENVELOPE_MEMBERS
+        assert "cache-control" not in response.headers
 
 
 class TestWhoAmI:

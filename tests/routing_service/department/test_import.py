@@ -186,7 +186,8 @@ class TestDocument:
         no_password = await routing_client.post(
             "/v1/auth/token", data={"username": "qx_jt", "password": "0123456789ab"}
         )
-        assert no_password.status_code == 401
+        assert no_password.status_code == 400  # RFC 6749 invalid_grant
+        assert no_password.json()["error"] == "invalid_grant"
 
         as_yaml = yaml.safe_dump(doc, allow_unicode=True).encode()
         again = await routing_client.post(IMPORT, content=as_yaml, headers=admin_headers(**YAML))
