@@ -12,6 +12,9 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
 TEST_REDIS_URL ?= redis://127.0.0.1:6379
 PYTEST_ARGS ?=
+# pytest-xdist workers for `make test` (the suite waits on PostgreSQL, Redis and worker processes
+# as much as it computes, so two workers on two cores nearly halve it); 0 runs in one process.
+TEST_WORKERS ?= 2
 
 # Installs come from the lock: every package pinned to the version CI tested, checked by hash,
 # and --no-deps so nothing outside the lock is resolved (tests/deploy/test_lock.py keeps the lock
@@ -52,12 +55,12 @@ demo: $(STAMP)  ## play the seed's season through a running stack (see var/crede
 .PHONY: test
 test: $(STAMP)  ## the whole suite, against real PostgreSQL and Redis
 	TEST_DATABASE_URL=$(TEST_DATABASE_URL) TEST_REDIS_URL=$(TEST_REDIS_URL) \
-		$(BIN)/python -m pytest $(PYTEST_ARGS)
+		$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 .PHONY: test-fast
 test-fast: $(STAMP)  ## everything but the slow fault and end-to-end tests
 	TEST_DATABASE_URL=$(TEST_DATABASE_URL) TEST_REDIS_URL=$(TEST_REDIS_URL) \
-		$(BIN)/python -m pytest -m 'not slow' $(PYTEST_ARGS)
+		$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal -m 'not slow' $(PYTEST_ARGS)
 
 .PHONY: testcov
 testcov: $(STAMP)
