@@ -4,10 +4,12 @@ from intake_service.api import routers
 from intake_service.issue.group import submission_groups
 from intake_service.spec import spec
 from services.app import create_service_app
+from services.openapi import register_webhook_events
+from shared.webhooks import CHANNEL_EVENTS
 
 
 def create_app() -> FastAPI:
-    return create_service_app(
+    app = create_service_app(
         spec,
         routers,
         title="Yingshang intake service (诉求受理)",
@@ -17,6 +19,11 @@ def create_app() -> FastAPI:
         ),
         resources=submission_groups,
     )
+    # What channel backends receive, in the OpenAPI webhooks section.
+    register_webhook_events(
+        app, CHANNEL_EVENTS, tag="channel notification events", audience="channel"
+    )
+    return app
 
 
 app = create_app()

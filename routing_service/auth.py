@@ -4,26 +4,33 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
 from sqlalchemy import select
 
 from routing_service.models import ApiKey, OrgUnit
 from services.api_keys import verify_api_key
-from services.auth import Principal, decode_token, refresh_token_cutoffs_if_stale
+from services.auth import (
+    BearerCredentials,
+    Principal,
+    api_key_scheme,
+    bearer_token,
+    decode_token,
+    refresh_token_cutoffs_if_stale,
+)
 from services.db import SessionDep
 from services.errors import Unauthorized
 from services.policy import UNIT_KEY
+
+_department_key = api_key_scheme("部门系统 API 密钥 / A department system's API key (ys_…)")
 
 
 async def current_principal(
     request: Request,
     session: SessionDep,
-    authorization: Annotated[str | None, Header()] = None,
-    x_api_key: Annotated[str | None, Header(description="Department system API key")] = None,
+    credentials: BearerCredentials,
+    x_api_key: Annotated[str | None, Depends(_department_key)],
 ) -> Principal:
-    raw = x_api_key
-    if raw is None and authorization and authorization.lower().startswith("bearer "):
-        raw = authorization[7:].strip()
+    raw = x_api_key or bearer_token(credentials)
     if not raw:
         raise Unauthorized(
             "需要登录令牌(Authorization: Bearer)或部门 API 密钥(X-API-Key)",

@@ -32,6 +32,10 @@ class RoutingSettings(BaseServiceSettings):
     webhook_retry_schedule: tuple[PositiveInt, ...] = Field(
         (5, 30, 120, 300, 600, 1800, 3600, 7200, 14400, 28800), min_length=1
     )
+    # After a secret rotation the replaced secret keeps signing, alongside the new one, this
+    # many seconds (Standard Webhooks' rotation window: receivers switch without a gap); 0 cuts
+    # over at once.
+    webhook_rotation_overlap: int = Field(24 * 3600, ge=0, le=30 * 24 * 3600)
     # Origins of department webhook URLs may be loopback in development only.
     webhook_allow_private: bool = True
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
-from collections.abc import AsyncIterator, Callable, Sequence
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -22,18 +24,20 @@ from services.headers import EXPOSED_HEADERS, REQUEST_HEADERS
 from services.labels import router as labels_router
 from services.models import utcnow
 from services.observability import (
+    DEPENDENCY_UP,
     OUTBOX_BACKLOG,
     OUTBOX_OLDEST_AGE,
     QUEUE_DEPTH,
     RequestContextMiddleware,
     configure_logging,
 )
+from services.openapi import document, operation_id
 from services.queue import QueueClient, RedisError
 from services.ratelimit import RateLimitHeadersMiddleware
-from services.responses import JSONResponse
 from services.runtime import settle_heap
 from services.spec import ServiceSpec
 from services.tracing import configure_tracing
+from shared.schemas.ops import DependencyCheck, Liveness, Readiness, ReadinessChecks
 from shared.schemas.text import (
     CONTROL_CHARACTERS_ERROR,
     CONTROL_CHARACTERS_MESSAGE,
@@ -87,6 +91,7 @@ def create_service_app(
         version="1.0.0",
         lifespan=lifespan,
         dependencies=[Depends(refuse_control_characters_in_url)],
+        generate_unique_id_function=operation_id,
     )
     add_exception_handlers(app)
     for router in routers:
@@ -107,63 +112,113 @@ def create_service_app(
         )
     app.add_middleware(RequestContextMiddleware, service=spec.name)
     configure_tracing(app, spec.name)
-    _document_single_line_parameters(app)
+    document(app)
     return app
 
 
-# What refuse_control_characters_in_url enforces, stated in the OpenAPI description so that
-# generated clients and fuzzers know a path or query string is one line of text.
-SINGLE_LINE_PATTERN = r"^[^\x00-\x1f\x7f]*$"
+# What /readyz checks and how long each check may take: both run at once, well inside the
+# probes' 3 s timeout, so a hung dependency reads as "timeout" rather than a failed probe.
+DATABASE_CHECK_SECONDS = 2.0
+REDIS_CHECK_SECONDS = 1.0
+# Redis is checked and reported, but its loss does not make an API unready: writes still commit
+# to the outbox and the relay delivers them later, so pulling every pod out of the Service would
+# only refuse submissions the platform can keep. Alert YingshangRedisUnreachable covers it.
+READINESS_REQUIRES: frozenset[str] = frozenset({"database"})
 
 
-def _document_single_line_parameters(app: FastAPI) -> None:
-    build = app.openapi
+async def _check(
+    name: str, probe: Callable[[], Awaitable[object]], timeout: float
+) -> DependencyCheck:
+    started = time.perf_counter()
+    error: str | None = None
+    try:
+        await asyncio.wait_for(probe(), timeout)
+    except TimeoutError:
+        error = "timeout"
+    except Exception as exc:  # any failure means the dependency is not usable
+        error = type(exc).__name__
+    return DependencyCheck(
+        status="ok" if error is None else "error",
+        error=error,
+        required=name in READINESS_REQUIRES,
+        seconds=round(time.perf_counter() - started, 4),
+    )
 
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            schema = build()
-            for item in schema.get("paths", {}).values():
-                for operation in item.values():
-                    for parameter in operation.get("parameters", []):
-                        outer = parameter.get("schema", {})
-                        for variant in outer.get("anyOf", [outer]):
-                            if variant.get("type") == "string" and not (
-                                variant.keys() & {"pattern", "format", "enum", "const"}
-                            ):
-                                variant["pattern"] = SINGLE_LINE_PATTERN
-            return schema
-        return app.openapi_schema
 
-    app.openapi = openapi  # type: ignore[method-assign]
+async def check_readiness(app: FastAPI, spec: ServiceSpec) -> Readiness:
+    """Check the database and Redis concurrently, each within its bound."""
+
+    async def database() -> None:
+        async with app.state.sessionmaker() as session:
+            await session.execute(text("SELECT 1"))
+
+    async def redis() -> None:
+        queue: QueueClient | None = app.state.queue
+        if queue is None:
+            raise LookupError("REDIS_URL not set")
+        await queue.redis.ping()
+
+    db_check, redis_check = await asyncio.gather(
+        _check("database", database, DATABASE_CHECK_SECONDS),
+        _check("redis", redis, REDIS_CHECK_SECONDS),
+    )
+    by_name: dict[Literal["database", "redis"], DependencyCheck] = {
+        "database": db_check,
+        "redis": redis_check,
+    }
+    for name, check in by_name.items():
+        DEPENDENCY_UP.labels(spec.name, name).set(1 if check.status == "ok" else 0)
+    failed = [name for name, check in by_name.items() if check.status != "ok"]
+    status: Literal["ok", "degraded", "unavailable"] = "ok"
+    if any(by_name[name].required for name in failed):
+        status = "unavailable"
+    elif failed:
+        status = "degraded"
+    return Readiness(
+        status=status,
+        service=spec.name,
+        failed=failed,
+        checks=ReadinessChecks(database=db_check, redis=redis_check),
+    )
 
 
 def _add_ops_routes(app: FastAPI, spec: ServiceSpec) -> None:
-    @app.get("/healthz", tags=["ops"], summary="Liveness: the process answers")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok", "service": spec.name}
+    @app.get(
+        "/healthz",
+        tags=["ops"],
+        summary="Liveness: the process answers",
+        response_model=Liveness,
+    )
+    async def healthz() -> Liveness:
+        """Answers 200 whenever the process runs; checks nothing else (see `/readyz`)."""
+        return Liveness(status="ok", service=spec.name)
 
-    @app.get("/readyz", tags=["ops"], summary="Readiness: database and Redis reachable")
-    async def readyz(request: Request) -> JSONResponse:
-        checks: dict[str, str] = {}
-        try:
-            async with request.app.state.sessionmaker() as session:
-                await session.execute(text("SELECT 1"))
-            checks["database"] = "ok"
-        except Exception as exc:  # any failure means not ready
-            checks["database"] = f"error: {type(exc).__name__}"
-        queue: QueueClient | None = request.app.state.queue
-        checks["redis"] = "ok" if queue is not None and await queue.ping() else "error"
-        # Redis down does not make an API unready: writes still commit to the outbox and the
-        # relay delivers them later, so pulling every pod out of the Service would only refuse
-        # submissions the platform can keep.
-        ready = checks["database"] == "ok"
-        return JSONResponse(
-            {"status": "ok" if ready else "unavailable", "checks": checks},
-            status_code=200 if ready else 503,
-        )
+    @app.get(
+        "/readyz",
+        tags=["ops"],
+        summary="Readiness: database reachable (Redis checked and reported)",
+        response_model=Readiness,
+        responses={
+            503: {
+                "model": Readiness,
+                "description": "A required dependency (the database) failed its check; "
+                "`failed` names it",
+            }
+        },
+    )
+    async def readyz(request: Request, response: Response) -> Readiness:
+        """Checks the database (`SELECT 1`, 2 s) and Redis (`PING`, 1 s) at once. 503 when the
+        database fails; Redis down answers 200 with status `degraded` (the outbox keeps what
+        the API accepts). `failed` lists every dependency whose check failed."""
+        readiness = await check_readiness(request.app, spec)
+        if readiness.status == "unavailable":
+            response.status_code = 503
+        return readiness
 
     @app.get("/metrics", tags=["ops"], summary="Prometheus metrics", include_in_schema=False)
     async def metrics(request: Request) -> Response:
+        # yingshang_dependency_up stays current between probes (compose probes every 15 s).
+        await check_readiness(request.app, spec)
         await _refresh_gauges(request.app, spec)
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 

@@ -27,7 +27,8 @@ import jwt
 import structlog
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from services.errors import Unauthorized
 from services.models import utcnow
@@ -315,15 +316,37 @@ def service_token(service: str) -> str:
     )  # fmt: skip
 
 
-async def bearer_principal(
-    request: Request,
-    authorization: Annotated[str | None, Header()] = None,
-) -> Principal:
+# The security schemes of the OpenAPI documents. They never refuse by themselves
+# (auto_error=False): the dependencies below answer with the error envelope instead.
+bearer_scheme = HTTPBearer(
+    scheme_name="bearer",
+    bearerFormat="JWT",
+    description="登录令牌(POST /v1/auth/token 取得) / A staff or service token from POST /v1/auth/token",
+    auto_error=False,
+)
+BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
+
+
+def api_key_scheme(description: str) -> APIKeyHeader:
+    """The ``X-API-Key`` scheme (a channel's or a department system's key); the same key is also
+    accepted as a bearer token."""
+    return APIKeyHeader(
+        name="X-API-Key", scheme_name="apiKey", description=description, auto_error=False
+    )
+
+
+def bearer_token(credentials: HTTPAuthorizationCredentials | None) -> str | None:
+    token = credentials.credentials.strip() if credentials is not None else ""
+    return token or None
+
+
+async def bearer_principal(request: Request, credentials: BearerCredentials) -> Principal:
     """FastAPI dependency: the caller of a JWT-only API (scoring; service-to-service calls)."""
-    if not authorization or not authorization.lower().startswith("bearer "):
+    token = bearer_token(credentials)
+    if token is None:
         raise Unauthorized("需要登录令牌(Authorization: Bearer)", "A bearer token is required")
     await refresh_token_cutoffs_if_stale(getattr(request.app.state, "queue", None))
-    return decode_token(authorization[7:].strip())
+    return decode_token(token)
 
 
 BearerPrincipal = Annotated[Principal, Depends(bearer_principal)]

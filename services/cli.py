@@ -21,6 +21,7 @@ from services.db import create_engine, create_sessionmaker
 from services.migrations import upgrade
 from services.registry import available_specs, get_spec
 from services.spec import ServiceSpec
+from shared.schemas.base import rfc3339
 
 
 async def _create_key(
@@ -60,8 +61,8 @@ async def _list_keys(spec: ServiceSpec) -> list[dict[str, str | None]]:
                     "prefix": row.prefix,
                     "name": row.name,
                     "scope": row.scope,
-                    "created_at": row.created_at.isoformat(),
-                    "revoked_at": row.revoked_at.isoformat() if row.revoked_at else None,
+                    "created_at": rfc3339(row.created_at),
+                    "revoked_at": rfc3339(row.revoked_at) if row.revoked_at else None,
                 }
                 for row in rows
             ]

@@ -110,6 +110,13 @@ def bilingual(message: str, message_en: str) -> str:
     return f"{message} / {message_en}"
 
 
+def published_details(details: Any) -> dict[str, Any] | list[Any] | None:
+    """``details`` as published: an object or a list (a bare value is wrapped), or null."""
+    if details is None or isinstance(details, dict | list):
+        return details
+    return {"value": details}
+
+
 def render(
     status_code: int,
     code: str,
@@ -123,7 +130,7 @@ def render(
             code=code,
             message=message,
             message_en=message_en,
-            details=details,
+            details=published_details(details),
             request_id=current_request_id(),
         )
     )

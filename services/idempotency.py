@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
-from fastapi import Request
+from fastapi import Depends, Header, Request
 from pydantic import BaseModel
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select, tuple_, update
@@ -20,11 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.db import insert_on_conflict
 from services.errors import BadRequest
-from services.headers import IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED
+from services.headers import IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, LOCATION
 from services.models import IdempotencyRecordMixin, utcnow
 from services.responses import JSONResponse
 
 __all__ = [
+    "ACCEPTS_IDEMPOTENCY_KEY",
     "IdempotencyKey",
     "IdempotencyKeyReused",
     "claim",
@@ -74,6 +75,27 @@ def read_key(request: Request, client_id: str, body: Any) -> IdempotencyKey | No
             code="invalid_idempotency_key",
         )
     return IdempotencyKey(client_id, key, fingerprint(request.method, request.url.path, body))
+
+
+def _idempotency_key_parameter(
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias=IDEMPOTENCY_KEY,
+            description=(
+                "重试时带上同一个值:首次的答复原样返回,不会重复创建;同一值配不同请求体会被拒绝(422),保留 7 天"
+                " / Send the same value on a retry to get the first answer back instead of a "
+                "second write; the same value with another body is refused (422). Kept for IDEMPOTENCY_RETENTION_DAYS (7 by default)."
+            ),
+            json_schema_extra={"minLength": 1, "maxLength": MAX_KEY_LENGTH},
+        ),
+    ] = None,
+) -> None:
+    """Declares the header in the OpenAPI document; :func:`read_key` reads and checks it."""
+
+
+# ``dependencies=[ACCEPTS_IDEMPOTENCY_KEY]`` on a route whose handler honours the key.
+ACCEPTS_IDEMPOTENCY_KEY = Depends(_idempotency_key_parameter)
 
 
 # Status of a claimed record until the answer is stored; never visible outside the transaction,
@@ -188,13 +210,18 @@ async def respond_idempotently(
     body: Any,
     produce: Callable[[], Awaitable[BaseModel]],
     status_code: int = 200,
+    location: Callable[[Any], str] | None = None,
 ) -> JSONResponse:
     """Run a write once per Idempotency-Key: replay the stored answer on a retry, else run
-    ``produce`` and store its answer in the same transaction."""
+    ``produce`` and store its answer in the same transaction. ``location`` names the created
+    resource from the answer's JSON (see :func:`services.responses.resource_path`); a replay
+    carries the same ``Location`` as the first answer."""
     key = read_key(request, client_id, body)
-    replayed = await claim(session, model, key)
-    if replayed is not None:
-        return replayed
-    result = (await produce()).model_dump(mode="json")
-    await remember(session, model, key, status_code, result)
-    return JSONResponse(result, status_code=status_code)
+    answer = await claim(session, model, key)
+    if answer is None:
+        result = (await produce()).model_dump(mode="json")
+        await remember(session, model, key, status_code, result)
+        answer = JSONResponse(result, status_code=status_code)
+    if location is not None and answer.status_code == 201:
+        answer.headers[LOCATION] = location(orjson.loads(answer.body))
+    return answer

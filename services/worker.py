@@ -32,7 +32,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from services.db import service_engine, service_sessionmaker
 from services.inbox import EventConsumer, EventHandler, Prefetch
 from services.models import utcnow
-from services.observability import EVENTS_HANDLED, configure_logging
+from services.observability import EVENT_OUTCOMES, EVENTS_HANDLED, configure_logging
 from services.outbox import relay_outbox
 from services.queue import QueueClient, job_deserializer, job_serializer, redis_settings
 from services.retention import purge_bookkeeping
@@ -234,8 +234,18 @@ class QueueWorker(ArqWorker):
             self.tasks[job_id] = task
 
 
-def run(settings_cls: type) -> None:
-    """Run ``settings_cls`` (from :func:`build_worker_settings`) until a signal stops it."""
+def run(
+    settings_cls: type, *, metrics_port: int | None = None, metrics_host: str = "0.0.0.0"
+) -> None:
+    """Run ``settings_cls`` (from :func:`build_worker_settings`) until a signal stops it.
+
+    With a metrics port (``metrics_port``, else the service's ``<SERVICE>_WORKER_METRICS_PORT``)
+    > 0, Prometheus metrics are served on ``http://<metrics_host>:<port>/metrics`` from before
+    the first Redis connection: a worker waiting for Redis is still a target that answers.
+    """
+    port = int(getattr(settings_cls, "metrics_port", 0)) if metrics_port is None else metrics_port
+    if port > 0:
+        start_http_server(port, addr=metrics_host)
     backoff = getattr(settings_cls, "redis_backoff", None)
     QueueWorker(**get_kwargs(settings_cls), redis_backoff=backoff).run()
 
@@ -275,8 +285,11 @@ def build_worker_settings(
         ctx["queue_client"] = QueueClient(spec.settings.resolved_redis_url())
         ctx["http"] = outbound_http()
         ctx["spec"] = spec
-        if spec.settings.worker_metrics_port > 0:
-            start_http_server(spec.settings.worker_metrics_port)
+        # The series the alerts watch exist from the start (at 0), so that increase() sees the
+        # first event; an unknown type gets its series when it first arrives.
+        for event_type in handlers:
+            for outcome in EVENT_OUTCOMES:
+                EVENTS_HANDLED.labels(spec.name, event_type, outcome)
         configure_tracing(None, f"{spec.name}-worker")
         if on_startup is not None:
             await on_startup(ctx)
@@ -349,7 +362,8 @@ def build_worker_settings(
         "on_shutdown": shutdown,
         "max_jobs": spec.settings.worker_max_jobs,
         "poll_delay": common.worker_poll_seconds,
-        # Not an arq option (get_kwargs drops it): run() hands it to QueueWorker.
+        # Not arq options (get_kwargs drops them): run() uses them.
+        "metrics_port": spec.settings.worker_metrics_port,
         "redis_backoff": Backoff(
             common.worker_redis_retry_seconds, common.worker_redis_retry_max_seconds
         ),

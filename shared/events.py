@@ -26,14 +26,14 @@ from shared.enums import (
     UnitKind,
     Urgency,
 )
-from shared.schemas.base import Schema
+from shared.schemas.base import Instant, Schema
 
 
 class EventEnvelope(Schema):
     id: uuid.UUID = Field(default_factory=uuid.uuid4)
     type: str
     version: int = 1
-    occurred_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    occurred_at: Instant = Field(default_factory=lambda: datetime.now(UTC))
     source: str
     data: dict[str, Any]
     trace_id: str | None = None
@@ -89,7 +89,7 @@ class RequestSubmitted(EventData):
     related: list[str] = Field(default_factory=list)
     cppcc_member_id: uuid.UUID | None = None
     cppcc_visit_id: uuid.UUID | None = None
-    received_at: datetime
+    received_at: Instant
 
 
 class RequestWithdrawn(EventData):
@@ -98,7 +98,7 @@ class RequestWithdrawn(EventData):
     request_id: uuid.UUID
     tracking_no: str
     reason: str | None = None
-    withdrawn_at: datetime
+    withdrawn_at: Instant
 
 
 class RequestSupplemented(EventData):
@@ -108,7 +108,7 @@ class RequestSupplemented(EventData):
     tracking_no: str
     text: str
     attachments: list[str] = Field(default_factory=list)
-    supplemented_at: datetime
+    supplemented_at: Instant
 
 
 class CaseStatusChanged(EventData):
@@ -121,9 +121,9 @@ class CaseStatusChanged(EventData):
     status: RequestStatus
     note: str | None = None
     agency_responsible: str | None = None
-    expected_at: datetime | None = None
+    expected_at: Instant | None = None
     expected_provisional: bool = False
-    changed_at: datetime
+    changed_at: Instant
 
 
 class CaseSnapshot(EventData):
@@ -150,10 +150,10 @@ class CaseSnapshot(EventData):
     anonymous: bool
     cppcc_member_id: uuid.UUID | None = None
     cppcc_visit_id: uuid.UUID | None = None
-    received_at: datetime
-    verified_at: datetime | None = None
-    completed_at: datetime | None = None
-    closed_at: datetime | None = None
+    received_at: Instant
+    verified_at: Instant | None = None
+    completed_at: Instant | None = None
+    closed_at: Instant | None = None
     redo_count: int = 0
     escalated: bool = False
 
@@ -170,17 +170,17 @@ class CardSnapshot(EventData):
     unit_kind: UnitKind | None = None
     role: CardRole
     status: CardStatus
-    dispatched_at: datetime
-    sign_due_at: datetime
-    signed_at: datetime | None = None
-    contact_due_at: datetime | None = None
-    first_contact_at: datetime | None = None
-    original_due_at: datetime
-    due_at: datetime
+    dispatched_at: Instant
+    sign_due_at: Instant
+    signed_at: Instant | None = None
+    contact_due_at: Instant | None = None
+    first_contact_at: Instant | None = None
+    original_due_at: Instant
+    due_at: Instant
     extension_approved: bool = False
-    returned_at: datetime | None = None
-    submitted_at: datetime | None = None
-    approved_at: datetime | None = None
+    returned_at: Instant | None = None
+    submitted_at: Instant | None = None
+    approved_at: Instant | None = None
     working_days_taken: int | None = None
     redo_count: int = 0
     supervision_level: SupervisionLevel = SupervisionLevel.none
@@ -212,7 +212,7 @@ class RatingRecorded(EventData):
     round: int
     satisfaction: str
     resolved: bool | None = None
-    rated_at: datetime
+    rated_at: Instant
 
 
 class RevisitExpired(EventData):
@@ -222,7 +222,7 @@ class RevisitExpired(EventData):
 
     case_id: uuid.UUID
     round: int
-    expired_at: datetime
+    expired_at: Instant
 
 
 # Which queues receive each event type. A type missing here is a programming error.

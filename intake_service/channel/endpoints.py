@@ -3,7 +3,9 @@ its channel API key, to the status changes of the requests submitted through its
 
 Every call acts for the channel of the verified key (never one named in the body); another
 channel's subscriptions and deliveries answer 404. Messages are Standard Webhooks, signed with
-the subscription's secret; their JSON Schemas are at ``GET /v1/channel/webhooks/schemas``.
+the subscription's secret (both secrets during a rotation window); their JSON Schemas are at
+``GET /v1/channel/webhooks/schemas`` and in the OpenAPI ``webhooks`` section. Lists are cursor
+pages (``limit``, ``cursor``, ``with_total``), passed through to routing.
 """
 
 from __future__ import annotations
@@ -11,29 +13,33 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Request, Response, status
 
 from intake_service.channel.dependencies import RoutingForChannel
-from intake_service.channel.service import ChannelWebhooks
 from services.errors import error_responses
+from services.responses import set_location
+from shared.schemas.page import CursorPage
 from shared.webhooks import (
     ChannelSubscriptionCreate,
+    ChannelSubscriptionFilters,
     ChannelSubscriptionOut,
     ChannelSubscriptionUpdate,
     ChannelSubscriptionWithSecret,
     DeliveryDetail,
+    DeliveryFilters,
     DeliveryOut,
-    DeliveryStatus,
     PayloadSchema,
     ReplayResult,
+    SubscriptionDeliveryFilters,
     payload_schemas,
 )
 
 router = APIRouter(prefix="/v1/channel", tags=["channel notifications"])
 
-Limit = Annotated[int, Query(ge=1, le=200)]
-Offset = Annotated[int, Query(ge=0, le=100_000)]
-StatusFilter = Annotated[DeliveryStatus | None, Query(alias="status")]
+
+def _query(filters: ChannelSubscriptionFilters | SubscriptionDeliveryFilters) -> dict[str, Any]:
+    # Routing takes the same parameters: the page comes back as routing made it.
+    return filters.model_dump(mode="json", exclude_none=True)
 
 
 @router.get(
@@ -42,6 +48,9 @@ StatusFilter = Annotated[DeliveryStatus | None, Query(alias="status")]
     summary="JSON Schema of each message a channel subscription receives, by type and version",
 )
 async def list_payload_schemas() -> list[PayloadSchema]:
+    """The published JSON Schema (draft 2020-12, with an example) of every message body a
+    channel subscription receives, by event type and ``schema_version``. Public: no key
+    needed."""
     return payload_schemas()
 
 
@@ -52,24 +61,34 @@ async def list_payload_schemas() -> list[PayloadSchema]:
     responses=error_responses(401, 403, 409, 422, 503),
     summary="Subscribe to your channel's status changes (the secret is shown only here)",
 )
-async def create_subscription(data: ChannelSubscriptionCreate, routing: RoutingForChannel) -> Any:
-    return await routing.call("POST", "/subscriptions", body=data)
+async def create_subscription(
+    data: ChannelSubscriptionCreate,
+    routing: RoutingForChannel,
+    request: Request,
+    response: Response,
+) -> ChannelSubscriptionWithSecret:
+    """Subscribe your backend to the status changes of your channel's requests; answers 201
+    with ``Location`` and the signing secret, shown only here. A channel's own API key only."""
+    created = ChannelSubscriptionWithSecret.model_validate(
+        await routing.call("POST", "/subscriptions", body=data)
+    )
+    set_location(response, request, "get_subscription", subscription_id=created.id)
+    return created
 
 
 @router.get(
     "/webhooks",
-    response_model=list[ChannelSubscriptionOut],
-    responses=error_responses(401, 403, 422, 503),
-    summary="Your channel's subscriptions",
+    response_model=CursorPage[ChannelSubscriptionOut],
+    responses=error_responses(400, 401, 403, 422, 503),
+    summary="Your channel's subscriptions, oldest first",
 )
 async def list_subscriptions(
-    routing: RoutingForChannel,
-    active: bool | None = None,
-    limit: Limit = 50,
-    offset: Offset = 0,
-) -> Any:
-    params = {"active": active, "limit": limit, "offset": offset}
-    return await routing.call("GET", "/subscriptions", params=params)
+    routing: RoutingForChannel, filters: Annotated[ChannelSubscriptionFilters, Query()]
+) -> CursorPage[ChannelSubscriptionOut]:
+    """One cursor page of your channel's subscriptions, oldest first (secrets are never
+    listed); pass ``next_cursor`` back as ``cursor`` for the next page."""
+    page = await routing.call("GET", "/subscriptions", params=_query(filters))
+    return CursorPage[ChannelSubscriptionOut].model_validate(page)
 
 
 @router.get(
@@ -78,8 +97,12 @@ async def list_subscriptions(
     responses=error_responses(401, 403, 404, 422, 503),
     summary="One of your channel's subscriptions",
 )
-async def get_subscription(subscription_id: uuid.UUID, routing: RoutingForChannel) -> Any:
-    return await routing.call("GET", f"/subscriptions/{subscription_id}")
+async def get_subscription(
+    subscription_id: uuid.UUID, routing: RoutingForChannel
+) -> ChannelSubscriptionOut:
+    """One of your channel's subscriptions; another channel's is a 404."""
+    found = await routing.call("GET", f"/subscriptions/{subscription_id}")
+    return ChannelSubscriptionOut.model_validate(found)
 
 
 @router.patch(
@@ -90,8 +113,10 @@ async def get_subscription(subscription_id: uuid.UUID, routing: RoutingForChanne
 )
 async def update_subscription(
     subscription_id: uuid.UUID, data: ChannelSubscriptionUpdate, routing: RoutingForChannel
-) -> Any:
-    return await routing.call("PATCH", f"/subscriptions/{subscription_id}", body=data)
+) -> ChannelSubscriptionOut:
+    """Change what the body names of one of your subscriptions, and nothing else."""
+    updated = await routing.call("PATCH", f"/subscriptions/{subscription_id}", body=data)
+    return ChannelSubscriptionOut.model_validate(updated)
 
 
 @router.delete(
@@ -100,8 +125,13 @@ async def update_subscription(
     responses=error_responses(401, 403, 404, 422, 503),
     summary="Deactivate a subscription (kept with its deliveries; PATCH active=true restores it)",
 )
-async def delete_subscription(subscription_id: uuid.UUID, routing: RoutingForChannel) -> Any:
-    return await routing.call("DELETE", f"/subscriptions/{subscription_id}")
+async def delete_subscription(
+    subscription_id: uuid.UUID, routing: RoutingForChannel
+) -> ChannelSubscriptionOut:
+    """Deactivate one of your subscriptions: it is kept with its deliveries (PATCH
+    ``active=true`` restores it)."""
+    found = await routing.call("DELETE", f"/subscriptions/{subscription_id}")
+    return ChannelSubscriptionOut.model_validate(found)
 
 
 @router.post(
@@ -110,8 +140,13 @@ async def delete_subscription(subscription_id: uuid.UUID, routing: RoutingForCha
     responses=error_responses(401, 403, 404, 422, 503),
     summary="Replace the signing secret (the new one is shown only here)",
 )
-async def rotate_secret(subscription_id: uuid.UUID, routing: RoutingForChannel) -> Any:
-    return await routing.call("POST", f"/subscriptions/{subscription_id}/rotate-secret")
+async def rotate_secret(
+    subscription_id: uuid.UUID, routing: RoutingForChannel
+) -> ChannelSubscriptionWithSecret:
+    """A new signing secret, shown only here; the replaced one keeps signing alongside it
+    until ``previous_secret_until``, so your backend can switch without missing a message."""
+    rotated = await routing.call("POST", f"/subscriptions/{subscription_id}/rotate-secret")
+    return ChannelSubscriptionWithSecret.model_validate(rotated)
 
 
 @router.post(
@@ -121,8 +156,11 @@ async def rotate_secret(subscription_id: uuid.UUID, routing: RoutingForChannel) 
     responses=error_responses(401, 403, 404, 409, 422, 503),
     summary="Send a webhook.test message (follow it with GET /v1/channel/deliveries/{id})",
 )
-async def send_test(subscription_id: uuid.UUID, routing: RoutingForChannel) -> Any:
-    return await routing.call("POST", f"/subscriptions/{subscription_id}/test")
+async def send_test(subscription_id: uuid.UUID, routing: RoutingForChannel) -> DeliveryDetail:
+    """Queue a ``webhook.test`` message to one of your active subscriptions and answer the
+    pending delivery; follow it with ``GET /v1/channel/deliveries/{id}``."""
+    sent = await routing.call("POST", f"/subscriptions/{subscription_id}/test")
+    return DeliveryDetail.model_validate(sent)
 
 
 @router.post(
@@ -132,56 +170,44 @@ async def send_test(subscription_id: uuid.UUID, routing: RoutingForChannel) -> A
     responses=error_responses(401, 403, 404, 409, 422, 503),
     summary="Send every dead-lettered delivery of a subscription again",
 )
-async def replay_dead(subscription_id: uuid.UUID, routing: RoutingForChannel) -> Any:
-    return await routing.call("POST", f"/subscriptions/{subscription_id}/replay-dead")
+async def replay_dead(subscription_id: uuid.UUID, routing: RoutingForChannel) -> ReplayResult:
+    """Queue every dead-lettered delivery of one of your active subscriptions again, with
+    their original message ids, and answer how many."""
+    replayed = await routing.call("POST", f"/subscriptions/{subscription_id}/replay-dead")
+    return ReplayResult.model_validate(replayed)
 
 
 @router.get(
     "/webhooks/{subscription_id}/deliveries",
-    response_model=list[DeliveryOut],
-    responses=error_responses(401, 403, 404, 422, 503),
+    response_model=CursorPage[DeliveryOut],
+    responses=error_responses(400, 401, 403, 404, 422, 503),
     summary="A subscription's deliveries, newest first",
 )
 async def list_subscription_deliveries(
     subscription_id: uuid.UUID,
     routing: RoutingForChannel,
-    status_filter: StatusFilter = None,
-    limit: Limit = 50,
-    offset: Offset = 0,
-) -> Any:
-    return await _deliveries(routing, subscription_id, status_filter, limit, offset)
+    filters: Annotated[SubscriptionDeliveryFilters, Query()],
+) -> CursorPage[DeliveryOut]:
+    """One cursor page of one of your subscription's deliveries, newest first, optionally in
+    one state."""
+    params = {**_query(filters), "subscription_id": str(subscription_id)}
+    page = await routing.call("GET", "/deliveries", params=params)
+    return CursorPage[DeliveryOut].model_validate(page)
 
 
 @router.get(
     "/deliveries",
-    response_model=list[DeliveryOut],
-    responses=error_responses(401, 403, 404, 422, 503),
+    response_model=CursorPage[DeliveryOut],
+    responses=error_responses(400, 401, 403, 404, 422, 503),
     summary="Your channel's deliveries, newest first",
 )
 async def list_deliveries(
-    routing: RoutingForChannel,
-    subscription_id: uuid.UUID | None = None,
-    status_filter: StatusFilter = None,
-    limit: Limit = 50,
-    offset: Offset = 0,
-) -> Any:
-    return await _deliveries(routing, subscription_id, status_filter, limit, offset)
-
-
-async def _deliveries(
-    routing: ChannelWebhooks,
-    subscription_id: uuid.UUID | None,
-    status_filter: DeliveryStatus | None,
-    limit: int,
-    offset: int,
-) -> Any:
-    params = {
-        "subscription_id": None if subscription_id is None else str(subscription_id),
-        "status": None if status_filter is None else status_filter.value,
-        "limit": limit,
-        "offset": offset,
-    }
-    return await routing.call("GET", "/deliveries", params=params)
+    routing: RoutingForChannel, filters: Annotated[DeliveryFilters, Query()]
+) -> CursorPage[DeliveryOut]:
+    """One cursor page of your channel's deliveries, newest first, optionally of one
+    subscription or in one state (payloads are in the detail)."""
+    page = await routing.call("GET", "/deliveries", params=_query(filters))
+    return CursorPage[DeliveryOut].model_validate(page)
 
 
 @router.get(
@@ -190,8 +216,10 @@ async def _deliveries(
     responses=error_responses(401, 403, 404, 422, 503),
     summary="One delivery, with its payload",
 )
-async def get_delivery(delivery_id: uuid.UUID, routing: RoutingForChannel) -> Any:
-    return await routing.call("GET", f"/deliveries/{delivery_id}")
+async def get_delivery(delivery_id: uuid.UUID, routing: RoutingForChannel) -> DeliveryDetail:
+    """One of your channel's deliveries, with the message body exactly as sent (one of the
+    published message schemas)."""
+    return DeliveryDetail.model_validate(await routing.call("GET", f"/deliveries/{delivery_id}"))
 
 
 @router.post(
@@ -201,5 +229,8 @@ async def get_delivery(delivery_id: uuid.UUID, routing: RoutingForChannel) -> An
     responses=error_responses(401, 403, 404, 409, 422, 503),
     summary="Send a delivered or dead-lettered delivery again (same message id)",
 )
-async def replay_delivery(delivery_id: uuid.UUID, routing: RoutingForChannel) -> Any:
-    return await routing.call("POST", f"/deliveries/{delivery_id}/replay")
+async def replay_delivery(delivery_id: uuid.UUID, routing: RoutingForChannel) -> DeliveryDetail:
+    """Queue a delivered or dead-lettered delivery again with the same message id (deduplicate
+    on it); a pending one is a 409."""
+    replayed = await routing.call("POST", f"/deliveries/{delivery_id}/replay")
+    return DeliveryDetail.model_validate(replayed)

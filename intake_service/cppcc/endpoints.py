@@ -1,7 +1,8 @@
 """CPPCC "165" express API (政协委员营商环境直通车): liaison stations, members, visits, summary.
 
 Every route needs a channel API key whose scope is ``cppcc_165`` (or ``*``); every POST honours
-``Idempotency-Key`` (a retry replays the first answer and creates nothing).
+``Idempotency-Key`` (a retry replays the first answer and creates nothing) and names what it
+created in ``Location``. Lists page by cursor (``limit``, ``cursor``, ``with_total``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from intake_service.cppcc.repository import VisitFilter
 from intake_service.cppcc.schemas import (
     MemberCreate,
     MemberDetail,
+    MemberFilters,
     MemberImport,
     MemberImportOut,
     MemberOut,
@@ -26,29 +28,27 @@ from intake_service.cppcc.schemas import (
     StationCreate,
     StationOut,
     Summary,
-    TargetKind,
     VisitCreate,
     VisitCreated,
     VisitDetail,
+    VisitFilters,
     VisitPage,
 )
 from intake_service.cppcc.service import cppcc_service
 from intake_service.issue.dependencies import ChannelClient
 from intake_service.issue.endpoints import receipt_for
+from intake_service.issue.schemas import created
 from intake_service.issue.service import ANY_CHANNEL
 from intake_service.models import IdempotencyRecord
 from services.api_keys import ApiKeyIdentity
 from services.db import SessionDep
 from services.errors import error_responses
-from services.idempotency import respond_idempotently
+from services.idempotency import ACCEPTS_IDEMPOTENCY_KEY, respond_idempotently
+from services.responses import resource_path
 from shared.enums import Channel
 from shared.schemas.base import Schema
 
 router = APIRouter(prefix="/v1/cppcc", tags=["cppcc-165"])
-
-MAX_PAGE = 200
-MAX_MEMBER_PAGE = 500
-MAX_OFFSET = 1_000_000_000
 
 
 async def cppcc_client(client: ChannelClient) -> ApiKeyIdentity:
@@ -58,7 +58,11 @@ async def cppcc_client(client: ChannelClient) -> ApiKeyIdentity:
 
 
 CppccClient = Annotated[ApiKeyIdentity, Depends(cppcc_client)]
-Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
+
+
+def _caller(client: ApiKeyIdentity) -> str:
+    """Whose cursor it is: a page's cursor works only for the key that listed it."""
+    return f"key:{client.key_id}"
 
 
 async def _once(
@@ -67,11 +71,14 @@ async def _once(
     client: ApiKeyIdentity,
     payload: Schema,
     produce: Callable[[], Awaitable[Schema]],
+    location: Callable[[Any], str],
 ) -> Any:
-    """Run a create once per Idempotency-Key of this client."""
+    """Run a create once per Idempotency-Key of this client; ``location`` names what it made
+    from the answer's JSON (a replay carries the same)."""
     return await respond_idempotently(
         request, session, IdempotencyRecord, client_id=str(client.key_id),
         body=payload.model_dump(mode="json"), produce=produce, status_code=status.HTTP_201_CREATED,
+        location=location,
     )  # fmt: skip
 
 
@@ -82,15 +89,19 @@ async def _once(
     "/stations",
     status_code=status.HTTP_201_CREATED,
     response_model=StationOut,
-    responses=error_responses(401, 403, 409, 422),
+    responses={**error_responses(401, 403, 409, 422, 429), **created()},
     summary="Create a liaison station (联络站)",
+    dependencies=[ACCEPTS_IDEMPOTENCY_KEY],
 )
 async def create_station(
     request: Request, data: StationCreate, session: SessionDep, client: CppccClient
 ) -> Any:
+    """A 165-express client creates a liaison station; its name is unique (409). A station has
+    no page of its own: `Location` is the station list, which shows it with its member count."""
     return await _once(
-        request, session, client, data, lambda: cppcc_service.create_station(session, data)
-    )
+        request, session, client, data, lambda: cppcc_service.create_station(session, data),
+        lambda _body: resource_path(request, "list_stations"),
+    )  # fmt: skip
 
 
 @router.get(
@@ -100,6 +111,7 @@ async def create_station(
     summary="Liaison stations with their member counts",
 )
 async def list_stations(session: SessionDep, _client: CppccClient) -> list[StationOut]:
+    """Every liaison station, oldest first, with its member count (a short list: not paged)."""
     return await cppcc_service.list_stations(session)
 
 
@@ -110,51 +122,62 @@ async def list_stations(session: SessionDep, _client: CppccClient) -> list[Stati
     "/members",
     status_code=status.HTTP_201_CREATED,
     response_model=MemberOut,
-    responses=error_responses(401, 403, 409, 422),
+    responses={**error_responses(401, 403, 409, 422, 429), **created()},
     summary="Register a CPPCC member with a liaison station",
+    dependencies=[ACCEPTS_IDEMPOTENCY_KEY],
 )
 async def create_member(
     request: Request, data: MemberCreate, session: SessionDep, client: CppccClient
 ) -> Any:
+    """A 165-express client registers a member with a station (the same name and phone twice is
+    409). `Location` is the member."""
     return await _once(
-        request, session, client, data, lambda: cppcc_service.create_member(session, data)
-    )
+        request, session, client, data, lambda: cppcc_service.create_member(session, data),
+        lambda body: resource_path(request, "get_member", member_id=body["id"]),
+    )  # fmt: skip
 
 
 @router.post(
     "/members/import",
     status_code=status.HTTP_201_CREATED,
     response_model=MemberImportOut,
-    responses=error_responses(401, 403, 409, 422),
+    responses={**error_responses(401, 403, 409, 422, 429), **created()},
     summary="Import up to 500 members at once (all or nothing; row errors in details)",
+    dependencies=[ACCEPTS_IDEMPOTENCY_KEY],
 )
 async def import_members(
     request: Request, data: MemberImport, session: SessionDep, client: CppccClient
 ) -> Any:
+    """A 165-express client registers up to 500 members in one go: every row is checked first
+    and one bad row refuses them all, each row's error in `details`. An import is no resource:
+    `Location` is the member list."""
+
     async def produce() -> MemberImportOut:
         members = await cppcc_service.import_members(session, data.members)
         return MemberImportOut(imported=len(members), members=members)
 
-    return await _once(request, session, client, data, produce)
+    return await _once(
+        request,
+        session,
+        client,
+        data,
+        produce,
+        lambda _body: resource_path(request, "list_members"),
+    )
 
 
 @router.get(
     "/members",
     response_model=MemberPage,
     responses=error_responses(401, 403, 422),
-    summary="Members, optionally of one station",
+    summary="Members, optionally of one station, page by cursor",
 )
 async def list_members(
-    session: SessionDep,
-    _client: CppccClient,
-    station_id: uuid.UUID | None = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_MEMBER_PAGE)] = 100,
-    offset: Offset = 0,
+    session: SessionDep, client: CppccClient, filters: Annotated[MemberFilters, Query()]
 ) -> MemberPage:
-    items, total = await cppcc_service.list_members(
-        session, station_id=station_id, limit=limit, offset=offset
-    )
-    return MemberPage(items=items, total=total, limit=limit, offset=offset)
+    """Members in the order they were registered, for a 165-express client; up to 500 a page,
+    `next_cursor` for the next, `with_total=true` for the count."""
+    return await cppcc_service.list_members(session, filters, caller=_caller(client))
 
 
 @router.get(
@@ -166,6 +189,7 @@ async def list_members(
 async def get_member(
     member_id: uuid.UUID, session: SessionDep, _client: CppccClient
 ) -> MemberDetail:
+    """One member for a 165-express client, with the visits logged and issues collected."""
     return await cppcc_service.get_member(session, member_id)
 
 
@@ -176,18 +200,26 @@ async def get_member(
     "/visits",
     status_code=status.HTTP_201_CREATED,
     response_model=VisitCreated,
-    responses=error_responses(401, 403, 409, 422, 503),
+    responses={**error_responses(401, 403, 409, 422, 503, 429), **created()},
     summary="Log a visit; each issue collected becomes a request (问题移交)",
+    dependencies=[ACCEPTS_IDEMPOTENCY_KEY],
 )
 async def record_visit(
     request: Request, data: VisitCreate, session: SessionDep, client: CppccClient
 ) -> Any:
+    """A 165-express client logs a member's visit to an enterprise or merchant; each issue
+    collected is submitted as a request on the `cppcc_165` channel, its receipt (with the
+    tracking secret, shown once) in `receipts`. `Location` is the visit."""
+
     async def produce() -> VisitCreated:
         recorded = await cppcc_service.record_visit(session, data, client=client)
         receipts = [await receipt_for(session, issue, secret) for issue, secret in recorded.issues]
         return VisitCreated(**recorded.visit.model_dump(), receipts=receipts)
 
-    return await _once(request, session, client, data, produce)
+    return await _once(
+        request, session, client, data, produce,
+        lambda body: resource_path(request, "get_visit", visit_id=body["id"]),
+    )  # fmt: skip
 
 
 @router.get(
@@ -197,25 +229,12 @@ async def record_visit(
     summary="Visits, newest first, filtered by member, station, date range and kind",
 )
 async def list_visits(
-    session: SessionDep,
-    _client: CppccClient,
-    member_id: uuid.UUID | None = None,
-    station_id: uuid.UUID | None = None,
-    start: Annotated[date | None, Query(description="Visited on or after")] = None,
-    end: Annotated[date | None, Query(description="Visited on or before")] = None,
-    target_kind: TargetKind | None = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
-    offset: Offset = 0,
+    session: SessionDep, client: CppccClient, filters: Annotated[VisitFilters, Query()]
 ) -> VisitPage:
-    where = VisitFilter(
-        member_id=member_id,
-        station_id=station_id,
-        start=start,
-        end=end,
-        target_kind=target_kind.value if target_kind else None,
-    )
-    items, total = await cppcc_service.list_visits(session, where, limit=limit, offset=offset)
-    return VisitPage(items=items, total=total, limit=limit, offset=offset)
+    """Visits for a 165-express client, the latest visit date first; up to 200 a page,
+    `next_cursor` for the next, `with_total=true` for the count. `start` after `end` is 422
+    `invalid_date_range`."""
+    return await cppcc_service.list_visits(session, filters, caller=_caller(client))
 
 
 @router.get(
@@ -225,6 +244,8 @@ async def list_visits(
     summary="One visit with its requests' tracking numbers and current statuses (跟踪问效)",
 )
 async def get_visit(visit_id: uuid.UUID, session: SessionDep, _client: CppccClient) -> VisitDetail:
+    """One visit for a 165-express client, with the requests it became and their current
+    statuses (跟踪问效)."""
     visit, requests = await cppcc_service.get_visit(session, visit_id)
     return VisitDetail(**visit.model_dump(), requests=requests)
 
@@ -245,6 +266,8 @@ async def summary(
     end: date | None = None,
     station_id: uuid.UUID | None = None,
 ) -> Summary:
+    """The 165 express's figures for a period, for a 165-express client: stations, members,
+    visits, targets, and the collected requests by topic and status."""
     return await cppcc_service.summary(
         session, VisitFilter(station_id=station_id, start=start, end=end)
     )

@@ -6,14 +6,62 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, String, case, cast, func, literal, select
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Dialect,
+    Row,
+    Select,
+    String,
+    TypeDecorator,
+    case,
+    cast,
+    func,
+    literal,
+    select,
+    type_coerce,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from intake_service.models import CppccMember, CppccVisit, Issue, LiaisonStation
+from services.pagination import Key, Keyset, read_page
 
 # A visit with its member's name and its station's id and name.
 VisitRow = Row[CppccVisit, str, uuid.UUID, str]
+VisitTuple = tuple[CppccVisit, str, uuid.UUID, str]
+
+
+class _IsoDate(TypeDecorator[date]):
+    """A date sort key: the cursor carries it as ISO text (``services.pagination`` has no date
+    kind), turned back into a date when bound."""
+
+    impl = Date
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> date | None:
+        return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+MEMBER_ORDER = Keyset((Key(CppccMember.created_at, "datetime"), Key(CppccMember.id, "uuid")))
+# Newest visit first, then the newest logged; the id makes the order total.
+VISIT_ORDER = Keyset(
+    (
+        # Labelled: unlabelled, the key column would shadow the entity's own visited_on.
+        Key(type_coerce(CppccVisit.visited_on, _IsoDate).label("visited_on_key"), "str", True),
+        Key(CppccVisit.created_at, "datetime", True),
+        Key(CppccVisit.id, "uuid", True),
+    )
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Paging:
+    cursor: str | None
+    limit: int
+    fingerprint: str
+    with_total: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,16 +138,18 @@ class CppccRepository:
         return row
 
     async def list_members(
-        self, *, station_id: uuid.UUID | None, limit: int, offset: int
-    ) -> tuple[Sequence[Row[CppccMember, str]], int]:
-        stmt = self._members()
-        count = select(func.count()).select_from(CppccMember)
+        self, *, station_id: uuid.UUID | None, paging: Paging
+    ) -> tuple[list[tuple[CppccMember, str]], str | None, int | None]:
+        """One page of members with their station names, the next cursor and the total."""
+        stmt = select(CppccMember)
         if station_id is not None:
             stmt = stmt.where(CppccMember.station_id == station_id)
-            count = count.where(CppccMember.station_id == station_id)
-        stmt = stmt.order_by(CppccMember.created_at, CppccMember.id).limit(limit).offset(offset)
-        rows = (await self.session.execute(stmt)).all()
-        return rows, int(await self.session.scalar(count) or 0)
+        members, next_cursor, total = await read_page(
+            self.session, stmt, MEMBER_ORDER, cursor=paging.cursor, limit=paging.limit,
+            fingerprint=paging.fingerprint, with_total=paging.with_total,
+        )  # fmt: skip
+        stations = await self.stations_by_ids(m.station_id for m in members)
+        return [(m, stations[m.station_id].name) for m in members], next_cursor, total
 
     async def count_members(self, station_id: uuid.UUID | None = None) -> int:
         stmt = select(func.count()).select_from(CppccMember)
@@ -141,24 +191,32 @@ class CppccRepository:
         return (await self.session.execute(self._visits().where(CppccVisit.id == visit_id))).first()
 
     async def list_visits(
-        self, where: VisitFilter, *, limit: int, offset: int
-    ) -> tuple[Sequence[VisitRow], int]:
-        conditions = where.conditions()
+        self, where: VisitFilter, *, paging: Paging
+    ) -> tuple[list[VisitTuple], str | None, int | None]:
+        """One page of visits with their members' names and stations, the next cursor and the
+        total."""
         stmt = (
-            self._visits()
-            .where(*conditions)
-            .order_by(CppccVisit.visited_on.desc(), CppccVisit.created_at.desc(), CppccVisit.id)
-            .limit(limit)
-            .offset(offset)
-        )
-        count = (
-            select(func.count())
-            .select_from(CppccVisit)
+            select(CppccVisit)
             .join(CppccMember, CppccMember.id == CppccVisit.member_id)
-            .where(*conditions)
+            .where(*where.conditions())
         )
-        rows = (await self.session.execute(stmt)).all()
-        return rows, int(await self.session.scalar(count) or 0)
+        visits, next_cursor, total = await read_page(
+            self.session, stmt, VISIT_ORDER, cursor=paging.cursor, limit=paging.limit,
+            fingerprint=paging.fingerprint, with_total=paging.with_total,
+        )  # fmt: skip
+        members: dict[uuid.UUID, CppccMember] = {}
+        if visits:
+            found = await self.session.scalars(
+                select(CppccMember).where(CppccMember.id.in_({v.member_id for v in visits}))
+            )
+            members = {member.id: member for member in found}
+        stations = await self.stations_by_ids(m.station_id for m in members.values())
+        rows: list[VisitTuple] = []
+        for visit in visits:
+            member = members[visit.member_id]
+            station = stations[member.station_id]
+            rows.append((visit, member.name, station.id, station.name))
+        return rows, next_cursor, total
 
     async def visit_issues(self, visit_id: uuid.UUID) -> Sequence[Issue]:
         stmt = (

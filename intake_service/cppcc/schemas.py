@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date
 from enum import StrEnum
 from typing import Annotated
 
@@ -22,10 +22,14 @@ from intake_service.issue.schemas import (
 from services.models import utcnow
 from shared.calendar import SHANGHAI
 from shared.enums import RequestStatus, RequestType, Topic, Urgency
-from shared.schemas.base import InputSchema, Schema
+from shared.schemas.base import InputSchema, Instant, Schema
+from shared.schemas.page import CursorPage
+from shared.schemas.paging import PageQuery
 from shared.schemas.text import Label, ShortText
 
 MAX_IMPORT_ROWS = 500
+MAX_MEMBER_PAGE = 500
+MAX_VISIT_PAGE = 200
 MAX_VISIT_ISSUES = 20
 EARLIEST_VISIT = date(2000, 1, 1)
 
@@ -68,7 +72,7 @@ class StationOut(Schema):
     name: str
     sector: str
     member_count: int = 0
-    created_at: datetime
+    created_at: Instant
 
 
 # ---- members --------------------------------------------------------------------------------
@@ -92,7 +96,7 @@ class MemberOut(Schema):
     sector: str | None
     station_id: uuid.UUID
     station_name: str
-    created_at: datetime
+    created_at: Instant
 
 
 class MemberDetail(MemberOut):
@@ -100,11 +104,14 @@ class MemberDetail(MemberOut):
     issue_count: int
 
 
-class MemberPage(Schema):
-    items: list[MemberOut]
-    total: int
-    limit: int
-    offset: int
+class MemberFilters(PageQuery):
+    """``GET /members``: oldest first (the order they were registered), by cursor."""
+
+    station_id: uuid.UUID | None = Field(None, description="Only this liaison station's members")
+    limit: int = Field(100, ge=1, le=MAX_MEMBER_PAGE)
+
+
+MemberPage = CursorPage[MemberOut]
 
 
 class MemberImportOut(Schema):
@@ -160,7 +167,7 @@ class VisitOut(Schema):
     visited_on: date
     findings: str | None
     issue_count: int
-    created_at: datetime
+    created_at: Instant
 
 
 class VisitCreated(VisitOut):
@@ -180,19 +187,26 @@ class VisitRequest(Schema):
     status_label: str
     agency_responsible: str | None = None
     duplicate_of: str | None = None
-    received_at: datetime
-    status_changed_at: datetime | None = None
+    received_at: Instant
+    status_changed_at: Instant | None = None
 
 
 class VisitDetail(VisitOut):
     requests: list[VisitRequest]
 
 
-class VisitPage(Schema):
-    items: list[VisitOut]
-    total: int
-    limit: int
-    offset: int
+class VisitFilters(PageQuery):
+    """``GET /visits``: newest visit first (then newest logged), by cursor."""
+
+    member_id: uuid.UUID | None = None
+    station_id: uuid.UUID | None = None
+    start: date | None = Field(None, description="Visited on or after")
+    end: date | None = Field(None, description="Visited on or before")
+    target_kind: TargetKind | None = None
+    limit: int = Field(50, ge=1, le=MAX_VISIT_PAGE)
+
+
+VisitPage = CursorPage[VisitOut]
 
 
 # ---- summary --------------------------------------------------------------------------------

@@ -24,18 +24,22 @@ from intake_service.cppcc.exceptions import (
     StationNotFound,
     VisitNotFound,
 )
-from intake_service.cppcc.repository import CppccRepository, VisitFilter
+from intake_service.cppcc.repository import CppccRepository, Paging, VisitFilter
 from intake_service.cppcc.schemas import (
     MemberCreate,
     MemberDetail,
+    MemberFilters,
     MemberOut,
+    MemberPage,
     StationCreate,
     StationOut,
     Summary,
     TargetKind,
     VisitCreate,
+    VisitFilters,
     VisitIssueIn,
     VisitOut,
+    VisitPage,
     VisitRequest,
 )
 from intake_service.issue.repository import IssueRepository
@@ -45,8 +49,10 @@ from intake_service.models import CppccMember, CppccVisit, Issue, LiaisonStation
 from services.api_keys import ApiKeyIdentity
 from services.models import utcnow
 from services.outbox import add_event
+from services.pagination import query_fingerprint
 from shared.enums import Channel, RequestStatus, SubmitterKind, Topic
 from shared.events import VisitLogged
+from shared.schemas.paging import PageQuery
 
 # 答复办结 (seed: "答复办结52件") and 在办; duplicates, rejections, merges and withdrawals are
 # neither, and appear only in ``by_status``.
@@ -118,6 +124,16 @@ def _row_error(row: int, field: str, code: str, zh: str, en: str) -> dict[str, A
         "type": code,
         "msg": f"{zh} / {en}",
     }
+
+
+def _paging(filters: PageQuery, caller: str) -> Paging:
+    """A page of a list: its cursor is bound to the caller and the filters."""
+    return Paging(
+        cursor=filters.cursor,
+        limit=filters.limit,
+        fingerprint=query_fingerprint(caller, filters.fingerprint_params()),
+        with_total=filters.with_total,
+    )
 
 
 def check_range(start: date | None, end: date | None) -> None:
@@ -226,12 +242,15 @@ class CppccService:
         )
 
     async def list_members(
-        self, session: AsyncSession, *, station_id: uuid.UUID | None, limit: int, offset: int
-    ) -> tuple[list[MemberOut], int]:
-        rows, total = await CppccRepository.from_session(session).list_members(
-            station_id=station_id, limit=limit, offset=offset
+        self, session: AsyncSession, filters: MemberFilters, *, caller: str
+    ) -> MemberPage:
+        rows, next_cursor, total = await CppccRepository.from_session(session).list_members(
+            station_id=filters.station_id, paging=_paging(filters, caller)
         )
-        return [_member_out(member, station_name) for member, station_name in rows], total
+        return MemberPage(
+            items=[_member_out(member, station_name) for member, station_name in rows],
+            next_cursor=next_cursor, limit=filters.limit, total=total,
+        )  # fmt: skip
 
     async def get_member(self, session: AsyncSession, member_id: uuid.UUID) -> MemberDetail:
         repository = CppccRepository.from_session(session)
@@ -324,13 +343,23 @@ class CppccService:
         )
 
     async def list_visits(
-        self, session: AsyncSession, where: VisitFilter, *, limit: int, offset: int
-    ) -> tuple[list[VisitOut], int]:
-        check_range(where.start, where.end)
-        rows, total = await CppccRepository.from_session(session).list_visits(
-            where, limit=limit, offset=offset
+        self, session: AsyncSession, filters: VisitFilters, *, caller: str
+    ) -> VisitPage:
+        check_range(filters.start, filters.end)
+        where = VisitFilter(
+            member_id=filters.member_id,
+            station_id=filters.station_id,
+            start=filters.start,
+            end=filters.end,
+            target_kind=filters.target_kind.value if filters.target_kind else None,
         )
-        return [_visit_out(*row) for row in rows], total
+        rows, next_cursor, total = await CppccRepository.from_session(session).list_visits(
+            where, paging=_paging(filters, caller)
+        )
+        return VisitPage(
+            items=[_visit_out(*row) for row in rows],
+            next_cursor=next_cursor, limit=filters.limit, total=total,
+        )  # fmt: skip
 
     async def get_visit(
         self, session: AsyncSession, visit_id: uuid.UUID

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Header, Path, Request
+from fastapi import Depends, Path, Request
+from fastapi.security import APIKeyHeader
 
 from intake_service.config import settings
 from intake_service.issue.exceptions import IssueNotFound
@@ -10,26 +11,34 @@ from intake_service.issue.repository import IssueRepository
 from intake_service.issue.service import issue_service
 from intake_service.models import ApiKey, Issue
 from services.api_keys import ApiKeyIdentity, verify_api_key
+from services.auth import BearerCredentials, api_key_scheme, bearer_token
 from services.db import SessionDep
 from services.errors import Unauthorized
 from services.ratelimit import RatePolicy, client_ip, ensure_not_blocked, hit
 
-
-def _raw_key(x_api_key: str | None, authorization: str | None) -> str | None:
-    if x_api_key:
-        return x_api_key.strip()
-    if authorization and authorization.lower().startswith("bearer "):
-        return authorization[7:].strip()
-    return None
+_channel_key = api_key_scheme("渠道客户端 API 密钥 / A channel client's API key (ys_…)")
+# Who submitted a request proves it with the secret on the receipt, or the phone number given.
+_tracking_secret = APIKeyHeader(
+    name="X-Tracking-Secret",
+    scheme_name="trackingSecret",
+    description="回执上的查询密码 / The secret printed on the submitter's receipt",
+    auto_error=False,
+)
+_submitter_phone = APIKeyHeader(
+    name="X-Submitter-Phone",
+    scheme_name="submitterPhone",
+    description="提交时留的手机号 / The phone number given when submitting",
+    auto_error=False,
+)
 
 
 async def channel_client(
     request: Request,
     session: SessionDep,
-    x_api_key: Annotated[str | None, Header(description="Channel client API key")] = None,
-    authorization: Annotated[str | None, Header()] = None,
+    credentials: BearerCredentials,
+    x_api_key: Annotated[str | None, Depends(_channel_key)],
 ) -> ApiKeyIdentity:
-    raw = _raw_key(x_api_key, authorization)
+    raw = (x_api_key or "").strip() or bearer_token(credentials)
     identity = await verify_api_key(session, ApiKey, raw) if raw else None
     if identity is None:
         raise Unauthorized(
@@ -52,8 +61,8 @@ async def owned_issue(
     request: Request,
     session: SessionDep,
     tracking_no: TrackingNo,
-    x_tracking_secret: Annotated[str | None, Header(max_length=128)] = None,
-    x_submitter_phone: Annotated[str | None, Header(max_length=32)] = None,
+    x_tracking_secret: Annotated[str | None, Depends(_tracking_secret)],
+    x_submitter_phone: Annotated[str | None, Depends(_submitter_phone)],
 ) -> Issue:
     """The request, if the caller proves ownership; the same 404 either way, so probing tracking
     numbers reveals nothing."""
@@ -65,9 +74,10 @@ async def owned_issue(
     issue = await IssueRepository.from_session(session).get_by_tracking_no(
         tracking_no.upper(), with_history=True
     )
-    if issue is None or not issue_service.verify_owner(
-        issue, secret=x_tracking_secret, phone=x_submitter_phone
-    ):
+    # Over-long proofs are simply wrong ones (the same 404), never compared.
+    secret = x_tracking_secret if x_tracking_secret and len(x_tracking_secret) <= 128 else None
+    phone = x_submitter_phone if x_submitter_phone and len(x_submitter_phone) <= 32 else None
+    if issue is None or not issue_service.verify_owner(issue, secret=secret, phone=phone):
         # Guessing tracking numbers or secrets: count the miss; the same 404 either way.
         await hit(request, failures, address)
         raise IssueNotFound()

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import math
 import uuid
-from datetime import datetime
-from typing import Annotated, Self
+from typing import Annotated, Any, Self
 
 from pydantic import AfterValidator, Field, StringConstraints, model_validator
 from pydantic_core import PydanticCustomError
 
 from shared.enums import Channel, RequestStatus, RequestType, SubmitterKind, Topic, Urgency
 from shared.identifiers import InvalidIdentifier, validate_phone, validate_uscc
-from shared.schemas.base import InputSchema, Schema
+from shared.schemas.base import InputSchema, Instant, Schema
 from shared.schemas.text import Email, HttpUrl, ShortText, reject_control_characters
 
 MAX_ATTACHMENTS = 10
@@ -148,7 +147,7 @@ class IssueReceipt(Schema):
         description="Shown once: proves ownership when tracking the request"
     )
     status: RequestStatus
-    received_at: datetime
+    received_at: Instant
     topic: Topic
     topic_suggested: bool
     topic_confidence: float
@@ -164,7 +163,7 @@ class HistoryEntry(Schema):
     status: RequestStatus
     status_label: str
     note: str | None = None
-    at: datetime
+    at: Instant
 
 
 class IssuePublic(Schema):
@@ -179,9 +178,9 @@ class IssuePublic(Schema):
     status_label: str
     status_note: str | None = None
     agency_responsible: str | None = None
-    expected_at: datetime | None = None
+    expected_at: Instant | None = None
     expected_provisional: bool = False
-    received_at: datetime
+    received_at: Instant
     duplicate_of: str | None = None
     attachments: int = 0
     history: list[HistoryEntry]
@@ -202,3 +201,29 @@ class AttachmentOut(Schema):
     content_type: str | None
     size: int | None
     sha256: str | None
+
+
+class TopicOut(Schema):
+    code: Topic
+    name: str = Field(description="Chinese name, e.g. 用地")
+
+
+class TopicSuggestionOut(Schema):
+    topic: Topic
+    name: str = Field(description="The topic's Chinese name")
+    confidence: float = Field(ge=0, le=1)
+    matched: list[str] = Field(description="The keywords of the text that decided it")
+
+
+# OpenAPI for a 201: the Location header (services.responses.set_location / resource_path).
+LOCATION_HEADER: dict[str, Any] = {
+    "Location": {
+        "description": "Path of the created resource (or of the one that shows it)",
+        "schema": {"type": "string"},
+    }
+}
+
+
+def created(**responses: dict[str, Any]) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` entry of a 201 that names what it created in ``Location``."""
+    return {201: {"headers": LOCATION_HEADER, **responses}}

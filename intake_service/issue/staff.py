@@ -6,7 +6,7 @@ the discipline role; everyone else sees it masked, as do the other services and 
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Any, Literal, Self
 
 from fastapi import APIRouter, Query
@@ -26,8 +26,9 @@ from services.policy import authorize_unscoped_read, can
 from services.search import parse_query
 from shared.enums import Channel, RequestStatus, RequestType, SubmitterKind, Topic, Urgency
 from shared.events import SubmitterInfo
-from shared.schemas.base import Schema
+from shared.schemas.base import Instant, Schema
 from shared.schemas.page import CursorPage
+from shared.schemas.paging import Cursor
 
 router = APIRouter(prefix="/v1/staff", tags=["staff"])
 
@@ -49,13 +50,10 @@ class StaffIssueView(Schema):
     submitter: SubmitterInfo
     identity_revealed: bool
     recorded_by: str | None
-    received_at: datetime
+    received_at: Instant
 
 
 Uscc = Annotated[str, StringConstraints(pattern=r"^[0-9A-HJ-NPQRTUWXY]{18}$")]
-Cursor = Annotated[
-    str, StringConstraints(min_length=1, max_length=1000, pattern=r"^[A-Za-z0-9_\-.]+$")
-]
 SORTS: dict[str, Keyset] = {
     "received": Keyset((Key(Issue.received_at, "datetime"), Key(Issue.id, "uuid"))),
     "-received": Keyset((Key(Issue.received_at, "datetime", True), Key(Issue.id, "uuid", True))),
@@ -135,12 +133,17 @@ def view(issue: Issue, principal: Principal) -> StaffIssueView:
     response_model=StaffIssuePage,
     responses=error_responses(400, 401, 403, 422),
     summary="Requests as received: filter, search (q), sort, page by cursor",
+    # The route name is the operationId (services/openapi.py): Open311 has a list_requests too.
+    name="list_staff_requests",
 )
 async def list_requests(
     session: SessionDep,
     principal: BearerPrincipal,
     filters: Annotated[StaffRequestFilters, Query()],
 ) -> StaffIssuePage:
+    """Requests as received, for staff with the request-reading role (bearer token). Filters
+    combine; `q` searches Chinese text; pages by cursor. Anonymous and confidential submitters
+    are masked except for the discipline role."""
     authorize_unscoped_read(principal, "request.read")
     search = parse_query(filters.q)
     stmt = select(Issue)
@@ -189,10 +192,14 @@ async def list_requests(
     "/requests/{tracking_no}",
     response_model=StaffIssueView,
     responses=error_responses(401, 403, 404),
+    summary="One request as received (staff)",
+    name="get_staff_request",  # Open311 has a get_request
 )
 async def get_request(
     tracking_no: str, session: SessionDep, principal: BearerPrincipal
 ) -> StaffIssueView:
+    """One request as received, by tracking number, for staff with the request-reading role
+    (bearer token); a protected submitter is masked except for the discipline role."""
     authorize_unscoped_read(principal, "request.read")
     issue = await IssueRepository.from_session(session).get_by_tracking_no(tracking_no[:32].upper())
     if issue is None:

@@ -4,6 +4,11 @@
 ``requests`` (POST, GET), ``requests/{id}``, ``tokens/{token}``, each as ``.json`` or ``.xml``.
 Every error under ``/open311`` — unknown paths and formats included — is answered in the
 spec's shape and in the requested format (see :mod:`intake_service.open311.errors`).
+
+The OpenAPI types each answer's JSON form (:mod:`intake_service.open311.schemas`). The list of
+requests keeps the spec's own paging (``page``/``page_size``, the GeoReport pagination
+extension) rather than the project's cursors: Open311 clients are written against the
+published standard. POST answers 200, as the spec says, so it carries no ``Location``.
 """
 
 from __future__ import annotations
@@ -26,6 +31,15 @@ from intake_service.open311.errors import (
     not_found,
 )
 from intake_service.open311.formats import Format, parse_format, render
+from intake_service.open311.schemas import (
+    Discovery,
+    Open311ErrorItem,
+    Service,
+    ServiceDefinition,
+    ServiceRequest,
+    ServiceRequestCreated,
+    ServiceRequestToken,
+)
 from intake_service.open311.service import (
     authenticate,
     build_query,
@@ -51,11 +65,21 @@ _MAX_FORM_FIELDS: Final = 200
 JurisdictionId = Annotated[
     str | None, Query(description="Ignored: this endpoint serves one jurisdiction")
 ]
-_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"application/json": {}, "text/xml": {}}},
-    400: {"description": "Open311 errors: `[{code, description}]` / `<errors>`"},
-    404: {"description": "Open311 errors: unknown resource or format"},
-}
+_XML: Final = {"text/xml": {"schema": {"type": "string", "description": "The same fields as XML"}}}
+
+
+def _answers(model: Any, *errors: tuple[int, str]) -> dict[int | str, dict[str, Any]]:
+    """``responses=``: the JSON form's schema (and the XML alternative) for 200 and for the
+    spec's errors, a list of ``{code, description}`` (``<errors>`` in XML)."""
+    answers: dict[int | str, dict[str, Any]] = {
+        200: {"model": model, "description": "JSON (`.json`) or XML (`.xml`)", "content": _XML}
+    }
+    for status_code, description in ((400, "Open311 errors: invalid request"),
+                                     (404, "Open311 errors: unknown resource or format"), *errors):  # fmt: skip
+        answers[status_code] = {
+            "model": list[Open311ErrorItem], "description": description, "content": _XML,
+        }  # fmt: skip
+    return answers
 
 
 def _format(fmt: str) -> Format:
@@ -73,10 +97,11 @@ def _format(fmt: str) -> Format:
 @router.get(
     "/open311/discovery.{fmt}",
     response_class=Response,
-    responses=_RESPONSES,
+    responses=_answers(Discovery),
     summary="Open311 service discovery",
 )
 async def discovery(request: Request, fmt: str) -> Response:
+    """Open311 Service Discovery: the GeoReport v2 endpoint, its formats and contact. Public."""
     response_format = _format(fmt)
     base = str(request.base_url).rstrip("/")
     document = {
@@ -105,22 +130,25 @@ async def discovery(request: Request, fmt: str) -> Response:
 @router.get(
     V2 + "/services.{fmt}",
     response_class=Response,
-    responses=_RESPONSES,
+    responses=_answers(list[Service]),
     summary="Open311 service list (one service per topic)",
 )
 async def list_services(fmt: str, jurisdiction_id: JurisdictionId = None) -> Response:
+    """GeoReport v2 GET services: one service per topic, each with attributes. Public."""
     return render(_format(fmt), "services", catalog.service_list())
 
 
 @router.get(
     V2 + "/services/{service_code}.{fmt}",
     response_class=Response,
-    responses=_RESPONSES,
+    responses=_answers(ServiceDefinition),
     summary="Open311 service definition (attributes)",
 )
 async def service_definition(
     service_code: str, fmt: str, jurisdiction_id: JurisdictionId = None
 ) -> Response:
+    """GeoReport v2 GET service definition: the attributes a request may carry (request type,
+    urgency, enterprise). Public."""
     response_format = _format(fmt)
     topic = catalog.find_topic(service_code)
     if topic is None:
@@ -161,7 +189,7 @@ async def _fields(request: Request) -> dict[str, list[str]]:
 @router.post(
     V2 + "/requests.{fmt}",
     response_class=Response,
-    responses={**_RESPONSES, 403: {"description": "api_key missing or invalid"}},
+    responses=_answers(list[ServiceRequestCreated], (403, "api_key missing or invalid")),
     summary="Open311 POST service request (form-encoded)",
     openapi_extra={
         "requestBody": {
@@ -198,6 +226,9 @@ async def _fields(request: Request) -> dict[str, list[str]]:
     },
 )
 async def create_request(request: Request, fmt: str, session: SessionDep) -> Response:
+    """GeoReport v2 POST service request, form-encoded, by an Open311 client with an `api_key`
+    (form field, query or X-API-Key). Answers 200 with the tracking number as
+    `service_request_id` (realtime: no token); writes are rate limited per key."""
     response_format = _format(fmt)
     fields = await _fields(request)
     api_key = next((v for v in fields.get("api_key", []) if v.strip()), None)
@@ -225,7 +256,7 @@ async def create_request(request: Request, fmt: str, session: SessionDep) -> Res
 @router.get(
     V2 + "/requests.{fmt}",
     response_class=Response,
-    responses=_RESPONSES,
+    responses=_answers(list[ServiceRequest]),
     summary="Open311 GET service requests",
 )
 async def list_requests(
@@ -245,6 +276,9 @@ async def list_requests(
         str | None, Query(description="Pagination extension, at most 1000")
     ] = None,
 ) -> Response:
+    """GeoReport v2 GET service requests of the public channels, newest first, filtered as the
+    spec says; paged with the spec's `page`/`page_size` extension. Public; confidential
+    requests show no description or location."""
     response_format = _format(fmt)
     params = request.query_params
     ids = parse_ids(params.getlist("service_request_id"))
@@ -267,12 +301,14 @@ async def list_requests(
 @router.get(
     V2 + "/requests/{service_request_id}.{fmt}",
     response_class=Response,
-    responses=_RESPONSES,
+    responses=_answers(list[ServiceRequest]),
     summary="Open311 GET service request",
 )
 async def get_request(
     service_request_id: str, fmt: str, session: SessionDep, jurisdiction_id: JurisdictionId = None
 ) -> Response:
+    """GeoReport v2 GET service request by tracking number (a one-item list). Public;
+    confidential requests show no description or location."""
     response_format = _format(fmt)
     issue = await request_by_id(session, service_request_id)
     return render(response_format, "service_requests", [request_view(issue)])
@@ -281,14 +317,15 @@ async def get_request(
 @router.get(
     V2 + "/tokens/{token}.{fmt}",
     response_class=Response,
-    responses=_RESPONSES,
+    responses=_answers(list[ServiceRequestToken]),
     summary="Open311 GET service_request_id from a token",
 )
 async def get_token(
     token: str, fmt: str, session: SessionDep, jurisdiction_id: JurisdictionId = None
 ) -> Response:
-    """Every service is ``realtime``: POST answers with the service_request_id and never a
-    token. For clients that ask anyway, a token that is a tracking number resolves to itself."""
+    """Every service is `realtime`: POST answers with the service_request_id and never a
+    token. For clients that ask anyway, a token that is a tracking number resolves to itself.
+    Public."""
     response_format = _format(fmt)
     issues = await requests_by_ids(session, [token])
     if not issues:

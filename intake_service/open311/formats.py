@@ -9,7 +9,7 @@ published OpenAPI description types them as non-nullable strings.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, Final
 from xml.etree import ElementTree
@@ -18,7 +18,7 @@ import orjson
 from fastapi import Request
 from fastapi.responses import Response
 
-from shared.calendar import SHANGHAI
+from shared.schemas.base import rfc3339
 
 JSON_MEDIA_TYPE: Final = "application/json; charset=utf-8"
 XML_MEDIA_TYPE: Final = "text/xml; charset=utf-8"
@@ -70,12 +70,11 @@ def format_for_errors(request: Request) -> Format:
 
 
 def w3_datetime(value: datetime | None) -> str | None:
-    """ISO 8601 with the offset, in Asia/Shanghai (``2026-05-01T09:30:00+08:00``)."""
+    """The spec's w3 format, in UTC with ``Z`` like every instant the APIs write
+    (``2026-05-01T01:30:00Z``)."""
     if value is None:
         return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(SHANGHAI).isoformat(timespec="seconds")
+    return rfc3339(value.replace(microsecond=0))
 
 
 def prune(value: Any) -> Any:

@@ -28,6 +28,7 @@ from services.auth import Principal
 from services.models import utcnow
 from services.policy import in_scope
 from shared.enums import CardRole, CardStatus, CaseStatus, RequestStatus
+from shared.schemas.base import rfc3339
 
 
 class CardService:
@@ -153,7 +154,7 @@ class CardService:
             or data.days > original_limit
         ):
             raise ExtensionNotAllowed(
-                details={"due_at": card.due_at.isoformat(), "max_days": original_limit}
+                details={"due_at": rfc3339(card.due_at), "max_days": original_limit}
             )
         extension = Extension(card_id=card.id, days=data.days, reason=data.reason, requested_by=principal.actor,
                               requested_at=now, status="pending")  # fmt: skip

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -12,10 +12,12 @@ from routing_service.assignment.exceptions import CardNotFound, CaseNotFound
 from routing_service.assignment.history import verify_chain
 from routing_service.assignment.repository import CaseRepository, UnitRepository
 from routing_service.assignment.schemas import (
+    AuditFilters,
     CardOut,
     CaseEventOut,
     CaseOut,
     ChainCheckOut,
+    ChainCheckPage,
     CloseIn,
     CompleteIn,
     DispatchIn,
@@ -29,8 +31,10 @@ from routing_service.assignment.schemas import (
     ReturnIn,
     ReviewIn,
     SuspendIn,
+    TransferFilters,
     TransferIn,
     TransferOut,
+    TransferPage,
     UnitSuggestionOut,
     VerifyIn,
 )
@@ -49,12 +53,20 @@ from routing_service.models import (
 from services.auth import Principal
 from services.db import SessionDep
 from services.errors import NotFound, error_responses
-from services.idempotency import respond_idempotently
+from services.idempotency import ACCEPTS_IDEMPOTENCY_KEY, respond_idempotently
+from services.pagination import Key, Keyset, query_fingerprint, read_page
 from services.policy import authorize, authorize_in_scope
-from services.responses import JSONResponse
+from services.responses import JSONResponse, resource_path
 from shared.enums import CaseStatus
 
 router = APIRouter(prefix="/v1", tags=["cases"])
+CASE_RECEIVED_ORDER = Keyset((Key(Case.received_at, "datetime"), Key(Case.id, "uuid")))
+TRANSFER_ORDER = Keyset(
+    (
+        Key(DisciplineTransfer.transferred_at, "datetime", True),
+        Key(DisciplineTransfer.id, "uuid", True),
+    )
+)
 WRITE_ERRORS = error_responses(401, 403, 404, 409, 422)
 
 
@@ -164,6 +176,8 @@ def _client(principal: Principal) -> str:
 
 @router.get("/cases/{case_id}", response_model=CaseOut, responses=error_responses(401, 403, 404))
 async def get_case(case_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal) -> CaseOut:
+    """One case with its cards, milestones and (while awaiting dispatch) unit suggestions. Any
+    reader of cases (case.read: staff, department keys, services) within scope; outside it, 404."""
     return await case_out(session, await _load_case(session, principal, case_id, "case.read"))
 
 
@@ -175,6 +189,8 @@ async def get_case(case_id: uuid.UUID, session: SessionDep, principal: CurrentPr
 async def get_case_by_tracking(
     tracking_no: str, session: SessionDep, principal: CurrentPrincipal
 ) -> CaseOut:
+    """The case of a tracking number (受理编号), on the same terms as reading it by id (case.read, in
+    scope; else 404)."""
     authorize(principal, "case.read")
     case = await CaseRepository.from_session(session).by_tracking_no(tracking_no[:32])
     if case is None or not await case_service.visible(session, principal, case):
@@ -183,7 +199,11 @@ async def get_case_by_tracking(
 
 
 @router.post(
-    "/cases/{case_id}/verify", response_model=CaseOut, responses=WRITE_ERRORS, summary="核查"
+    "/cases/{case_id}/verify",
+    response_model=CaseOut,
+    responses=WRITE_ERRORS,
+    summary="核查",
+    dependencies=[ACCEPTS_IDEMPOTENCY_KEY],
 )
 async def verify_case(
     case_id: uuid.UUID,
@@ -192,6 +212,9 @@ async def verify_case(
     session: SessionDep,
     principal: CurrentPrincipal,
 ) -> JSONResponse:
+    """核查: accept (with its classification), reject, merge into another case or answer directly a
+    case awaiting verification. Operators, dispatchers, supervisors, leaders and admins
+    (case.verify); accepts `Idempotency-Key`."""
     case = await _load_case(session, principal, case_id, "case.verify")
 
     async def produce() -> CaseOut:
@@ -203,7 +226,11 @@ async def verify_case(
 
 
 @router.post(
-    "/cases/{case_id}/dispatch", response_model=CaseOut, responses=WRITE_ERRORS, summary="派单"
+    "/cases/{case_id}/dispatch",
+    response_model=CaseOut,
+    responses=WRITE_ERRORS,
+    summary="派单",
+    dependencies=[ACCEPTS_IDEMPOTENCY_KEY],
 )
 async def dispatch_case(
     case_id: uuid.UUID,
@@ -212,6 +239,9 @@ async def dispatch_case(
     session: SessionDep,
     principal: CurrentPrincipal,
 ) -> JSONResponse:
+    """派单: dispatch a verified case to one or more units, each card with its deadline in working
+    days. Dispatchers, supervisors, leaders and admins (case.dispatch); accepts `Idempotency-Key`.
+    """
     case = await _load_case(session, principal, case_id, "case.dispatch")
 
     async def produce() -> CaseOut:
@@ -226,8 +256,10 @@ async def dispatch_case(
 @router.post(
     "/cases/{case_id}/transfer",
     response_model=TransferOut,
+    status_code=201,
     responses=WRITE_ERRORS,
     summary="移交纪委监委",
+    dependencies=[ACCEPTS_IDEMPOTENCY_KEY],
 )
 async def transfer_case(
     case_id: uuid.UUID,
@@ -236,6 +268,9 @@ async def transfer_case(
     session: SessionDep,
     principal: CurrentPrincipal,
 ) -> JSONResponse:
+    """移交纪委监委: transfer a case to the discipline commission, with the reason, the unit concerned
+    and evidence. Supervisors, leaders and admins (case.transfer); answers 201 with `Location`
+    naming the case, which shows the transfer."""
     case = await _load_case(session, principal, case_id, "case.transfer")
 
     async def produce() -> TransferOut:
@@ -253,11 +288,17 @@ async def transfer_case(
         )
 
     return await respond_idempotently(request, session, IdempotencyRecord, client_id=_client(principal),
-                                      body=data.model_dump(mode="json"), produce=produce, status_code=201)  # fmt: skip
+                                      body=data.model_dump(mode="json"), produce=produce, status_code=201,
+                                      # A transfer has no route of its own: its case shows it.
+                                      location=lambda _body: resource_path(request, "get_case", case_id=case_id))  # fmt: skip
 
 
 @router.post(
-    "/cases/{case_id}/redo", response_model=CaseOut, responses=WRITE_ERRORS, summary="发回重办"
+    "/cases/{case_id}/redo",
+    response_model=CaseOut,
+    responses=WRITE_ERRORS,
+    summary="发回重办",
+    dependencies=[ACCEPTS_IDEMPOTENCY_KEY],
 )
 async def redo_case(
     case_id: uuid.UUID,
@@ -266,6 +307,9 @@ async def redo_case(
     session: SessionDep,
     principal: CurrentPrincipal,
 ) -> JSONResponse:
+    """发回重办: reopen a case (e.g. after an unsatisfied rating), so its cards are worked again; the
+    second redo escalates. Supervisors, leaders, admins and the scoring service (case.redo);
+    accepts `Idempotency-Key`."""
     case = await _load_case(session, principal, case_id, "case.redo")
 
     async def produce() -> CaseOut:
@@ -283,6 +327,8 @@ async def redo_case(
 async def close_case(
     case_id: uuid.UUID, data: CloseIn, session: SessionDep, principal: CurrentPrincipal
 ) -> CaseOut:
+    """归档: close a case once its work is done and reviewed. Supervisors, leaders, admins and the
+    scoring service (case.close)."""
     case = await _load_case(session, principal, case_id, "case.close")
     await case_service.close(session, principal, case, data.note)
     return await case_out(session, case, with_suggestions=False)
@@ -295,6 +341,8 @@ async def close_case(
 )
 async def complete_milestone(case_id: uuid.UUID, milestone_id: uuid.UUID, data: MilestoneDoneIn,
                              session: SessionDep, principal: CurrentPrincipal) -> Milestone:  # fmt: skip
+    """Mark one of a case's milestones (时限节点) done, with an optional note. Dispatchers,
+    supervisors, leaders and admins (case.milestone)."""
     case = await _load_case(session, principal, case_id, "case.milestone")
     milestone = await session.get(Milestone, milestone_id)
     if milestone is None or milestone.case_id != case.id:
@@ -310,6 +358,8 @@ async def complete_milestone(case_id: uuid.UUID, milestone_id: uuid.UUID, data: 
 async def case_history(
     case_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal
 ) -> list[CaseEvent]:
+    """The case's history (留痕), oldest first: every step with who did it and when, each event
+    chained to the one before. Any reader of the case (case.read, in scope)."""
     case = await _load_case(session, principal, case_id, "case.read")
     return list(
         (
@@ -328,51 +378,76 @@ async def case_history(
 async def verify_history(
     case_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal
 ) -> Any:
+    """Check that a case's history chain is intact (no event changed, removed or inserted).
+    Auditors, the discipline commission, leaders and admins (history.verify)."""
     authorize(principal, "history.verify")
     case = await case_service.load(session, principal, case_id)
     return await verify_chain(session, case)
 
 
 @router.get(
-    "/audit/verify", response_model=list[ChainCheckOut], responses=error_responses(401, 403)
+    "/audit/verify", response_model=ChainCheckPage, responses=error_responses(400, 401, 403, 422)
 )
 async def verify_all_history(
     session: SessionDep,
     principal: CurrentPrincipal,
-    only_broken: bool = True,
-    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
-    offset: Annotated[int, Query(ge=0, le=100_000_000)] = 0,
-) -> Any:
-    """Verify the chains of many cases at once (paged by received time)."""
+    filters: Annotated[AuditFilters, Query()],
+) -> ChainCheckPage:
+    """Verify the history chains of many cases at once: each page checks up to `limit` cases
+    by received time and, with `only_broken` (the default), answers only the broken ones, so a
+    page may hold fewer items than `limit` and still have a `next_cursor`. Auditors, the
+    discipline commission, leaders and admins (history.verify)."""
     authorize(principal, "history.verify")
-    cases = (
-        await session.scalars(select(Case).order_by(Case.received_at).limit(limit).offset(offset))
-    ).all()
+    cases, next_cursor, total = await read_page(
+        session, select(Case), CASE_RECEIVED_ORDER, cursor=filters.cursor, limit=filters.limit,
+        fingerprint=query_fingerprint(principal.actor, filters.fingerprint_params()),
+        with_total=filters.with_total,
+    )  # fmt: skip
     checks = [await verify_chain(session, case) for case in cases]
-    return [c for c in checks if not (only_broken and c.valid)]
+    return ChainCheckPage(
+        items=[ChainCheckOut.model_validate(c) for c in checks if not (filters.only_broken and c.valid)],
+        next_cursor=next_cursor, limit=filters.limit, total=total,
+    )  # fmt: skip
 
 
-@router.get("/transfers", response_model=list[TransferOut], responses=error_responses(401, 403))
-async def list_transfers(session: SessionDep, principal: CurrentPrincipal) -> list[TransferOut]:
+@router.get(
+    "/transfers", response_model=TransferPage, responses=error_responses(400, 401, 403, 422)
+)
+async def list_transfers(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    filters: Annotated[TransferFilters, Query()],
+) -> TransferPage:
+    """Cases transferred to the discipline commission (移交纪委监委), newest first, with the
+    submitter. The discipline commission, leaders, auditors and admins (transfer.read)."""
     authorize(principal, "transfer.read")
-    rows = (await session.execute(
-        select(DisciplineTransfer, Case.tracking_no, Case.submitter)
-        .join(Case, Case.id == DisciplineTransfer.case_id)
-        .order_by(DisciplineTransfer.transferred_at.desc()).limit(500)
-    )).all()  # fmt: skip
-    subject_ids = [t.subject_unit_id for t, _n, _s in rows if t.subject_unit_id]
+    transfers, next_cursor, total = await read_page(
+        session, select(DisciplineTransfer), TRANSFER_ORDER, cursor=filters.cursor,
+        limit=filters.limit, with_total=filters.with_total,
+        fingerprint=query_fingerprint(principal.actor, filters.fingerprint_params()),
+    )  # fmt: skip
+    cases: dict[uuid.UUID, tuple[str, Any]] = {}
+    if transfers:
+        found = await session.execute(
+            select(Case.id, Case.tracking_no, Case.submitter).where(
+                Case.id.in_({t.case_id for t in transfers})
+            )
+        )
+        cases = {row.id: (row.tracking_no, row.submitter) for row in found}
+    subject_ids = [t.subject_unit_id for t in transfers if t.subject_unit_id]
     units = await UnitRepository.from_session(session).by_ids(subject_ids)
-    return [
+    items = [
         TransferOut.model_validate(
             {
                 **{c: getattr(t, c) for c in TransferOut.model_fields if hasattr(t, c)},
-                "tracking_no": no,
+                "tracking_no": cases[t.case_id][0],
                 "subject_unit_code": units[t.subject_unit_id].code if t.subject_unit_id else None,
-                "submitter": submitter,
+                "submitter": cases[t.case_id][1],
             }  # fmt: skip
         )
-        for t, no, submitter in rows
+        for t in transfers
     ]
+    return TransferPage(items=items, next_cursor=next_cursor, limit=filters.limit, total=total)
 
 
 # ------------------------------------------------------------------------------ cards
@@ -380,13 +455,16 @@ async def list_transfers(session: SessionDep, principal: CurrentPrincipal) -> li
 
 @router.get("/cards/{card_id}", response_model=CardOut, responses=error_responses(401, 403, 404))
 async def get_card(card_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal) -> CardOut:
+    """One card (a unit's part of a case) with its deadline, state and notes. Readers of cases
+    (case.read) whose scope covers the card's unit or its case."""
     authorize(principal, "case.read")
     card, case, unit = await card_service.load(session, principal, card_id)
     return card_out(card, unit, case.tracking_no)
 
 
 async def _card_action(request: Request, session: SessionDep, principal: Principal, card_id: uuid.UUID,
-                       action: str, body: Any, run: Any) -> JSONResponse:  # fmt: skip
+                       action: str, body: Any, run: Any, *, status_code: int = 200,
+                       location: Callable[[Case], str] | None = None) -> JSONResponse:  # fmt: skip
     authorize(principal, action)
     card, case, unit = await card_service.load(session, principal, card_id)
     if action == "card.work":
@@ -399,21 +477,32 @@ async def _card_action(request: Request, session: SessionDep, principal: Princip
 
     return await respond_idempotently(request, session, IdempotencyRecord, client_id=_client(principal),
                                       body={"card": str(card_id), "action": request.url.path, "data": body},
-                                      produce=produce)  # fmt: skip
+                                      produce=produce, status_code=status_code,
+                                      location=(lambda _body: location(case)) if location else None)  # fmt: skip
 
 
 @router.post(
-    "/cards/{card_id}/sign", response_model=CardOut, responses=WRITE_ERRORS, summary="签收"
+    "/cards/{card_id}/sign",
+    response_model=CardOut,
+    responses=WRITE_ERRORS,
+    summary="签收",
+    dependencies=[ACCEPTS_IDEMPOTENCY_KEY],
 )
 async def sign_card(
     card_id: uuid.UUID, request: Request, session: SessionDep, principal: CurrentPrincipal
 ) -> JSONResponse:
+    """签收: the unit takes the card on. Department staff, that department's API key or an admin
+    acting for it (card.work, own unit only); accepts `Idempotency-Key`."""
     return await _card_action(request, session, principal, card_id, "card.work", None,
                               lambda card, case, unit: _none(card_service.sign(session, principal, card, case, unit)))  # fmt: skip
 
 
 @router.post(
-    "/cards/{card_id}/return", response_model=CardOut, responses=WRITE_ERRORS, summary="退单"
+    "/cards/{card_id}/return",
+    response_model=CardOut,
+    responses=WRITE_ERRORS,
+    summary="退单",
+    dependencies=[ACCEPTS_IDEMPOTENCY_KEY],
 )
 async def return_card(
     card_id: uuid.UUID,
@@ -422,6 +511,9 @@ async def return_card(
     session: SessionDep,
     principal: CurrentPrincipal,
 ) -> JSONResponse:
+    """退单: the unit returns a card that is not its business, with the reason (not allowed for a
+    designated dispatch). Department staff or key of the card's unit (card.work); accepts
+    `Idempotency-Key`."""
     return await _card_action(request, session, principal, card_id, "card.work", data.model_dump(mode="json"),
                               lambda card, case, unit: _none(card_service.return_card(session, principal, card, case, unit, data.reason)))  # fmt: skip
 
@@ -431,6 +523,7 @@ async def return_card(
     response_model=CardOut,
     responses=WRITE_ERRORS,
     summary="首次联系诉求人",
+    dependencies=[ACCEPTS_IDEMPOTENCY_KEY],
 )
 async def contact(
     card_id: uuid.UUID,
@@ -439,12 +532,18 @@ async def contact(
     session: SessionDep,
     principal: CurrentPrincipal,
 ) -> JSONResponse:
+    """首次联系诉求人: record the first contact with the submitter. Department staff or key of the card's
+    unit (card.work); accepts `Idempotency-Key`."""
     return await _card_action(request, session, principal, card_id, "card.work", data.model_dump(mode="json"),
                               lambda card, case, unit: _none(card_service.add_note(session, principal, card, case, unit, "contact", data.text, data.attachments)))  # fmt: skip
 
 
 @router.post(
-    "/cards/{card_id}/progress", response_model=CardOut, responses=WRITE_ERRORS, summary="办理进展"
+    "/cards/{card_id}/progress",
+    response_model=CardOut,
+    responses=WRITE_ERRORS,
+    summary="办理进展",
+    dependencies=[ACCEPTS_IDEMPOTENCY_KEY],
 )
 async def progress(
     card_id: uuid.UUID,
@@ -453,12 +552,19 @@ async def progress(
     session: SessionDep,
     principal: CurrentPrincipal,
 ) -> JSONResponse:
+    """办理进展: record progress on a card, with attachments. Department staff or key of the card's
+    unit (card.work); accepts `Idempotency-Key`."""
     return await _card_action(request, session, principal, card_id, "card.work", data.model_dump(mode="json"),
                               lambda card, case, unit: _none(card_service.add_note(session, principal, card, case, unit, "progress", data.text, data.attachments)))  # fmt: skip
 
 
 @router.post(
-    "/cards/{card_id}/extensions", responses=WRITE_ERRORS, status_code=201, summary="申请延期"
+    "/cards/{card_id}/extensions",
+    response_model=ExtensionOut,
+    responses=WRITE_ERRORS,
+    status_code=201,
+    summary="申请延期",
+    dependencies=[ACCEPTS_IDEMPOTENCY_KEY],
 )
 async def request_extension(
     card_id: uuid.UUID,
@@ -467,21 +573,31 @@ async def request_extension(
     session: SessionDep,
     principal: CurrentPrincipal,
 ) -> JSONResponse:
+    """申请延期: ask for more working days on a card, with the reason; the center decides. Department
+    staff or key of the card's unit (card.work); answers 201 with `Location` naming the case's
+    history, which records the request (and later its decision)."""
+
     async def run(card: Card, case: Case, unit: OrgUnit) -> Any:
         extension = await card_service.request_extension(session, principal, card, case, unit, data)
         return ExtensionOut(
             id=extension.id, days=extension.days, status=extension.status, reason=extension.reason
         )
 
-    response = await _card_action(
-        request, session, principal, card_id, "card.work", data.model_dump(mode="json"), run
-    )
-    response.status_code = 201
-    return response
+    # An extension request has no route of its own: the case's history shows it (its id, days
+    # and reason), and then its decision.
+    return await _card_action(
+        request, session, principal, card_id, "card.work", data.model_dump(mode="json"), run,
+        status_code=201,
+        location=lambda case: resource_path(request, "case_history", case_id=case.id),
+    )  # fmt: skip
 
 
 @router.post(
-    "/cards/{card_id}/complete", response_model=CardOut, responses=WRITE_ERRORS, summary="办结"
+    "/cards/{card_id}/complete",
+    response_model=CardOut,
+    responses=WRITE_ERRORS,
+    summary="办结",
+    dependencies=[ACCEPTS_IDEMPOTENCY_KEY],
 )
 async def complete_card(
     card_id: uuid.UUID,
@@ -490,12 +606,18 @@ async def complete_card(
     session: SessionDep,
     principal: CurrentPrincipal,
 ) -> JSONResponse:
+    """办结: report a card's result, with evidence, for the center's review. Department staff or key
+    of the card's unit (card.work); accepts `Idempotency-Key`."""
     return await _card_action(request, session, principal, card_id, "card.work", data.model_dump(mode="json"),
                               lambda card, case, unit: _none(card_service.complete(session, principal, card, case, unit, data)))  # fmt: skip
 
 
 @router.post(
-    "/cards/{card_id}/review", response_model=CardOut, responses=WRITE_ERRORS, summary="审核办结"
+    "/cards/{card_id}/review",
+    response_model=CardOut,
+    responses=WRITE_ERRORS,
+    summary="审核办结",
+    dependencies=[ACCEPTS_IDEMPOTENCY_KEY],
 )
 async def review_card(
     card_id: uuid.UUID,
@@ -504,6 +626,8 @@ async def review_card(
     session: SessionDep,
     principal: CurrentPrincipal,
 ) -> JSONResponse:
+    """审核办结: the center accepts a completed card or sends it back with a note. Dispatchers,
+    supervisors, leaders and admins (card.review); accepts `Idempotency-Key`."""
     return await _card_action(request, session, principal, card_id, "card.review", data.model_dump(mode="json"),
                               lambda card, case, unit: _none(case_service.review(session, principal, case, card, data.accept, data.note)))  # fmt: skip
 
@@ -513,9 +637,13 @@ async def review_card(
     response_model=CardOut,
     responses=WRITE_ERRORS,
     summary="审批延期",
+    dependencies=[ACCEPTS_IDEMPOTENCY_KEY],
 )
 async def decide_extension(card_id: uuid.UUID, extension_id: uuid.UUID, data: ExtensionDecisionIn, request: Request,
                            session: SessionDep, principal: CurrentPrincipal) -> JSONResponse:  # fmt: skip
+    """审批延期: approve (moving the deadline) or reject a card's extension request. Supervisors,
+    leaders and admins (card.extension.decide); accepts `Idempotency-Key`."""
+
     async def run(card: Card, case: Case, unit: OrgUnit) -> Any:
         extension = await session.get(Extension, extension_id)
         if extension is None or extension.card_id != card.id:
@@ -538,7 +666,11 @@ async def decide_extension(card_id: uuid.UUID, extension_id: uuid.UUID, data: Ex
 
 
 @router.post(
-    "/cards/{card_id}/suspend", response_model=CardOut, responses=WRITE_ERRORS, summary="挂起"
+    "/cards/{card_id}/suspend",
+    response_model=CardOut,
+    responses=WRITE_ERRORS,
+    summary="挂起",
+    dependencies=[ACCEPTS_IDEMPOTENCY_KEY],
 )
 async def suspend_card(
     card_id: uuid.UUID,
@@ -547,16 +679,24 @@ async def suspend_card(
     session: SessionDep,
     principal: CurrentPrincipal,
 ) -> JSONResponse:
+    """挂起: stop a card's clock (submitter unreachable, a legal procedure, other), with the reason.
+    Supervisors, leaders and admins (card.suspend); accepts `Idempotency-Key`."""
     return await _card_action(request, session, principal, card_id, "card.suspend", data.model_dump(mode="json"),
                               lambda card, case, unit: _none(case_service.suspend(session, principal, case, card, f"[{data.kind}] {data.reason}")))  # fmt: skip
 
 
 @router.post(
-    "/cards/{card_id}/resume", response_model=CardOut, responses=WRITE_ERRORS, summary="恢复办理"
+    "/cards/{card_id}/resume",
+    response_model=CardOut,
+    responses=WRITE_ERRORS,
+    summary="恢复办理",
+    dependencies=[ACCEPTS_IDEMPOTENCY_KEY],
 )
 async def resume_card(
     card_id: uuid.UUID, request: Request, session: SessionDep, principal: CurrentPrincipal
 ) -> JSONResponse:
+    """恢复办理: restart a suspended card's clock; its deadlines move by the working days it was
+    suspended. Supervisors, leaders and admins (card.suspend); accepts `Idempotency-Key`."""
     return await _card_action(request, session, principal, card_id, "card.suspend", None,
                               lambda card, case, unit: _none(case_service.resume(session, principal, case, card)))  # fmt: skip
 

@@ -67,9 +67,7 @@ async def tell_submitter(
         note=note,
         changed_at=changed_at,
     )
-    await webhook_service.notify_channel(
-        session, case.channel, REQUEST_STATUS_CHANGED, data.model_dump(mode="json")
-    )
+    await webhook_service.notify_channel(session, case.channel, REQUEST_STATUS_CHANGED, data)
 
 
 def case_snapshot(session: AsyncSession, case: Case, owner: OrgUnit) -> None:

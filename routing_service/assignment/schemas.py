@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated, Generic, Literal, Self, TypeVar
 
 from pydantic import AfterValidator, Field, StringConstraints, model_validator
@@ -17,7 +16,9 @@ from shared.enums import (
     Topic,
     Urgency,
 )
-from shared.schemas.base import InputSchema, Schema
+from shared.schemas.base import InputSchema, Instant, Schema
+from shared.schemas.page import CursorPage
+from shared.schemas.paging import PageQuery
 from shared.schemas.text import Label, Reason, SingleLine, reject_control_characters
 
 T = TypeVar("T")
@@ -168,22 +169,22 @@ class CardOut(Schema):
     role: CardRole
     status: CardStatus
     instructions: str | None
-    dispatched_at: datetime
-    sign_due_at: datetime
-    signed_at: datetime | None
-    contact_due_at: datetime | None
-    first_contact_at: datetime | None
-    due_at: datetime
-    original_due_at: datetime
+    dispatched_at: Instant
+    sign_due_at: Instant
+    signed_at: Instant | None
+    contact_due_at: Instant | None
+    first_contact_at: Instant | None
+    due_at: Instant
+    original_due_at: Instant
     due_provisional: bool
-    return_deadline_at: datetime
-    returned_at: datetime | None
+    return_deadline_at: Instant
+    returned_at: Instant | None
     return_reason: str | None
-    suspended_at: datetime | None
-    submitted_at: datetime | None
+    suspended_at: Instant | None
+    submitted_at: Instant | None
     result: str | None
     evidence: list[str]
-    approved_at: datetime | None
+    approved_at: Instant | None
     review_note: str | None
     extension_approved: bool
     supervision_level: SupervisionLevel
@@ -202,9 +203,9 @@ class ExtensionOut(Schema):
 class MilestoneOut(Schema):
     id: uuid.UUID
     name: str
-    due_at: datetime
+    due_at: Instant
     due_provisional: bool
-    done_at: datetime | None
+    done_at: Instant | None
     note: str | None
 
 
@@ -227,15 +228,15 @@ class CaseOut(Schema):
     status_label: str
     classification: Classification | None
     owner_unit_code: str
-    received_at: datetime
-    verify_due_at: datetime
-    verified_at: datetime | None
+    received_at: Instant
+    verify_due_at: Instant
+    verified_at: Instant | None
     decision_note: str | None
     must_designate: bool
     redo_count: int
     escalated: bool
-    completed_at: datetime | None
-    closed_at: datetime | None
+    completed_at: Instant | None
+    closed_at: Instant | None
     cards: list[CardOut] = Field(default_factory=list)
     milestones: list[MilestoneOut] = Field(default_factory=list)
     suggestions: list[UnitSuggestionOut] = Field(default_factory=list)
@@ -250,7 +251,7 @@ class CaseEventOut(Schema):
     to_status: str | None
     reason: str | None
     data: dict[str, object]
-    at: datetime
+    at: Instant
     hash: str
 
 
@@ -270,8 +271,8 @@ class TransferOut(Schema):
     subject_unit_code: str | None
     evidence: list[str]
     transferred_by: str
-    transferred_at: datetime
-    acknowledged_at: datetime | None
+    transferred_at: Instant
+    acknowledged_at: Instant | None
     outcome: str | None
     submitter: dict[str, object] | None = None
 
@@ -281,3 +282,20 @@ class Page(Schema, Generic[T]):
     total: int
     limit: int
     offset: int
+
+
+class AuditFilters(PageQuery):
+    """The chain check over many cases: a page of cases by received time (then id)."""
+
+    only_broken: bool = Field(True, description="Answer only the chains that fail the check")
+    limit: int = Field(1000, ge=1, le=10_000, description="Cases checked in this page")
+
+
+class TransferFilters(PageQuery):
+    """The transfers to the discipline commission, newest first (then id)."""
+
+    limit: int = Field(100, ge=1, le=500)
+
+
+ChainCheckPage = CursorPage[ChainCheckOut]
+TransferPage = CursorPage[TransferOut]

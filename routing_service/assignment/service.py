@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -46,9 +46,23 @@ from shared.enums import (
     Classification,
     RequestStatus,
     SupervisionLevel,
+    Topic,
     Urgency,
 )
 from shared.events import RatingRecorded, RequestSubmitted, RequestSupplemented, RequestWithdrawn
+from shared.schemas.base import rfc3339
+from shared.webhooks import (
+    CardCancelledData,
+    CardData,
+    CardDispatchedData,
+    CardExtensionDecidedData,
+    CardRedoData,
+    CardResumedData,
+    CardSentBackData,
+    CardSubmitter,
+    CardSuspendedData,
+    CaseSupplementedData,
+)
 
 SYSTEM = "system"
 OPEN_CARD_STATUSES = (
@@ -82,30 +96,36 @@ def searchable_grams(case: Case) -> list[str]:
     return field_grams(*([getattr(case, name) for name in tier] for tier in CASE_SEARCH_FIELDS))
 
 
-def card_payload(case: Case, card: Card, unit: OrgUnit) -> dict[str, Any]:
-    """What a department system receives about a card (identity already masked when
-    confidential)."""
-    return {
-        "card_id": str(card.id),
-        "case_id": str(case.id),
-        "tracking_no": case.tracking_no,
-        "unit_code": unit.code,
-        "role": card.role,
-        "status": card.status,
-        "title": case.title,
-        "description": case.description,
-        "topic": case.topic,
-        "urgency": case.urgency,
-        "classification": case.classification,
-        "address": case.address,
-        "submitter": case.submitter,
-        "instructions": card.instructions,
-        "dispatched_at": card.dispatched_at.isoformat(),
-        "sign_due_at": card.sign_due_at.isoformat(),
-        "due_at": card.due_at.isoformat(),
-        "due_provisional": card.due_provisional,
-        "designated": card.designated,
-    }
+CardT = TypeVar("CardT", bound=CardData)
+
+
+def card_payload(case: Case, card: Card, unit: OrgUnit, model: type[CardT], **extra: Any) -> CardT:
+    """What a department system receives about a card, as the event's published model
+    (``model``, with that event's ``extra`` fields); identity already masked when
+    confidential. Times are UTC (the model converts deadlines computed in Asia/Shanghai)."""
+    submitter = {k: v for k, v in case.submitter.items() if k in CardSubmitter.model_fields}
+    return model(
+        card_id=card.id,
+        case_id=case.id,
+        tracking_no=case.tracking_no,
+        unit_code=unit.code,
+        role=CardRole(card.role),
+        status=CardStatus(card.status),
+        title=case.title,
+        description=case.description,
+        topic=Topic(case.topic),
+        urgency=Urgency(case.urgency),
+        classification=Classification(case.classification) if case.classification else None,
+        address=case.address,
+        submitter=CardSubmitter.model_validate(submitter),
+        instructions=card.instructions,
+        dispatched_at=card.dispatched_at,
+        sign_due_at=card.sign_due_at,
+        due_at=card.due_at,
+        due_provisional=card.due_provisional,
+        designated=card.designated,
+        **extra,
+    )
 
 
 class CaseService:
@@ -203,8 +223,8 @@ class CaseService:
         for unit in units.values():
             await webhook_service.notify_unit(
                 session, unit.id, "case.supplemented",
-                {"case_id": str(case.id), "tracking_no": case.tracking_no, "text": event.text,
-                 "attachments": event.attachments},
+                CaseSupplementedData(case_id=case.id, tracking_no=case.tracking_no, text=event.text,
+                                     attachments=list(event.attachments)),
             )  # fmt: skip
 
     # ---------------------------------------------------------------- center actions
@@ -371,11 +391,12 @@ class CaseService:
         history.record(session, case, actor=principal.actor, action="dispatch", from_status=before,
                        to_status=case.status, reason=data.instructions,
                        data={"units": [u.code for u, _ in targets], "limit_days": days,
-                             "designate": data.designate, "due_at": deadline.due_at.isoformat()})  # fmt: skip
+                             "designate": data.designate, "due_at": rfc3339(deadline.due_at)})  # fmt: skip
         for card, (unit, _role) in zip(cards, targets, strict=True):
             await webhook_service.notify_unit(
-                session, unit.id, "card.dispatched", card_payload(case, card, unit)
-            )
+                session, unit.id, "card.dispatched",
+                card_payload(case, card, unit, CardDispatchedData),
+            )  # fmt: skip
             facts.card_snapshot(session, card, unit)
         await facts.tell_submitter(session, case, RequestStatus.dispatched, f"已交由{names}办理",
                              agency=names, expected_at=deadline.due_at, provisional=deadline.provisional)  # fmt: skip
@@ -449,9 +470,10 @@ class CaseService:
             extension.status = "rejected"
         history.record(session, case, actor=principal.actor, action="extension.decide", card_id=card.id,
                        reason=note, data={"approved": approve, "days": extension.days,
-                                          "due_at": card.due_at.isoformat()})  # fmt: skip
+                                          "due_at": rfc3339(card.due_at)})  # fmt: skip
         await webhook_service.notify_unit(session, unit.id, "card.extension_decided",
-                                          {**card_payload(case, card, unit), "approved": approve, "note": note})  # fmt: skip
+                                          card_payload(case, card, unit, CardExtensionDecidedData,
+                                                       approved=approve, note=note))  # fmt: skip
         facts.card_snapshot(session, card, unit)
         return card
 
@@ -480,7 +502,7 @@ class CaseService:
             history.record(session, case, actor=principal.actor, action="review.send_back", card_id=card.id,
                            from_status=CardStatus.submitted.value, to_status=card.status, reason=note)  # fmt: skip
             await webhook_service.notify_unit(session, unit.id, "card.sent_back",
-                                              {**card_payload(case, card, unit), "note": note})  # fmt: skip
+                                              card_payload(case, card, unit, CardSentBackData, note=note))  # fmt: skip
             facts.card_snapshot(session, card, unit)
         return card
 
@@ -498,8 +520,9 @@ class CaseService:
         history.record(session, case, actor=principal.actor, action="suspend", card_id=card.id,
                        from_status=card.status_before_suspend, to_status=card.status, reason=reason)  # fmt: skip
         await webhook_service.notify_unit(
-            session, unit.id, "card.suspended", {**card_payload(case, card, unit), "reason": reason}
-        )
+            session, unit.id, "card.suspended",
+            card_payload(case, card, unit, CardSuspendedData, reason=reason),
+        )  # fmt: skip
         await facts.tell_submitter(session, case, RequestStatus.suspended, reason)
         facts.card_snapshot(session, card, unit)
         return card
@@ -526,9 +549,9 @@ class CaseService:
         unit = (await UnitRepository.from_session(session).by_ids([card.unit_id]))[card.unit_id]
         history.record(session, case, actor=principal.actor, action="resume", card_id=card.id,
                        from_status=CardStatus.suspended.value, to_status=card.status,
-                       data={"paused_working_days": paused, "due_at": card.due_at.isoformat()})  # fmt: skip
+                       data={"paused_working_days": paused, "due_at": rfc3339(card.due_at)})  # fmt: skip
         await webhook_service.notify_unit(
-            session, unit.id, "card.resumed", card_payload(case, card, unit)
+            session, unit.id, "card.resumed", card_payload(case, card, unit, CardResumedData)
         )
         await facts.tell_submitter(session, case, RequestStatus.in_progress, "恢复办理", expected_at=card.due_at,
                              provisional=card.due_provisional)  # fmt: skip
@@ -573,8 +596,8 @@ class CaseService:
             self.reschedule(calendar, card)
             unit = units[card.unit_id]
             await webhook_service.notify_unit(session, unit.id, "card.redo",
-                                              {**card_payload(case, card, unit), "reason": reason,
-                                               "redo_count": case.redo_count, "head_involved": True})  # fmt: skip
+                                              card_payload(case, card, unit, CardRedoData, reason=reason,
+                                                           redo_count=case.redo_count, head_involved=True))  # fmt: skip
             if escalate:
                 from routing_service.deadline.supervision import supervision_service
 
@@ -585,7 +608,7 @@ class CaseService:
         history.record(session, case, actor=principal.actor, action="redo", from_status=before,
                        to_status=case.status, reason=reason,
                        data={"redo_count": case.redo_count, "escalated": escalate,
-                             "due_at": deadline.due_at.isoformat()})  # fmt: skip
+                             "due_at": rfc3339(deadline.due_at)})  # fmt: skip
         await facts.tell_submitter(session, case, RequestStatus.in_progress, "发回重办:" + reason,
                              expected_at=deadline.due_at, provisional=deadline.provisional)  # fmt: skip
         facts.case_snapshot(session, case, await self._owner(session, case))
@@ -680,7 +703,7 @@ class CaseService:
                 card.next_check_at = None
                 unit = units[card.unit_id]
                 await webhook_service.notify_unit(session, unit.id, "card.cancelled",
-                                                  {**card_payload(case, card, unit), "reason": reason})  # fmt: skip
+                                                  card_payload(case, card, unit, CardCancelledData, reason=reason))  # fmt: skip
                 facts.card_snapshot(session, card, unit)
 
     async def _owner(self, session: AsyncSession, case: Case) -> OrgUnit:

@@ -5,20 +5,26 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from sqlalchemy import select
+from pydantic import Field
+from sqlalchemy import Select, select
 
+from routing_service.assignment.repository import UnitRepository
 from routing_service.auth import CurrentPrincipal
 from routing_service.deadline.calendar import calendar_provider
 from routing_service.deadline.service import calendar_service
 from routing_service.deadline.supervision import supervision_service
 from routing_service.models import CalendarYear, Card, Case, OrgUnit, SupervisionEvent
+from services.auth import Principal
 from services.db import SessionDep
 from services.errors import error_responses
 from services.models import utcnow
-from services.policy import authorize, in_scope, list_scope
+from services.pagination import Key, Keyset, query_fingerprint, read_page
+from services.policy import authorize, list_scope
 from shared.calendar import YearSchedule
 from shared.enums import SupervisionLevel
-from shared.schemas.base import Schema
+from shared.schemas.base import Instant, Schema
+from shared.schemas.page import CursorPage
+from shared.schemas.paging import PageQuery
 
 router = APIRouter(prefix="/v1", tags=["deadlines"])
 
@@ -36,13 +42,13 @@ class CalendarYearOut(Schema):
     workdays: list[str]
     source: str
     loaded_by: str
-    loaded_at: datetime
+    loaded_at: Instant
 
 
 class DeadlineOut(Schema):
-    start: datetime
+    start: Instant
     working_days: int
-    due_at: datetime
+    due_at: Instant
     provisional: bool
 
 
@@ -53,8 +59,8 @@ class SupervisionEventOut(Schema):
     tracking_no: str
     unit_code: str
     level: SupervisionLevel
-    due_at: datetime
-    at: datetime
+    due_at: Instant
+    at: Instant
     notice: str
 
 
@@ -63,17 +69,49 @@ class TickOut(Schema):
     steps: int
 
 
+class OverdueCardOut(Schema):
+    card_id: uuid.UUID
+    tracking_no: str
+    unit_code: str
+    unit_name: str
+    due_at: Instant
+    supervision_level: SupervisionLevel
+    listed: bool = Field(description="Listed for supervision (挂牌督办)")
+
+
+class SupervisionEventFilters(PageQuery):
+    level: SupervisionLevel | None = Field(None, description="Only steps of this level")
+    limit: int = Field(100, ge=1, le=500)
+
+
+class OverdueFilters(PageQuery):
+    limit: int = Field(200, ge=1, le=1000)
+
+
+SupervisionEventPage = CursorPage[SupervisionEventOut]
+OverdueCardPage = CursorPage[OverdueCardOut]
+EVENT_ORDER = Keyset(
+    (Key(SupervisionEvent.at, "datetime", True), Key(SupervisionEvent.id, "uuid", True))
+)
+OVERDUE_ORDER = Keyset((Key(Card.due_at, "datetime"), Key(Card.id, "uuid")))
+
+
 @router.post("/calendar/years", response_model=LoadResultOut, responses=error_responses(401, 403, 422),
              summary="Load a year's official holiday schedule (recomputes provisional deadlines)")  # fmt: skip
 async def load_year(
     schedule: YearSchedule, session: SessionDep, principal: CurrentPrincipal
 ) -> Any:
+    """Load a year's official State Council holiday schedule (holidays and make-up working days);
+    deadlines computed provisionally for that year are recomputed. Admins only (calendar.manage).
+    """
     authorize(principal, "calendar.manage")
     return await calendar_service.load_year(session, principal, schedule)
 
 
 @router.get("/calendar/years", response_model=list[CalendarYearOut], responses=error_responses(401))
 async def list_years(session: SessionDep, principal: CurrentPrincipal) -> Any:
+    """The years whose official schedule has been loaded, with who loaded them and when. Any
+    signed-in caller."""
     return list((await session.scalars(select(CalendarYear).order_by(CalendarYear.year))).all())
 
 
@@ -85,6 +123,9 @@ async def compute_deadline(
     start: datetime,
     working_days: Annotated[int, Query(ge=1, le=250)] = 5,
 ) -> DeadlineOut:
+    """The deadline `working_days` working days after `start` (which needs a UTC offset), by the
+    official calendar; `provisional` when a year without a confirmed schedule is touched. Any
+    signed-in caller."""
     if start.tzinfo is None:
         from services.errors import BadRequest
 
@@ -107,79 +148,112 @@ async def compute_deadline(
     )
 
 
+def _in_list_scope(stmt: Select[Any], principal: Principal) -> Select[Any]:
+    """The list's rows in the caller's part of the org tree (``stmt`` joins ``OrgUnit``)."""
+    scope = list_scope(principal)
+    if scope.subtree is not None:
+        stmt = stmt.where(OrgUnit.path.startswith(scope.subtree, autoescape=True))
+    if scope.own_unit_code is not None:
+        stmt = stmt.where(OrgUnit.code == scope.own_unit_code)
+    return stmt
+
+
 @router.get(
     "/supervision/events",
-    response_model=list[SupervisionEventOut],
-    responses=error_responses(401, 403),
+    response_model=SupervisionEventPage,
+    responses=error_responses(400, 401, 403, 422),
 )
 async def supervision_events(
     session: SessionDep,
     principal: CurrentPrincipal,
-    level: SupervisionLevel | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-) -> list[SupervisionEventOut]:
+    filters: Annotated[SupervisionEventFilters, Query()],
+) -> SupervisionEventPage:
+    """The supervision ladder's steps (督办: reminders, yellow and red cards, listing,
+    escalation), newest first, in the caller's subtree. Center staff, auditors, admins and the
+    discipline commission (supervision.read)."""
     authorize(principal, "supervision.read")
-    stmt = (
-        select(SupervisionEvent, Case.tracking_no, OrgUnit.code, OrgUnit.path)
-        .join(Case, Case.id == SupervisionEvent.case_id)
-        .join(OrgUnit, OrgUnit.id == SupervisionEvent.unit_id)
-        .order_by(SupervisionEvent.at.desc())
-        .limit(limit)
-    )
-    if level is not None:
-        stmt = stmt.where(SupervisionEvent.level == level.value)
-    subtree = list_scope(principal).subtree
-    if subtree is not None:
-        stmt = stmt.where(OrgUnit.path.startswith(subtree))
-    rows = (await session.execute(stmt)).all()
-    return [
+    stmt = select(SupervisionEvent).join(OrgUnit, OrgUnit.id == SupervisionEvent.unit_id)
+    if filters.level is not None:
+        stmt = stmt.where(SupervisionEvent.level == filters.level.value)
+    events, next_cursor, total = await read_page(
+        session, _in_list_scope(stmt, principal), EVENT_ORDER, cursor=filters.cursor,
+        limit=filters.limit, with_total=filters.with_total,
+        fingerprint=query_fingerprint(principal.actor, filters.fingerprint_params()),
+    )  # fmt: skip
+    units = await UnitRepository.from_session(session).by_ids([e.unit_id for e in events])
+    tracking = await _tracking_numbers(session, {e.case_id for e in events})
+    items = [
         SupervisionEventOut(
             id=e.id,
             card_id=e.card_id,
             case_id=e.case_id,
-            tracking_no=no,
-            unit_code=code,
+            tracking_no=tracking[e.case_id],
+            unit_code=units[e.unit_id].code,
             level=SupervisionLevel(e.level),
             due_at=e.due_at,
             at=e.at,
             notice=e.notice,
         )  # fmt: skip
-        for e, no, code, path in rows
-        if in_scope(principal, path) or principal.unit_path == "/"
+        for e in events
     ]
+    return SupervisionEventPage(
+        items=items, next_cursor=next_cursor, limit=filters.limit, total=total
+    )
 
 
 @router.get(
     "/supervision/overdue",
-    responses=error_responses(401, 403),
+    response_model=OverdueCardPage,
+    responses=error_responses(400, 401, 403, 422),
     summary="Open cards past their due time",
 )
 async def overdue_cards(
     session: SessionDep,
     principal: CurrentPrincipal,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-) -> list[dict[str, Any]]:
+    filters: Annotated[OverdueFilters, Query()],
+) -> OverdueCardPage:
+    """Open cards (dispatched or signed) past their due time in the caller's subtree, the most
+    overdue first. Center staff, auditors, admins and the discipline commission
+    (supervision.read)."""
     authorize(principal, "supervision.read")
-    now = utcnow()
     stmt = (
-        select(Card, Case.tracking_no, OrgUnit.code, OrgUnit.name, OrgUnit.path)
-        .join(Case, Case.id == Card.case_id)
+        select(Card)
         .join(OrgUnit, OrgUnit.id == Card.unit_id)
-        .where(Card.status.in_(["dispatched", "signed"]), Card.due_at < now)
-        .order_by(Card.due_at)
-        .limit(limit)
+        .where(Card.status.in_(["dispatched", "signed"]), Card.due_at < utcnow())
     )
-    rows = (await session.execute(stmt)).all()
-    return [
-        {"card_id": str(card.id), "tracking_no": no, "unit_code": code, "unit_name": name,
-         "due_at": card.due_at.isoformat(), "supervision_level": card.supervision_level, "listed": card.listed}
-        for card, no, code, name, path in rows
-        if in_scope(principal, path)
-    ]  # fmt: skip
+    cards, next_cursor, total = await read_page(
+        session, _in_list_scope(stmt, principal), OVERDUE_ORDER, cursor=filters.cursor,
+        limit=filters.limit, with_total=filters.with_total,
+        fingerprint=query_fingerprint(principal.actor, filters.fingerprint_params()),
+    )  # fmt: skip
+    units = await UnitRepository.from_session(session).by_ids([c.unit_id for c in cards])
+    tracking = await _tracking_numbers(session, {c.case_id for c in cards})
+    items = [
+        OverdueCardOut(
+            card_id=card.id,
+            tracking_no=tracking[card.case_id],
+            unit_code=units[card.unit_id].code,
+            unit_name=units[card.unit_id].name,
+            due_at=card.due_at,
+            supervision_level=SupervisionLevel(card.supervision_level),
+            listed=card.listed,
+        )  # fmt: skip
+        for card in cards
+    ]
+    return OverdueCardPage(items=items, next_cursor=next_cursor, limit=filters.limit, total=total)
+
+
+async def _tracking_numbers(session: SessionDep, case_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
+    if not case_ids:
+        return {}
+    rows = await session.execute(select(Case.id, Case.tracking_no).where(Case.id.in_(case_ids)))
+    return {row.id: row.tracking_no for row in rows}
 
 
 @router.post("/supervision/tick", response_model=TickOut, responses=error_responses(401, 403),
              summary="Run one supervision pass now (ops; the worker runs it every few seconds)")  # fmt: skip
 async def run_tick(session: SessionDep, principal: CurrentPrincipal) -> Any:
+    """Run one supervision pass now (the worker runs it every few seconds) and say how many cards
+    and steps it handled. Admins only (calendar.manage)."""
     authorize(principal, "calendar.manage")
     return await supervision_service.tick(session)

@@ -15,6 +15,7 @@ from services.auth import Principal
 from services.models import utcnow
 from shared.calendar import YearSchedule
 from shared.enums import RequestStatus
+from shared.schemas.base import rfc3339
 
 
 @dataclass
@@ -65,7 +66,7 @@ class CalendarService:
                 case_service.reschedule(calendar, card)
                 history.record(session, case, actor=principal.actor, action="deadline.recompute", card_id=card.id,
                                reason=f"{schedule.year}年节假日安排已载入",
-                               data={"due_at": card.due_at.isoformat(), "provisional": card.due_provisional})  # fmt: skip
+                               data={"due_at": rfc3339(card.due_at), "provisional": card.due_provisional})  # fmt: skip
             await facts.tell_submitter(session, case, RequestStatus(_public_status(case.status)),
                                  "办结时限已按官方节假日安排确认", expected_at=card.due_at,
                                  provisional=card.due_provisional)  # fmt: skip

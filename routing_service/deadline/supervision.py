@@ -27,6 +27,7 @@ from services.db import insert_on_conflict
 from services.models import utcnow
 from shared.calendar import SHANGHAI
 from shared.enums import SupervisionLevel
+from shared.webhooks import CardReminderData, CardSupervisedData
 
 log = structlog.get_logger(__name__)
 
@@ -37,12 +38,12 @@ _NOTICES = {
     SupervisionLevel.listed: "【挂牌督办】工单 {no} 超期已满 5 个工作日,列入挂牌督办并报区领导。承办单位:{unit}。",
     SupervisionLevel.escalated: "【提级督办】工单 {no} 经多次发回重办仍未解决,提级督办。承办单位:{unit}。原因:{reason}",
 }
-_WEBHOOK_TYPE = {
-    SupervisionLevel.sign_overdue: "card.reminder",
-    SupervisionLevel.yellow: "card.reminder",
-    SupervisionLevel.red: "card.supervised",
-    SupervisionLevel.listed: "card.supervised",
-    SupervisionLevel.escalated: "card.supervised",
+_WEBHOOK_TYPE: dict[SupervisionLevel, tuple[str, type[CardReminderData | CardSupervisedData]]] = {
+    SupervisionLevel.sign_overdue: ("card.reminder", CardReminderData),
+    SupervisionLevel.yellow: ("card.reminder", CardReminderData),
+    SupervisionLevel.red: ("card.supervised", CardSupervisedData),
+    SupervisionLevel.listed: ("card.supervised", CardSupervisedData),
+    SupervisionLevel.escalated: ("card.supervised", CardSupervisedData),
 }
 
 
@@ -120,8 +121,9 @@ class SupervisionService:
             case, card, unit, level = step.case, step.card, step.unit, step.level
             history.record(session, case, actor="system:supervision", action=f"supervise.{level.value}",
                            card_id=card.id, reason=step.notice, data={"level": level.value})  # fmt: skip
-            await webhook_service.notify_unit(session, unit.id, _WEBHOOK_TYPE[level],
-                                              {**card_payload(case, card, unit), "level": level.value, "notice": step.notice})  # fmt: skip
+            event_type, model = _WEBHOOK_TYPE[level]
+            await webhook_service.notify_unit(session, unit.id, event_type,
+                                              card_payload(case, card, unit, model, level=level.value, notice=step.notice))  # fmt: skip
             log.info(
                 "supervision.step", level=level.value, tracking_no=case.tracking_no, unit=unit.code
             )

@@ -37,10 +37,12 @@ from routing_service.department.token_cutoffs import publish_after_commit, staff
 from services.db import SessionDep
 from services.errors import error_responses
 from services.policy import authorize
+from services.responses import set_location
 from shared.enums import Role, Topic, UnitKind
 from shared.errors import ErrorResponse
 
-router = APIRouter(prefix="/v1", tags=["department"])
+# Each operation carries one tag of its own (auth, org, dispatch): none on the router.
+router = APIRouter(prefix="/v1")
 
 CodePath = Annotated[str, Path(min_length=1, max_length=32, pattern=r"^[0-9A-Za-z_\-]+$")]
 UsernamePath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z_.\-]+$")]
@@ -104,6 +106,9 @@ _NO_STORE_HEADERS = {
 
 
 async def issue_token(request: Request, session: SessionDep) -> schemas.Token:
+    """Exchange a staff username and password for a bearer token (OAuth2 password grant, form or
+    JSON); no sign-in needed. Refusals are RFC 6749 errors (`invalid_grant` for wrong credentials),
+    and every answer is marked `Cache-Control: no-store`."""
     media_type = _media_type(request)
     if media_type not in (FORM_TYPE, "application/json"):
         raise UnsupportedMediaType(
@@ -166,6 +171,8 @@ router.add_api_route(
     summary="Who am I (staff token or department API key)",
 )
 async def whoami(principal: CurrentPrincipal) -> schemas.PrincipalOut:
+    """The caller as the services see it: kind, role, unit and path. Any signed-in caller (staff
+    token, department API key or service)."""
     try:
         role_label = Role(principal.role).label_zh
     except ValueError:
@@ -207,6 +214,9 @@ async def list_units(
     view: Literal["flat", "tree"] = "flat",
     include_inactive: bool = True,
 ) -> list[schemas.OrgUnitNode]:
+    """The org units the caller may see (org.read: staff, auditors and department keys): a center
+    its subtree, a department its own unit and the district root, admins and auditors everything.
+    Flat by path, or nested with `view=tree`."""
     authorize(principal, "org.read")
     units = await org_service.list_units(
         session, principal, kind=kind, include_inactive=include_inactive
@@ -225,6 +235,8 @@ async def list_units(
 async def get_unit(
     code: CodePath, session: SessionDep, principal: CurrentPrincipal
 ) -> schemas.OrgUnit:
+    """One org unit by code, if the caller may see it (org.read); otherwise 404, so that existence
+    is not revealed."""
     authorize(principal, "org.read")
     return unit_out(await org_service.get_visible_unit(session, principal, code))
 
@@ -238,10 +250,18 @@ async def get_unit(
     summary="Create an org unit (admin)",
 )
 async def create_unit(
-    data: schemas.OrgUnitCreate, session: SessionDep, principal: CurrentPrincipal
+    data: schemas.OrgUnitCreate,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    principal: CurrentPrincipal,
 ) -> schemas.OrgUnit:
+    """Create an org unit under its parent (admins only). Answers 201 with `Location` naming the
+    new unit."""
     authorize(principal, "org.manage")
-    return unit_out(await org_service.create_unit(session, data))
+    created = unit_out(await org_service.create_unit(session, data))
+    set_location(response, request, "get_unit", code=created.code)
+    return created
 
 
 @router.patch(
@@ -257,6 +277,8 @@ async def update_unit(
     session: SessionDep,
     principal: CurrentPrincipal,
 ) -> schemas.OrgUnit:
+    """Rename, move (with its whole subtree), deactivate or reactivate an org unit (admins only). A
+    unit with active children, staff or dispatch rules cannot be deactivated (409)."""
     authorize(principal, "org.manage")
     unit = await org_service.get_unit(session, code)
     return unit_out(await org_service.update_unit(session, unit, data))
@@ -281,6 +303,9 @@ async def update_unit(
 async def import_org(
     request: Request, session: SessionDep, principal: CurrentPrincipal
 ) -> schemas.ImportReport:
+    """Import a whole org tree (units, staff, dispatch catalogue) from a YAML or JSON document
+    (admins only). An idempotent, all-or-nothing upsert that never deletes; staff moved or re-roled
+    lose their earlier tokens once it commits."""
     authorize(principal, "org.manage")
     media_type = _media_type(request)
     if media_type not in JSON_TYPES | YAML_TYPES:
@@ -303,30 +328,21 @@ async def import_org(
 
 @router.get(
     "/org/staff",
-    response_model=list[schemas.StaffUser],
-    responses=error_responses(401, 403, 422),
+    response_model=schemas.StaffPage,
+    responses=error_responses(400, 401, 403, 422),
     tags=["org"],
-    summary="Staff users I may see",
+    summary="Staff users I may see, by unit then username, paged by cursor",
 )
 async def list_staff(
     session: SessionDep,
     principal: CurrentPrincipal,
-    unit_code: CodeQuery = None,
-    role: Role | None = None,
-    active: bool | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-) -> list[schemas.StaffUser]:
+    filters: Annotated[schemas.StaffFilters, Query()],
+) -> schemas.StaffPage:
+    """The staff users the caller may see (org.read; a center its subtree, a department its own
+    unit), by unit path then username. Cursor pages: pass `next_cursor` back as `cursor`;
+    `with_total=true` adds a count."""
     authorize(principal, "org.read")
-    return await org_service.list_staff(
-        session,
-        principal,
-        unit_code=unit_code,
-        role=role,
-        active=active,
-        limit=limit,
-        offset=offset,
-    )
+    return await org_service.list_staff(session, principal, filters)
 
 
 @router.get(
@@ -339,6 +355,7 @@ async def list_staff(
 async def get_staff(
     username: UsernamePath, session: SessionDep, principal: CurrentPrincipal
 ) -> schemas.StaffUser:
+    """One staff user by username, if in the caller's scope (org.read); otherwise 404."""
     authorize(principal, "org.read")
     return staff_out(*await org_service.get_visible_staff(session, principal, username))
 
@@ -352,10 +369,18 @@ async def get_staff(
     summary="Create a staff user (admin)",
 )
 async def create_staff(
-    data: schemas.StaffUserCreate, session: SessionDep, principal: CurrentPrincipal
+    data: schemas.StaffUserCreate,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    principal: CurrentPrincipal,
 ) -> schemas.StaffUser:
+    """Create a staff user in a unit whose kind fits the role (admins only). Answers 201 with
+    `Location` naming the new user."""
     authorize(principal, "org.manage")
-    return staff_out(*await org_service.create_staff(session, data))
+    created = staff_out(*await org_service.create_staff(session, data))
+    set_location(response, request, "get_staff", username=created.username)
+    return created
 
 
 @router.patch(
@@ -372,6 +397,8 @@ async def update_staff(
     session: SessionDep,
     principal: CurrentPrincipal,
 ) -> schemas.StaffUser:
+    """Change a staff user's role, unit or details, reset the password or (de)activate the account
+    (admins only). A change that affects sign-in revokes the user's earlier tokens."""
     authorize(principal, "org.manage")
     user, unit = await org_service.get_visible_staff(session, principal, username)
     cutoff_before = user.tokens_valid_after
@@ -398,11 +425,21 @@ async def update_staff(
     summary="Create a department API key (admin or the department head); the key is shown once",
 )
 async def create_api_key(
-    code: CodePath, data: schemas.ApiKeyCreate, session: SessionDep, principal: CurrentPrincipal
+    code: CodePath,
+    data: schemas.ApiKeyCreate,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    principal: CurrentPrincipal,
 ) -> schemas.ApiKeyCreated:
+    """Create an API key for a department's system (an admin, or that department's head). The key
+    is in this answer only; `Location` names the unit's key list."""
     org_service.check_can_manage_keys(principal, code.upper())
     unit = await org_service.get_unit(session, code)
-    return await org_service.create_key(session, unit, data.name)
+    created = await org_service.create_key(session, unit, data.name)
+    # A key has no route of its own: the unit's key list shows it (without the secret).
+    set_location(response, request, "list_api_keys", code=unit.code)
+    return created
 
 
 @router.get(
@@ -415,6 +452,7 @@ async def create_api_key(
 async def list_api_keys(
     code: CodePath, session: SessionDep, principal: CurrentPrincipal
 ) -> list[schemas.ApiKey]:
+    """A department's API keys without their secrets (an admin, or that department's head)."""
     org_service.check_can_manage_keys(principal, code.upper())
     unit = await org_service.get_unit(session, code)
     return await org_service.list_keys(session, unit)
@@ -431,6 +469,7 @@ async def list_api_keys(
 async def revoke_api_key(
     code: CodePath, key_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal
 ) -> Response:
+    """Revoke a department API key at once (an admin, or that department's head)."""
     org_service.check_can_manage_keys(principal, code.upper())
     unit = await org_service.get_unit(session, code)
     await org_service.revoke_key(session, unit, key_id)
@@ -455,6 +494,8 @@ async def list_dispatch_rules(
     area_code: CodeQuery = None,
     include_inactive: bool = True,
 ) -> list[schemas.DispatchRule]:
+    """The dispatch catalogue (派单目录): which unit handles which topic in which area. Readable by
+    every signed-in staff member and department key (org.read)."""
     authorize(principal, "org.read")
     return await dispatch_rule_service.list(
         session,
@@ -479,6 +520,8 @@ async def suggest(
     area_code: CodeQuery = None,
     limit: Annotated[int, Query(ge=1, le=10)] = 3,
 ) -> schemas.UnitSuggestions:
+    """Units to dispatch a topic in an area to, best first, from the dispatch catalogue; without a
+    matching rule, the area's street center or the district center (org.read)."""
     authorize(principal, "org.read")
     area = await org_service.find_unit(session, area_code) if area_code else None
     return schemas.UnitSuggestions(
@@ -499,6 +542,7 @@ async def suggest(
 async def get_dispatch_rule(
     rule_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal
 ) -> schemas.DispatchRule:
+    """One dispatch rule (org.read)."""
     authorize(principal, "org.read")
     return rule_out(*await dispatch_rule_service.get(session, rule_id))
 
@@ -512,10 +556,18 @@ async def get_dispatch_rule(
     summary="Add a dispatch rule (admin)",
 )
 async def create_dispatch_rule(
-    data: schemas.DispatchRuleCreate, session: SessionDep, principal: CurrentPrincipal
+    data: schemas.DispatchRuleCreate,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    principal: CurrentPrincipal,
 ) -> schemas.DispatchRule:
+    """Add a rule to the dispatch catalogue (admins only). Answers 201 with `Location` naming the
+    new rule."""
     authorize(principal, "org.manage")
-    return rule_out(*await dispatch_rule_service.create(session, data))
+    created = rule_out(*await dispatch_rule_service.create(session, data))
+    set_location(response, request, "get_dispatch_rule", rule_id=created.id)
+    return created
 
 
 @router.patch(
@@ -531,6 +583,8 @@ async def update_dispatch_rule(
     session: SessionDep,
     principal: CurrentPrincipal,
 ) -> schemas.DispatchRule:
+    """Change a dispatch rule: its area, unit, classification, confidence or whether it is active
+    (admins only)."""
     authorize(principal, "org.manage")
     rule, unit = await dispatch_rule_service.get(session, rule_id)
     return rule_out(*await dispatch_rule_service.update(session, rule, unit, data))
@@ -547,6 +601,7 @@ async def update_dispatch_rule(
 async def delete_dispatch_rule(
     rule_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal
 ) -> Response:
+    """Delete a dispatch rule (admins only)."""
     authorize(principal, "org.manage")
     rule, _unit = await dispatch_rule_service.get(session, rule_id)
     await dispatch_rule_service.delete(session, rule)

@@ -14,17 +14,24 @@ No client authentication is used (a public client; ``client_id`` is ignored), so
 
 from __future__ import annotations
 
-from typing import Any, Final, Literal
+from typing import Final, Literal
 
 from fastapi import Request
 from fastapi.responses import Response
+from pydantic import Field
 from starlette.types import Message, Receive, Scope, Send
 
 from routing_service.department.exceptions import InvalidCredentials, UnsupportedGrantType
-from services.errors import ErrorShapeRoute, ServiceError, as_service_error, bilingual
+from services.errors import (
+    ErrorShapeRoute,
+    ServiceError,
+    as_service_error,
+    bilingual,
+    published_details,
+)
 from services.observability import current_request_id
 from services.responses import JSONResponse
-from shared.schemas.base import Schema
+from shared.errors import ErrorBody
 
 __all__ = ["NO_STORE", "OAuthError", "OAuthTokenRoute"]
 
@@ -46,16 +53,11 @@ _RFC_CODES: Final[dict[str, OAuthErrorCode]] = {
 }
 
 
-class OAuthError(Schema):
+class OAuthError(ErrorBody):
     """RFC 6749 section 5.2 error response, with the project's envelope fields as extensions."""
 
-    error: OAuthErrorCode
-    error_description: str
-    code: str
-    message: str
-    message_en: str
-    details: Any | None = None
-    request_id: str | None = None
+    error: OAuthErrorCode = Field(description="RFC 6749 error code")
+    error_description: str = Field(description="中文 / English, for people")
 
 
 def oauth_error(err: ServiceError) -> JSONResponse:
@@ -75,7 +77,7 @@ def oauth_error(err: ServiceError) -> JSONResponse:
         code=err.code,
         message=err.message,
         message_en=err.message_en,
-        details=err.details,
+        details=published_details(err.details),
         request_id=current_request_id(),
     )
     # Headers belong to the status they were set for (WWW-Authenticate to a 401, Retry-After

@@ -7,7 +7,13 @@ from sqlalchemy import Select, delete, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from routing_service.models import ApiKey, DispatchRule, OrgUnit, StaffUser
+from services.pagination import Key, Keyset
 from shared.enums import Role, UnitKind
+
+# The staff list's order: by unit (parents before children), then username; the id breaks ties.
+STAFF_ORDER = Keyset(
+    (Key(OrgUnit.path, "str"), Key(StaffUser.username, "str"), Key(StaffUser.id, "uuid"))
+)
 
 
 class OrgUnitRepository:
@@ -130,7 +136,7 @@ class StaffUserRepository:
         )
         return {user.username: user for user in users}
 
-    async def list(
+    def list_statement(
         self,
         *,
         path_prefix: str | None = None,
@@ -138,10 +144,10 @@ class StaffUserRepository:
         unit_code: str | None = None,
         role: str | None = None,
         active: bool | None = None,
-        limit: int = 100,
-        offset: int = 0,
-    ) -> Sequence[tuple[StaffUser, OrgUnit]]:
-        stmt = self.get_base_statement()
+    ) -> Select[StaffUser]:
+        """Staff matching the filters, joined to their unit (for the sort by unit path); a
+        page of it is read by ``services.pagination.read_page`` with :data:`STAFF_ORDER`."""
+        stmt = select(StaffUser).join(OrgUnit, StaffUser.unit_id == OrgUnit.id)
         if path_prefix is not None:
             stmt = stmt.where(OrgUnit.path.startswith(path_prefix, autoescape=True))
         if unit_path is not None:
@@ -152,8 +158,7 @@ class StaffUserRepository:
             stmt = stmt.where(StaffUser.role == role)
         if active is not None:
             stmt = stmt.where(StaffUser.active.is_(active))
-        stmt = stmt.order_by(OrgUnit.path, StaffUser.username).limit(limit).offset(offset)
-        return [(row[0], row[1]) for row in (await self.session.execute(stmt)).all()]
+        return stmt
 
     async def count_active_in_unit(self, unit_id: uuid.UUID) -> int:
         stmt = select(func.count()).where(StaffUser.unit_id == unit_id, StaffUser.active.is_(True))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, StringConstraints
@@ -11,7 +10,9 @@ from pydantic_core import PydanticCustomError
 
 from shared.enums import Classification, Role, Topic, UnitKind
 from shared.identifiers import InvalidIdentifier, validate_phone
-from shared.schemas.base import InputSchema, Schema
+from shared.schemas.base import InputSchema, Instant, Schema
+from shared.schemas.page import CursorPage
+from shared.schemas.paging import PageQuery
 from shared.schemas.text import SingleLine
 
 AREA_UNIT = "@AREA"  # a dispatch rule target: the street center of the request's area (直派)
@@ -58,9 +59,11 @@ class TokenRequest(Schema):
 
 
 class Token(Schema):
-    access_token: str
+    """RFC 6749 section 5.1 success answer, with who signed in alongside."""
+
+    access_token: str = Field(description="Send as `Authorization: Bearer …`")
     token_type: Literal["bearer"] = "bearer"
-    expires_in: int
+    expires_in: int = Field(description="Seconds the token stays valid")
     role: Role
     unit_code: str
     display_name: str
@@ -91,7 +94,7 @@ class OrgUnit(Schema):
     head_name: str | None
     phone: str | None
     active: bool
-    created_at: datetime
+    created_at: Instant
 
 
 class OrgUnitNode(OrgUnit):
@@ -137,7 +140,21 @@ class StaffUser(Schema):
     phone: str | None
     active: bool
     has_password: bool
-    created_at: datetime
+    created_at: Instant
+
+
+class StaffFilters(PageQuery):
+    """Filters of the staff list (by unit path, then username)."""
+
+    unit_code: Annotated[
+        str | None, Field(min_length=1, max_length=32, pattern=r"^[0-9A-Za-z_\-@]+$")
+    ] = None
+    role: Role | None = None
+    active: bool | None = None
+    limit: int = Field(100, ge=1, le=500)
+
+
+StaffPage = CursorPage[StaffUser]
 
 
 class StaffUserCreate(InputSchema):
@@ -174,9 +191,9 @@ class ApiKey(Schema):
     name: str
     prefix: str
     scope: str
-    created_at: datetime
-    revoked_at: datetime | None
-    last_used_at: datetime | None
+    created_at: Instant
+    revoked_at: Instant | None
+    last_used_at: Instant | None
 
 
 class ApiKeyCreated(ApiKey):
@@ -204,7 +221,7 @@ class DispatchRule(Schema):
     confidence: float
     note: str | None
     active: bool
-    created_at: datetime
+    created_at: Instant
 
 
 class DispatchRuleCreate(InputSchema):

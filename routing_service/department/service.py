@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -36,6 +37,7 @@ from routing_service.department.exceptions import (
     UsernameTaken,
 )
 from routing_service.department.repository import (
+    STAFF_ORDER,
     ApiKeyRepository,
     DispatchRuleRepository,
     OrgUnitRepository,
@@ -45,6 +47,7 @@ from routing_service.models import ApiKey, OrgUnit, StaffUser
 from services.api_keys import create_api_key, revoke_api_key
 from services.auth import Principal, hash_password, issue_token, verify_password
 from services.models import ApiKeyMixin, utcnow
+from services.pagination import query_fingerprint, read_page
 from services.policy import is_department, may_manage_unit_keys, sees_everything
 from shared.enums import Role, UnitKind
 
@@ -399,29 +402,40 @@ class OrgService:
     # --- staff --------------------------------------------------------------------------------
 
     async def list_staff(
-        self,
-        session: AsyncSession,
-        principal: Principal,
-        *,
-        unit_code: str | None = None,
-        role: Role | None = None,
-        active: bool | None = None,
-        limit: int = 100,
-        offset: int = 0,
-    ) -> list[schemas.StaffUser]:
+        self, session: AsyncSession, principal: Principal, filters: schemas.StaffFilters
+    ) -> schemas.StaffPage:
+        """One cursor page of the staff the caller may see, by unit path then username."""
         scope = visibility(principal, with_root=False)
         if scope.units is not None and not scope.units:
-            return []
-        rows = await StaffUserRepository.from_session(session).list(
+            return schemas.StaffPage(
+                items=[], next_cursor=None, limit=filters.limit,
+                total=0 if filters.with_total else None,
+            )  # fmt: skip
+        stmt = StaffUserRepository.from_session(session).list_statement(
             path_prefix=scope.subtree,
             unit_path=next(iter(scope.units)) if scope.units else None,
-            unit_code=unit_code.upper() if unit_code else None,
-            role=role.value if role else None,
-            active=active,
-            limit=limit,
-            offset=offset,
+            unit_code=filters.unit_code.upper() if filters.unit_code else None,
+            role=filters.role.value if filters.role else None,
+            active=filters.active,
         )
-        return [staff_out(user, unit) for user, unit in rows]
+        users, next_cursor, total = await read_page(
+            session, stmt, STAFF_ORDER, cursor=filters.cursor, limit=filters.limit,
+            fingerprint=query_fingerprint(principal.actor, filters.fingerprint_params()),
+            with_total=filters.with_total,
+        )  # fmt: skip
+        unit_ids = {user.unit_id for user in users}
+        units = (
+            {
+                u.id: u
+                for u in await session.scalars(select(OrgUnit).where(OrgUnit.id.in_(unit_ids)))
+            }
+            if unit_ids
+            else {}
+        )
+        return schemas.StaffPage(
+            items=[staff_out(user, units[user.unit_id]) for user in users],
+            next_cursor=next_cursor, limit=filters.limit, total=total,
+        )  # fmt: skip
 
     async def get_visible_staff(
         self, session: AsyncSession, principal: Principal, username: str

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Literal
 
 from pydantic import Field
 
 from routing_service.assignment.schemas import CardOut
 from shared.enums import CaseStatus
-from shared.schemas.base import Schema
+from shared.schemas.base import Instant, Schema
 from shared.schemas.enterprise import EnterpriseRequest, EnterpriseVisit, Section
 
 # The parts another service answers; listed in ``partial`` when it could not be reached.
@@ -31,9 +30,9 @@ class EnterpriseCaseOut(Schema):
     owner_unit_code: str
     cppcc_visit_id: uuid.UUID | None
     redo_count: int
-    received_at: datetime
-    due_at: datetime | None
-    closed_at: datetime | None
+    received_at: Instant
+    due_at: Instant | None
+    closed_at: Instant | None
 
 
 class EnterpriseRatingOut(Schema):
@@ -46,7 +45,7 @@ class EnterpriseRatingOut(Schema):
     unit_at_fault: bool
     source: str
     method: str
-    rated_at: datetime
+    rated_at: Instant
 
 
 class EnterpriseFigures(Schema):
@@ -77,7 +76,7 @@ class EnterpriseFileOut(Schema):
         description="all: every request of the enterprise (district-level readers); "
         "cases_in_scope: the requests behind the cases in your scope"
     )
-    generated_at: datetime
+    generated_at: Instant
     partial: list[Part] = Field(
         description="Parts missing because their service could not be reached (their sections "
         "and figures are null); empty when the file is complete"

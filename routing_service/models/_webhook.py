@@ -23,6 +23,9 @@ class WebhookSubscription(Model):
     channel: Mapped[str | None] = mapped_column(String(32), index=True)
     url: Mapped[str] = mapped_column(String(2000), nullable=False)
     secret: Mapped[str] = mapped_column(String(200), nullable=False)
+    # After a rotation the replaced secret keeps signing, alongside the new one, until then.
+    previous_secret: Mapped[str | None] = mapped_column(String(200))
+    previous_secret_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     event_types: Mapped[list[str]] = mapped_column(JSONType, nullable=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False)
     description: Mapped[str | None] = mapped_column(String(200))

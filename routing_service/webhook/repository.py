@@ -49,19 +49,24 @@ class WebhookSubscriptionRepository:
         row = (await self.session.execute(stmt)).one_or_none()
         return None if row is None else (row[0], row[1])
 
-    async def list(
-        self, scope: ColumnElement[bool], *, active: bool | None, limit: int, offset: int
-    ) -> Sequence[tuple[WebhookSubscription, OrgUnit | None]]:
-        stmt = self.get_base_statement().where(scope)
+    def list_statement(
+        self, scope: ColumnElement[bool], *, active: bool | None
+    ) -> Select[WebhookSubscription]:
+        """The subscriptions in ``scope``, for a keyset page (``services.pagination``)."""
+        stmt = select(WebhookSubscription).where(scope)
         if active is not None:
             stmt = stmt.where(WebhookSubscription.active.is_(active))
-        stmt = (
-            # A channel's have no unit: they come in the order they were created.
-            stmt.order_by(OrgUnit.code, WebhookSubscription.created_at, WebhookSubscription.id)
-            .limit(limit)
-            .offset(offset)
-        )
-        return [(row[0], row[1]) for row in await self.session.execute(stmt)]
+        return stmt
+
+    async def units_of(
+        self, subscriptions: Sequence[WebhookSubscription]
+    ) -> dict[uuid.UUID, OrgUnit]:
+        """The units owning these subscriptions, by id, in one read (none for a channel's)."""
+        ids = {s.unit_id for s in subscriptions if s.unit_id is not None}
+        if not ids:
+            return {}
+        units = await self.session.scalars(select(OrgUnit).where(OrgUnit.id.in_(ids)))
+        return {unit.id: unit for unit in units}
 
     async def units_with_active(
         self, codes: Sequence[str]
@@ -157,16 +162,14 @@ class WebhookDeliveryRepository:
         row = (await self.session.execute(stmt)).one_or_none()
         return None if row is None else (row[0], row[1])
 
-    async def list(
+    def list_statement(
         self,
         scope: ColumnElement[bool],
         *,
         subscription_id: uuid.UUID | None,
         status: DeliveryStatus | None,
-        limit: int,
-        offset: int,
-    ) -> Sequence[WebhookDelivery]:
-        """Newest first: the deliveries of the subscriptions in ``scope``."""
+    ) -> Select[WebhookDelivery]:
+        """The deliveries of the subscriptions in ``scope``, for a keyset page."""
         stmt = (
             self.get_base_statement()
             .join(WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id)
@@ -176,12 +179,7 @@ class WebhookDeliveryRepository:
             stmt = stmt.where(WebhookDelivery.subscription_id == subscription_id)
         if status is not None:
             stmt = stmt.where(WebhookDelivery.status == status.value)
-        stmt = (
-            stmt.order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.id.desc())
-            .limit(limit)
-            .offset(offset)
-        )
-        return (await self.session.scalars(stmt)).all()
+        return stmt
 
     def due_statement(self, now: datetime, limit: int) -> Select[uuid.UUID, int]:
         """Pending deliveries whose next attempt is due, oldest first: a range scan of the

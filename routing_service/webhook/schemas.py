@@ -1,5 +1,6 @@
-"""Webhook API schemas, and the event types department systems can subscribe to. What channel
-subscriptions and every delivery look like is a contract with intake: :mod:`shared.webhooks`."""
+"""Webhook API schemas, and the event types department systems can subscribe to. The payload
+of every event, what channel subscriptions and every delivery look like are contracts:
+:mod:`shared.webhooks`."""
 
 from __future__ import annotations
 
@@ -10,21 +11,27 @@ from typing import Annotated
 from pydantic import Field, StringConstraints
 
 from routing_service.models import OrgUnit, WebhookSubscription
+from services.models import utcnow
 from shared.enums import Channel
-from shared.schemas.base import InputSchema, Schema
+from shared.schemas.base import InputSchema, Instant, Schema
 from shared.webhooks import (
     ANY_EVENT,
     CHANNEL_EVENT_TYPES,
     MAX_EVENT_TYPES,
+    PREVIOUS_SECRET_UNTIL,
+    UNIT_EVENT_TYPES,
     ChannelSubscriptionCreate,
+    ChannelSubscriptionFilters,
     ChannelSubscriptionOut,
     ChannelSubscriptionUpdate,
     ChannelSubscriptionWithSecret,
     DeliveryDetail,
+    DeliveryFilters,
     DeliveryOut,
     DeliveryStatus,
     Description,
     EventType,
+    PayloadSchema,
     ReplayResult,
     WebhookUrl,
 )
@@ -34,14 +41,18 @@ __all__ = [
     "CHANNEL_EVENT_TYPES",
     "WEBHOOK_EVENT_TYPES",
     "ChannelSubscriptionCreate",
+    "ChannelSubscriptionFilters",
     "ChannelSubscriptionOut",
     "ChannelSubscriptionUpdate",
     "ChannelSubscriptionWithSecret",
     "DeliveryDetail",
+    "DeliveryFilters",
     "DeliveryOut",
     "DeliveryStatus",
+    "PayloadSchema",
     "ReplayResult",
     "SubscriptionCreate",
+    "SubscriptionFilters",
     "SubscriptionOut",
     "SubscriptionUpdate",
     "SubscriptionWithSecret",
@@ -50,22 +61,16 @@ __all__ = [
     "channel_subscription_with_secret",
 ]
 
-WEBHOOK_EVENT_TYPES: tuple[str, ...] = (
-    "card.dispatched",
-    "card.cancelled",
-    "card.reminder",
-    "card.supervised",
-    "card.sent_back",
-    "card.extension_decided",
-    "card.redo",
-    "card.suspended",
-    "card.resumed",
-    "case.supplemented",
-    "webhook.test",
-)
+WEBHOOK_EVENT_TYPES: tuple[str, ...] = UNIT_EVENT_TYPES
 UnitCode = Annotated[
     str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9A-Za-z_\-]{1,32}$")
 ]
+
+
+class SubscriptionFilters(ChannelSubscriptionFilters):
+    """Units' subscriptions, oldest first."""
+
+    unit_code: UnitCode | None = Field(None, description="Only this unit's (admins: any unit)")
 
 
 class SubscriptionCreate(InputSchema):
@@ -98,7 +103,7 @@ class SubscriptionOut(Schema):
     event_types: list[str]
     active: bool
     description: str | None
-    created_at: datetime
+    created_at: Instant
 
     @classmethod
     def build(cls, subscription: WebhookSubscription, unit: OrgUnit) -> SubscriptionOut:
@@ -118,13 +123,18 @@ class SubscriptionWithSecret(SubscriptionOut):
     """Returned once, when the subscription is created or its secret rotated."""
 
     secret: str = Field(description="Standard Webhooks signing secret (whsec_…); shown only once")
+    previous_secret_until: Instant | None = Field(None, description=PREVIOUS_SECRET_UNTIL)
 
     @classmethod
     def with_secret(
         cls, subscription: WebhookSubscription, unit: OrgUnit
     ) -> SubscriptionWithSecret:
         base = SubscriptionOut.build(subscription, unit)
-        return cls(**base.model_dump(), secret=subscription.secret)
+        return cls(
+            **base.model_dump(),
+            secret=subscription.secret,
+            previous_secret_until=previous_secret_until(subscription),
+        )
 
 
 def channel_subscription_out(subscription: WebhookSubscription) -> ChannelSubscriptionOut:
@@ -144,4 +154,16 @@ def channel_subscription_with_secret(
     subscription: WebhookSubscription,
 ) -> ChannelSubscriptionWithSecret:
     base = channel_subscription_out(subscription)
-    return ChannelSubscriptionWithSecret(**base.model_dump(), secret=subscription.secret)
+    return ChannelSubscriptionWithSecret(
+        **base.model_dump(),
+        secret=subscription.secret,
+        previous_secret_until=previous_secret_until(subscription),
+    )
+
+
+def previous_secret_until(subscription: WebhookSubscription) -> datetime | None:
+    """Until when the previous secret still signs alongside the current one, if it does."""
+    until = subscription.previous_secret_until
+    if subscription.previous_secret is None or until is None or until <= utcnow():
+        return None
+    return until

@@ -4,8 +4,9 @@ dead letters and replay.
 Producer interface — how the rest of routing tells a unit's systems that something happened::
 
     from routing_service.webhook.service import webhook_service
+    from shared.webhooks import CardDispatchedData
 
-    await webhook_service.notify_unit(session, unit.id, "card.dispatched", {...})
+    await webhook_service.notify_unit(session, unit.id, "card.dispatched", CardDispatchedData(...))
 
 ``notify_unit(session, unit_id, event_type, data) -> list[WebhookDelivery]`` writes one
 ``pending`` delivery per active subscription of the unit whose ``event_types`` contain
@@ -23,10 +24,15 @@ the outbox: once the transaction commits, an after-commit hook enqueues
 ``routing.deliver_webhook`` for each delivery (the fast path); the ``routing.sweep_webhooks``
 cron re-enqueues any due delivery whose job was lost (worker died before the push, Redis
 restarted). ``event_type`` must be one of :data:`WEBHOOK_EVENT_TYPES` (units) or
-:data:`~shared.webhooks.CHANNEL_EVENT_TYPES` (channels); ``data`` must be
-JSON-serialisable (UUIDs, datetimes and enums are converted). Each delivery carries the Standard
-Webhooks payload ``{"type", "timestamp", "data"}`` and its own message id (``msg_<hex>``), the
-``webhook-id`` receivers deduplicate on: delivery is at least once.
+:data:`~shared.webhooks.CHANNEL_EVENT_TYPES` (channels), and ``data`` that event's payload model
+in :mod:`shared.webhooks` (anything else is a ``TypeError``): what is sent is what the published
+schema says. Each delivery carries the Standard Webhooks payload ``{"type", "timestamp",
+"data"}`` (times in UTC, ``Z``) and its own message id (``msg_<hex>``), the ``webhook-id``
+receivers deduplicate on: delivery is at least once.
+
+Rotating a secret keeps the replaced one signing alongside the new one for
+``ROUTING_WEBHOOK_ROTATION_OVERLAP`` seconds: each attempt in that window carries both
+signatures, so a receiver can switch secrets without rejecting a message.
 
 Attempts: a job claims the row, counts the attempt and leases the row for the length of one
 request, commits, POSTs without holding a transaction, then records the outcome — only if its
@@ -48,7 +54,6 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar, Literal, Protocol, TypeVar
 from urllib.parse import urlsplit
 
-import orjson
 import structlog
 from arq.constants import job_key_prefix, result_key_prefix
 from sqlalchemy import ColumnElement, bindparam, or_, select, update
@@ -94,11 +99,22 @@ from routing_service.webhook.signing import new_secret
 from services.auth import Principal
 from services.db import enqueue_after_commit
 from services.models import utcnow
+from services.pagination import Key, Keyset, query_fingerprint, read_page
 from services.policy import list_scope
 from services.queue import JobRequest, QueueClient, enqueue_many
 from shared.enums import Channel
 from shared.jobs import QUEUE_ROUTING
-from shared.webhooks import WEBHOOK_TEST, ChannelTestData
+from shared.webhooks import (
+    REQUEST_STATUS_CHANGED,
+    WEBHOOK_TEST,
+    ChannelTestData,
+    DeliveryFilters,
+    PageParams,
+    RequestStatusChangedData,
+    UnitPayload,
+    UnitTestData,
+    envelope,
+)
 
 __all__ = [
     "DELIVER_JOB",
@@ -218,15 +234,32 @@ def _active_subscriptions(
     return cached[1]
 
 
-def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
-    value = orjson.loads(orjson.dumps(data))
-    if not isinstance(value, dict):
-        raise TypeError("webhook data must be a JSON object")
-    return value
+ChannelPayload = RequestStatusChangedData | ChannelTestData
+_CHANNEL_PAYLOADS: dict[str, type[ChannelPayload]] = {
+    REQUEST_STATUS_CHANGED: RequestStatusChangedData,
+    WEBHOOK_TEST: ChannelTestData,
+}
+
+# List orders (services.pagination): subscriptions oldest first, deliveries newest first.
+SUBSCRIPTION_ORDER = Keyset(
+    (Key(WebhookSubscription.created_at, "datetime"), Key(WebhookSubscription.id, "uuid"))
+)
+DELIVERY_ORDER = Keyset(
+    (
+        Key(WebhookDelivery.created_at, "datetime", descending=True),
+        Key(WebhookDelivery.id, "uuid", descending=True),
+    )
+)
 
 
-def _iso(moment: datetime) -> str:
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def signing_secrets(
+    secret: str, previous: str | None, previous_until: datetime | None, now: datetime
+) -> tuple[str, ...]:
+    """What signs an attempt made at ``now``: the current secret, and the replaced one while
+    its rotation window lasts."""
+    if previous is not None and previous_until is not None and previous_until > now:
+        return (secret, previous)
+    return (secret,)
 
 
 def _is_private_host(host: str) -> bool:
@@ -255,7 +288,7 @@ class Attempt:
     subscription_id: uuid.UUID
     attempt: int
     url: str
-    secret: str
+    secrets: tuple[str, ...]  # the current one first; two during a rotation window
     message_id: str
     payload: dict[str, Any]
 
@@ -292,6 +325,8 @@ _TAKE_ATTEMPT = (
         WebhookSubscription.id,
         WebhookSubscription.url,
         WebhookSubscription.secret,
+        WebhookSubscription.previous_secret,
+        WebhookSubscription.previous_secret_until,
         WebhookDelivery.message_id,
         WebhookDelivery.payload,
     )
@@ -345,8 +380,11 @@ class Owner(Protocol[NewT_contra]):
     def ensure_room(self, active: int) -> None:
         """Refuse one more active subscription to a unit or channel that has ``active``."""
 
-    def test_data(self, owned: Owned) -> dict[str, Any]:
+    def test_data(self, owned: Owned) -> UnitTestData | ChannelTestData:
         """The ``data`` of a ``webhook.test`` message to one of its subscriptions."""
+
+    def caller(self) -> str:
+        """Who lists: what a list's cursor is bound to (with the list's filters)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -396,13 +434,14 @@ class UnitScope:
         if active >= MAX_SUBSCRIPTIONS_PER_UNIT:
             raise TooManySubscriptions()
 
-    def test_data(self, owned: Owned) -> dict[str, Any]:
+    def test_data(self, owned: Owned) -> UnitTestData:
         subscription, unit = _with_unit(owned)
-        return {
-            "subscription_id": str(subscription.id),
-            "unit_code": unit.code,
-            "message": TEST_MESSAGE,
-        }
+        return UnitTestData(
+            subscription_id=subscription.id, unit_code=unit.code, message=TEST_MESSAGE
+        )
+
+    def caller(self) -> str:
+        return self.principal.actor
 
     def out(self, owned: Owned) -> SubscriptionOut:
         return SubscriptionOut.build(*_with_unit(owned))
@@ -435,12 +474,14 @@ class ChannelOwner:
         if active >= MAX_SUBSCRIPTIONS_PER_CHANNEL:
             raise TooManyChannelSubscriptions()
 
-    def test_data(self, owned: Owned) -> dict[str, Any]:
+    def test_data(self, owned: Owned) -> ChannelTestData:
         subscription, _unit = owned
-        data = ChannelTestData(
+        return ChannelTestData(
             subscription_id=subscription.id, channel=Channel(self.channel), message=TEST_MESSAGE
         )
-        return data.model_dump(mode="json")
+
+    def caller(self) -> str:
+        return f"channel:{self.channel}"
 
     def out(self, owned: Owned) -> ChannelSubscriptionOut:
         return channel_subscription_out(owned[0])
@@ -465,24 +506,32 @@ class WebhookService:
         return units
 
     async def notify_unit(
-        self, session: AsyncSession, unit_id: uuid.UUID, event_type: str, data: dict[str, Any]
+        self, session: AsyncSession, unit_id: uuid.UUID, event_type: str, data: UnitPayload
     ) -> list[WebhookDelivery]:
         """Queue ``event_type`` for every matching active subscription of the unit (see the
-        module doc)."""
+        module doc); ``data`` must be that event's model (``TypeError`` otherwise)."""
         if event_type not in WEBHOOK_EVENT_TYPES:
             raise ValueError(f"unknown webhook event type {event_type!r}")
         owned_by = WebhookSubscription.unit_id
         return await self._notify(session, owned_by, unit_id, event_type, data)
 
     async def notify_channel(
-        self, session: AsyncSession, channel: str, event_type: str, data: dict[str, Any]
+        self,
+        session: AsyncSession,
+        channel: str,
+        event_type: str,
+        data: ChannelPayload | dict[str, Any],
     ) -> list[WebhookDelivery]:
         """Queue ``event_type`` for every matching active subscription of the channel (its
-        backend), like :meth:`notify_unit`."""
+        backend), like :meth:`notify_unit`. A ``data`` dict is validated into the event's model
+        first (a ``ValidationError`` if it does not fit its published schema)."""
         if event_type not in CHANNEL_EVENT_TYPES:
             raise ValueError(f"unknown channel webhook event type {event_type!r}")
+        payload = (
+            _CHANNEL_PAYLOADS[event_type].model_validate(data) if isinstance(data, dict) else data
+        )
         owned_by = WebhookSubscription.channel
-        return await self._notify(session, owned_by, channel, event_type, data)
+        return await self._notify(session, owned_by, channel, event_type, payload)
 
     async def _notify(
         self,
@@ -490,7 +539,7 @@ class WebhookService:
         owned_by: InstrumentedAttribute[Any],
         owner: object,
         event_type: str,
-        data: dict[str, Any],
+        data: UnitPayload | ChannelPayload,
     ) -> list[WebhookDelivery]:
         # A transaction reads an owner's subscriptions once (a range of the owner's index),
         # however many of its cards or requests change: the supervision tick, a dispatch.
@@ -508,15 +557,16 @@ class WebhookService:
         session: AsyncSession,
         subscriptions: Sequence[WebhookSubscription],
         event_type: str,
-        data: dict[str, Any],
+        data: UnitPayload | ChannelPayload,
     ) -> list[WebhookDelivery]:
+        now = utcnow()
+        # Checked even when nobody subscribes: a wrong model fails every time, not only live.
+        payload = envelope(event_type, now, data)
         matching = [
             s for s in subscriptions if event_type in s.event_types or ANY_EVENT in s.event_types
         ]
         if not matching:
             return []
-        now = utcnow()
-        payload = {"type": event_type, "timestamp": _iso(now), "data": _jsonable(data)}
         deliveries = [self._new_delivery(s, event_type, payload, now) for s in matching]
         session.add_all(deliveries)
         _enqueue_after_commit(session, [(d.id, 0) for d in deliveries])
@@ -567,18 +617,20 @@ class WebhookService:
         return subscription, unit
 
     async def list_subscriptions(
-        self,
-        session: AsyncSession,
-        owner: Owner[Any],
-        *,
-        active: bool | None,
-        limit: int,
-        offset: int,
-    ) -> list[Owned]:
-        rows = await WebhookSubscriptionRepository.from_session(session).list(
-            owner.subscriptions(), active=active, limit=limit, offset=offset
-        )
-        return list(rows)
+        self, session: AsyncSession, owner: Owner[Any], page: PageParams, *, active: bool | None
+    ) -> tuple[list[Owned], str | None, int | None]:
+        """One cursor page of the owner's subscriptions, oldest first: the rows, the next
+        cursor (``None`` on the last page) and the total when ``page.with_total``."""
+        repository = WebhookSubscriptionRepository.from_session(session)
+        stmt = repository.list_statement(owner.subscriptions(), active=active)
+        rows, next_cursor, total = await read_page(
+            session, stmt, SUBSCRIPTION_ORDER, cursor=page.cursor, limit=page.limit,
+            fingerprint=query_fingerprint(owner.caller(), page.fingerprint_params()),
+            with_total=page.with_total,
+        )  # fmt: skip
+        units = await repository.units_of(rows)
+        owned = [(row, units.get(row.unit_id) if row.unit_id else None) for row in rows]
+        return owned, next_cursor, total
 
     async def get_subscription(
         self, session: AsyncSession, owner: Owner[Any], subscription_id: uuid.UUID
@@ -625,9 +677,17 @@ class WebhookService:
     async def rotate_secret(
         self, session: AsyncSession, owner: Owner[Any], subscription_id: uuid.UUID
     ) -> Owned:
-        """New signing secret, used from the next attempt on (pending retries included)."""
-        owned = await self.get_subscription(session, owner, subscription_id)
-        owned[0].secret = new_secret()
+        """New signing secret, used from the next attempt on (pending retries included). The
+        replaced one keeps signing alongside it for ``webhook_rotation_overlap`` seconds; a
+        second rotation within that window drops the oldest (only two ever sign)."""
+        owned = subscription, _unit = await self.get_subscription(session, owner, subscription_id)
+        overlap = timedelta(seconds=settings.webhook_rotation_overlap)
+        if overlap:
+            subscription.previous_secret = subscription.secret
+            subscription.previous_secret_until = utcnow() + overlap
+        else:
+            subscription.previous_secret = subscription.previous_secret_until = None
+        subscription.secret = new_secret()
         await session.flush()
         return owned
 
@@ -638,7 +698,7 @@ class WebhookService:
         if not subscription.active:
             raise SubscriptionInactive()
         now = utcnow()
-        payload = {"type": WEBHOOK_TEST, "timestamp": _iso(now), "data": owner.test_data(owned)}
+        payload = envelope(WEBHOOK_TEST, now, owner.test_data(owned))
         delivery = self._new_delivery(subscription, WEBHOOK_TEST, payload, now)
         session.add(delivery)
         await session.flush()
@@ -661,25 +721,21 @@ class WebhookService:
     # ---------------------------------------------------------------- deliveries (API)
 
     async def list_deliveries(
-        self,
-        session: AsyncSession,
-        owner: Owner[Any],
-        *,
-        subscription_id: uuid.UUID | None,
-        status: DeliveryStatus | None,
-        limit: int,
-        offset: int,
-    ) -> list[WebhookDelivery]:
-        if subscription_id is not None:
-            await self.get_subscription(session, owner, subscription_id)  # 404 if not theirs
-        rows = await WebhookDeliveryRepository.from_session(session).list(
-            owner.subscriptions(),
-            subscription_id=subscription_id,
-            status=status,
-            limit=limit,
-            offset=offset,
+        self, session: AsyncSession, owner: Owner[Any], filters: DeliveryFilters
+    ) -> tuple[list[WebhookDelivery], str | None, int | None]:
+        """One cursor page of the owner's deliveries, newest first (like
+        :meth:`list_subscriptions`); another owner's subscription is a 404."""
+        if filters.subscription_id is not None:
+            await self.get_subscription(session, owner, filters.subscription_id)
+        stmt = WebhookDeliveryRepository.from_session(session).list_statement(
+            owner.subscriptions(), subscription_id=filters.subscription_id, status=filters.status
         )
-        return list(rows)
+        rows, next_cursor, total = await read_page(
+            session, stmt, DELIVERY_ORDER, cursor=filters.cursor, limit=filters.limit,
+            fingerprint=query_fingerprint(owner.caller(), filters.fingerprint_params()),
+            with_total=filters.with_total,
+        )  # fmt: skip
+        return rows, next_cursor, total
 
     async def get_delivery(
         self, session: AsyncSession, owner: Owner[Any], delivery_id: uuid.UUID
@@ -736,13 +792,13 @@ class WebhookService:
         row = (await connection.execute(_TAKE_ATTEMPT, parameters)).one_or_none()
         if row is None:
             return None
-        attempts, subscription_id, url, secret, message_id, payload = row
+        attempts, subscription_id, url, secret, previous, until, message_id, payload = row
         return Attempt(
             delivery_id=delivery_id,
             subscription_id=subscription_id,
             attempt=attempts,
             url=url,
-            secret=secret,
+            secrets=signing_secrets(secret, previous, until, now),
             message_id=message_id,
             payload=dict(payload),
         )
@@ -777,7 +833,12 @@ class WebhookService:
             subscription_id=subscription.id,
             attempt=delivery.attempts,
             url=subscription.url,
-            secret=subscription.secret,
+            secrets=signing_secrets(
+                subscription.secret,
+                subscription.previous_secret,
+                subscription.previous_secret_until,
+                now,
+            ),
             message_id=delivery.message_id,
             payload=dict(delivery.payload),
         )

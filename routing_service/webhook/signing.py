@@ -1,10 +1,15 @@
-"""Standard Webhooks signing (https://www.standardwebhooks.com): secrets and request headers."""
+"""Standard Webhooks signing (https://www.standardwebhooks.com): secrets and request headers.
+
+During a secret rotation's overlap window a message is signed with both secrets: the
+``webhook-signature`` header is the space-separated list ``v1,<new> v1,<previous>``, and a
+receiver verifying with either secret accepts it (the spec's rotation scheme)."""
 
 from __future__ import annotations
 
 import base64
 import math
 import secrets
+from collections.abc import Sequence
 from datetime import datetime
 
 from standardwebhooks.webhooks import Webhook
@@ -20,13 +25,17 @@ def new_secret() -> str:
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
-def signed_headers(secret: str, message_id: str, timestamp: datetime, body: str) -> dict[str, str]:
-    """Headers of one delivery attempt; ``body`` must be exactly the bytes sent (as text)."""
-    signature: str = Webhook(secret).sign(message_id, timestamp, body)
+def signed_headers(
+    secrets: str | Sequence[str], message_id: str, timestamp: datetime, body: str
+) -> dict[str, str]:
+    """Headers of one delivery attempt, signed with each secret (the current one first);
+    ``body`` must be exactly the bytes sent (as text)."""
+    keys = [secrets] if isinstance(secrets, str) else list(secrets)
+    signatures = [Webhook(key).sign(message_id, timestamp, body) for key in keys]
     return {
         "webhook-id": message_id,
         "webhook-timestamp": str(math.floor(timestamp.timestamp())),
-        "webhook-signature": signature,
+        "webhook-signature": " ".join(signatures),
         "content-type": "application/json",
         "user-agent": USER_AGENT,
     }

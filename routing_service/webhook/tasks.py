@@ -46,6 +46,9 @@ log = structlog.get_logger(__name__)
 WEBHOOK_DELIVERIES = Counter(
     "yingshang_webhook_deliveries_total", "Webhook delivery attempts", ["outcome"]
 )
+# Every outcome's series exists from the start, so increase() sees the first dead letter.
+for _outcome in ("delivered", "retry", "dead"):
+    WEBHOOK_DELIVERIES.labels(_outcome)
 
 SWEEP_SECONDS = 10
 # Enough of the receiver's answer to say what went wrong; the rest is never read.
@@ -117,7 +120,7 @@ async def deliver_webhook(ctx: Ctx, delivery_id: str) -> str:
 async def send(http: httpx.AsyncClient, attempt: Attempt) -> SendResult:
     """POST one signed attempt. Never raises: every failure is a result to record."""
     body = orjson.dumps(attempt.payload).decode()
-    headers = signed_headers(attempt.secret, attempt.message_id, utcnow(), body)
+    headers = signed_headers(attempt.secrets, attempt.message_id, utcnow(), body)
     timeout = settings.webhook_timeout_seconds
     try:
         # httpx's timeout bounds each read; this bounds the whole exchange (slow-drip bodies).

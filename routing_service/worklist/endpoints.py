@@ -38,6 +38,9 @@ async def list_cases(
     principal: CurrentPrincipal,
     filters: Annotated[CaseFilters, Query()],
 ) -> CursorPage[CaseOut]:
+    """The cases in the caller's scope (case.read: a center its subtree, a department the cases
+    carded to it, auditors and admins all), filtered, searched (`q`, ranked by relevance) and
+    sorted. Cursor pages: pass `next_cursor` back as `cursor`; `with_total=true` adds a count."""
     authorize(principal, "case.read")
     stmt, keyset, tiers = await ListQuery(session, principal).cases(filters)
     rows, next_cursor, total = await read_page(
@@ -62,6 +65,8 @@ async def list_cards(
     principal: CurrentPrincipal,
     filters: Annotated[CardFilters, Query()],
 ) -> CursorPage[CardOut]:
+    """The cards in the caller's scope (a department: its own), filtered and sorted, by default the
+    next due first. Readers of cases (case.read); cursor pages as for `/v1/cases`."""
     authorize(principal, "case.read")
     stmt, keyset = await ListQuery(session, principal).cards(filters)
     rows, next_cursor, total = await read_page(
@@ -89,5 +94,7 @@ async def list_cards(
     summary="Your queues with their counts (工作台), each with the list that shows it",
 )
 async def list_queues(session: SessionDep, principal: CurrentPrincipal) -> QueuesOut:
+    """The caller's work queues (工作台) with their counts and earliest deadlines, each naming the
+    filtered list that shows it. Staff and department keys (queue.read)."""
     authorize(principal, "queue.read")
     return await queues_for(session, principal)

@@ -6,7 +6,7 @@ unknown parameters and values are 422, so a typo never silently widens a list.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import ConfigDict, Field, StringConstraints, model_validator
@@ -23,7 +23,7 @@ from shared.enums import (
     Topic,
     Urgency,
 )
-from shared.schemas.base import Schema
+from shared.schemas.base import Instant, Schema
 
 UnitCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9@][A-Za-z0-9\-]{0,31}$")]
 # 统一社会信用代码: 18 characters of digits and capitals except I, O, S, V, Z.
@@ -120,7 +120,7 @@ class QueueOut(Schema):
     label: str = Field(description="Chinese name of the queue")
     count: int
     list: str = Field(description="The list that shows this queue (same filters)")
-    oldest_due_at: datetime | None = Field(None, description="The earliest deadline in the queue")
+    oldest_due_at: Instant | None = Field(None, description="The earliest deadline in the queue")
 
 
 class QueuesOut(Schema):

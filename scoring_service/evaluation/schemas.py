@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field
 
 from shared.enums import UnitKind
-from shared.schemas.base import InputSchema, Schema
+from shared.schemas.base import InputSchema, Instant, Schema
 from shared.schemas.text import Reason
 
 Weight = Annotated[float, Field(ge=0, le=100)]
@@ -96,7 +96,7 @@ class EvaluationPolicy(EvaluationWeights):
     effective_month: str | None = Field(description="Month the policy took effect; null = defaults")
     source: Literal["policy", "settings"]
     created_by: str | None = None
-    created_at: datetime | None = None
+    created_at: Instant | None = None
 
 
 class EvaluationPolicyUpdate(InputSchema):
@@ -114,7 +114,7 @@ class EvaluationPolicyUpdate(InputSchema):
 
 class ClosedFlags(Schema):
     closed: bool = Field(False, description="The month is closed: these are its frozen figures")
-    closed_at: datetime | None = Field(None, description="When the version served was stored")
+    closed_at: Instant | None = Field(None, description="When the version served was stored")
     version: int | None = Field(None, description="The closed month's version served")
 
 
@@ -126,7 +126,7 @@ class ScorecardList(ClosedFlags):
     month: str
     unit_kind: UnitKind | None
     policy: EvaluationPolicy
-    generated_at: datetime = Field(description="When the figures were computed")
+    generated_at: Instant = Field(description="When the figures were computed")
     ranked: int = Field(description="Units with a score")
     units: list[Scorecard]
     top: list[RankEntry]
@@ -149,7 +149,7 @@ class MonthVersion(Schema):
     action: Literal["close", "recompute"]
     reason: str | None
     closed_by: str
-    closed_at: datetime
+    closed_at: Instant
     current: bool = Field(description="The version GET serves")
     scores: dict[str, float | None] = Field(description="Each unit's score in this version")
 
@@ -179,7 +179,7 @@ class AnnualList(Schema):
     year: int
     unit_kind: UnitKind | None
     months_included: list[str] = Field(description="Months up to now that the mean may use")
-    generated_at: datetime
+    generated_at: Instant
     ranked: int
     units: list[AnnualEntry]
     top: list[RankEntry]
@@ -226,4 +226,4 @@ class Statistics(Schema):
     online: OnlineFigures = Field(description="网上办件: app, smart hall, website and Open311")
     by_channel: dict[str, ChannelFigures]
     by_topic: dict[str, Figures]
-    generated_at: datetime
+    generated_at: Instant

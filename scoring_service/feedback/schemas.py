@@ -1,13 +1,15 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Literal, Self
 
 from pydantic import Field, StringConstraints, model_validator
 
 from shared.enums import Satisfaction
-from shared.schemas.base import InputSchema, Schema
+from shared.schemas.base import InputSchema, Instant, Schema
+from shared.schemas.page import CursorPage
+from shared.schemas.paging import PageQuery
 from shared.schemas.text import Label, PlainText, Reason, ShortText
 
 FeedbackMethod = Literal["original_channel", "visit", "symposium"]
@@ -56,25 +58,10 @@ class FeedbackOut(Schema):
     case_id: uuid.UUID
     method: str
     recorded_by: str
-    at: datetime
+    at: Instant
     notes: str | None
     attendees: list[str]
     minutes: str | None
-
-
-class RatingOut(Schema):
-    id: uuid.UUID
-    case_id: uuid.UUID
-    round: int
-    satisfaction: Satisfaction
-    score: float | None
-    resolved: bool | None
-    unit_at_fault: bool
-    comment: str | None
-    source: str
-    method: str
-    rated_at: datetime
-    redo_ordered_at: datetime | None
 
 
 class RevisitOut(Schema):
@@ -85,9 +72,17 @@ class RevisitOut(Schema):
     anonymous: bool
     round: int
     status: str
-    due_at: datetime
+    due_at: Instant
     overdue: bool
     submitter: dict[str, object]
+
+
+class RevisitFilters(PageQuery):
+    status: Literal["open", "done", "expired"] = "open"
+    limit: int = Field(100, ge=1, le=500)
+
+
+RevisitPage = CursorPage[RevisitOut]
 
 
 class VisitIn(InputSchema):

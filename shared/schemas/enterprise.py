@@ -8,14 +8,14 @@ this way. Anonymous and confidential requests are never part of any of these ans
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Generic, TypeVar
 
 from pydantic import AfterValidator, Field
 from pydantic_core import PydanticCustomError
 
 from shared.identifiers import InvalidIdentifier, validate_uscc
-from shared.schemas.base import InputSchema, Schema
+from shared.schemas.base import InputSchema, Instant, Schema
 
 __all__ = [
     "MAX_SECTION",
@@ -86,7 +86,7 @@ class EnterpriseRequest(Schema):
     enterprise_name: str | None
     cppcc_visit_id: uuid.UUID | None
     duplicate: bool
-    received_at: datetime
+    received_at: Instant
 
 
 class EnterpriseVisit(Schema):
@@ -124,7 +124,7 @@ class EnterpriseRating(Schema):
     unit_at_fault: bool
     source: str
     method: str
-    rated_at: datetime
+    rated_at: Instant
 
 
 class RatingFigures(Schema):

@@ -275,17 +275,21 @@ def test_compose_validates_against_the_compose_specification() -> None:
     assert schema_errors(compose_validator(), broken)
 
 
+# Services compose runs from images of their own, not from the Yingshang image.
+THIRD_PARTY = {"postgres", "redis", "prometheus"}
+
+
 def app_services() -> dict[str, dict[str, Any]]:
     return {
-        name: service
-        for name, service in compose()["services"].items()
-        if name not in ("postgres", "redis")
+        name: service for name, service in compose()["services"].items() if name not in THIRD_PARTY
     }
 
 
 def test_compose_has_every_role_with_pinned_images() -> None:
     services = compose()["services"]
-    assert set(services) == {"postgres", "redis", "migrate"} | API_ROLES | WORKER_ROLES
+    assert set(services) == THIRD_PARTY | {"migrate"} | API_ROLES | WORKER_ROLES
+    # Monitoring is opt-in: a plain `up` starts the application only.
+    assert services["prometheus"]["profiles"] == ["monitoring"]
     assert services["postgres"]["image"] == "postgres:15"
     assert services["redis"]["image"] == "redis:7"
     assert services["redis"]["command"][:3] == ["redis-server", "--appendonly", "yes"]

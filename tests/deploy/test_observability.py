@@ -27,6 +27,7 @@ EXPECTED_METRICS = {
     "yingshang_events_handled_total",
     "yingshang_webhook_deliveries_total",
     "yingshang_cards_overdue",
+    "yingshang_dependency_up",
 }
 SEVERITIES = {"critical", "warning", "info"}
 # Grafana variables in dashboard queries, replaced by representative values before parsing.

@@ -783,16 +783,23 @@ class Report:
 async def audit(stack: FaultStack) -> list[Any]:
     """The routing API's own check of every case's hash chain (auditor token)."""
     driver = Driver(max_attempts=10)
+    broken: list[Any] = []
+    cursor = None
     async with httpx.AsyncClient(base_url=stack.url("routing"), timeout=120) as client:
-        response = await driver.call(
-            client,
-            "GET",
-            "/v1/audit/verify",
-            params={"only_broken": "true", "limit": 10_000},
-            headers=stack.org.auth("auditor"),
-        )
-    assert response.status_code == 200, response.text
-    return list(response.json())
+        while True:  # cursor pages of 10,000 cases, each answering its broken chains
+            params: dict[str, Any] = {"only_broken": "true", "limit": 10_000}
+            if cursor:
+                params["cursor"] = cursor
+            response = await driver.call(
+                client, "GET", "/v1/audit/verify", params=params,
+                headers=stack.org.auth("auditor"),
+            )  # fmt: skip
+            assert response.status_code == 200, response.text
+            page = response.json()
+            broken += page["items"]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                return broken
 
 
 def check_invariants(report: Report) -> None:

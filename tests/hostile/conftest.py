@@ -421,13 +421,14 @@ async def seed_world(loop: Loop) -> World:
     ids["token"] = ids["service_request_id"]
     ids["rating_id"] = [rating["id"]]
     channel_deliveries = await loop.intake.get("/v1/channel/deliveries", headers=app_headers)
-    assert channel_deliveries.json(), channel_deliveries.text  # the seeded cases came by app
+    # The seeded cases came by app.
+    assert channel_deliveries.json()["items"], channel_deliveries.text
     ids["subscription_id"] = [subscription["id"], channel_subscription.json()["id"]]
     ids["delivery_id"] = (
         [d["id"] for d in deliveries["items"]]
         if isinstance(deliveries, dict)
         else [d["id"] for d in deliveries]
-    ) + [d["id"] for d in channel_deliveries.json()]
+    ) + [d["id"] for d in channel_deliveries.json()["items"]]
     ids["rule_id"] = [rule["id"]]
     ids["key_id"] = [key["id"]]
     ids["code"] = ["HS", "HS-GM", "DEPT-JT", "JW"]

@@ -318,6 +318,8 @@ PAGED = [
     ("routing", "/v1/supervision/events", "admin"),
     ("routing", "/v1/supervision/overdue", "admin"),
     ("routing", "/v1/transfers", "admin"),
+    ("routing", "/v1/org/staff", "admin"),
+    ("routing", "/v1/audit/verify", "admin"),
     ("scoring", "/v1/revisits", "admin"),
 ]
 
@@ -361,11 +363,12 @@ async def _paging(
             )
 
 
-async def test_audit_verify_huge_offset_is_a_4xx(loop: Loop) -> None:
-    response = await loop.routing.get(
-        "/v1/audit/verify", params={"offset": 2**63}, headers=loop.org.auth("admin")
-    )
-    assert 400 <= response.status_code < 500, response.text
+async def test_audit_verify_huge_limit_or_cursor_is_a_4xx(loop: Loop) -> None:
+    for params in ({"limit": 2**63}, {"cursor": "x" * 2000}, {"cursor": "a.b"}):
+        response = await loop.routing.get(
+            "/v1/audit/verify", params=params, headers=loop.org.auth("admin")
+        )
+        assert 400 <= response.status_code < 500, response.text
 
 
 # --- scoring: months, years, date ranges ------------------------------------------------------

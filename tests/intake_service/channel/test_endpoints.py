@@ -95,7 +95,7 @@ class TestSubscribeAndReceive:
         assert (app_sub["channel"], hotline_sub["channel"]) == ("app", "hotline")
         assert app_sub["secret"].startswith("whsec_")
         assert app_sub["event_types"] == ["request.status_changed"]
-        listed = await ok(await intake.get("/v1/channel/webhooks", headers=key(app_key)))
+        listed = (await ok(await intake.get("/v1/channel/webhooks", headers=key(app_key))))["items"]
         assert [s["id"] for s in listed] == [app_sub["id"]]
         assert "secret" not in listed[0]
 
@@ -147,11 +147,13 @@ class TestSubscribeAndReceive:
             assert (issue.status, issue.agency_responsible) == ("dispatched", dispatched["agency_responsible"])  # fmt: skip
 
         # Each channel lists its own deliveries only.
-        app_deliveries = await ok(await intake.get("/v1/channel/deliveries", headers=key(app_key)))
+        app_deliveries = (
+            await ok(await intake.get("/v1/channel/deliveries", headers=key(app_key)))
+        )["items"]
         assert len(app_deliveries) == len(received["/app"])
         assert {d["subscription_id"] for d in app_deliveries} == {app_sub["id"]}
-        of_sub = await ok(await intake.get(f"/v1/channel/webhooks/{app_sub['id']}/deliveries",
-                                           params={"status": "delivered"}, headers=key(app_key)))  # fmt: skip
+        of_sub = (await ok(await intake.get(f"/v1/channel/webhooks/{app_sub['id']}/deliveries",
+                                           params={"status": "delivered"}, headers=key(app_key))))["items"]  # fmt: skip
         assert sorted(d["id"] for d in of_sub) == sorted(d["id"] for d in app_deliveries)
         detail = await ok(await intake.get(f"/v1/channel/deliveries/{of_sub[0]['id']}",
                                            headers=key(app_key)))  # fmt: skip
@@ -178,8 +180,8 @@ class TestSubscribeAndReceive:
         await make_due(routing_sessionmaker, delivery.id)
         assert await deliver_webhook(ctx, str(delivery.id)) == "dead"
 
-        dead = await ok(await intake.get(f"/v1/channel/webhooks/{sub['id']}/deliveries",
-                                         params={"status": "dead"}, headers=key(app_key)))  # fmt: skip
+        dead = (await ok(await intake.get(f"/v1/channel/webhooks/{sub['id']}/deliveries",
+                                          params={"status": "dead"}, headers=key(app_key))))["items"]  # fmt: skip
         assert [(d["id"], d["attempts"], d["last_status_code"]) for d in dead] == [
             (str(delivery.id), 2, 503)
         ]
@@ -254,8 +256,8 @@ class TestIsolation:
             assert error["code"] in ("subscription_not_found", "delivery_not_found")
             assert error["message"].startswith("未找到")
             assert error["message_en"].startswith("No such")
-        assert await ok(await intake.get("/v1/channel/webhooks", headers=theirs)) == []
-        assert await ok(await intake.get("/v1/channel/deliveries", headers=theirs)) == []
+        assert (await ok(await intake.get("/v1/channel/webhooks", headers=theirs)))["items"] == []
+        assert (await ok(await intake.get("/v1/channel/deliveries", headers=theirs)))["items"] == []
 
         # Untouched: same URL, still active, the secret it was created with still signs.
         mine = await ok(await intake.get(one, headers=key(app_key)))
@@ -328,16 +330,18 @@ async def test_the_schemas_are_public_and_describe_every_channel_message(
         Draft202012Validator.check_schema(schema)
         assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     status_changed = Draft202012Validator(items[0]["schema"])
-    good = {"type": "request.status_changed", "timestamp": "2026-12-07T09:30:00.000Z", "data": {
+    good: dict[str, Any] = {"type": "request.status_changed", "timestamp": "2026-12-07T09:30:00.000Z", "data": {
         "schema_version": 1, "tracking_no": "YS2612070001", "channel": "app", "status": "in_progress",
         "status_label": "办理中", "agency_responsible": "区交通运输局",
-        "expected_at": "2026-12-14T17:30:00+08:00", "expected_provisional": False,
+        "expected_at": "2026-12-14T09:30:00Z", "expected_provisional": False,
         "note": "已签收", "changed_at": "2026-12-07T09:30:00Z"}}  # fmt: skip
     status_changed.validate(good)
-    # Closed: an identity field, a time without its offset, an unknown status are all refused.
+    # Closed: an identity field, a time without its offset or not in UTC, an unknown status
+    # are all refused.
     for bad in (
         {**good["data"], "submitter": {"name": "张三"}},
         {**good["data"], "expected_at": "2026-12-14T17:30:00"},
+        {**good["data"], "expected_at": "2026-12-14T17:30:00+08:00"},
         {**good["data"], "status": "lost"},
         {**good["data"], "schema_version": 2},
     ):

@@ -221,15 +221,18 @@ class TestMembers:
         one = await get(intake_client, cppcc_key, f"/members/{created['id']}")
         assert one.status_code == 200
         assert one.json()["visit_count"] == one.json()["issue_count"] == 0
-        everyone = (await get(intake_client, cppcc_key, "/members")).json()
+        everyone = (await get(intake_client, cppcc_key, "/members", with_total=True)).json()
         assert everyone["total"] == 2
         of_station = (
             await get(intake_client, cppcc_key, "/members", station_id=other["id"])
         ).json()
         assert [m["name"] for m in of_station["items"]] == ["周老师"]
-        page = (await get(intake_client, cppcc_key, "/members", limit=1, offset=1)).json()
-        assert page["total"] == 2
-        assert len(page["items"]) == 1
+        first = (await get(intake_client, cppcc_key, "/members", limit=1, with_total=True)).json()
+        assert (first["total"], [m["name"] for m in first["items"]]) == (2, ["张骞"])
+        page = (
+            await get(intake_client, cppcc_key, "/members", limit=1, cursor=first["next_cursor"])
+        ).json()
+        assert ([m["name"] for m in page["items"]], page["next_cursor"]) == (["周老师"], None)
 
     async def test_errors(self, intake_client: httpx.AsyncClient, cppcc_key: str) -> None:
         economy = await station(intake_client, cppcc_key)
@@ -318,7 +321,7 @@ class TestImport:
             (2, "station_not_found"),
             (4, "duplicate_row"),
         }
-        assert (await get(intake_client, cppcc_key, "/members")).json()["total"] == 1
+        assert len((await get(intake_client, cppcc_key, "/members")).json()["items"]) == 1
 
     async def test_invalid_rows_and_size_limits(
         self, intake_client: httpx.AsyncClient, cppcc_key: str
@@ -339,7 +342,7 @@ class TestImport:
         assert (
             await post(intake_client, cppcc_key, "/members/import", {"members": []})
         ).status_code == 422
-        assert (await get(intake_client, cppcc_key, "/members")).json()["total"] == 0
+        assert (await get(intake_client, cppcc_key, "/members")).json()["items"] == []
 
 
 class TestVisits:
@@ -501,7 +504,7 @@ class TestVisits:
         assert first.json() == second.json()
         assert second.headers["idempotent-replayed"] == "true"
         assert await redis_client.zcard("routing") == 3
-        assert (await get(intake_client, cppcc_key, "/visits")).json()["total"] == 1
+        assert len((await get(intake_client, cppcc_key, "/visits")).json()["items"]) == 1
         changed = await post(
             intake_client,
             cppcc_key,
@@ -548,13 +551,17 @@ class TestVisits:
         assert await names(
             start=(day + timedelta(days=1)).isoformat(), end=(day + timedelta(days=4)).isoformat()
         ) == ["浙江商贸城某商户"]
-        page = (await get(intake_client, cppcc_key, "/visits", limit=1, offset=1)).json()
-        assert (page["total"], [v["target_name"] for v in page["items"]]) == (
+        first = (await get(intake_client, cppcc_key, "/visits", limit=1, with_total=True)).json()
+        page = (
+            await get(intake_client, cppcc_key, "/visits", limit=1, cursor=first["next_cursor"])
+        ).json()
+        assert (first["total"], [v["target_name"] for v in page["items"]]) == (
             3,
             ["浙江商贸城某商户"],
         )
         assert (await get(intake_client, cppcc_key, "/visits", limit=201)).status_code == 422
-        assert (await get(intake_client, cppcc_key, "/visits", offset=-1)).status_code == 422
+        # The offset style is gone: an offset is refused, not silently ignored.
+        assert (await get(intake_client, cppcc_key, "/visits", offset=1)).status_code == 422
         assert (
             await get(intake_client, cppcc_key, "/visits", target_kind="factory")
         ).status_code == 422

@@ -93,7 +93,7 @@ class TestPost:
         assert view["lat"] == 36.58
         assert view["long"] == 114.51
         assert view["media_url"] == "https://example.org/photo.jpg"
-        assert view["requested_datetime"].endswith("+08:00")
+        assert view["requested_datetime"].endswith("Z")
         assert datetime.fromisoformat(view["requested_datetime"]) <= datetime.fromisoformat(
             view["updated_datetime"]
         )
@@ -506,7 +506,7 @@ class TestStatus:
         assert view["status"] == "open"
         assert view["status_notes"] == "已派至区交通运输局办理"
         assert view["agency_responsible"] == "区交通运输局"
-        assert view["expected_datetime"] == "2026-12-04T17:30:00+08:00"
+        assert view["expected_datetime"] == "2026-12-04T09:30:00Z"
         assert (
             view["service_notice"] == "预计 2026-12-04 17:30 前办结(暂定:节假日安排公布后重新计算)"
         )

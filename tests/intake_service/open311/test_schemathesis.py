@@ -27,8 +27,8 @@ from schemathesis.checks import CheckFunction
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
 from intake_service.models import ApiKey
-from services.app import SINGLE_LINE_PATTERN
 from services.db import AsyncSessionMaker
+from services.openapi import SINGLE_LINE_PATTERN
 from shared.enums import Topic
 from tests.fixtures.clients import make_key
 from tests.fixtures.schemathesis_harness import METHODS, fuzz, fuzz_settings, serve

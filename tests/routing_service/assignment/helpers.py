@@ -64,11 +64,12 @@ async def verify_and_dispatch(
     await ok(await client.post(f"/v1/cases/{case_id}/verify", headers=org.auth("hs_operator"),
                                json={"decision": "accept", "classification": classification}))  # fmt: skip
     body = {"units": units or [{"unit_code": "DEPT-JT"}], **dispatch}
-    return await ok(
+    dispatched: dict[str, Any] = await ok(
         await client.post(
             f"/v1/cases/{case_id}/dispatch", headers=org.auth("hs_dispatcher"), json=body
         )
-    )  # type: ignore[no-any-return]
+    )
+    return dispatched
 
 
 def key_headers(key: str) -> dict[str, str]:

@@ -355,11 +355,15 @@ class TestVerificationOutcomes:
         case_id = await arrive(
             routing_sessionmaker, type="report", title="办事窗口吃拿卡要", confidential=True
         )
-        transfer = await ok(await routing_client.post(f"/v1/cases/{case_id}/transfer", headers=org.auth("hs_supervisor"),
-                                                      json={"reason": "反映工作人员索要好处费,涉嫌吃拿卡要", "subject_unit_code": "DEPT-KG"}), 201)  # fmt: skip
+        answer = await routing_client.post(f"/v1/cases/{case_id}/transfer", headers=org.auth("hs_supervisor"),
+                                           json={"reason": "反映工作人员索要好处费,涉嫌吃拿卡要", "subject_unit_code": "DEPT-KG"})  # fmt: skip
+        transfer = await ok(answer, 201)
+        # A transfer has no route of its own: Location names the case that shows it.
+        assert answer.headers["location"] == f"/v1/cases/{case_id}"
         assert transfer["subject_unit_code"] == "DEPT-KG"
         listed = await ok(await routing_client.get("/v1/transfers", headers=org.auth("jw_officer")))
-        assert [t["tracking_no"] for t in listed] == [transfer["tracking_no"]]
+        assert [t["tracking_no"] for t in listed["items"]] == [transfer["tracking_no"]]
+        assert listed["next_cursor"] is None
         assert (
             await routing_client.get("/v1/transfers", headers=org.auth("hs_dispatcher"))
         ).status_code == 403
@@ -505,8 +509,8 @@ class TestRedo:
                 "/v1/supervision/events?level=escalated", headers=org.auth("hs_leader")
             )
         )
-        assert len(events) == 1
-        assert "提级督办" in events[0]["notice"]
+        assert len(events["items"]) == 1
+        assert "提级督办" in events["items"][0]["notice"]
         not_completed = await routing_client.post(
             f"/v1/cases/{case_id}/redo",
             headers=org.auth("hs_supervisor"),
@@ -544,7 +548,7 @@ class TestHistoryChain:
         assert check["valid"] is False
         assert check["broken_at_seq"] == 2
         broken = await ok(await routing_client.get("/v1/audit/verify", headers=org.auth("auditor")))
-        assert [b["case_id"] for b in broken] == [str(case_id)]
+        assert [b["case_id"] for b in broken["items"]] == [str(case_id)]
         assert (
             await routing_client.get(
                 f"/v1/cases/{case_id}/history/verify", headers=org.auth("hs_dispatcher")

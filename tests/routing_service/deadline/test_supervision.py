@@ -86,11 +86,11 @@ class TestLadder:
         assert await tick(routing_sessionmaker, local("2026-10-17T00:00:01")) == 1
         assert await levels(routing_sessionmaker, card_id) == ["yellow", "red", "listed"]
         async with routing_sessionmaker() as session:
-            card = await session.get(Card, card_id)
-            assert card is not None
-            assert card.listed is True
-            assert card.supervision_level == "listed"
-            assert card.next_check_at is None
+            listed = await session.get(Card, card_id)
+            assert listed is not None
+            assert listed.listed is True
+            assert listed.supervision_level == "listed"
+            assert listed.next_check_at is None
             notices = (
                 await session.scalars(select(SupervisionEvent.notice).order_by(SupervisionEvent.at))
             ).all()

@@ -126,11 +126,23 @@ class TestCreateStaff:
         assert response.json()["error"]["code"] == code
 
 
+class TestCreatedLocation:
+    async def test_location_names_the_new_user(
+        self, routing_client: httpx.AsyncClient, org: Org
+    ) -> None:
+        response = await routing_client.post(STAFF, json=person(), headers=org.auth("admin"))
+        assert response.status_code == 201, response.text
+        assert response.headers["location"] == f"{STAFF}/jt_handler"
+        shown = await routing_client.get(response.headers["location"], headers=org.auth("admin"))
+        assert shown.status_code == 200
+        assert shown.json() == response.json()
+
+
 class TestListStaff:
     async def test_admin_sees_everyone(self, routing_client: httpx.AsyncClient, org: Org) -> None:
         response = await routing_client.get(STAFF, headers=org.auth("admin"))
         assert response.status_code == 200
-        assert {user["username"] for user in response.json()} == set(org.staff)
+        assert {user["username"] for user in response.json()["items"]} == set(org.staff)
 
     async def test_street_sees_its_subtree(
         self, routing_client: httpx.AsyncClient, org: Org
@@ -143,7 +155,7 @@ class TestListStaff:
         assert created.status_code == 201
         response = await routing_client.get(STAFF, headers=org.auth("gm_operator"))
         assert response.status_code == 200
-        assert {user["username"] for user in response.json()} == {
+        assert {user["username"] for user in response.json()["items"]} == {
             "gm_operator",
             "gm_dispatcher",
             "c1_operator",
@@ -155,13 +167,13 @@ class TestListStaff:
         self, routing_client: httpx.AsyncClient, org: Org
     ) -> None:
         response = await routing_client.get(STAFF, headers=org.auth("jt_liaison"))
-        assert {user["username"] for user in response.json()} == {"jt_liaison", "jt_head"}
+        assert {user["username"] for user in response.json()["items"]} == {"jt_liaison", "jt_head"}
 
     async def test_filters_and_paging(self, routing_client: httpx.AsyncClient, org: Org) -> None:
         liaisons = await routing_client.get(
             STAFF, params={"role": "liaison"}, headers=org.auth("admin")
         )
-        assert {user["username"] for user in liaisons.json()} == {
+        assert {user["username"] for user in liaisons.json()["items"]} == {
             "jt_liaison",
             "gh_liaison",
             "fg_liaison",
@@ -170,13 +182,88 @@ class TestListStaff:
         gm = await routing_client.get(
             STAFF, params={"unit_code": "HS-GM"}, headers=org.auth("admin")
         )
-        assert {user["username"] for user in gm.json()} == {"gm_operator", "gm_dispatcher"}
-        page = await routing_client.get(
-            STAFF, params={"limit": 2, "offset": 1}, headers=org.auth("admin")
-        )
-        assert len(page.json()) == 2
+        assert {user["username"] for user in gm.json()["items"]} == {"gm_operator", "gm_dispatcher"}
         bad = await routing_client.get(STAFF, params={"limit": 0}, headers=org.auth("admin"))
         assert bad.status_code == 422
+        # Offsets are gone (one pagination style): an unknown parameter is refused, not ignored.
+        offset = await routing_client.get(STAFF, params={"offset": 1}, headers=org.auth("admin"))
+        assert offset.status_code == 422
+
+    async def _walk(
+        self, client: httpx.AsyncClient, org: Org, limit: int, **params: Any
+    ) -> list[dict[str, Any]]:
+        pages: list[dict[str, Any]] = []
+        cursor = None
+        while True:
+            query = {**params, "limit": limit, **({"cursor": cursor} if cursor else {})}
+            response = await client.get(STAFF, params=query, headers=org.auth("admin"))
+            assert response.status_code == 200, response.text
+            page = response.json()
+            assert len(page["items"]) <= limit
+            pages.append(page)
+            cursor = page["next_cursor"]
+            if cursor is None:
+                return pages
+
+    @pytest.mark.parametrize("limit", [1, 2])
+    async def test_cursor_pages(
+        self, routing_client: httpx.AsyncClient, org: Org, limit: int
+    ) -> None:
+        everyone = await routing_client.get(STAFF, params={"limit": 500}, headers=org.auth("admin"))
+        expected = [user["username"] for user in everyone.json()["items"]]
+        assert len(expected) > 2
+        pages = await self._walk(routing_client, org, limit)
+        # Every user once, in the one order (unit path, then username), the last page marked.
+        assert [user["username"] for page in pages for user in page["items"]] == expected
+        assert all(len(page["items"]) == limit for page in pages[:-1])
+        assert pages[-1]["next_cursor"] is None
+        assert len(pages) == -(-len(expected) // limit)
+
+    async def test_cursor_total_and_filters(
+        self, routing_client: httpx.AsyncClient, org: Org
+    ) -> None:
+        first = await routing_client.get(
+            STAFF, params={"role": "liaison", "limit": 1, "with_total": "true"},
+            headers=org.auth("admin"),
+        )  # fmt: skip
+        page = first.json()
+        assert page["total"] == 4
+        assert page["limit"] == 1
+        assert len(page["items"]) == 1
+        assert (await routing_client.get(STAFF, headers=org.auth("admin"))).json()["total"] is None
+        # The cursor carries its query: another filter with it is refused.
+        other = await routing_client.get(
+            STAFF, params={"role": "handler", "cursor": page["next_cursor"]},
+            headers=org.auth("admin"),
+        )  # fmt: skip
+        assert other.status_code == 400
+        assert other.json()["error"]["code"] == "cursor_query_mismatch"
+        pages = await self._walk(routing_client, org, 1, role="liaison")
+        assert len(pages) == 4
+        assert pages[0]["items"] == page["items"]
+
+    async def test_tampered_cursor(self, routing_client: httpx.AsyncClient, org: Org) -> None:
+        first = await routing_client.get(STAFF, params={"limit": 1}, headers=org.auth("admin"))
+        cursor = first.json()["next_cursor"]
+        body, signature = cursor.split(".")
+        forged = body[:-2] + ("AA" if body[-2:] != "AA" else "BB") + "." + signature
+        for bad in (forged, "not-a-cursor", cursor + "x"):
+            response = await routing_client.get(
+                STAFF, params={"limit": 1, "cursor": bad}, headers=org.auth("admin")
+            )
+            assert response.status_code == 400, bad
+            assert response.json()["error"]["code"] == "invalid_cursor"
+
+    async def test_another_caller_cannot_use_a_cursor(
+        self, routing_client: httpx.AsyncClient, org: Org
+    ) -> None:
+        first = await routing_client.get(STAFF, params={"limit": 1}, headers=org.auth("admin"))
+        response = await routing_client.get(
+            STAFF, params={"limit": 1, "cursor": first.json()["next_cursor"]},
+            headers=org.auth("auditor"),
+        )  # fmt: skip
+        assert response.status_code == 400
+        assert response.json()["error"]["code"] == "cursor_query_mismatch"
 
 
 class TestUpdateStaff:
@@ -216,7 +303,7 @@ class TestUpdateStaff:
         active = await routing_client.get(
             STAFF, params={"active": "true"}, headers=org.auth("admin")
         )
-        assert "yq_operator" not in {user["username"] for user in active.json()}
+        assert "yq_operator" not in {user["username"] for user in active.json()["items"]}
 
     async def test_last_admin(self, routing_client: httpx.AsyncClient, org: Org) -> None:
         for change in ({"active": False}, {"role": "leader"}):

@@ -25,7 +25,7 @@ from routing_service.webhook.signing import new_secret
 from services.auth import service_token
 from services.db import AsyncSessionMaker
 from services.models import utcnow
-from shared.webhooks import payload_schemas
+from shared.webhooks import DEPARTMENT_EVENTS, UnitPayload, department_schemas, payload_schemas
 from tests.fixtures.processes import free_port, wait_for_port
 
 
@@ -148,15 +148,24 @@ async def add_subscription(
         return subscription
 
 
+def sample(event_type: str = "card.dispatched", **changes: Any) -> Any:
+    """A valid payload of a department event: its published example's ``data``, changed."""
+    (spec,) = [s for s in DEPARTMENT_EVENTS if s.event_type == event_type]
+    (schema,) = [s for s in department_schemas() if s.type == event_type]
+    example = schema.json_schema["examples"][0]["data"]
+    return spec.data.model_validate({**example, **changes})
+
+
 async def notify(
     sessionmaker: AsyncSessionMaker,
     unit_id: uuid.UUID,
     event_type: str = "card.dispatched",
-    data: dict[str, Any] | None = None,
+    data: UnitPayload | None = None,
 ) -> list[uuid.UUID]:
     """Write deliveries and commit, without the after-commit fast path."""
     async with sessionmaker() as session:
-        deliveries = await webhook_service.notify_unit(session, unit_id, event_type, data or {})
+        payload = data if data is not None else sample(event_type)
+        deliveries = await webhook_service.notify_unit(session, unit_id, event_type, payload)
         await session.commit()
         return [delivery.id for delivery in deliveries]
 
@@ -203,10 +212,11 @@ async def channel_deliveries(
         return list((await session.scalars(stmt)).all())
 
 
-def payload_validator(event_type: str, version: int = 1) -> Draft202012Validator:
-    """A validator for the published JSON Schema of one channel message."""
-    (schema,) = [
-        s for s in payload_schemas() if s.type == event_type and s.schema_version == version
-    ]
+def payload_validator(
+    event_type: str, version: int = 1, *, department: bool = False
+) -> Draft202012Validator:
+    """A validator for the published JSON Schema of one channel (or department) message."""
+    published = department_schemas() if department else payload_schemas()
+    (schema,) = [s for s in published if s.type == event_type and s.schema_version == version]
     Draft202012Validator.check_schema(schema.json_schema)
     return Draft202012Validator(schema.json_schema)

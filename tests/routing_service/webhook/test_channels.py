@@ -23,7 +23,7 @@ from routing_service.webhook.tasks import deliver_webhook, sweep_webhooks
 from services.db import AsyncSessionMaker
 from shared.enums import Channel, RequestStatus, RequestType, SubmitterKind
 from shared.events import SubmitterInfo
-from shared.webhooks import REQUEST_STATUS_CHANGED
+from shared.webhooks import REQUEST_STATUS_CHANGED, payload_schemas
 from tests.fixtures.clients import make_key
 from tests.fixtures.org import Org
 from tests.routing_service.assignment.helpers import arrive, key_headers, ok, verify_and_dispatch
@@ -162,7 +162,7 @@ class TestProducer:
             if "FROM webhook_subscription" in statement:
                 reads.append(statement)
 
-        data = {"tracking_no": "YS1", "status": "verifying"}
+        data = payload_schemas()[0].json_schema["examples"][0]["data"]  # a dict: validated
         event.listen(engine, "before_cursor_execute", record)
         try:
             async with routing_sessionmaker() as session:
@@ -228,7 +228,7 @@ class TestDelivery:
         assert await deliver_webhook(ctx, str(delivery.id)) == "dead"
         dead = await ok(await routing_client.get(f"{APP}/deliveries", params={"status": "dead"},
                                                  headers=service_headers()))  # fmt: skip
-        assert [d["id"] for d in dead] == [str(delivery.id)]
+        assert [d["id"] for d in dead["items"]] == [str(delivery.id)]
 
         receiver.status = 200
         await redis_client.flushdb()
@@ -315,8 +315,9 @@ class TestServiceEndpoints:
             assert error["code"] in ("subscription_not_found", "delivery_not_found")
             assert error["message"]
             assert error["message_en"]
-        assert await ok(await routing_client.get(f"{HOTLINE}/subscriptions", headers=headers)) == []
-        assert await ok(await routing_client.get(f"{HOTLINE}/deliveries", headers=headers)) == []
+        for listing in ("subscriptions", "deliveries"):
+            page = await ok(await routing_client.get(f"{HOTLINE}/{listing}", headers=headers))
+            assert (page["items"], page["next_cursor"]) == ([], None)
         # Nothing changed.
         stored = await ok(
             await routing_client.get(f"{APP}/subscriptions/{sub['id']}", headers=headers)
@@ -334,10 +335,11 @@ class TestServiceEndpoints:
         admin = org.auth("admin")
 
         listed = await ok(await routing_client.get("/v1/webhooks/subscriptions", headers=admin))
-        assert [s["id"] for s in listed] == [str(unit_sub.id)]
+        assert [s["id"] for s in listed["items"]] == [str(unit_sub.id)]
         own = f"/v1/webhooks/subscriptions/{channel_sub['id']}"
         assert (await routing_client.get(own, headers=admin)).status_code == 404
-        assert await ok(await routing_client.get("/v1/webhooks/deliveries", headers=admin)) == []
+        deliveries = await ok(await routing_client.get("/v1/webhooks/deliveries", headers=admin))
+        assert deliveries["items"] == []
         detail = f"/v1/webhooks/deliveries/{channel_delivery.id}"
         assert (await routing_client.get(detail, headers=admin)).status_code == 404
         assert (await routing_client.post(f"{detail}/replay", headers=admin)).status_code == 404

@@ -157,12 +157,12 @@ class TestScope:
         gh = await subscribe(routing_client, gh_key, "https://gh.example.gov.cn/hook")
 
         listed = await routing_client.get(SUBSCRIPTIONS, headers=gh_key)
-        assert [item["id"] for item in listed.json()] == [gh["id"]]
+        assert [item["id"] for item in listed.json()["items"]] == [gh["id"]]
         # Asking for another unit's list yields nothing rather than an error.
         other = await routing_client.get(
             SUBSCRIPTIONS, params={"unit_code": "DEPT-JT"}, headers=gh_key
         )
-        assert other.json() == []
+        assert other.json()["items"] == []
 
         for method, path in [
             ("GET", f"{SUBSCRIPTIONS}/{jt['id']}"),
@@ -180,11 +180,11 @@ class TestScope:
             assert response.json()["error"]["code"] == "subscription_not_found"
 
         admin = await routing_client.get(SUBSCRIPTIONS, headers=org.auth("admin"))
-        assert {item["id"] for item in admin.json()} == {jt["id"], gh["id"]}
+        assert {item["id"] for item in admin.json()["items"]} == {jt["id"], gh["id"]}
         only_jt = await routing_client.get(
             SUBSCRIPTIONS, params={"unit_code": "DEPT-JT"}, headers=org.auth("admin")
         )
-        assert [item["id"] for item in only_jt.json()] == [jt["id"]]
+        assert [item["id"] for item in only_jt.json()["items"]] == [jt["id"]]
 
     async def test_other_units_deliveries_are_invisible(
         self, routing_client: httpx.AsyncClient, org: Org, routing_sessionmaker: AsyncSessionMaker
@@ -197,7 +197,7 @@ class TestScope:
         delivery_id = test.json()["id"]
         gh_key = await key_headers(routing_sessionmaker, "DEPT-GH")
 
-        assert (await routing_client.get(DELIVERIES, headers=gh_key)).json() == []
+        assert (await routing_client.get(DELIVERIES, headers=gh_key)).json()["items"] == []
         for method, path in [
             ("GET", f"{DELIVERIES}/{delivery_id}"),
             ("POST", f"{DELIVERIES}/{delivery_id}/replay"),
@@ -206,7 +206,7 @@ class TestScope:
             assert response.status_code == 404
             assert response.json()["error"]["code"] == "delivery_not_found"
         listed = await routing_client.get(DELIVERIES, headers=org.auth("admin"))
-        assert [item["id"] for item in listed.json()] == [delivery_id]
+        assert [item["id"] for item in listed.json()["items"]] == [delivery_id]
 
     async def test_unknown_ids(self, routing_client: httpx.AsyncClient, org: Org) -> None:
         missing = uuid.uuid4()
@@ -260,7 +260,7 @@ class TestUpdateSubscription:
         assert response.json()["active"] is False
         assert (await routing_client.get(path, headers=headers)).json()["active"] is False
         listed = await routing_client.get(SUBSCRIPTIONS, params={"active": "true"}, headers=headers)
-        assert listed.json() == []
+        assert listed.json()["items"] == []
 
         test = await routing_client.post(f"{path}/test", headers=headers)
         assert test.status_code == 409
@@ -333,19 +333,18 @@ class TestTestAndDeliveries:
             )
             ids.append(response.json()["id"])
 
-        listed = (await routing_client.get(DELIVERIES, headers=headers)).json()
+        listed = (await routing_client.get(DELIVERIES, headers=headers)).json()["items"]
         assert [item["id"] for item in listed] == ids[::-1]
         assert "payload" not in listed[0]
         by_sub = await routing_client.get(
             DELIVERIES, params={"subscription_id": first["id"]}, headers=headers
         )
-        assert {item["id"] for item in by_sub.json()} == {ids[0], ids[2]}
-        page = await routing_client.get(
-            DELIVERIES, params={"limit": 1, "offset": 1}, headers=headers
-        )
-        assert [item["id"] for item in page.json()] == [ids[1]]
+        assert {item["id"] for item in by_sub.json()["items"]} == {ids[0], ids[2]}
         dead = await routing_client.get(DELIVERIES, params={"status": "dead"}, headers=headers)
-        assert dead.json() == []
+        assert dead.json()["items"] == []
+        # The old offset parameter is refused rather than silently ignored.
+        offset = await routing_client.get(DELIVERIES, params={"offset": 1}, headers=headers)
+        assert offset.status_code == 422
         bad = await routing_client.get(DELIVERIES, params={"status": "lost"}, headers=headers)
         assert bad.status_code == 422
         bad = await routing_client.get(DELIVERIES, params={"limit": 0}, headers=headers)

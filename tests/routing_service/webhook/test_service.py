@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -14,8 +15,9 @@ from routing_service.models import WebhookDelivery
 from routing_service.webhook.service import retry_delay, webhook_service
 from services.db import AsyncSessionMaker, discard_after_commit, run_after_commit
 from services.queue import QueueClient
+from shared.calendar import SHANGHAI
 from tests.fixtures.org import Org
-from tests.routing_service.webhook.helpers import add_subscription
+from tests.routing_service.webhook.helpers import add_subscription, payload_validator, sample
 
 RETRY_SCHEDULE = routing_settings.webhook_retry_schedule
 
@@ -37,13 +39,11 @@ class TestNotifyUnit:
         await add_subscription(routing_sessionmaker, org.units["DEPT-GH"].id, ["*"])
 
         case_id = uuid.uuid4()
+        # A deadline computed in Asia/Shanghai is sent in UTC, written with Z.
+        due_at = datetime(2026, 12, 1, 17, 30, tzinfo=SHANGHAI)
+        data = sample(case_id=case_id, due_at=due_at)
         async with routing_sessionmaker() as session:
-            deliveries = await webhook_service.notify_unit(
-                session,
-                jt,
-                "card.dispatched",
-                {"case_id": case_id, "due_at": datetime(2026, 12, 1, 9, 30, tzinfo=UTC), "n": 1},
-            )
+            deliveries = await webhook_service.notify_unit(session, jt, "card.dispatched", data)
             await session.commit()
 
         assert {d.subscription_id for d in deliveries} == {exact, wildcard}
@@ -58,12 +58,12 @@ class TestNotifyUnit:
             assert payload["type"] == "card.dispatched"
             assert payload["timestamp"].endswith("Z")
             assert datetime.fromisoformat(payload["timestamp"]) <= datetime.now(UTC)
-            # Converted to JSON once, at write time.
-            assert payload["data"] == {
-                "case_id": str(case_id),
-                "due_at": "2026-12-01T09:30:00+00:00",
-                "n": 1,
-            }
+            # Converted to JSON once, at write time, through the event's published model.
+            assert payload["data"] == data.model_dump(mode="json")
+            assert payload["data"]["case_id"] == str(case_id)
+            assert payload["data"]["due_at"] == "2026-12-01T09:30:00Z"
+            assert "+00:00" not in json.dumps(payload)
+            payload_validator("card.dispatched", department=True).validate(payload)
         assert await count_deliveries(routing_sessionmaker) == 2
 
     async def test_no_subscription_no_delivery(
@@ -71,7 +71,7 @@ class TestNotifyUnit:
     ) -> None:
         async with routing_sessionmaker() as session:
             deliveries = await webhook_service.notify_unit(
-                session, org.units["DEPT-FG"].id, "card.reminder", {}
+                session, org.units["DEPT-FG"].id, "card.reminder", sample("card.reminder")
             )
         assert deliveries == []
 
@@ -79,7 +79,9 @@ class TestNotifyUnit:
         jt = org.units["DEPT-JT"].id
         await add_subscription(routing_sessionmaker, jt, ["*"])
         async with routing_sessionmaker() as session:
-            deliveries = await webhook_service.notify_unit(session, jt, "card.redo", {"x": 1})
+            deliveries = await webhook_service.notify_unit(
+                session, jt, "card.redo", sample("card.redo")
+            )
             assert len(deliveries) == 1
             await session.rollback()
             discard_after_commit(session)
@@ -91,8 +93,17 @@ class TestNotifyUnit:
         async with routing_sessionmaker() as session:
             with pytest.raises(ValueError, match="unknown webhook event type"):
                 await webhook_service.notify_unit(
-                    session, org.units["DEPT-JT"].id, "card.eaten", {}
+                    session, org.units["DEPT-JT"].id, "card.eaten", sample()
                 )
+
+    async def test_a_payload_must_be_its_events_model(
+        self, org: Org, routing_sessionmaker: AsyncSessionMaker
+    ) -> None:
+        jt = org.units["DEPT-JT"].id
+        async with routing_sessionmaker() as session:
+            # Refused even when nobody subscribes: a wrong model fails in every test.
+            with pytest.raises(TypeError, match="card.redo"):
+                await webhook_service.notify_unit(session, jt, "card.redo", sample())
 
     async def test_after_commit_enqueues_the_delivery_jobs(
         self,
@@ -105,7 +116,9 @@ class TestNotifyUnit:
         await add_subscription(routing_sessionmaker, jt, ["*"])
         await add_subscription(routing_sessionmaker, jt, ["card.suspended"])
         async with routing_sessionmaker() as session:
-            deliveries = await webhook_service.notify_unit(session, jt, "card.suspended", {})
+            deliveries = await webhook_service.notify_unit(
+                session, jt, "card.suspended", sample("card.suspended")
+            )
             assert await redis_client.zcard("routing") == 0  # nothing before the commit
             await session.commit()
             await run_after_commit(session, queue_client)
@@ -126,7 +139,7 @@ class TestNotifyUnit:
         jt = org.units["DEPT-JT"].id
         await add_subscription(routing_sessionmaker, jt, ["*"])
         async with routing_sessionmaker() as session:
-            await webhook_service.notify_unit(session, jt, "card.resumed", {})
+            await webhook_service.notify_unit(session, jt, "card.resumed", sample("card.resumed"))
             await session.rollback()
             discard_after_commit(session)
             await run_after_commit(session, queue_client)
@@ -140,7 +153,9 @@ class TestNotifyUnit:
         dead_redis = QueueClient("redis://127.0.0.1:1/0")
         try:
             async with routing_sessionmaker() as session:
-                await webhook_service.notify_unit(session, jt, "card.cancelled", {})
+                await webhook_service.notify_unit(
+                    session, jt, "card.cancelled", sample("card.cancelled")
+                )
                 await session.commit()
                 await run_after_commit(session, dead_redis)
         finally:

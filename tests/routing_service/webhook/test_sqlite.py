@@ -15,7 +15,13 @@ from routing_service.models import Model, OrgUnit
 from routing_service.webhook.tasks import deliver_webhook
 from services.db import AsyncSessionMaker
 from tests.fixtures.database import sqlite_sessionmaker_for
-from tests.routing_service.webhook.helpers import Receiver, add_subscription, load, notify
+from tests.routing_service.webhook.helpers import (
+    Receiver,
+    add_subscription,
+    load,
+    notify,
+    sample,
+)
 
 
 @pytest.fixture
@@ -35,7 +41,7 @@ async def test_delivered_then_skipped_on_sqlite(
         await session.commit()
     await add_subscription(sqlite_sessionmaker, unit.id, url=receiver.url())
     (delivery_id,) = await notify(
-        sqlite_sessionmaker, unit.id, "card.dispatched", {"card_id": "c-1"}
+        sqlite_sessionmaker, unit.id, "card.dispatched", sample(title="c-1")
     )
     async with httpx.AsyncClient() as http:
         ctx: dict[str, Any] = {"sessionmaker": sqlite_sessionmaker, "http": http, "job_try": 1}

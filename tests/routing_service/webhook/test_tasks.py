@@ -39,6 +39,8 @@ from tests.routing_service.webhook.helpers import (
     load,
     make_due,
     notify,
+    payload_validator,
+    sample,
     subscribe,
 )
 
@@ -62,7 +64,7 @@ async def one_delivery(
 ) -> tuple[WebhookSubscription, uuid.UUID]:
     subscription = await add_subscription(sessionmaker, org.units["DEPT-JT"].id, url=url)
     (delivery_id,) = await notify(
-        sessionmaker, org.units["DEPT-JT"].id, event_type, {"card_id": "c-1"}
+        sessionmaker, org.units["DEPT-JT"].id, event_type, sample(event_type, title="c-1")
     )
     return subscription, delivery_id
 
@@ -84,7 +86,8 @@ class TestDeliver:
         assert headers["webhook-id"] == delivery.message_id
         payload = Webhook(subscription.secret).verify(request.body, headers)
         assert payload["type"] == "card.dispatched"
-        assert payload["data"] == {"card_id": "c-1"}
+        assert payload["data"]["title"] == "c-1"
+        payload_validator("card.dispatched", department=True).validate(payload)
         assert payload == delivery.payload
         with pytest.raises(Exception, match="signature"):
             Webhook(subscription.secret).verify(request.body + b" ", headers)
@@ -253,7 +256,7 @@ class TestDeliver:
         dead = await routing_client.get(
             "/v1/webhooks/deliveries", params={"status": "dead"}, headers=headers
         )
-        assert [item["id"] for item in dead.json()] == [str(delivery_id)]
+        assert [item["id"] for item in dead.json()["items"]] == [str(delivery_id)]
 
         receiver.status = 200
         await redis_client.flushdb()
@@ -479,12 +482,17 @@ class TestWorker:
         # Fast path: committed and pushed right away.
         async with routing_sessionmaker() as session:
             fast = await webhook_service.notify_unit(
-                session, org.units["DEPT-JT"].id, "card.dispatched", {"n": 1}
+                session, org.units["DEPT-JT"].id, "card.dispatched", sample(title="1")
             )
             await session.commit()
             await run_after_commit(session, queue_client)
         # Lost job (Redis down at commit time): only the row exists until the sweep.
-        (lost,) = await notify(routing_sessionmaker, org.units["DEPT-JT"].id, "card.redo", {"n": 2})
+        (lost,) = await notify(
+            routing_sessionmaker,
+            org.units["DEPT-JT"].id,
+            "card.redo",
+            sample("card.redo", title="2"),
+        )
 
         async def startup(ctx: Ctx) -> None:
             ctx.update(
@@ -517,8 +525,8 @@ class TestWorker:
 
         assert worker.jobs_complete == 2
         assert worker.jobs_failed == 0
-        bodies = sorted(json.loads(r.body)["data"]["n"] for r in receiver.requests)
-        assert bodies == [1, 2]
+        bodies = sorted(json.loads(r.body)["data"]["title"] for r in receiver.requests)
+        assert bodies == ["1", "2"]
         for request in receiver.requests:
             Webhook(subscription.secret).verify(request.body, request.headers)
         for delivery_id in (fast[0].id, lost):

@@ -278,3 +278,27 @@ class TestAccess:
         ):
             anonymous = await scoring_client.request(method, f"{MONTHS}/2026-10/{path}")
             assert error_code(anonymous, 401) == "unauthorized"
+
+
+class TestLocation:
+    async def test_close_and_recompute_name_the_months_history(
+        self, scoring_client: httpx.AsyncClient
+    ) -> None:
+        history = f"{MONTHS}/2026-10/history"
+        closed = await scoring_client.post(f"{MONTHS}/2026-10/close", headers=ADMIN)
+        assert closed.status_code == 201, closed.text
+        assert closed.headers["location"] == history
+        versions = ok(await scoring_client.get(closed.headers["location"], headers=LEADER))
+        assert [v["version"] for v in versions["versions"]] == [1]
+        recomputed = await scoring_client.post(
+            f"{MONTHS}/2026-10/recompute", headers=ADMIN, json={"reason": "更正十月数据"}
+        )
+        assert recomputed.status_code == 201, recomputed.text
+        assert recomputed.headers["location"] == history
+        versions = ok(await scoring_client.get(recomputed.headers["location"], headers=LEADER))
+        assert [v["version"] for v in versions["versions"]] == [1, 2]
+        newest = versions["versions"][-1]
+        assert newest["reason"] == recomputed.json()["reason"] == "更正十月数据"
+        assert datetime.fromisoformat(newest["closed_at"]) == datetime.fromisoformat(
+            recomputed.json()["closed_at"]
+        )

@@ -25,7 +25,7 @@ class TestRevisit:
         revisits = await ok(
             await loop.scoring.get("/v1/revisits", headers=loop.org.auth("hs_operator"))
         )
-        assert [r["tracking_no"] for r in revisits] == [case["tracking_no"]]
+        assert [r["tracking_no"] for r in revisits["items"]] == [case["tracking_no"]]
         async with scoring_sessionmaker() as session:
             task = await session.scalar(select(RevisitTask))
             assert task is not None

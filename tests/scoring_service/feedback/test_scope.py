@@ -28,7 +28,7 @@ async def _move(
 
 async def _revisits(loop: Loop, who: str) -> list[str]:
     shown = await ok(await loop.scoring.get("/v1/revisits", headers=loop.org.auth(who)))
-    return [r["tracking_no"] for r in shown]
+    return [r["tracking_no"] for r in shown["items"]]
 
 
 async def test_paths_come_from_routing_snapshots(
