@@ -12,6 +12,8 @@ from shared.enums import (
     Channel,
     Classification,
     LabelledEnum,
+    ProjectLevel,
+    ProjectStage,
     RequestStatus,
     RequestType,
     Role,
@@ -42,6 +44,8 @@ ENUMS: dict[str, type[LabelledEnum]] = {
     "satisfaction": Satisfaction,
     "unit_kind": UnitKind,
     "role": Role,
+    "project_level": ProjectLevel,
+    "project_stage": ProjectStage,
 }
 
 

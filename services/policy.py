@@ -28,6 +28,7 @@ __all__ = [
     "is_department",
     "list_scope",
     "may_manage_unit_keys",
+    "project_in_scope",
     "sees_everything",
 ]
 
@@ -242,3 +243,37 @@ def reads_all_requests(principal: Principal) -> bool:
     except Forbidden:
         return False
     return True
+
+
+# --- projects (帮办代办 · 重点项目) and the procedure catalogue (事项目录) ----------------------
+
+ACTIONS.update(
+    {
+        # the catalogue: every staff reader looks it up; admins edit and import it
+        "procedure.read": frozenset(_READERS),
+        "procedure.manage": frozenset({Role.admin}),
+        # projects: centers (their subtree) and the district-level readers. Departments see
+        # nothing of a project in this slice; they will see their own steps (cards) with the
+        # agency plan.
+        "project.read": frozenset(
+            CENTER_ROLES | {Role.auditor, Role.admin, Role.discipline_officer}
+        ),
+        "project.create": frozenset(CENTER_ROLES | {Role.admin}),
+        # editing a project and moving its stage: center staff of its subtree and its agent
+        "project.update": frozenset(CENTER_ROLES | {Role.admin}),
+        "project.stage": frozenset(CENTER_ROLES | {Role.admin}),
+    }
+)
+
+
+def project_in_scope(
+    principal: Principal, paths: Iterable[str | None], agent_username: str | None = None
+) -> bool:
+    """A project is the caller's if its area or its responsible center lies in the caller's
+    scope, or if the caller is its agent (代办员), who follows it wherever it is."""
+    if agent_username is not None and principal.kind == "staff":
+        if principal.subject == agent_username:
+            return True
+    if is_department(principal) and not sees_everything(principal):
+        return False
+    return any(in_scope(principal, path) for path in paths)

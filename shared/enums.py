@@ -265,6 +265,45 @@ _LABEL_PAIRS.extend(
     ]
 )
 
+
+class ProjectLevel(LabelledEnum):
+    """How high a project is listed (重点项目级别)."""
+
+    provincial = "provincial"
+    city = "city"
+    district = "district"
+    general = "general"
+
+
+class ProjectStage(LabelledEnum):
+    """Where an investment project stands: planned → signed → started → continuing → completed,
+    or paused (resumes where it left) or terminated (final)."""
+
+    planned = "planned"
+    signed = "signed"
+    started = "started"
+    continuing = "continuing"
+    completed = "completed"
+    paused = "paused"
+    terminated = "terminated"
+
+
+_LABEL_PAIRS.extend(
+    [
+        (ProjectLevel.provincial, "省重点"),
+        (ProjectLevel.city, "市重点"),
+        (ProjectLevel.district, "区重点"),
+        (ProjectLevel.general, "一般"),
+        (ProjectStage.planned, "谋划"),
+        (ProjectStage.signed, "签约"),
+        (ProjectStage.started, "开工"),
+        (ProjectStage.continuing, "续建"),
+        (ProjectStage.completed, "建成投用"),
+        (ProjectStage.paused, "暂停"),
+        (ProjectStage.terminated, "终止"),
+    ]
+)
+
 _LABELS_ZH: dict[tuple[str, str], str] = {
     (type(member).__name__, member.value): label for member, label in _LABEL_PAIRS
 }

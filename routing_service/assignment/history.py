@@ -36,7 +36,8 @@ def event_digest(
     data: dict[str, Any],
     at: datetime,
 ) -> str:
-    canonical = orjson.dumps(
+    return chain_digest(
+        prev_hash,
         {
             "case_id": str(case_id),
             "seq": seq,
@@ -49,8 +50,12 @@ def event_digest(
             "data": data,
             "at": at.astimezone(UTC).isoformat(timespec="microseconds"),
         },
-        option=orjson.OPT_SORT_KEYS,
     )
+
+
+def chain_digest(prev_hash: str, body: dict[str, Any]) -> str:
+    """One link of any history chain (cases, projects): ``sha256(prev_hash || canonical JSON)``."""
+    canonical = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
     return hashlib.sha256(prev_hash.encode() + canonical).hexdigest()
 
 

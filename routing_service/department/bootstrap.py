@@ -33,6 +33,9 @@ async def _bootstrap(url: str) -> dict[str, str] | None:
                 )
             )
             await import_document(session, doc)
+            from routing_service.project.service import catalogue_service
+
+            await catalogue_service.seed(session)  # the default 事项目录, on the seeded org
             await session.commit()
             return {"username": "admin", "password": password}
     finally:

@@ -13,6 +13,7 @@ from routing_service.models._case import (
     SupervisionEvent,
 )
 from routing_service.models._org import DispatchRule, OrgUnit, StaffUser
+from routing_service.models._project import Procedure, Project, ProjectEvent
 from routing_service.models._webhook import WebhookDelivery, WebhookSubscription
 
 __all__ = [
@@ -31,6 +32,9 @@ __all__ = [
     "Model",
     "OrgUnit",
     "OutboxEvent",
+    "Procedure",
+    "Project",
+    "ProjectEvent",
     "StaffUser",
     "SupervisionEvent",
     "WebhookDelivery",

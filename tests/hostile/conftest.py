@@ -431,7 +431,14 @@ async def seed_world(loop: Loop) -> World:
     ) + [d["id"] for d in channel_deliveries.json()["items"]]
     ids["rule_id"] = [rule["id"]]
     ids["key_id"] = [key["id"]]
-    ids["code"] = ["HS", "HS-GM", "DEPT-JT", "JW"]
+    # `code` names units and procedures alike: one of each kind answers 200
+    procedure = await loop.call(
+        "POST",
+        "/v1/procedures",
+        status=201,
+        json={"code": "XMBA", "name": "项目备案", "time_limit_days": 3},
+    )
+    ids["code"] = ["HS", "HS-GM", "DEPT-JT", "JW", procedure["code"]]
     ids["unit_code"] = ["DEPT-JT", "HS"]
     ids["username"] = ["admin", "jt_liaison", "hs_operator"]
     ids["station_id"] = [station["id"]]

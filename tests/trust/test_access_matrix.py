@@ -231,6 +231,50 @@ ACTIONS.update(
 SCORING_OR_INTAKE.update({"enterprise records (intake)", "enterprise ratings (scoring)"})
 
 
+# --- projects (帮办代办) and the procedure catalogue: every reader looks the catalogue up, admins
+# edit it; projects are the centers' (and the district readers'); departments see none yet
+# (the scoped contents are in tests/routing_service/project)
+
+MISSING = "00000000-0000-4000-8000-000000000000"
+
+
+async def read_procedures(ctx: Ctx, headers: dict[str, str]) -> httpx.Response:
+    return await ctx["routing"].get("/v1/procedures", headers=headers)
+
+
+async def manage_procedures(ctx: Ctx, headers: dict[str, str]) -> httpx.Response:
+    # an unknown code: allowed callers get 404, the others are refused before the lookup
+    return await ctx["routing"].patch("/v1/procedures/NO-SUCH", headers=headers,
+                                      json={"active": True})  # fmt: skip
+
+
+async def list_projects(ctx: Ctx, headers: dict[str, str]) -> httpx.Response:
+    return await ctx["routing"].get("/v1/projects", headers=headers)
+
+
+async def move_project_stage(ctx: Ctx, headers: dict[str, str]) -> httpx.Response:
+    return await ctx["routing"].post(f"/v1/projects/{MISSING}/stage", headers=headers,
+                                     json={"stage": "signed"})  # fmt: skip
+
+
+ACTIONS.update(
+    {
+        # procedure.read: every staff reader, not a department's key
+        "read procedures": (read_procedures, set(EVERYONE) - {"unit_key"}),
+        # procedure.manage: admins only
+        "manage procedures": (manage_procedures, {"admin"}),
+        # project.read: the centers, auditors, the discipline commission and admins
+        "list projects": (
+            list_projects,
+            CENTER | {"gm_operator", "auditor", "jw_officer", "admin"},
+        ),
+        # project.stage: the centers and admins (a street center, gm_operator, gets the 404 of
+        # a project outside its subtree, which the harness counts as a denial)
+        "move project stage": (move_project_stage, CENTER | {"admin"}),
+    }
+)
+
+
 @pytest.mark.parametrize("action", list(ACTIONS))
 async def test_each_role(
     action: str,
