@@ -15,7 +15,7 @@ import hmac
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 import orjson
@@ -29,10 +29,11 @@ from services.settings import common_settings
 
 __all__ = ["Key", "Keyset", "InvalidCursor", "query_fingerprint", "read_page"]
 
-KeyKind = Literal["datetime", "uuid", "int", "float", "str"]
+KeyKind = Literal["datetime", "date", "uuid", "int", "float", "str"]
 
 _PARSE: dict[str, Callable[[Any], Any]] = {
     "datetime": datetime.fromisoformat,
+    "date": date.fromisoformat,
     "uuid": uuid.UUID,
     "int": int,
     "float": float,
@@ -65,7 +66,7 @@ class Key:
     def dump(self, value: Any) -> Any:
         if value is None:
             raise ValueError("keyset sort keys must not be NULL")
-        if isinstance(value, datetime):
+        if isinstance(value, date):  # a datetime too
             return value.isoformat()
         if isinstance(value, uuid.UUID):
             return str(value)

@@ -6,22 +6,17 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    Date,
-    Dialect,
     Row,
     Select,
     String,
-    TypeDecorator,
     case,
     cast,
     func,
     literal,
     select,
-    type_coerce,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,23 +28,11 @@ VisitRow = Row[CppccVisit, str, uuid.UUID, str]
 VisitTuple = tuple[CppccVisit, str, uuid.UUID, str]
 
 
-class _IsoDate(TypeDecorator[date]):
-    """A date sort key: the cursor carries it as ISO text (``services.pagination`` has no date
-    kind), turned back into a date when bound."""
-
-    impl = Date
-    cache_ok = True
-
-    def process_bind_param(self, value: Any, dialect: Dialect) -> date | None:
-        return date.fromisoformat(value) if isinstance(value, str) else value
-
-
 MEMBER_ORDER = Keyset((Key(CppccMember.created_at, "datetime"), Key(CppccMember.id, "uuid")))
 # Newest visit first, then the newest logged; the id makes the order total.
 VISIT_ORDER = Keyset(
     (
-        # Labelled: unlabelled, the key column would shadow the entity's own visited_on.
-        Key(type_coerce(CppccVisit.visited_on, _IsoDate).label("visited_on_key"), "str", True),
+        Key(CppccVisit.visited_on, "date", True),
         Key(CppccVisit.created_at, "datetime", True),
         Key(CppccVisit.id, "uuid", True),
     )
