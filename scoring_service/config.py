@@ -15,6 +15,8 @@ class ScoringSettings(BaseServiceSettings):
     weight_on_time: float = 30.0
     weight_satisfaction: float = 40.0
     weight_resolution: float = 20.0
+    # 办件按时率(代办事项): off until the evaluation policy gives it a weight.
+    weight_agency: float = 0.0
     basic_satisfaction_k: float = 1.0
     deduction_listed: float = 2.0
     deduction_escalated: float = 5.0

@@ -5,20 +5,30 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scoring_service.config import settings
-from scoring_service.models import CardFact, CaseFact, RequestFact, RevisitTask, VisitFact
+from scoring_service.models import (
+    CardFact,
+    CaseFact,
+    ProjectFact,
+    RequestFact,
+    RevisitTask,
+    VisitFact,
+)
 from services.db import add_locked, lock_rows, locked_row
 from services.models import utcnow
-from shared.calendar import default_calendar
-from shared.enums import CaseStatus
+from shared.calendar import SHANGHAI, default_calendar
+from shared.enums import CaseStatus, ProjectStage
 from shared.events import (
     CardSnapshot,
     CaseSnapshot,
     EventEnvelope,
+    ProjectSnapshot,
     RequestSubmitted,
     VisitLogged,
 )
@@ -59,6 +69,10 @@ async def lock_cases(session: AsyncSession, envelopes: Sequence[EventEnvelope]) 
 
 async def lock_cards(session: AsyncSession, envelopes: Sequence[EventEnvelope]) -> None:
     await lock_rows(session, CardFact, (uuid.UUID(e.data["card_id"]) for e in envelopes))
+
+
+async def lock_projects(session: AsyncSession, envelopes: Sequence[EventEnvelope]) -> None:
+    await lock_rows(session, ProjectFact, (uuid.UUID(e.data["project_id"]) for e in envelopes))
 
 
 async def apply_case(session: AsyncSession, snapshot: CaseSnapshot) -> None:
@@ -105,6 +119,59 @@ async def apply_card(session: AsyncSession, snapshot: CardSnapshot) -> None:
         add_locked(session, CardFact(**_fields(CardFact, values)), snapshot.card_id)
     else:
         for key, value in _fields(CardFact, values).items():
+            setattr(current, key, value)
+
+
+def _reached(snapshot: ProjectSnapshot, stage: ProjectStage) -> date | None:
+    dates = snapshot.stage_dates.get(stage)
+    return dates.actual if dates is not None else None
+
+
+async def apply_project(
+    session: AsyncSession, snapshot: ProjectSnapshot, occurred_at: datetime
+) -> None:
+    """Keep the newest revision of a project; ``occurred_at`` (when routing sent it) dates a
+    termination that routing does not date itself."""
+    current = await locked_row(session, ProjectFact, snapshot.project_id)
+    if current is not None and current.revision >= snapshot.revision:
+        return
+    terminated_on: date | None = None
+    if snapshot.stage == ProjectStage.terminated:
+        # Termination is final: the first snapshot that shows it dates it.
+        terminated_on = (
+            (current.terminated_on if current is not None else None)
+            or _reached(snapshot, ProjectStage.terminated)
+            or occurred_at.astimezone(SHANGHAI).date()
+        )
+    values: dict[str, Any] = {
+        "project_id": snapshot.project_id,
+        "revision": snapshot.revision,
+        "tracking_no": snapshot.tracking_no,
+        "name": snapshot.name,
+        "enterprise_name": snapshot.enterprise_name,
+        "uscc": snapshot.uscc,
+        "investment": Decimal(snapshot.investment),
+        "industry": snapshot.industry,
+        "level": snapshot.level.value,
+        "stage": snapshot.stage.value,
+        "area_unit_code": snapshot.area_unit_code,
+        "area_unit_path": snapshot.area_unit_path,
+        "center_unit_code": snapshot.center_unit_code,
+        "center_unit_path": snapshot.center_unit_path,
+        "stage_dates": {
+            stage.value: dates.model_dump(mode="json")
+            for stage, dates in snapshot.stage_dates.items()
+        },
+        "created_at": snapshot.created_at,
+        "started_on": _reached(snapshot, ProjectStage.started),
+        "continuing_on": _reached(snapshot, ProjectStage.continuing),
+        "completed_on": _reached(snapshot, ProjectStage.completed),
+        "terminated_on": terminated_on,
+    }
+    if current is None:
+        add_locked(session, ProjectFact(**values), snapshot.project_id)
+    else:
+        for key, value in values.items():
             setattr(current, key, value)
 
 

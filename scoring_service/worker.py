@@ -11,7 +11,14 @@ from scoring_service.spec import spec
 from services.db import run_after_commit
 from services.inbox import EventHandler, Prefetch
 from services.worker import build_worker_settings
-from shared.events import CardSnapshot, CaseSnapshot, EventEnvelope, RequestSubmitted, VisitLogged
+from shared.events import (
+    CardSnapshot,
+    CaseSnapshot,
+    EventEnvelope,
+    ProjectSnapshot,
+    RequestSubmitted,
+    VisitLogged,
+)
 
 
 async def on_request_submitted(session: AsyncSession, envelope: EventEnvelope) -> None:
@@ -24,6 +31,12 @@ async def on_case_snapshot(session: AsyncSession, envelope: EventEnvelope) -> No
 
 async def on_card_snapshot(session: AsyncSession, envelope: EventEnvelope) -> None:
     await facts.apply_card(session, CardSnapshot.model_validate(envelope.data))
+
+
+async def on_project_snapshot(session: AsyncSession, envelope: EventEnvelope) -> None:
+    await facts.apply_project(
+        session, ProjectSnapshot.model_validate(envelope.data), envelope.occurred_at
+    )
 
 
 async def on_visit_logged(session: AsyncSession, envelope: EventEnvelope) -> None:
@@ -43,6 +56,7 @@ HANDLERS: dict[str, EventHandler] = {
     RequestSubmitted.TYPE: on_request_submitted,
     CaseSnapshot.TYPE: on_case_snapshot,
     CardSnapshot.TYPE: on_card_snapshot,
+    ProjectSnapshot.TYPE: on_project_snapshot,
     VisitLogged.TYPE: on_visit_logged,
 }
 
@@ -50,6 +64,7 @@ HANDLERS: dict[str, EventHandler] = {
 PREFETCH: dict[str, Prefetch] = {
     CaseSnapshot.TYPE: facts.lock_cases,
     CardSnapshot.TYPE: facts.lock_cards,
+    ProjectSnapshot.TYPE: facts.lock_projects,
 }
 
 WorkerSettings = build_worker_settings(

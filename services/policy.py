@@ -252,16 +252,28 @@ ACTIONS.update(
         # the catalogue: every staff reader looks it up; admins edit and import it
         "procedure.read": frozenset(_READERS),
         "procedure.manage": frozenset({Role.admin}),
-        # projects: centers (their subtree) and the district-level readers. Departments see
-        # nothing of a project in this slice; they will see their own steps (cards) with the
-        # agency plan.
-        "project.read": frozenset(
-            CENTER_ROLES | {Role.auditor, Role.admin, Role.discipline_officer}
-        ),
+        # projects: centers (their subtree), the district-level readers, and departments,
+        # which see the projects where they hold a step (and of those, their own steps only)
+        "project.read": frozenset(_READERS),
         "project.create": frozenset(CENTER_ROLES | {Role.admin}),
         # editing a project and moving its stage: center staff of its subtree and its agent
         "project.update": frozenset(CENTER_ROLES | {Role.admin}),
         "project.stage": frozenset(CENTER_ROLES | {Role.admin}),
+        # the agency plan: choosing steps (dispatched as cards), re-dispatching a returned one,
+        # cancelling one, and the agent's records of contacts and documents handed over
+        "project.plan": frozenset(CENTER_ROLES | {Role.admin}),
+        "project.record": frozenset(CENTER_ROLES | {Role.admin}),
+        # a blocker met on the way, raised as a request through intake (so it is verified,
+        # supervised and rated like any other)
+        "project.blocker": frozenset(CENTER_ROLES | {Role.admin}),
+        # the enterprise's view of its project by tracking secret: relayed by intake only
+        "project.track": frozenset({SERVICE}),
+        # intake: a request raised by another service (a project's blocker, from routing)
+        "request.raise": frozenset({SERVICE}),
+        # scoring: the enterprise's rating of the agency service at 开工 and 建成投用, relayed
+        # by intake; staff read the ratings
+        "project_rating.relay": frozenset({SERVICE}),
+        "project_rating.read": frozenset(_READERS),
     }
 )
 

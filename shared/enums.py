@@ -27,6 +27,8 @@ class Channel(LabelledEnum):
     visit = "visit"
     symposium = "symposium"
     open311 = "open311"
+    # Raised by the center's agent from a project (帮办代办): blockers and the agency plan.
+    agency = "agency"
 
 
 class RequestType(LabelledEnum):
@@ -91,6 +93,7 @@ _LABEL_PAIRS: list[tuple[StrEnum, str]] = [
     (Channel.visit, "走访"),
     (Channel.symposium, "座谈"),
     (Channel.open311, "Open311"),
+    (Channel.agency, "帮办代办"),
     (RequestType.consult, "咨询"),
     (RequestType.help, "求助"),
     (RequestType.complaint, "投诉"),
@@ -166,6 +169,8 @@ class CardRole(LabelledEnum):
     single = "single"
     lead = "lead"
     co = "co"
+    # One procedure of a project's agency plan (代办事项): done on its own, not with the others.
+    step = "step"
 
 
 class SupervisionLevel(LabelledEnum):
@@ -238,6 +243,7 @@ _LABEL_PAIRS.extend(
         (CardRole.single, "承办"),
         (CardRole.lead, "主办"),
         (CardRole.co, "协办"),
+        (CardRole.step, "代办事项"),
         (SupervisionLevel.none, "无"),
         (SupervisionLevel.sign_overdue, "超时未签收"),
         (SupervisionLevel.yellow, "黄牌催办"),
@@ -288,8 +294,33 @@ class ProjectStage(LabelledEnum):
     terminated = "terminated"
 
 
+class StepStatus(LabelledEnum):
+    """A step of a project's agency plan: waiting for its prerequisites, with the department
+    (its card open), back at the center (returned, to dispatch again), done, or cancelled."""
+
+    waiting = "waiting"
+    in_progress = "in_progress"
+    returned = "returned"
+    done = "done"
+    cancelled = "cancelled"
+
+
+class ProjectMilestone(LabelledEnum):
+    """The stages at which the enterprise rates the agency service."""
+
+    started = "started"
+    completed = "completed"
+
+
 _LABEL_PAIRS.extend(
     [
+        (StepStatus.waiting, "待前置事项"),
+        (StepStatus.in_progress, "办理中"),
+        (StepStatus.returned, "已退回中心"),
+        (StepStatus.done, "已办结"),
+        (StepStatus.cancelled, "已撤销"),
+        (ProjectMilestone.started, "开工"),
+        (ProjectMilestone.completed, "建成投用"),
         (ProjectLevel.provincial, "省重点"),
         (ProjectLevel.city, "市重点"),
         (ProjectLevel.district, "区重点"),

@@ -18,6 +18,8 @@ from shared.enums import (
     CaseStatus,
     Channel,
     Classification,
+    ProjectLevel,
+    ProjectStage,
     RequestStatus,
     RequestType,
     SubmitterKind,
@@ -89,6 +91,8 @@ class RequestSubmitted(EventData):
     related: list[str] = Field(default_factory=list)
     cppcc_member_id: uuid.UUID | None = None
     cppcc_visit_id: uuid.UUID | None = None
+    # A blocker raised from a project (帮办代办中遇到的问题): routing links its case to it.
+    project_id: uuid.UUID | None = None
     received_at: Instant
 
 
@@ -185,6 +189,41 @@ class CardSnapshot(EventData):
     redo_count: int = 0
     supervision_level: SupervisionLevel = SupervisionLevel.none
     listed: bool = False
+    # A step of a project's agency plan (role ``step``): its project, procedure, legal limit
+    # in working days, and whether it was done on the spot (当场办结).
+    project_id: uuid.UUID | None = None
+    procedure_code: str | None = None
+    limit_days: int | None = None
+    on_spot: bool = False
+
+
+class StageDates(Schema):
+    planned: date | None = None
+    actual: date | None = None
+
+
+class ProjectSnapshot(EventData):
+    """Routing's project facts for scoring (statistics and the enterprise's rating), sent
+    whole on every change and ordered by ``revision``."""
+
+    TYPE = "project.snapshot"
+
+    project_id: uuid.UUID
+    revision: int
+    tracking_no: str
+    name: str
+    enterprise_name: str
+    uscc: str
+    investment: str  # 万元, as a decimal string
+    industry: str | None = None
+    level: ProjectLevel
+    stage: ProjectStage
+    area_unit_code: str
+    area_unit_path: str
+    center_unit_code: str
+    center_unit_path: str
+    stage_dates: dict[ProjectStage, StageDates] = Field(default_factory=dict)
+    created_at: Instant
 
 
 class VisitLogged(EventData):
@@ -233,6 +272,7 @@ EVENT_ROUTES: dict[str, tuple[str, ...]] = {
     CaseStatusChanged.TYPE: ("intake",),
     CaseSnapshot.TYPE: ("scoring",),
     CardSnapshot.TYPE: ("scoring",),
+    ProjectSnapshot.TYPE: ("scoring",),
     VisitLogged.TYPE: ("scoring",),
     RatingRecorded.TYPE: ("routing",),
     RevisitExpired.TYPE: ("routing",),

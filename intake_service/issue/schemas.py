@@ -140,6 +140,30 @@ class IssueCreate(InputSchema):
         return self
 
 
+class RaisedIssueCreate(IssueCreate):
+    """A request raised by another service: a blocker met on a project (帮办代办中遇到的问题),
+    raised by routing for the center's agent."""
+
+    channel: Channel = Field(Channel.agency, description="Always 帮办代办 (agency)")
+    project_id: uuid.UUID = Field(description="The routing project the blocker belongs to")
+
+    @model_validator(mode="after")
+    def _raised(self) -> Self:
+        if self.channel != Channel.agency:
+            raise PydanticCustomError(
+                "channel_not_allowed",
+                "项目中提出的诉求渠道须为帮办代办 / A request raised from a project is on the "
+                "agency channel",
+            )
+        # Uploads belong to the channel key that sent them; a service has none.
+        if any(ref.upload_id is not None for ref in self.attachments):
+            raise PydanticCustomError(
+                "attachment_ref",
+                "服务提出的诉求只能以 url 附带附件 / A raised request attaches files by url only",
+            )
+        return self
+
+
 class IssueReceipt(Schema):
     id: uuid.UUID
     tracking_no: str

@@ -159,15 +159,17 @@ class IssueService:
         cppcc_member_id: uuid.UUID | None = None,
         cppcc_visit_id: uuid.UUID | None = None,
         type_suggested: bool = False,
+        project_id: uuid.UUID | None = None,
     ) -> tuple[Issue, str]:
         """Accept a request; returns it and its tracking secret (shown once).
 
         ``type_suggested``: the client did not say the type and it was suggested from the text
-        (an Open311 app without attributes); the verifier confirms it.
+        (an Open311 app without attributes); the verifier confirms it. ``project_id``: a
+        blocker raised from routing's project (帮办代办), named on the event for routing.
         """
         submission = await self.prepare(
             session, data, client=client, cppcc_member_id=cppcc_member_id,
-            cppcc_visit_id=cppcc_visit_id, type_suggested=type_suggested,
+            cppcc_visit_id=cppcc_visit_id, type_suggested=type_suggested, project_id=project_id,
         )  # fmt: skip
         if data.attachments:
             # The attachment rows point at the issue, and the event (serialised when recorded)
@@ -189,6 +191,7 @@ class IssueService:
         cppcc_member_id: uuid.UUID | None = None,
         cppcc_visit_id: uuid.UUID | None = None,
         type_suggested: bool = False,
+        project_id: uuid.UUID | None = None,
     ) -> Submission:
         """Everything a submission needs decided before it is written: the channel check,
         the topic, duplicate and related requests (reads only; nothing is added)."""
@@ -271,6 +274,7 @@ class IssueService:
             recorded_by=data.recorded_by,
             cppcc_member_id=cppcc_member_id,
             cppcc_visit_id=cppcc_visit_id,
+            project_id=project_id,
             received_at=now,
             updated_at=now,
             status_changed_at=now,
@@ -301,6 +305,7 @@ class IssueService:
             related=related,
             cppcc_member_id=cppcc_member_id,
             cppcc_visit_id=cppcc_visit_id,
+            project_id=project_id,
             received_at=now,
         )
         submission = Submission(issue, history, event, secret)

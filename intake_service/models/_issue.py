@@ -58,6 +58,8 @@ class Issue(Model):
     cppcc_visit_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("cppcc_visit.id"), index=True
     )
+    # A blocker raised from a project (帮办代办): routing's project, owned there (no foreign key).
+    project_id: Mapped[uuid.UUID | None] = mapped_column()
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     status_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

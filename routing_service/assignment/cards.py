@@ -113,6 +113,12 @@ class CardService:
         history.record(session, case, actor=principal.actor, action="card.return", card_id=card.id,
                        from_status=before, to_status=card.status, reason=reason, data={"returns": returns})  # fmt: skip
         facts.card_snapshot(session, card, unit)
+        if case.project_role == facts.AGENCY_PLAN:
+            # One step goes back to the center; the plan's other steps carry on.
+            from routing_service.project.agency import agency_service
+
+            await agency_service.step_returned(session, case, card, reason)
+            return card
         live = [
             c
             for c in cards

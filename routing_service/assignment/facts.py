@@ -28,6 +28,11 @@ from shared.enums import (
 from shared.events import CardSnapshot, CaseSnapshot, CaseStatusChanged, SubmitterInfo
 from shared.webhooks import REQUEST_STATUS_CHANGED, RequestStatusChangedData
 
+# ``case.project_role`` of a project's agency case (its steps are the cards); "blocker" marks a
+# request raised from a project, which is a case like any other.
+AGENCY_PLAN = "plan"
+PROJECT_BLOCKER = "blocker"
+
 
 async def tell_submitter(
     session: AsyncSession,
@@ -41,7 +46,10 @@ async def tell_submitter(
 ) -> None:
     """The one place the submitter-facing status changes: intake's event, and a
     ``request.status_changed`` webhook to each active subscription of the request's channel.
-    The webhook names the request by tracking number only, never who submitted it."""
+    The webhook names the request by tracking number only, never who submitted it. A project's
+    agency case has no request: the enterprise follows the project itself."""
+    if case.project_role == AGENCY_PLAN:
+        return
     changed_at = utcnow()
     add_event(
         session,
@@ -73,6 +81,8 @@ async def tell_submitter(
 def case_snapshot(session: AsyncSession, case: Case, owner: OrgUnit) -> None:
     case.revision += 1
     case.updated_at = utcnow()
+    if case.project_role == AGENCY_PLAN:
+        return  # not a request: scoring counts its steps (cards), never the case
     add_event(
         session,
         CaseSnapshot(
@@ -135,5 +145,9 @@ def card_snapshot(
             redo_count=card.redo_count,
             supervision_level=SupervisionLevel(card.supervision_level),
             listed=card.listed,
+            project_id=card.project_id,
+            procedure_code=card.procedure_code,
+            limit_days=card.limit_days,
+            on_spot=card.on_spot,
         ),
     )

@@ -9,7 +9,7 @@ scoring (facts) need, in the same transaction.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,7 +30,15 @@ from routing_service.assignment.schemas import DispatchIn, TransferIn, VerifyIn
 from routing_service.config import settings
 from routing_service.deadline import rules
 from routing_service.deadline.calendar import calendar_provider
-from routing_service.models import Card, Case, DisciplineTransfer, Extension, Milestone, OrgUnit
+from routing_service.models import (
+    Card,
+    Case,
+    DisciplineTransfer,
+    Extension,
+    Milestone,
+    OrgUnit,
+    Project,
+)
 from routing_service.webhook.service import webhook_service
 from services.auth import Principal
 from services.db import add_locked, locked_row
@@ -170,6 +178,7 @@ class CaseService:
             cppcc_visit_id=event.cppcc_visit_id,
             status=status.value,
             owner_unit_id=root.id,
+            **await self._project_link(session, event),
             received_at=event.received_at,
             verify_due_at=verify.due_at,
             duplicate_of_tracking_no=event.duplicate_of,
@@ -189,6 +198,13 @@ class CaseService:
             await facts.tell_submitter(session, case, RequestStatus.verifying, "中心核查中")
         facts.case_snapshot(session, case, root)
         return case
+
+    @staticmethod
+    async def _project_link(session: AsyncSession, event: RequestSubmitted) -> dict[str, Any]:
+        """A blocker raised from a project links its case to the project (when it exists)."""
+        if event.project_id is None or await session.get(Project, event.project_id) is None:
+            return {}
+        return {"project_id": event.project_id, "project_role": facts.PROJECT_BLOCKER}
 
     async def withdraw(self, session: AsyncSession, event: RequestWithdrawn) -> None:
         case = await CaseRepository.from_session(session).by_request(
@@ -336,40 +352,22 @@ class CaseService:
         days = data.limit_days or rules.limit_days(classification)
         deadline = rules.completion_due(calendar, now, days)
         urgent = classification == Classification.urgent or case.urgency != Urgency.normal.value
-        sign_due = rules.sign_due(calendar, now, urgent=urgent)
-        return_deadline = calendar.add_working_days(now, settings.return_window_days).due_at
-        cards: list[Card] = []
-        for unit, role in targets:
-            card = Card(
-                id=uuid.uuid4(),
-                case_id=case.id,
-                unit_id=unit.id,
-                role=role.value,
-                status=CardStatus.dispatched.value,
-                instructions=data.instructions,
-                dispatched_by=principal.actor,
-                dispatched_at=now,
-                sign_due_at=sign_due,
-                clock_start_at=now,
-                limit_days=days,
-                original_due_at=deadline.due_at,
-                due_at=deadline.due_at,
-                due_provisional=deadline.provisional,
-                return_deadline_at=return_deadline,
-                designated=data.designate,
-                updated_at=now,
-            )
-            # The snapshot below reads the defaulted fields; the INSERT waits for the commit.
-            with_defaults(card)
-            card.next_check_at = rules.next_check(
+        cards = [
+            self.new_card(
+                session,
                 calendar,
-                level=SupervisionLevel.none,
-                due_at=card.due_at,
-                sign_due_at=sign_due,
-                unsigned=True,
-            )
-            session.add(card)
-            cards.append(card)
+                case,
+                unit,
+                role,
+                days=days,
+                actor=principal.actor,
+                instructions=data.instructions,
+                designated=data.designate,
+                urgent=urgent,
+                now=now,
+            )  # fmt: skip
+            for unit, role in targets
+        ]
         # In UTC, as read back: the dispatch answer shows these objects, not a re-read.
         milestones: list[Milestone] = []
         for position, milestone in enumerate(data.milestones):
@@ -393,11 +391,7 @@ class CaseService:
                        data={"units": [u.code for u, _ in targets], "limit_days": days,
                              "designate": data.designate, "due_at": rfc3339(deadline.due_at)})  # fmt: skip
         for card, (unit, _role) in zip(cards, targets, strict=True):
-            await webhook_service.notify_unit(
-                session, unit.id, "card.dispatched",
-                card_payload(case, card, unit, CardDispatchedData),
-            )  # fmt: skip
-            facts.card_snapshot(session, card, unit)
+            await self.announce_card(session, case, card, unit)
         await facts.tell_submitter(session, case, RequestStatus.dispatched, f"已交由{names}办理",
                              agency=names, expected_at=deadline.due_at, provisional=deadline.provisional)  # fmt: skip
         facts.case_snapshot(session, case, await self._owner(session, case))
@@ -650,6 +644,54 @@ class CaseService:
 
     # ---------------------------------------------------------------- helpers
 
+    def new_card(
+        self, session: AsyncSession, calendar: Any, case: Case, unit: OrgUnit, role: CardRole,
+        *, days: int, actor: str, instructions: str | None, designated: bool = False,
+        urgent: bool = False, now: datetime, **step: Any,
+    ) -> Card:  # fmt: skip
+        """A card for ``unit`` with its deadlines (sign, completion in working days, return
+        window) and the ladder's first check; a dispatch and a project step alike. ``step``:
+        a plan step's project fields (project_id, procedure_code)."""
+        deadline = rules.completion_due(calendar, now, days)
+        sign_due = rules.sign_due(calendar, now, urgent=urgent)
+        card = Card(
+            id=uuid.uuid4(),
+            case_id=case.id,
+            unit_id=unit.id,
+            role=role.value,
+            status=CardStatus.dispatched.value,
+            instructions=instructions,
+            dispatched_by=actor,
+            dispatched_at=now,
+            sign_due_at=sign_due,
+            clock_start_at=now,
+            limit_days=days,
+            original_due_at=deadline.due_at,
+            due_at=deadline.due_at,
+            due_provisional=deadline.provisional,
+            return_deadline_at=calendar.add_working_days(now, settings.return_window_days).due_at,
+            designated=designated,
+            updated_at=now,
+            **step,
+        )
+        # The snapshot reads the defaulted fields; the INSERT waits for the commit.
+        with_defaults(card)
+        card.next_check_at = rules.next_check(
+            calendar, level=SupervisionLevel.none, due_at=card.due_at, sign_due_at=sign_due,
+            unsigned=True,
+        )  # fmt: skip
+        session.add(card)
+        return card
+
+    async def announce_card(
+        self, session: AsyncSession, case: Case, card: Card, unit: OrgUnit
+    ) -> None:
+        """Tell the unit's systems (``card.dispatched``) and scoring about a new card."""
+        await webhook_service.notify_unit(
+            session, unit.id, "card.dispatched", card_payload(case, card, unit, CardDispatchedData)
+        )
+        facts.card_snapshot(session, card, unit)
+
     def reschedule(self, calendar: Any, card: Card) -> None:
         """Recompute when the supervision ladder next has work for this card."""
         if card.status in (CardStatus.dispatched.value, CardStatus.signed.value):
@@ -664,6 +706,12 @@ class CaseService:
             card.next_check_at = None
 
     async def _complete_case_if_done(self, session: AsyncSession, case: Case, card: Card) -> None:
+        if case.project_role == facts.AGENCY_PLAN:
+            # A plan's steps are done one by one; the project decides what comes next.
+            from routing_service.project.agency import agency_service
+
+            await agency_service.step_done(session, case, card)
+            return
         cards = await CaseRepository.from_session(session).cards(case.id)
         live = [
             c
@@ -699,12 +747,16 @@ class CaseService:
         units = await UnitRepository.from_session(session).by_ids([c.unit_id for c in cards])
         for card in cards:
             if card.status in OPEN_CARD_STATUSES:
-                card.status = CardStatus.cancelled.value
-                card.next_check_at = None
-                unit = units[card.unit_id]
-                await webhook_service.notify_unit(session, unit.id, "card.cancelled",
-                                                  card_payload(case, card, unit, CardCancelledData, reason=reason))  # fmt: skip
-                facts.card_snapshot(session, card, unit)
+                await self.cancel_card(session, case, card, units[card.unit_id], reason)
+
+    async def cancel_card(
+        self, session: AsyncSession, case: Case, card: Card, unit: OrgUnit, reason: str
+    ) -> None:
+        card.status = CardStatus.cancelled.value
+        card.next_check_at = None
+        await webhook_service.notify_unit(session, unit.id, "card.cancelled",
+                                          card_payload(case, card, unit, CardCancelledData, reason=reason))  # fmt: skip
+        facts.card_snapshot(session, card, unit)
 
     async def _owner(self, session: AsyncSession, case: Case) -> OrgUnit:
         owner = await UnitRepository.from_session(session).get(case.owner_unit_id)

@@ -13,7 +13,13 @@ from routing_service.models._case import (
     SupervisionEvent,
 )
 from routing_service.models._org import DispatchRule, OrgUnit, StaffUser
-from routing_service.models._project import Procedure, Project, ProjectEvent
+from routing_service.models._project import (
+    Procedure,
+    Project,
+    ProjectBlocker,
+    ProjectEvent,
+    ProjectStep,
+)
 from routing_service.models._webhook import WebhookDelivery, WebhookSubscription
 
 __all__ = [
@@ -34,7 +40,9 @@ __all__ = [
     "OutboxEvent",
     "Procedure",
     "Project",
+    "ProjectBlocker",
     "ProjectEvent",
+    "ProjectStep",
     "StaffUser",
     "SupervisionEvent",
     "WebhookDelivery",

@@ -75,6 +75,10 @@ class Case(Model):
     escalated: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A project's own cases: its agency plan ("plan": one per project, its steps are the
+    # cards) and the blockers raised from it ("blocker": requests like any other).
+    project_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("project.id"))
+    project_role: Mapped[str | None] = mapped_column(String(8))
     revision: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
     history_head: Mapped[str | None] = mapped_column(String(64))
     history_seq: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
@@ -94,6 +98,12 @@ class Case(Model):
         ),
         Index("ix_case_search_grams", "search_grams", postgresql_using="gin").ddl_if(
             dialect="postgresql"
+        ),
+        Index(
+            "ix_case_project",
+            "project_id",
+            postgresql_where=text("project_id IS NOT NULL"),
+            sqlite_where=text("project_id IS NOT NULL"),
         ),
         # Verification deadlines still open: the only rows the supervision tick scans for them.
         Index(
@@ -147,6 +157,11 @@ class Card(Model):
     extension_approved: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
     # Designated by the center (指定承办): the unit may not return it.
     designated: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    # A step of a project's agency plan (role ``step``): the project and procedure it does, and
+    # whether it was done on the spot (当场办结: created already approved).
+    project_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("project.id"))
+    procedure_code: Mapped[str | None] = mapped_column(String(32))
+    on_spot: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
     supervision_level: Mapped[str] = mapped_column(String(16), default="none", nullable=False)
     listed: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
     # When the supervision ladder next has something to do for this card; NULL when nothing
@@ -181,6 +196,12 @@ class Card(Model):
             sqlite_where=text(
                 "status IN ('dispatched', 'signed') AND supervision_level IN ('red', 'listed', 'escalated')"
             ),
+        ),
+        Index(
+            "ix_card_project",
+            "project_id",
+            postgresql_where=text("project_id IS NOT NULL"),
+            sqlite_where=text("project_id IS NOT NULL"),
         ),
         Index(
             "ix_card_next_check",

@@ -11,7 +11,17 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from routing_service.models._base import Model
@@ -44,6 +54,9 @@ class Project(Model):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     name: Mapped[str] = mapped_column(String(200), nullable=False)
+    # What the enterprise follows its project by (with the secret handed to it once).
+    tracking_no: Mapped[str] = mapped_column(String(32), unique=True, nullable=False)
+    tracking_secret_hash: Mapped[str] = mapped_column(String(64), nullable=False)
     enterprise_name: Mapped[str] = mapped_column(String(200), nullable=False)
     uscc: Mapped[str] = mapped_column(String(18), index=True, nullable=False)
     # 万元 (¥10k), two decimals
@@ -70,6 +83,66 @@ class Project(Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     history_head: Mapped[str | None] = mapped_column(String(64))
     history_seq: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    # Orders the project snapshots scoring keeps (the highest wins).
+    revision: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+
+
+class ProjectStep(Model):
+    """One procedure of a project's agency plan (代办事项). While its prerequisites in the plan
+    are not done it waits; then it is a card of the project's agency case for the responsible
+    department (``card_id``: the current one; a returned step is dispatched again)."""
+
+    __tablename__ = "project_step"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    project_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("project.id"), index=True, nullable=False
+    )
+    procedure_code: Mapped[str] = mapped_column(String(32), nullable=False)
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    unit_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("org_unit.id"), nullable=False)
+    limit_days: Mapped[int] = mapped_column(Integer, nullable=False)
+    # Codes of this plan's steps that must be done first (the catalogue's, within the plan).
+    prerequisites: Mapped[list[str]] = mapped_column(JSONType, default=list, nullable=False)
+    instructions: Mapped[str | None] = mapped_column(Text)
+    position: Mapped[int] = mapped_column(Integer, nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    on_spot: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    card_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("card.id"))
+    dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(120), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+    __table_args__ = (
+        # A procedure appears once in a plan, unless an earlier step of it was cancelled.
+        Index(
+            "uq_project_step_live_procedure",
+            "project_id",
+            "procedure_code",
+            unique=True,
+            postgresql_where=text("status <> 'cancelled'"),
+            sqlite_where=text("status <> 'cancelled'"),
+        ),
+    )
+
+
+class ProjectBlocker(Model):
+    """A problem met on the way (用地指标、电力容量…), raised as a request through intake so it
+    is verified, supervised and rated like any other; its case links back by ``project_id``."""
+
+    __tablename__ = "project_blocker"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    project_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("project.id"), index=True, nullable=False
+    )
+    request_id: Mapped[uuid.UUID] = mapped_column(unique=True, nullable=False)
+    tracking_no: Mapped[str] = mapped_column(String(32), unique=True, nullable=False)
+    title: Mapped[str] = mapped_column(String(200), nullable=False)
+    raised_by: Mapped[str] = mapped_column(String(120), nullable=False)
+    raised_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
 
 
 class ProjectEvent(Model):

@@ -96,3 +96,63 @@ class StageReasonRequired(BadRequest):
     code = "stage_reason_required"
     message = "暂停或终止项目须说明原因"
     message_en = "Pausing or terminating a project needs a reason"
+
+
+# --- the agency plan ---------------------------------------------------------------------------
+
+
+class StepNotFound(NotFound):
+    code = "step_not_found"
+    message = "未找到该代办事项"
+    message_en = "No such step in this project's plan"
+
+
+class StepProcedureInvalid(BadRequest):
+    status_code = 422
+    code = "step_procedure_invalid"
+    message = "事项目录中没有该事项或该事项已停用"
+    message_en = "The catalogue has no such procedure, or it is inactive"
+
+
+class StepUnitMissing(BadRequest):
+    status_code = 422
+    code = "step_unit_missing"
+    message = "该事项尚未指定责任部门,请在计划中指定"
+    message_en = "The procedure has no responsible department yet: name one in the plan"
+
+
+class StepLimitExceedsLegal(BadRequest):
+    status_code = 422
+    code = "step_limit_exceeds_legal"
+    message = "承诺时限不能超过法定时限"
+    message_en = "A step's working days cannot exceed the procedure's legal time limit"
+
+
+class StepExists(Conflict):
+    code = "step_exists"
+    message = "该事项已在项目代办计划中"
+    message_en = "The procedure is already in the project's plan"
+
+
+class PrerequisitesPending(Conflict):
+    code = "prerequisites_pending"
+    message = "前置事项尚未办结,不能当场办结"
+    message_en = "A step cannot be done on the spot before its prerequisites are done"
+
+
+class ProjectNotActive(Conflict):
+    code = "project_not_active"
+    message = "项目已暂停、建成投用或终止,不能再安排代办事项"
+    message_en = "The project is paused, completed or terminated: no steps can be added or sent"
+
+
+class StepStateInvalid(Conflict):
+    code = "step_state_invalid"
+    message = "该代办事项当前状态不允许此操作"
+    message_en = "The step's current state does not allow this"
+
+
+class ProjectContactMissing(Conflict):
+    code = "project_contact_missing"
+    message = "项目未登记企业联系人电话,不能提交问题"
+    message_en = "The project has no enterprise contact phone to raise a blocker for"

@@ -6,12 +6,22 @@ from __future__ import annotations
 import uuid
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, ConfigDict, Field, StringConstraints
 from pydantic_core import PydanticCustomError
 
-from shared.enums import ProjectLevel, ProjectStage
+from shared.enums import (
+    CardStatus,
+    CaseStatus,
+    ProjectLevel,
+    ProjectStage,
+    RequestType,
+    StepStatus,
+    SupervisionLevel,
+    Topic,
+    Urgency,
+)
 from shared.identifiers import InvalidIdentifier, validate_phone
 from shared.schemas.base import InputSchema, Instant, Schema
 from shared.schemas.enterprise import Uscc
@@ -209,6 +219,7 @@ class ProjectEventOut(Schema):
 class ProjectOut(Schema):
     id: uuid.UUID
     name: str
+    tracking_no: str = Field(description="What the enterprise follows its project by")
     enterprise_name: str
     uscc: str
     investment: Decimal = Field(description="万元 (¥10k)")
@@ -232,6 +243,12 @@ class ProjectOut(Schema):
     updated_at: Instant
 
 
+class ProjectCreatedOut(ProjectOut):
+    tracking_secret: str = Field(
+        description="Shown once: hand it to the enterprise to follow its project through intake"
+    )
+
+
 class ProjectDetailOut(ProjectOut):
     history: list[ProjectEventOut] = Field(description="The project's history, oldest first")
 
@@ -244,6 +261,9 @@ class ProjectFilters(InputSchema):
     area: UnitCode | None = Field(None, description="The area unit's subtree (街道 and its 社区…)")
     agent: Username | None = Field(None, description="The agent's username")
     uscc: Uscc | None = Field(None, description="One enterprise's projects (统一社会信用代码)")
+    overdue: bool | None = Field(
+        None, description="true: projects with a step past its deadline and still open"
+    )
     limit: int = Field(50, ge=1, le=200)
     cursor: Cursor | None = None
     with_total: bool = False
@@ -258,3 +278,138 @@ class ProjectChainCheckOut(Schema):
     valid: bool
     broken_at_seq: int | None
     problem: str | None
+
+
+# --- the agency plan (代办事项), agents' records and blockers ----------------------------------
+
+
+class StepIn(InputSchema):
+    procedure_code: ProcedureCode
+    unit_code: UnitCode | None = Field(
+        None, description="The responsible department; by default the catalogue's"
+    )
+    limit_days: int | None = Field(
+        None, ge=1, le=250,
+        description="Working days promised; by default, and at most, the legal time limit",
+    )  # fmt: skip
+    instructions: (
+        Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None
+    ) = None
+    on_spot: bool = Field(False, description="当场办结: done at the counter as the step is created")
+    result: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None = Field(
+        None, description="What was done, for a step done on the spot"
+    )  # fmt: skip
+
+
+class PlanIn(InputSchema):
+    """Steps to add to a project's agency plan, all or nothing. Prerequisites come from the
+    catalogue: those in the plan order the steps, those outside it count as done already."""
+
+    steps: list[StepIn] = Field(min_length=1, max_length=40)
+
+
+class RedispatchIn(InputSchema):
+    unit_code: UnitCode | None = Field(None, description="Another department; by default the same")
+    instructions: (
+        Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None
+    ) = None
+
+
+class StepCancelIn(InputSchema):
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=1000)]
+
+
+class RecordIn(InputSchema):
+    """The agent's record of a contact made or a document handed over for a step."""
+
+    kind: Literal["contact", "document"]
+    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=2000)]
+    attachments: list[Annotated[str, StringConstraints(min_length=1, max_length=500)]] = Field(
+        default_factory=list, max_length=20
+    )
+
+
+class RecordOut(Schema):
+    id: uuid.UUID
+    kind: str
+    text: str
+    attachments: list[str]
+    author: str
+    at: Instant
+
+
+class StepCardOut(Schema):
+    """The step's current card: its deadline and where it stands on the ladder."""
+
+    id: uuid.UUID
+    status: CardStatus
+    status_label: str
+    sign_due_at: Instant
+    signed_at: Instant | None
+    due_at: Instant
+    due_provisional: bool
+    submitted_at: Instant | None
+    approved_at: Instant | None
+    supervision_level: SupervisionLevel
+    supervision_label: str
+    overdue: bool = Field(description="Past its deadline and still open")
+
+
+class StepOut(Schema):
+    id: uuid.UUID
+    procedure_code: str
+    name: str
+    unit_code: str
+    unit_name: str
+    limit_days: int
+    prerequisites: list[str]
+    waiting_for: list[str] = Field(description="Prerequisites of the plan not done yet")
+    position: int
+    status: StepStatus
+    status_label: str
+    on_spot: bool
+    instructions: str | None
+    dispatched_at: Instant | None
+    done_at: Instant | None
+    working_days_used: int | None = Field(
+        description="Working days from dispatch to completion (done steps)"
+    )
+    cancel_reason: str | None
+    card: StepCardOut | None
+    records: list[RecordOut]
+
+
+class BlockerIn(InputSchema):
+    title: Text200
+    description: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=5, max_length=5000)
+    ]
+    topic: Topic | None = Field(None, description="Omit to let intake suggest one from the text")
+    type: RequestType = RequestType.help
+    urgency: Urgency = Urgency.normal
+
+
+class BlockerOut(Schema):
+    id: uuid.UUID
+    project_id: uuid.UUID
+    request_id: uuid.UUID
+    tracking_no: str
+    title: str
+    raised_by: str
+    raised_at: Instant
+    case_id: uuid.UUID | None = Field(description="The blocker's case once routing has it")
+    case_status: CaseStatus | None
+    case_status_label: str | None
+
+
+class BlockerCreatedOut(BlockerOut):
+    tracking_secret: str = Field(
+        description="Shown once: hand it to the enterprise to follow the blocker's request"
+    )
+
+
+class TrackingSecretOut(Schema):
+    tracking_no: str
+    tracking_secret: str = Field(
+        description="Shown once: the enterprise follows its project with it"
+    )

@@ -9,6 +9,7 @@ agency plan (steps as cards, a later slice) can always order a project's steps.
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import date
@@ -23,8 +24,9 @@ from sqlalchemy.orm import aliased
 
 from routing_service.department.repository import OrgUnitRepository, StaffUserRepository
 from routing_service.department.service import CENTER_KINDS
-from routing_service.models import OrgUnit, Procedure, Project, StaffUser
+from routing_service.models import Card, OrgUnit, Procedure, Project, ProjectStep, StaffUser
 from routing_service.project import history
+from routing_service.project.agency import agency_service, hash_secret
 from routing_service.project.exceptions import (
     AgentInvalid,
     AreaUnitInvalid,
@@ -61,10 +63,12 @@ from routing_service.project.schemas import (
 from services.auth import Principal
 from services.errors import Forbidden
 from services.models import utcnow
+from services.outbox import add_event
 from services.pagination import Key, Keyset
-from services.policy import CENTER_ROLES, list_scope, project_in_scope
+from services.policy import CENTER_ROLES, is_department, list_scope, project_in_scope
 from shared.calendar import SHANGHAI
-from shared.enums import ProjectLevel, ProjectStage, UnitKind
+from shared.enums import CardStatus, ProjectLevel, ProjectStage, UnitKind
+from shared.events import ProjectSnapshot, StageDates
 
 __all__ = [
     "PROJECT_ORDER",
@@ -104,6 +108,15 @@ def find_cycle(graph: Mapping[str, Sequence[str]]) -> list[str] | None:
         if start not in state and (found := visit(start)) is not None:
             return found
     return None
+
+
+_TRACKING_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+
+
+def new_tracking_no() -> str:
+    """``XM`` + local date + 8 random characters: like a request's number, not guessable."""
+    today = utcnow().astimezone(SHANGHAI).strftime("%y%m%d")
+    return "XM" + today + "".join(secrets.choice(_TRACKING_ALPHABET) for _ in range(8))
 
 
 def _today() -> date:
@@ -346,7 +359,10 @@ class ProjectService:
         paths = [units[project.area_unit_id].path, units[project.center_unit_id].path]
         return project_in_scope(principal, paths, agent.username if agent else None)
 
-    async def create(self, session: AsyncSession, principal: Principal, body: ProjectIn) -> Project:
+    async def create(
+        self, session: AsyncSession, principal: Principal, body: ProjectIn
+    ) -> tuple[Project, str]:
+        """The new project and its tracking secret (shown once)."""
         area = await self._area(session, body.area_unit_code)
         center = await self._center(session, body.center_unit_code or area.code)
         if not project_in_scope(principal, [area.path, center.path]):
@@ -362,8 +378,10 @@ class ProjectService:
             entry["actual"] = entry["actual"] or _today().isoformat()
         _check_dates(dates)
         now = utcnow()
+        secret = secrets.token_urlsafe(12)
         project = Project(
             id=uuid.uuid4(), name=body.name, enterprise_name=body.enterprise_name,
+            tracking_no=new_tracking_no(), tracking_secret_hash=hash_secret(secret),
             uscc=body.uscc, investment=body.investment, industry=body.industry,
             area_unit_id=area.id, center_unit_id=center.id, level=body.level.value,
             stage=body.stage.value, agent_id=agent.id if agent else None,
@@ -380,8 +398,42 @@ class ProjectService:
                   "agent": agent.username if agent else None},
             at=now,
         )  # fmt: skip
+        await self.snapshot(session, project)
         await session.flush()
-        return project
+        return project, secret
+
+    async def new_secret(
+        self, session: AsyncSession, principal: Principal, project_id: uuid.UUID
+    ) -> tuple[Project, str]:
+        """A new tracking secret for the enterprise (the old one stops working)."""
+        project = await self.load(session, principal, project_id, for_update=True)
+        secret = secrets.token_urlsafe(12)
+        project.tracking_secret_hash = hash_secret(secret)
+        history.record(session, project, actor=principal.actor, action="tracking_secret.reissue")
+        await session.flush()
+        return project, secret
+
+    async def snapshot(self, session: AsyncSession, project: Project) -> None:
+        """Tell scoring the project's facts (statistics, the enterprise's rating)."""
+        project.revision += 1
+        units = await ProjectRepository(session).units(
+            [project.area_unit_id, project.center_unit_id]
+        )
+        area, center = units[project.area_unit_id], units[project.center_unit_id]
+        add_event(
+            session,
+            ProjectSnapshot(
+                project_id=project.id, revision=project.revision, tracking_no=project.tracking_no,
+                name=project.name, enterprise_name=project.enterprise_name, uscc=project.uscc,
+                investment=str(project.investment), industry=project.industry,
+                level=ProjectLevel(project.level), stage=ProjectStage(project.stage),
+                area_unit_code=area.code, area_unit_path=area.path,
+                center_unit_code=center.code, center_unit_path=center.path,
+                stage_dates={ProjectStage(k): StageDates.model_validate(v or {})
+                             for k, v in project.stage_dates.items()},
+                created_at=project.created_at,
+            ),
+        )  # fmt: skip
 
     async def load(
         self, session: AsyncSession, principal: Principal, project_id: uuid.UUID,
@@ -395,7 +447,10 @@ class ProjectService:
         units = await repo.units([project.area_unit_id, project.center_unit_id])
         agents = await repo.staff([project.agent_id])
         agent = agents.get(project.agent_id) if project.agent_id else None
-        if not self._may_act(principal, project, units, agent):
+        if not self._may_act(principal, project, units, agent) and not (
+            is_department(principal)
+            and await agency_service.holds_step(session, principal, project.id)
+        ):
             raise ProjectNotFound()
         return project
 
@@ -444,6 +499,7 @@ class ProjectService:
             project.updated_at = now
             history.record(session, project, actor=principal.actor, action="updated",
                            data=changed, at=now)  # fmt: skip
+            await self.snapshot(session, project)
         await session.flush()
         return project
 
@@ -485,6 +541,11 @@ class ProjectService:
         history.record(session, project, actor=principal.actor, action="stage",
                        from_status=current.value, to_status=target.value, reason=body.reason,
                        data=data, at=now)  # fmt: skip
+        if target in _FINAL:
+            await agency_service.close_plan(
+                session, principal, project, body.reason or f"项目{target.label_zh}"
+            )
+        await self.snapshot(session, project)
         await session.flush()
         return project
 
@@ -500,7 +561,13 @@ class ProjectService:
         )
         scope = list_scope(principal)
         if scope.own_unit_code is not None:
-            stmt = stmt.where(false())  # departments see no project in this slice
+            # A department: the projects where it holds a step.
+            held = (
+                select(ProjectStep.id)
+                .join(OrgUnit, OrgUnit.id == ProjectStep.unit_id)
+                .where(ProjectStep.project_id == Project.id, OrgUnit.code == scope.own_unit_code)
+            )
+            stmt = stmt.where(held.exists())
         elif scope.subtree is not None:
             mine = select(StaffUser.id).where(StaffUser.username == principal.subject)
             stmt = stmt.where(
@@ -525,6 +592,14 @@ class ProjectService:
         if filters.agent:
             agent = select(StaffUser.id).where(StaffUser.username == filters.agent)
             stmt = stmt.where(Project.agent_id.in_(agent.scalar_subquery()))
+        if filters.overdue is not None:
+            # A step's card past its deadline and still open (the cards' partial index).
+            late = select(Card.id).where(
+                Card.project_id == Project.id,
+                Card.status.in_((CardStatus.dispatched.value, CardStatus.signed.value)),
+                Card.due_at < utcnow(),
+            )
+            stmt = stmt.where(late.exists() if filters.overdue else ~late.exists())
         return stmt
 
     async def out(self, session: AsyncSession, projects: Sequence[Project]) -> list[ProjectOut]:
@@ -542,7 +617,8 @@ class ProjectService:
         agent = agents.get(p.agent_id) if p.agent_id else None
         level, stage = ProjectLevel(p.level), ProjectStage(p.stage)
         return ProjectOut(
-            id=p.id, name=p.name, enterprise_name=p.enterprise_name, uscc=p.uscc,
+            id=p.id, name=p.name, tracking_no=p.tracking_no, enterprise_name=p.enterprise_name,
+            uscc=p.uscc,
             investment=p.investment, industry=p.industry,
             area_unit_code=units[p.area_unit_id].code, area_unit_name=units[p.area_unit_id].name,
             center_unit_code=units[p.center_unit_id].code,

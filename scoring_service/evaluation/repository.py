@@ -9,6 +9,7 @@ runs on PostgreSQL and SQLite.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta
@@ -35,6 +36,8 @@ from scoring_service.models import (
     EvaluationPolicy,
     MonthlyScorecardClose,
     MonthlyScorecardSnapshot,
+    ProjectFact,
+    ProjectRating,
     Rating,
     RequestFact,
     VisitFact,
@@ -48,6 +51,7 @@ __all__ = [
     "EvaluationRepository",
     "FigureCounts",
     "PolicyRepository",
+    "ProjectFigures",
     "StatisticsRepository",
     "UnitCounts",
     "UnitRow",
@@ -61,6 +65,8 @@ RETURN_WINDOW = timedelta(days=31)
 
 _CLOSED_CARD = (CardStatus.returned.value, CardStatus.cancelled.value)
 _RATED_ROLES = (CardRole.single.value, CardRole.lead.value)
+# A project's agency step (代办事项) has its own rate; every other figure leaves steps out.
+_STEP = CardRole.step.value
 
 
 @dataclass
@@ -89,6 +95,9 @@ class UnitCounts:
     unsatisfied: int = 0
     resolution_known: int = 0
     resolved: int = 0
+    agency_due: int = 0
+    agency_due_pending: int = 0
+    agency_on_time: int = 0
 
     def add(self, row: Any) -> None:
         for field in fields(self):
@@ -118,6 +127,30 @@ class FigureCounts:
     def add(self, other: FigureCounts) -> None:
         for field in fields(self):
             setattr(self, field.name, getattr(self, field.name) + getattr(other, field.name))
+
+
+@dataclass
+class ProjectFigures:
+    """The agency service (帮办代办) of a period, as counted by SQL."""
+
+    served: dict[tuple[str, str], int] = dataclasses.field(
+        default_factory=dict
+    )  # (level, stage) → n
+    started: int = 0
+    continuing: int = 0
+    completed: int = 0
+    steps_done: int = 0
+    steps_on_spot: int = 0
+    steps_due: int = 0
+    steps_due_pending: int = 0
+    steps_on_time: int = 0
+    measured: int = 0
+    working_days_used: int = 0
+    working_days_allowed: int = 0
+    ratings: int = 0
+    satisfied: int = 0
+    basic: int = 0
+    unsatisfied: int = 0
 
 
 @dataclass(frozen=True)
@@ -191,6 +224,7 @@ class EvaluationRepository:
             )
             .where(
                 _within(CardFact.dispatched_at, bounds),
+                CardFact.role != _STEP,
                 not_(
                     and_(
                         CardFact.status == CardStatus.cancelled.value, CardFact.signed_at.is_(None)
@@ -233,6 +267,7 @@ class EvaluationRepository:
                 CardFact.dispatched_at >= bounds[0] - RETURN_WINDOW,
                 CardFact.dispatched_at < bounds[-1],
                 _within(CardFact.returned_at, bounds),
+                CardFact.role != _STEP,
             )
             .subquery()
         )
@@ -244,6 +279,7 @@ class EvaluationRepository:
         c = (
             select(
                 CardFact.unit_code,
+                CardFact.role,
                 CardFact.status,
                 CardFact.due_at,
                 CardFact.submitted_at,
@@ -267,15 +303,21 @@ class EvaluationRepository:
             or_(c.c.supervision_level == SupervisionLevel.listed.value, c.c.listed.is_(True)),
         )
         red = and_(c.c.supervision_level == SupervisionLevel.red.value, not_(c.c.listed.is_(True)))
+        # Steps are due like any card and judged by the same rules, but only for their own rate.
+        step = c.c.role == _STEP
+        regular = c.c.role != _STEP
         return select(
             c.c.unit_code,
             c.c.bucket,
-            func.count().label("due"),
-            _count(pending).label("due_pending"),
-            _count(on_time).label("completed_on_time"),
-            _count(red).label("red"),
-            _count(listed).label("listed"),
-            _count(escalated).label("escalated"),
+            _count(regular).label("due"),
+            _count(and_(regular, pending)).label("due_pending"),
+            _count(and_(regular, on_time)).label("completed_on_time"),
+            _count(and_(regular, red)).label("red"),
+            _count(and_(regular, listed)).label("listed"),
+            _count(and_(regular, escalated)).label("escalated"),
+            _count(step).label("agency_due"),
+            _count(and_(step, pending)).label("agency_due_pending"),
+            _count(and_(step, on_time)).label("agency_on_time"),
         ).group_by(c.c.unit_code, c.c.bucket)
 
     def _approved_statement(self, bounds: Sequence[datetime]) -> Select[Any]:
@@ -286,7 +328,7 @@ class EvaluationRepository:
                 CardFact.working_days_taken,
                 _bucket(CardFact.approved_at, bounds).label("bucket"),
             )
-            .where(_within(CardFact.approved_at, bounds))
+            .where(_within(CardFact.approved_at, bounds), CardFact.role != _STEP)
             .subquery()
         )
         return select(
@@ -669,4 +711,104 @@ class StatisticsRepository:
             figures.ratings = int(rating_row.ratings)
             figures.satisfied = int(rating_row.satisfied)
             figures.basic = int(rating_row.basic)
+        return result
+
+    async def projects(
+        self, start: date, end: date, since: datetime, until: datetime, now: datetime
+    ) -> ProjectFigures:
+        """The agency figures of the days ``start``..``end`` (``[since, until)`` as instants).
+
+        Every count but one is an index range on the date it filters by. Projects served are
+        those created before ``until`` and not terminated before ``start``: a count over the
+        projects created so far (a few thousand at most), grouped by level and current stage.
+        """
+        result = ProjectFigures()
+        served = (
+            select(ProjectFact.level, ProjectFact.stage, func.count().label("n"))
+            .where(
+                ProjectFact.created_at < until,
+                or_(ProjectFact.terminated_on.is_(None), ProjectFact.terminated_on >= start),
+            )
+            .group_by(ProjectFact.level, ProjectFact.stage)
+        )
+        for row in await self.session.execute(served):
+            result.served[(row.level, row.stage)] = int(row.n)
+
+        def reached(column: Any) -> Any:
+            return (
+                select(func.count())
+                .select_from(ProjectFact)
+                .where(column >= start, column <= end)
+                .scalar_subquery()
+            )
+
+        stages = (
+            await self.session.execute(
+                select(
+                    reached(ProjectFact.started_on).label("started"),
+                    reached(ProjectFact.continuing_on).label("continuing"),
+                    reached(ProjectFact.completed_on).label("completed"),
+                )
+            )
+        ).one()
+        result.started, result.continuing, result.completed = (
+            int(stages.started), int(stages.continuing), int(stages.completed)
+        )  # fmt: skip
+
+        # Steps done in the period: approved in it (the approved_at index), with the time they
+        # took against their legal limit where both are known.
+        known = and_(CardFact.working_days_taken.is_not(None), CardFact.limit_days.is_not(None))
+        done = (
+            await self.session.execute(
+                select(
+                    func.count().label("done"),
+                    _count(CardFact.on_spot.is_(True)).label("on_spot"),
+                    _count(known).label("measured"),
+                    func.sum(CardFact.working_days_taken).filter(known).label("used"),
+                    func.sum(CardFact.limit_days).filter(known).label("allowed"),
+                ).where(CardFact.role == _STEP, _within(CardFact.approved_at, (since, until)))
+            )
+        ).one()
+        result.steps_done, result.steps_on_spot, result.measured = (
+            int(done.done), int(done.on_spot), int(done.measured)
+        )  # fmt: skip
+        result.working_days_used = int(done.used or 0)
+        result.working_days_allowed = int(done.allowed or 0)
+
+        # On time: the scorecard's rule over the steps due in the period (the due_at index).
+        on_time = and_(CardFact.submitted_at.is_not(None), CardFact.submitted_at <= CardFact.due_at)
+        pending = and_(
+            CardFact.submitted_at.is_(None),
+            or_(CardFact.status == CardStatus.suspended.value, CardFact.due_at > now),
+        )
+        due = (
+            await self.session.execute(
+                select(
+                    func.count().label("due"),
+                    _count(pending).label("pending"),
+                    _count(on_time).label("on_time"),
+                ).where(
+                    CardFact.role == _STEP,
+                    _within(CardFact.due_at, (since, until)),
+                    CardFact.status.not_in(_CLOSED_CARD),
+                )
+            )
+        ).one()
+        result.steps_due, result.steps_due_pending, result.steps_on_time = (
+            int(due.due), int(due.pending), int(due.on_time)
+        )  # fmt: skip
+
+        rated = (
+            await self.session.execute(
+                select(
+                    func.count().label("ratings"),
+                    _count(ProjectRating.satisfaction == "satisfied").label("satisfied"),
+                    _count(ProjectRating.satisfaction == "basic").label("basic"),
+                    _count(ProjectRating.satisfaction == "unsatisfied").label("unsatisfied"),
+                ).where(_within(ProjectRating.rated_at, (since, until)))
+            )
+        ).one()
+        result.ratings, result.satisfied, result.basic, result.unsatisfied = (
+            int(rated.ratings), int(rated.satisfied), int(rated.basic), int(rated.unsatisfied)
+        )  # fmt: skip
         return result

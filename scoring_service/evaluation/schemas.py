@@ -59,6 +59,14 @@ class Scorecard(Schema):
     response: Ratio = Field(description="响应率: signed on time and first contact on time")
     due_in_period: int = Field(description="Cards due in the month (not returned or cancelled)")
     completion_on_time: Ratio = Field(description="按时办结率")
+    # Defaults: months closed before agency steps existed have none.
+    agency_due_in_period: int = Field(
+        0, description="Agency steps (代办事项) due in the month (not returned or cancelled)"
+    )
+    agency_on_time: Ratio = Field(
+        default_factory=lambda: Ratio(numerator=0, denominator=0, rate=None),
+        description="办件按时率(代办事项): steps submitted by their due time / steps due",
+    )
     resolution: Ratio = Field(description="解决率")
     satisfaction: SatisfactionRatio = Field(description="满意率")
     completed: int = Field(description="Cards approved (办结) in the month")
@@ -85,6 +93,8 @@ class EvaluationWeights(Schema):
     weight_on_time: Weight
     weight_satisfaction: Weight
     weight_resolution: Weight
+    # 0 unless set: policies and closed months from before the agency rate leave it out.
+    weight_agency: Weight = Field(0.0, description="办件按时率(代办事项)的权重")
     basic_satisfaction_k: Factor
     deduction_listed: Weight
     deduction_escalated: Weight
@@ -106,6 +116,7 @@ class EvaluationPolicyUpdate(InputSchema):
     weight_on_time: Weight | None = None
     weight_satisfaction: Weight | None = None
     weight_resolution: Weight | None = None
+    weight_agency: Weight | None = None
     basic_satisfaction_k: Factor | None = None
     deduction_listed: Weight | None = None
     deduction_escalated: Weight | None = None
@@ -206,6 +217,54 @@ class OnlineFigures(ChannelFigures):
     channels: list[str]
 
 
+class ProjectCounts(Schema):
+    total: int
+    by_level: dict[str, int] = Field(description="ProjectLevel value → projects (every level)")
+    by_stage: dict[str, int] = Field(
+        description="ProjectStage value → projects, by their current stage (every stage)"
+    )
+
+
+class ProjectSteps(Schema):
+    done: int = Field(description="办结事项: step cards approved in the period")
+    done_on_spot: int = Field(description="当场办结: of those, done on the spot")
+    on_time: Ratio = Field(
+        description="办件按时率(代办事项): steps due in the period submitted by their due time; "
+        "not yet due or suspended ones are pending"
+    )
+    measured: int = Field(
+        description="Steps approved in the period with both working days taken and a legal limit"
+    )
+    working_days_used: int = Field(description="Sum of working days taken over measured steps")
+    working_days_allowed: int = Field(description="Sum of legal limits over measured steps")
+    time_ratio: float | None = Field(
+        description="用时 ÷ 法定时限: used / allowed, 4 decimals; null if nothing allowed"
+    )
+    average_working_days: float | None = Field(description="平均用时(工作日) per measured step")
+    average_limit_days: float | None = Field(description="平均法定时限(工作日) per measured step")
+
+
+class ProjectSatisfaction(Schema):
+    ratings: int = Field(description="Enterprises' ratings of the agency service in the period")
+    satisfied: int
+    basic: int
+    unsatisfied: int
+    satisfaction_rate: float | None = Field(description="(satisfied + k x basic) / ratings")
+
+
+class ProjectStatistics(Schema):
+    """帮办代办: projects served, stages reached, steps done and the enterprises' satisfaction."""
+
+    served: ProjectCounts = Field(
+        description="服务项目: created by the end of the period and not terminated before its start"
+    )
+    started: int = Field(description="开工: projects that reached 开工 in the period")
+    continuing: int = Field(description="续建: projects that reached 续建 in the period")
+    completed: int = Field(description="建成投用: projects that reached 建成投用 in the period")
+    steps: ProjectSteps
+    satisfaction: ProjectSatisfaction
+
+
 class Statistics(Schema):
     start: date
     end: date
@@ -226,4 +285,5 @@ class Statistics(Schema):
     online: OnlineFigures = Field(description="网上办件: app, smart hall, website and Open311")
     by_channel: dict[str, ChannelFigures]
     by_topic: dict[str, Figures]
+    projects: ProjectStatistics = Field(description="帮办代办 (investment projects)")
     generated_at: Instant

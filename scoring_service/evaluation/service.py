@@ -163,8 +163,11 @@ def _values(row: EvaluationPolicy | None) -> schemas.EvaluationWeights:
 
 
 def frozen_weights(close: MonthlyScorecardClose) -> schemas.EvaluationWeights:
-    """The weights frozen with a closed month's version."""
-    return schemas.EvaluationWeights.model_validate({key: close.policy[key] for key in WEIGHT_KEYS})
+    """The weights frozen with a closed month's version (a weight added since takes its
+    schema default: 0 for the agency rate, so the frozen scores stay what they were)."""
+    return schemas.EvaluationWeights.model_validate(
+        {key: close.policy[key] for key in WEIGHT_KEYS if key in close.policy}
+    )
 
 
 def _closed_flags(close: MonthlyScorecardClose) -> dict[str, Any]:
@@ -194,6 +197,9 @@ def build_scorecard(
     * 按时签收率 = signed on time / dispatched, 响应率 = (signed on time and first contact on
       time) / dispatched, 按时办结率 = submitted by due_at / due in the month. Undecided cards
       (not due yet, or suspended) wait outside the denominator (``pending``).
+    * 办件按时率(代办事项): the same as 按时办结率 over the unit's project steps (cards of role
+      ``step``), which every other figure leaves out; weighted by ``weight_agency`` (0 by
+      default, which leaves every score as it was without it).
     * 解决率 = resolved / revisits that asked (resolved unknown is left out); 满意率 =
       (satisfied + k x basic) / valid revisits.
     * score = weights over the rates that exist (a 0/0 rate is null and its weight is shared
@@ -202,6 +208,7 @@ def build_scorecard(
     sign_denominator = counts.dispatched - counts.sign_pending
     response_denominator = counts.dispatched - counts.response_pending
     due_denominator = counts.due - counts.due_pending
+    agency_denominator = counts.agency_due - counts.agency_due_pending
     k = policy.basic_satisfaction_k
     satisfaction_numerator = counts.satisfied + k * counts.basic
 
@@ -210,6 +217,7 @@ def build_scorecard(
         (policy.weight_on_time, _rate(counts.completed_on_time, due_denominator)),
         (policy.weight_satisfaction, _rate(satisfaction_numerator, counts.ratings)),
         (policy.weight_resolution, _rate(counts.resolved, counts.resolution_known)),
+        (policy.weight_agency, _rate(counts.agency_on_time, agency_denominator)),
     ]
     present = [(weight, rate) for weight, rate in weighted if rate is not None]
     total_weight = sum(weight for weight, _ in present)
@@ -230,6 +238,8 @@ def build_scorecard(
         response=_ratio(counts.responded, response_denominator, counts.response_pending),
         due_in_period=counts.due,
         completion_on_time=_ratio(counts.completed_on_time, due_denominator, counts.due_pending),
+        agency_due_in_period=counts.agency_due,
+        agency_on_time=_ratio(counts.agency_on_time, agency_denominator, counts.agency_due_pending),
         resolution=_ratio(counts.resolved, counts.resolution_known),
         satisfaction=schemas.SatisfactionRatio(
             numerator=half_up(satisfaction_numerator, 4),

@@ -1,5 +1,6 @@
 """Public figures like the seed's (DESIGN §9): visits, issues collected, resolved, in progress and
-satisfaction, in total, per channel, per topic and for the online channels together.
+satisfaction, in total, per channel, per topic and for the online channels together; and the
+agency service of investment projects (帮办代办).
 
 Only aggregates leave this module; nothing names a person or an enterprise.
 """
@@ -18,6 +19,7 @@ from scoring_service.evaluation import schemas
 from scoring_service.evaluation.exceptions import DateRangeTooLong, InvalidDateRange
 from scoring_service.evaluation.repository import (
     FigureCounts,
+    ProjectFigures,
     StatisticsRepository,
     VisitCounts,
 )
@@ -30,7 +32,7 @@ from scoring_service.evaluation.service import (
 )
 from services.models import utcnow
 from shared.calendar import SHANGHAI
-from shared.enums import Channel, Topic
+from shared.enums import Channel, ProjectLevel, ProjectStage, Topic
 
 __all__ = [
     "MAX_RANGE_DAYS",
@@ -113,6 +115,61 @@ def _channel_figures(
     )
 
 
+def _projects(counts: ProjectFigures, k: float) -> schemas.ProjectStatistics:
+    levels = [level.value for level in ProjectLevel]
+    stages = [stage.value for stage in ProjectStage]
+    by_level = dict.fromkeys(levels, 0)
+    by_stage = dict.fromkeys(stages, 0)
+    for (level, stage), n in counts.served.items():
+        by_level[level] = by_level.get(level, 0) + n
+        by_stage[stage] = by_stage.get(stage, 0) + n
+    due = counts.steps_due - counts.steps_due_pending
+    measured = counts.measured
+    return schemas.ProjectStatistics(
+        served=schemas.ProjectCounts(
+            total=sum(counts.served.values()), by_level=by_level, by_stage=by_stage
+        ),
+        started=counts.started,
+        continuing=counts.continuing,
+        completed=counts.completed,
+        steps=schemas.ProjectSteps(
+            done=counts.steps_done,
+            done_on_spot=counts.steps_on_spot,
+            on_time=schemas.Ratio(
+                numerator=counts.steps_on_time,
+                denominator=due,
+                rate=half_up(counts.steps_on_time / due, 4) if due else None,
+                pending=counts.steps_due_pending,
+            ),
+            measured=measured,
+            working_days_used=counts.working_days_used,
+            working_days_allowed=counts.working_days_allowed,
+            time_ratio=(
+                half_up(counts.working_days_used / counts.working_days_allowed, 4)
+                if counts.working_days_allowed
+                else None
+            ),
+            average_working_days=(
+                half_up(counts.working_days_used / measured, 2) if measured else None
+            ),
+            average_limit_days=(
+                half_up(counts.working_days_allowed / measured, 2) if measured else None
+            ),
+        ),
+        satisfaction=schemas.ProjectSatisfaction(
+            ratings=counts.ratings,
+            satisfied=counts.satisfied,
+            basic=counts.basic,
+            unsatisfied=counts.unsatisfied,
+            satisfaction_rate=(
+                half_up((counts.satisfied + k * counts.basic) / counts.ratings, 4)
+                if counts.ratings
+                else None
+            ),
+        ),
+    )
+
+
 class StatisticsService:
     async def figures(self, session: AsyncSession, start: date, end: date) -> schemas.Statistics:
         """Figures for requests received from ``start`` to ``end`` (inclusive, Asia/Shanghai
@@ -122,7 +179,9 @@ class StatisticsService:
         repository = StatisticsRepository.from_session(session)
         policy = await evaluation_service.policy_for(session, Month(end.year, end.month))
         k = policy.basic_satisfaction_k
-        groups = await repository.figures(_midnight(start), _midnight(end + timedelta(days=1)))
+        since, until = _midnight(start), _midnight(end + timedelta(days=1))
+        groups = await repository.figures(since, until)
+        projects = await repository.projects(start, end, since, until, utcnow())
         visits = await repository.visits(start, end)
         online_visits = await repository.visits(start, end, ONLINE_CHANNELS)
         channel_visits = await repository.visits_by_channel(start, end)
@@ -172,6 +231,7 @@ class StatisticsService:
             ),
             by_channel=by_channel,
             by_topic=by_topic,
+            projects=_projects(projects, k),
             generated_at=utcnow(),
         )
 

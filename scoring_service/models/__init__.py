@@ -2,8 +2,14 @@
 
 from scoring_service.models._base import ApiKey, IdempotencyRecord, InboxEvent, Model, OutboxEvent
 from scoring_service.models._closing import MonthlyScorecardClose, MonthlyScorecardSnapshot
-from scoring_service.models._facts import CardFact, CaseFact, RequestFact, VisitFact
-from scoring_service.models._feedback import EvaluationPolicy, Feedback, Rating, RevisitTask
+from scoring_service.models._facts import CardFact, CaseFact, ProjectFact, RequestFact, VisitFact
+from scoring_service.models._feedback import (
+    EvaluationPolicy,
+    Feedback,
+    ProjectRating,
+    Rating,
+    RevisitTask,
+)
 
 __all__ = [
     "ApiKey",
@@ -17,6 +23,8 @@ __all__ = [
     "MonthlyScorecardClose",
     "MonthlyScorecardSnapshot",
     "OutboxEvent",
+    "ProjectFact",
+    "ProjectRating",
     "Rating",
     "RequestFact",
     "RevisitTask",

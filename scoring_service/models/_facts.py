@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Boolean, Date, Index, Integer, String
+from sqlalchemy import Boolean, Date, Index, Integer, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from scoring_service.models._base import Model
@@ -94,6 +95,12 @@ class CardFact(Model):
     redo_count: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
     supervision_level: Mapped[str] = mapped_column(String(16), default="none", nullable=False)
     listed: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    # A step of a project's agency plan (role "step"): its project, procedure, legal limit in
+    # working days and whether it was done on the spot (当场办结).
+    project_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    procedure_code: Mapped[str | None] = mapped_column(String(32))
+    limit_days: Mapped[int | None] = mapped_column(Integer)
+    on_spot: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
 
     __table_args__ = (
         Index("ix_card_fact_unit_dispatched", "unit_code", "dispatched_at"),
@@ -116,3 +123,43 @@ class VisitFact(Model):
     target_name: Mapped[str] = mapped_column(String(200), nullable=False)
     visited_on: Mapped[date] = mapped_column(Date, nullable=False, index=True)
     recorded_by: Mapped[str | None] = mapped_column(String(120))
+
+
+class ProjectFact(Model):
+    """An investment project of the agency service (帮办代办), from routing's snapshots.
+
+    The actual date each stage was reached is copied out of ``stage_dates`` into its own
+    indexed column, so the statistics of a period read an index range, not every project.
+    """
+
+    __tablename__ = "project_fact"
+
+    project_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    revision: Mapped[int] = mapped_column(Integer, nullable=False)
+    tracking_no: Mapped[str] = mapped_column(String(32), unique=True, nullable=False)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    enterprise_name: Mapped[str] = mapped_column(String(200), nullable=False)
+    uscc: Mapped[str] = mapped_column(String(18), nullable=False)
+    investment: Mapped[Decimal] = mapped_column(Numeric(14, 2), nullable=False)  # 万元
+    industry: Mapped[str | None] = mapped_column(String(50))
+    level: Mapped[str] = mapped_column(String(16), nullable=False)
+    stage: Mapped[str] = mapped_column(String(16), nullable=False)
+    area_unit_code: Mapped[str] = mapped_column(String(32), nullable=False)
+    area_unit_path: Mapped[str] = mapped_column(String(400), nullable=False)
+    center_unit_code: Mapped[str] = mapped_column(String(32), nullable=False)
+    center_unit_path: Mapped[str] = mapped_column(String(400), nullable=False)
+    stage_dates: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    started_on: Mapped[date | None] = mapped_column(Date)
+    continuing_on: Mapped[date | None] = mapped_column(Date)
+    completed_on: Mapped[date | None] = mapped_column(Date)
+    # The day scoring first saw the project terminated (routing's snapshot time), unless
+    # routing dates the termination itself.
+    terminated_on: Mapped[date | None] = mapped_column(Date)
+
+    __table_args__ = (
+        Index("ix_project_fact_created_at", "created_at"),
+        Index("ix_project_fact_started_on", "started_on"),
+        Index("ix_project_fact_continuing_on", "continuing_on"),
+        Index("ix_project_fact_completed_on", "completed_on"),
+    )

@@ -76,6 +76,27 @@ class Rating(Model):
     )
 
 
+class ProjectRating(Model):
+    """The enterprise's rating of the agency service at a milestone (开工, 建成投用): one per
+    project and milestone; a second arrival of the same answer changes nothing."""
+
+    __tablename__ = "project_rating"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    project_id: Mapped[uuid.UUID] = mapped_column(nullable=False)
+    milestone: Mapped[str] = mapped_column(String(16), nullable=False)
+    satisfaction: Mapped[str] = mapped_column(String(16), nullable=False)
+    score: Mapped[float | None] = mapped_column(Float)
+    comment: Mapped[str | None] = mapped_column(Text)
+    via: Mapped[str] = mapped_column(String(16), nullable=False)  # platform
+    rated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+    __table_args__ = (
+        UniqueConstraint("project_id", "milestone", name="uq_project_rating_project_milestone"),
+        Index("ix_project_rating_rated_at", "rated_at"),
+    )
+
+
 class EvaluationPolicy(Model):
     """Weights, k and deductions in force from a month on (admins change them, history kept)."""
 

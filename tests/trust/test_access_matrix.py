@@ -232,8 +232,8 @@ SCORING_OR_INTAKE.update({"enterprise records (intake)", "enterprise ratings (sc
 
 
 # --- projects (帮办代办) and the procedure catalogue: every reader looks the catalogue up, admins
-# edit it; projects are the centers' (and the district readers'); departments see none yet
-# (the scoped contents are in tests/routing_service/project)
+# edit it; projects are the centers' (and the district readers'); departments read the projects
+# where they hold a step (the scoped contents are in tests/routing_service/project)
 
 MISSING = "00000000-0000-4000-8000-000000000000"
 
@@ -257,22 +257,106 @@ async def move_project_stage(ctx: Ctx, headers: dict[str, str]) -> httpx.Respons
                                      json={"stage": "signed"})  # fmt: skip
 
 
+async def create_project(ctx: Ctx, headers: dict[str, str]) -> httpx.Response:
+    from tests.routing_service.project.test_projects import project
+
+    return await ctx["routing"].post("/v1/projects", headers=headers, json=project())
+
+
+async def update_project(ctx: Ctx, headers: dict[str, str]) -> httpx.Response:
+    return await ctx["routing"].patch(f"/v1/projects/{MISSING}", headers=headers,
+                                      json={"name": "年产10万吨原料药项目"})  # fmt: skip
+
+
+async def read_project_steps(ctx: Ctx, headers: dict[str, str]) -> httpx.Response:
+    return await ctx["routing"].get(f"/v1/projects/{MISSING}/steps", headers=headers)
+
+
+async def plan_project_steps(ctx: Ctx, headers: dict[str, str]) -> httpx.Response:
+    return await ctx["routing"].post(f"/v1/projects/{MISSING}/steps", headers=headers,
+                                     json={"steps": [{"procedure_code": "filing"}]})  # fmt: skip
+
+
+async def record_for_step(ctx: Ctx, headers: dict[str, str]) -> httpx.Response:
+    return await ctx["routing"].post(f"/v1/projects/{MISSING}/steps/{MISSING}/records",
+                                     headers=headers, json={"kind": "contact", "text": "电话联系企业"})  # fmt: skip
+
+
+async def raise_project_blocker(ctx: Ctx, headers: dict[str, str]) -> httpx.Response:
+    return await ctx["routing"].post(f"/v1/projects/{MISSING}/blockers", headers=headers,
+                                     json={"title": "用地指标不足", "description": "项目二期用地指标尚未落实"})  # fmt: skip
+
+
+async def track_project(ctx: Ctx, headers: dict[str, str]) -> httpx.Response:
+    return await ctx["routing"].get("/v1/projects/tracking/XM2612070000AAAA",
+                                    headers={**headers, "X-Tracking-Secret": "x"})  # fmt: skip
+
+
+async def raise_request(ctx: Ctx, headers: dict[str, str]) -> httpx.Response:
+    return await ctx["intake"].post("/v1/service/requests", headers=headers, json={
+        "type": "help", "title": "用地指标不足", "description": "项目二期用地指标尚未落实,请协调",
+        "submitter": {"kind": "enterprise", "name": "李经理", "phone": "13812345678",
+                      "uscc": ENTERPRISE, "enterprise_name": "邯郸某制药有限公司"},
+        "project_id": MISSING,
+    })  # fmt: skip
+
+
 ACTIONS.update(
     {
         # procedure.read: every staff reader, not a department's key
         "read procedures": (read_procedures, set(EVERYONE) - {"unit_key"}),
         # procedure.manage: admins only
         "manage procedures": (manage_procedures, {"admin"}),
-        # project.read: the centers, auditors, the discipline commission and admins
+        # project.read: the centers, departments (their steps' projects), auditors, the
+        # discipline commission and admins; not a department's key
         "list projects": (
             list_projects,
-            CENTER | {"gm_operator", "auditor", "jw_officer", "admin"},
+            CENTER | {"gm_operator", "jt_liaison", "jt_head", "auditor", "jw_officer", "admin"},
         ),
+        # the same action on one (missing) project: gm_operator's 404 counts as a denial
+        "read project steps": (
+            read_project_steps,
+            CENTER | {"jt_liaison", "jt_head", "auditor", "jw_officer", "admin"},
+        ),
+        # project.create: center staff in their area (the body's is gm's street) and admins
+        "create project": (create_project, CENTER | {"gm_operator", "admin"}),
+        # project.update / project.plan / project.record / project.blocker: center staff of
+        # the project's subtree (or its agent) and admins
+        "update project": (update_project, CENTER | {"admin"}),
+        "plan project steps": (plan_project_steps, CENTER | {"admin"}),
+        "record for a step": (record_for_step, CENTER | {"admin"}),
+        "raise project blocker": (raise_project_blocker, CENTER | {"admin"}),
+        # project.track: the intake service only (it relays the enterprise's view)
+        "track project (routing)": (track_project, set()),
+        # request.raise: another service only (routing raises blockers)
+        "raise request (intake)": (raise_request, set()),
         # project.stage: the centers and admins (a street center, gm_operator, gets the 404 of
         # a project outside its subtree, which the harness counts as a denial)
         "move project stage": (move_project_stage, CENTER | {"admin"}),
     }
 )
+SCORING_OR_INTAKE.add("raise request (intake)")
+
+
+async def relay_project_rating(ctx: Ctx, headers: dict[str, str]) -> httpx.Response:
+    return await ctx["scoring"].post("/v1/project-ratings/by-platform", headers=headers, json={
+        "tracking_no": "XM2612070000AAAA", "milestone": "started", "satisfaction": "satisfied",
+    })  # fmt: skip
+
+
+async def read_project_ratings(ctx: Ctx, headers: dict[str, str]) -> httpx.Response:
+    return await ctx["scoring"].get("/v1/project-ratings", headers=headers)
+
+
+ACTIONS.update(
+    {
+        # project_rating.relay: the intake service only (the enterprise's rating)
+        "relay project rating (scoring)": (relay_project_rating, set()),
+        # project_rating.read: every staff reader, each in its own scope
+        "read project ratings (scoring)": (read_project_ratings, set(EVERYONE) - {"unit_key"}),
+    }
+)
+SCORING_OR_INTAKE.update({"relay project rating (scoring)", "read project ratings (scoring)"})
 
 
 @pytest.mark.parametrize("action", list(ACTIONS))

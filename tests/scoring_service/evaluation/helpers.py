@@ -268,6 +268,9 @@ def expected_jt(k: float = 1.0) -> dict[str, Any]:
         "response": {"numerator": 4, "denominator": 7, "rate": 0.5714, "pending": 0},
         "due_in_period": 6,
         "completion_on_time": {"numerator": 4, "denominator": 6, "rate": 0.6667, "pending": 0},
+        # JT has no project steps in October: the agency rate is 0/0.
+        "agency_due_in_period": 0,
+        "agency_on_time": {"numerator": 0, "denominator": 0, "rate": None, "pending": 0},
         "resolution": {"numerator": 3, "denominator": 3, "rate": 1.0, "pending": 0},
         "satisfaction": {
             "numerator": 2 + k,
