@@ -147,7 +147,7 @@ def card_snapshot(
             listed=card.listed,
             project_id=card.project_id,
             procedure_code=card.procedure_code,
-            limit_days=card.limit_days,
+            limit_days=card.legal_limit_days,
             on_spot=card.on_spot,
         ),
     )

@@ -161,6 +161,9 @@ class Card(Model):
     # whether it was done on the spot (当场办结: created already approved).
     project_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("project.id"))
     procedure_code: Mapped[str | None] = mapped_column(String(32))
+    # The procedure's legal time limit: what "time used ÷ time allowed" compares against (the
+    # card's own limit may be a shorter promise, or longer after an extension).
+    legal_limit_days: Mapped[int | None] = mapped_column(Integer)
     on_spot: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
     supervision_level: Mapped[str] = mapped_column(String(16), default="none", nullable=False)
     listed: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)

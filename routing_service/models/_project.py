@@ -101,7 +101,9 @@ class ProjectStep(Model):
     procedure_code: Mapped[str] = mapped_column(String(32), nullable=False)
     name: Mapped[str] = mapped_column(String(100), nullable=False)
     unit_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("org_unit.id"), nullable=False)
+    # Working days promised (at most the legal limit, which is kept beside it).
     limit_days: Mapped[int] = mapped_column(Integer, nullable=False)
+    legal_limit_days: Mapped[int] = mapped_column(Integer, nullable=False)
     # Codes of this plan's steps that must be done first (the catalogue's, within the plan).
     prerequisites: Mapped[list[str]] = mapped_column(JSONType, default=list, nullable=False)
     instructions: Mapped[str | None] = mapped_column(Text)

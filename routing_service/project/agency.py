@@ -188,6 +188,7 @@ class AgencyService:
                 id=uuid.uuid4(), project_id=project.id, procedure_code=procedure.code,
                 name=procedure.name, unit_id=units[item.procedure_code].id,
                 limit_days=item.limit_days or procedure.time_limit_days,
+                legal_limit_days=procedure.time_limit_days,
                 prerequisites=needs(procedure.code), instructions=item.instructions,
                 position=position + offset, status=StepStatus.waiting.value, on_spot=item.on_spot,
                 created_by=principal.actor, created_at=now,
@@ -351,7 +352,7 @@ class AgencyService:
                 )  # fmt: skip
             status = StepStatus(step.status)
             out.append(StepOut(
-                id=step.id, procedure_code=step.procedure_code, name=step.name,
+                id=step.id, procedure_code=step.procedure_code, legal_limit_days=step.legal_limit_days, name=step.name,
                 unit_code=units[step.unit_id].code, unit_name=units[step.unit_id].name,
                 limit_days=step.limit_days, prerequisites=list(step.prerequisites),
                 waiting_for=[c for c in step.prerequisites if c not in settled],
@@ -681,7 +682,7 @@ class AgencyService:
         card = case_service.new_card(
             session, calendar, case, unit, CardRole.step, days=step.limit_days, actor=actor,
             instructions=instructions, now=now, project_id=project.id,
-            procedure_code=step.procedure_code,
+            procedure_code=step.procedure_code, legal_limit_days=step.legal_limit_days,
         )  # fmt: skip
         await session.flush()  # the card exists before the step points at it
         step.card_id, step.status, step.dispatched_at = card.id, StepStatus.in_progress.value, now
@@ -701,7 +702,7 @@ class AgencyService:
         card = case_service.new_card(
             session, calendar, case, unit, CardRole.step, days=step.limit_days, actor=actor,
             instructions=f"【代办事项·当场办结】{step.name}", now=now, project_id=project.id,
-            procedure_code=step.procedure_code, on_spot=True,
+            procedure_code=step.procedure_code, legal_limit_days=step.legal_limit_days, on_spot=True,
         )  # fmt: skip
         card.status = CardStatus.approved.value
         card.signed_at = card.submitted_at = card.approved_at = now

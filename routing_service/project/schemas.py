@@ -361,7 +361,8 @@ class StepOut(Schema):
     name: str
     unit_code: str
     unit_name: str
-    limit_days: int
+    limit_days: int = Field(description="Working days promised for the step")
+    legal_limit_days: int = Field(description="The procedure's legal time limit (法定时限)")
     prerequisites: list[str]
     waiting_for: list[str] = Field(description="Prerequisites of the plan not done yet")
     position: int

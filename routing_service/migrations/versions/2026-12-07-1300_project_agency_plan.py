@@ -75,6 +75,7 @@ def upgrade() -> None:
     with op.batch_alter_table("card") as batch:
         batch.add_column(sa.Column("project_id", sa.Uuid(), nullable=True))
         batch.add_column(sa.Column("procedure_code", sa.String(length=32), nullable=True))
+        batch.add_column(sa.Column("legal_limit_days", sa.Integer(), nullable=True))
         batch.add_column(
             sa.Column("on_spot", sa.Boolean(), nullable=False, server_default=sa.false())
         )
@@ -97,6 +98,7 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=100), nullable=False),
         sa.Column("unit_id", sa.Uuid(), nullable=False),
         sa.Column("limit_days", sa.Integer(), nullable=False),
+        sa.Column("legal_limit_days", sa.Integer(), nullable=False),
         sa.Column("prerequisites", _json(), nullable=False),
         sa.Column("instructions", sa.Text(), nullable=True),
         sa.Column("position", sa.Integer(), nullable=False),
@@ -157,6 +159,7 @@ def downgrade() -> None:
     with op.batch_alter_table("card") as batch:
         batch.drop_constraint("fk_card_project_id_project", type_="foreignkey")
         batch.drop_column("on_spot")
+        batch.drop_column("legal_limit_days")
         batch.drop_column("procedure_code")
         batch.drop_column("project_id")
     op.drop_index("ix_case_project", table_name="case")
