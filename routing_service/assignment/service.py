@@ -403,6 +403,10 @@ class CaseService:
         if CaseStatus(case.status) not in (CaseStatus.awaiting_dispatch, CaseStatus.pending_verification,
                                            CaseStatus.dispatched, CaseStatus.in_progress):  # fmt: skip
             raise IllegalTransition("移交纪委监委", case.status)
+        if case.project_role == facts.AGENCY_PLAN:
+            # A project's plan is not a complaint: a violation met on the way is reported (a
+            # blocker or a report) and transferred as its own case.
+            raise IllegalTransition("移交纪委监委(项目代办工单)", case.status)
         units = UnitRepository.from_session(session)
         discipline = await units.discipline()
         if discipline is None:

@@ -111,6 +111,11 @@ async def test_steps_are_cards_dispatched_in_prerequisite_order(
             await session.scalars(select(Card.role).where(Card.project_id == project_id))
         ).all()
         assert sorted(roles) == ["step", "step", "step"]
+    # The plan is not a complaint: it is never transferred to the discipline commission.
+    transfer = await routing_client.post(f"/v1/cases/{cases[0].id}/transfer", headers=org.auth("hs_leader"),
+                                         json={"reason": "涉嫌吃拿卡要"})  # fmt: skip
+    assert transfer.status_code == 409, transfer.text
+    assert transfer.json()["error"]["code"] == "illegal_transition"
 
     # The department sees the project and its own step only.
     mine = await ok(await routing_client.get(steps_url, headers=org.auth("gd_liaison")))
