@@ -294,14 +294,24 @@ class AgencyService:
 
     # ------------------------------------------------------------------ hooks from the cards
 
-    async def step_done(self, session: AsyncSession, case: Case, card: Card) -> None:
+    async def _step_of(
+        self, session: AsyncSession, case: Case, card: Card
+    ) -> tuple[ProjectStep, Project] | None:
+        """The step a card does and its project, both locked (None for an earlier card)."""
         step = await session.scalar(
             select(ProjectStep).where(ProjectStep.card_id == card.id).with_for_update()
         )
         if step is None or case.project_id is None:
-            return
+            return None
         project = await ProjectRepository(session).get(case.project_id, for_update=True)
         assert project is not None
+        return step, project
+
+    async def step_done(self, session: AsyncSession, case: Case, card: Card) -> None:
+        found = await self._step_of(session, case, card)
+        if found is None:
+            return
+        step, project = found
         now = utcnow()
         step.status = StepStatus.done.value
         step.done_at = card.approved_at or now
@@ -315,13 +325,10 @@ class AgencyService:
     async def step_returned(
         self, session: AsyncSession, case: Case, card: Card, reason: str
     ) -> None:
-        step = await session.scalar(
-            select(ProjectStep).where(ProjectStep.card_id == card.id).with_for_update()
-        )
-        if step is None or case.project_id is None:
+        found = await self._step_of(session, case, card)
+        if found is None:
             return
-        project = await ProjectRepository(session).get(case.project_id, for_update=True)
-        assert project is not None
+        step, project = found
         step.status = StepStatus.returned.value
         history.record(session, project, actor=SYSTEM, action="step.returned", reason=reason,
                        data={"step": step.procedure_code})  # fmt: skip

@@ -22,60 +22,17 @@ from services.models import utcnow
 from shared.calendar import SHANGHAI, default_calendar
 from tests.e2e.test_routing_loop import eventually
 from tests.fixtures.org import Org
-from tests.fixtures.processes import (
-    ThrowawayRedis,
-    api_argv,
-    free_port,
-    spawn,
-    stop,
-    wait_for_http,
-    worker_argv,
-)
+from tests.fixtures.processes import ServiceStack
 from tests.routing_service.project.test_agency import CATALOGUE
 from tests.routing_service.project.test_projects import project
 
 pytestmark = pytest.mark.slow
 
-SERVICES = ("intake", "routing", "scoring")
-
-
-class Stack:
-    def __init__(self, tmp_path: Path) -> None:
-        self.redis = ThrowawayRedis()
-        self.ports = {name: free_port() for name in SERVICES}
-        self.tmp_path = tmp_path
-        self.processes: list[Any] = []
-
-    def url(self, service: str) -> str:
-        return f"http://127.0.0.1:{self.ports[service]}"
-
-    def start(self) -> None:
-        self.redis.start()
-        env = {
-            "REDIS_URL": self.redis.url, "LOG_LEVEL": "WARNING",
-            "ROUTING_SUPERVISION_TICK_SECONDS": "2",
-            **{f"{n.upper()}_URL": self.url(n) for n in SERVICES},
-            **{f"{n.upper()}_OUTBOX_RELAY_SECONDS": "1" for n in SERVICES},
-        }  # fmt: skip
-        for name, port in self.ports.items():
-            self.processes.append(
-                spawn(api_argv(name, port), env, self.tmp_path / f"{name}-api.log")
-            )
-            self.processes.append(
-                spawn(worker_argv(name), env, self.tmp_path / f"{name}-worker.log")
-            )
-        for name in SERVICES:
-            wait_for_http(f"{self.url(name)}/healthz")
-
-    def stop(self) -> None:
-        for process in self.processes:
-            stop(process)
-        self.redis.stop()
-
 
 @pytest.fixture
-async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
-    running = Stack(tmp_path)
+async def stack(tmp_path: Path) -> AsyncIterator[ServiceStack]:
+    running = ServiceStack(tmp_path, ("intake", "routing", "scoring"),
+                           {"ROUTING_SUPERVISION_TICK_SECONDS": "2"})  # fmt: skip
     await asyncio.to_thread(running.start)
     try:
         yield running
@@ -97,7 +54,7 @@ def due_after(dispatched_at: str, days: int) -> datetime:
 
 
 async def test_a_project_from_signing_to_completion(
-    stack: Stack, org: Org, routing_sessionmaker: AsyncSessionMaker
+    stack: ServiceStack, org: Org, routing_sessionmaker: AsyncSessionMaker
 ) -> None:
     center, agent = org.auth("gm_dispatcher"), org.auth("gm_operator")
     async with (

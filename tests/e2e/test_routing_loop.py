@@ -18,62 +18,18 @@ from routing_service.models import ApiKey
 from services.db import AsyncSessionMaker
 from tests.fixtures.clients import make_key
 from tests.fixtures.org import Org
-from tests.fixtures.processes import (
-    ThrowawayRedis,
-    api_argv,
-    free_port,
-    spawn,
-    stop,
-    wait_for_http,
-    worker_argv,
-)
+from tests.fixtures.processes import ServiceStack
 from tests.fixtures.receiver import WebhookReceiver
 from tests.intake_service.issue.test_endpoints import submission
 
 pytestmark = pytest.mark.slow
 
 
-class Stack:
-    def __init__(self, tmp_path: Path) -> None:
-        self.redis = ThrowawayRedis()
-        self.ports = {"intake": free_port(), "routing": free_port()}
-        self.tmp_path = tmp_path
-        self.processes: dict[str, Any] = {}
-
-    @property
-    def env(self) -> dict[str, str]:
-        return {
-            "REDIS_URL": self.redis.url,
-            "LOG_LEVEL": "WARNING",
-            "INTAKE_OUTBOX_RELAY_SECONDS": "1",
-            "ROUTING_OUTBOX_RELAY_SECONDS": "1",
-            "ROUTING_SUPERVISION_TICK_SECONDS": "5",
-        }
-
-    def url(self, service: str) -> str:
-        return f"http://127.0.0.1:{self.ports[service]}"
-
-    def start(self) -> None:
-        self.redis.start()
-        for service, port in self.ports.items():
-            self.processes[f"{service}-api"] = spawn(
-                api_argv(service, port), self.env, self.tmp_path / f"{service}-api.log"
-            )
-            self.processes[f"{service}-worker"] = spawn(
-                worker_argv(service), self.env, self.tmp_path / f"{service}-worker.log"
-            )
-        for service in self.ports:
-            wait_for_http(f"{self.url(service)}/healthz")
-
-    def stop(self) -> None:
-        for process in self.processes.values():
-            stop(process)
-        self.redis.stop()
-
-
 @pytest.fixture
-async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
-    running = Stack(tmp_path)
+async def stack(tmp_path: Path) -> AsyncIterator[ServiceStack]:
+    running = ServiceStack(
+        tmp_path, ("intake", "routing"), {"ROUTING_SUPERVISION_TICK_SECONDS": "5"}
+    )
     await asyncio.to_thread(running.start)
     try:
         yield running
@@ -93,7 +49,7 @@ async def eventually(check: Callable[[], Any], timeout: float = 20.0) -> Any:
 
 
 async def test_request_to_department_and_back_to_the_submitter(
-    stack: Stack, org: Org, channel_key: str, routing_sessionmaker: AsyncSessionMaker
+    stack: ServiceStack, org: Org, channel_key: str, routing_sessionmaker: AsyncSessionMaker
 ) -> None:
     receiver = WebhookReceiver()
     receiver.start()
