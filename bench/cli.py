@@ -23,7 +23,16 @@ from types import FrameType
 
 from bench import env
 
-BENCHMARKS = ("intake", "loop", "supervision", "scorecards", "workdays", "search")
+BENCHMARKS = (
+    "intake",
+    "loop",
+    "supervision",
+    "scorecards",
+    "workdays",
+    "search",
+    "projects",
+    "radar",
+)
 FULL_BUDGET_S = 15 * 60
 QUICK_BUDGET_S = 2 * 60
 
@@ -148,7 +157,16 @@ async def _run(ctx: object, selected: list[str], wait_quiet: float = 0.0) -> Non
     await env.flush_redis()
 
     runners: dict[str, Callable[[Context], Awaitable[None]]] = {}
-    from bench import b_intake, b_loop, b_scorecards, b_search, b_supervision, b_workdays
+    from bench import (
+        b_intake,
+        b_loop,
+        b_projects,
+        b_radar,
+        b_scorecards,
+        b_search,
+        b_supervision,
+        b_workdays,
+    )
 
     runners = {
         "intake": b_intake.run,
@@ -157,6 +175,8 @@ async def _run(ctx: object, selected: list[str], wait_quiet: float = 0.0) -> Non
         "scorecards": b_scorecards.run,
         "workdays": b_workdays.run,
         "search": b_search.run,
+        "projects": b_projects.run,
+        "radar": b_radar.run,
     }
     for name in selected:
         print(f"\n== {name} ==", flush=True)

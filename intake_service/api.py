@@ -4,6 +4,7 @@ from intake_service.issue.endpoints import router as issue_router
 from intake_service.issue.enterprise import router as enterprise_router
 from intake_service.issue.raised import router as raised_router
 from intake_service.issue.staff import router as staff_router
+from intake_service.knowledge.endpoints import router as knowledge_router
 from intake_service.open311.endpoints import router as open311_router
 from intake_service.project.endpoints import router as project_router
 
@@ -16,4 +17,5 @@ routers = [
     enterprise_router,
     raised_router,
     project_router,
+    knowledge_router,
 ]

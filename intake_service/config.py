@@ -25,6 +25,14 @@ class IntakeSettings(BaseServiceSettings):
     rate_track_per_ip: int = 60
     # Failed ownership checks per IP and 10 minutes before tracking is refused (brute force).
     rate_track_failures_per_ip: int = 20
+    # Public knowledge-base reads (search and articles) per IP and minute: the smart hall
+    # shows answers to anyone, a scraper gets the same 429 as everyone past it.
+    rate_knowledge_per_ip: int = 60
+    # Receipts of consultations: how many candidate articles (found through the bigram index)
+    # are compared with the request, and how much of an article's question and keywords the
+    # request must cover to be offered.
+    knowledge_candidates: int = 50
+    knowledge_match_min: float = 0.3
 
     def resolved_upload_dir(self) -> Path:
         path = self.upload_dir or (self.common().var_dir / "uploads")

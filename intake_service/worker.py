@@ -1,5 +1,5 @@
-"""The intake worker: keeps submitter-facing status current from routing's events, and relays
-the outbox."""
+"""The intake worker: keeps submitter-facing status current from routing's events, keeps the
+published knowledge base from routing's publications and withdrawals, and relays the outbox."""
 
 import uuid
 from collections.abc import Sequence
@@ -7,12 +7,18 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from intake_service.issue.service import issue_service
-from intake_service.models import Issue
+from intake_service.knowledge.service import knowledge_service
+from intake_service.models import Issue, KnowledgeArticle
 from intake_service.spec import spec
 from services.db import lock_rows
-from services.inbox import EventHandler
+from services.inbox import EventHandler, Prefetch
 from services.worker import build_worker_settings
-from shared.events import CaseStatusChanged, EventEnvelope
+from shared.events import (
+    CaseStatusChanged,
+    EventEnvelope,
+    KnowledgeArticlePublished,
+    KnowledgeArticleWithdrawn,
+)
 
 
 async def lock_requests(session: AsyncSession, envelopes: Sequence[EventEnvelope]) -> None:
@@ -24,8 +30,34 @@ async def on_case_status_changed(session: AsyncSession, envelope: EventEnvelope)
     await issue_service.apply_status(session, CaseStatusChanged.model_validate(envelope.data))
 
 
-HANDLERS: dict[str, EventHandler] = {CaseStatusChanged.TYPE: on_case_status_changed}
+async def lock_articles(session: AsyncSession, envelopes: Sequence[EventEnvelope]) -> None:
+    """The articles a group of publications will update, read and locked at once."""
+    await lock_rows(session, KnowledgeArticle, (uuid.UUID(e.data["article_id"]) for e in envelopes))
 
-WorkerSettings = build_worker_settings(
-    spec, handlers=HANDLERS, prefetch={CaseStatusChanged.TYPE: lock_requests}
-)
+
+async def on_knowledge_published(session: AsyncSession, envelope: EventEnvelope) -> None:
+    await knowledge_service.apply_published(
+        session, KnowledgeArticlePublished.model_validate(envelope.data)
+    )
+
+
+async def on_knowledge_withdrawn(session: AsyncSession, envelope: EventEnvelope) -> None:
+    await knowledge_service.apply_withdrawn(
+        session, KnowledgeArticleWithdrawn.model_validate(envelope.data)
+    )
+
+
+HANDLERS: dict[str, EventHandler] = {
+    CaseStatusChanged.TYPE: on_case_status_changed,
+    KnowledgeArticlePublished.TYPE: on_knowledge_published,
+    KnowledgeArticleWithdrawn.TYPE: on_knowledge_withdrawn,
+}
+
+# Withdrawals are rare and lock their one row as they go: a second set locked in another
+# order could deadlock with another replica's group.
+PREFETCH: dict[str, Prefetch] = {
+    CaseStatusChanged.TYPE: lock_requests,
+    KnowledgeArticlePublished.TYPE: lock_articles,
+}
+
+WorkerSettings = build_worker_settings(spec, handlers=HANDLERS, prefetch=PREFETCH)

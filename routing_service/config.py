@@ -38,6 +38,9 @@ class RoutingSettings(BaseServiceSettings):
     webhook_rotation_overlap: int = Field(24 * 3600, ge=0, le=30 * 24 * 3600)
     # Origins of department webhook URLs may be loopback in development only.
     webhook_allow_private: bool = True
+    # A department is told (knowledge.article_expiring) this many days before a published
+    # answer it owns stops being valid; the knowledge figures count the same window.
+    knowledge_expiry_warning_days: int = Field(30, ge=1, le=365)
 
 
 settings = RoutingSettings()

@@ -12,15 +12,20 @@ from routing_service.assignment.service import case_service
 from routing_service.config import settings
 from routing_service.deadline.supervision import supervision_service
 from routing_service.department.token_cutoffs import republish_token_cutoffs
+from routing_service.knowledge.answered import answer_from_knowledge
+from routing_service.knowledge.service import knowledge_service
 from routing_service.models import Case
+from routing_service.radar.service import radar_service
 from routing_service.spec import spec
 from routing_service.webhook.tasks import WEBHOOK_CRON_JOBS, WEBHOOK_FUNCTIONS
 from services.db import lock_rows, run_after_commit
 from services.inbox import EventHandler
 from services.worker import build_worker_settings
 from shared.events import (
+    CasePlaced,
     EventEnvelope,
     RatingRecorded,
+    RequestAnsweredByKnowledge,
     RequestSubmitted,
     RequestSupplemented,
     RequestWithdrawn,
@@ -55,6 +60,28 @@ async def on_revisit_expired(session: AsyncSession, envelope: EventEnvelope) -> 
     await case_service.archive_unrated(session, event.case_id, event.round)
 
 
+async def on_request_answered_by_knowledge(session: AsyncSession, envelope: EventEnvelope) -> None:
+    await answer_from_knowledge(session, RequestAnsweredByKnowledge.model_validate(envelope.data))
+
+
+async def on_case_placed(session: AsyncSession, envelope: EventEnvelope) -> None:
+    await radar_service.place(session, CasePlaced.model_validate(envelope.data).case_id)
+
+
+async def knowledge_expiry(ctx: dict[str, Any]) -> dict[str, int]:
+    """Tell departments about their published answers that expire soon (once per version),
+    a batch per transaction until none is left."""
+    warned = 0
+    while True:
+        async with ctx["sessionmaker"]() as session:
+            batch = await knowledge_service.warn_expiring(session)
+            await session.commit()
+            await run_after_commit(session, ctx["queue_client"])
+        warned += batch
+        if batch == 0:
+            return {"warned": warned}
+
+
 async def supervision_tick(ctx: dict[str, Any]) -> dict[str, int]:
     """Apply every supervision step that has come due (cost ∝ what is due)."""
     async with ctx["sessionmaker"]() as session:
@@ -69,6 +96,9 @@ HANDLERS: dict[str, EventHandler] = {
     RequestWithdrawn.TYPE: on_request_withdrawn,
     RequestSupplemented.TYPE: on_request_supplemented,
     RatingRecorded.TYPE: on_rating_recorded,
+    RequestAnsweredByKnowledge.TYPE: on_request_answered_by_knowledge,
+    RevisitExpired.TYPE: on_revisit_expired,
+    CasePlaced.TYPE: on_case_placed,
 }
 
 WorkerSettings = build_worker_settings(
@@ -92,6 +122,18 @@ WorkerSettings = build_worker_settings(
             republish_token_cutoffs,
             name="routing.republish_token_cutoffs",
             second=23,
+            unique=True,
+            run_at_startup=True,
+            timeout=30,
+            keep_result=0,
+        ),
+        # Once a day (and at startup: a missed morning is caught up; warned_at keeps it once).
+        cron(
+            knowledge_expiry,
+            name="routing.knowledge_expiry",
+            hour=1,
+            minute=17,
+            second=0,
             unique=True,
             run_at_startup=True,
             timeout=30,

@@ -7,6 +7,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from scoring_service import facts
 from scoring_service.feedback.service import feedback_service
+from scoring_service.knowledge.service import apply_answer
+from scoring_service.radar.service import apply_hot_issue, lock_hot_issues
 from scoring_service.spec import spec
 from services.db import run_after_commit
 from services.inbox import EventHandler, Prefetch
@@ -15,7 +17,9 @@ from shared.events import (
     CardSnapshot,
     CaseSnapshot,
     EventEnvelope,
+    HotIssueSnapshot,
     ProjectSnapshot,
+    RequestAnsweredByKnowledge,
     RequestSubmitted,
     VisitLogged,
 )
@@ -43,6 +47,14 @@ async def on_visit_logged(session: AsyncSession, envelope: EventEnvelope) -> Non
     await facts.apply_visit(session, VisitLogged.model_validate(envelope.data))
 
 
+async def on_hot_issue_snapshot(session: AsyncSession, envelope: EventEnvelope) -> None:
+    await apply_hot_issue(session, HotIssueSnapshot.model_validate(envelope.data))
+
+
+async def on_answered_by_knowledge(session: AsyncSession, envelope: EventEnvelope) -> None:
+    await apply_answer(session, RequestAnsweredByKnowledge.model_validate(envelope.data))
+
+
 async def expire_revisits(ctx: dict[str, Any]) -> int:
     """Close revisits whose window is over, so routing can archive their cases (归档)."""
     async with ctx["sessionmaker"]() as session:
@@ -58,6 +70,8 @@ HANDLERS: dict[str, EventHandler] = {
     CardSnapshot.TYPE: on_card_snapshot,
     ProjectSnapshot.TYPE: on_project_snapshot,
     VisitLogged.TYPE: on_visit_logged,
+    RequestAnsweredByKnowledge.TYPE: on_answered_by_knowledge,
+    HotIssueSnapshot.TYPE: on_hot_issue_snapshot,
 }
 
 # Read and locked once per group of events (see EventConsumer).
@@ -65,6 +79,7 @@ PREFETCH: dict[str, Prefetch] = {
     CaseSnapshot.TYPE: facts.lock_cases,
     CardSnapshot.TYPE: facts.lock_cards,
     ProjectSnapshot.TYPE: facts.lock_projects,
+    HotIssueSnapshot.TYPE: lock_hot_issues,
 }
 
 WorkerSettings = build_worker_settings(

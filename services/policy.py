@@ -289,3 +289,24 @@ def project_in_scope(
     if is_department(principal) and not sees_everything(principal):
         return False
     return any(in_scope(principal, path) for path in paths)
+
+
+# --- the knowledge base (知识库) and the hot-issue radar (热点问题 · 主动治理) ----------------------
+
+ACTIONS.update(
+    {
+        # routing: every staff reader reads articles (drafts of their own unit for departments);
+        # departments draft and edit their own unit's; the center reviews, publishes, withdraws
+        "knowledge.read": frozenset(_READERS),
+        "knowledge.write": frozenset(DEPARTMENT_ROLES | CENTER_ROLES | {Role.admin}),
+        "knowledge.review": frozenset({Role.supervisor, Role.leader, Role.admin}),
+        # intake: the staff view of knowledge figures (answers used, by article)
+        "knowledge.figures": frozenset(CENTER_ROLES | {Role.auditor, Role.admin}),
+        # routing: the radar, scoped to the caller's subtree; the center opens proactive cases
+        # from a cluster, marks the month's theme and sets the thresholds
+        "hot_issue.read": frozenset(CENTER_ROLES | {Role.auditor, Role.admin}),
+        "hot_issue.handle": frozenset({Role.dispatcher, Role.supervisor, Role.leader, Role.admin}),
+        "hot_issue.theme": frozenset({Role.leader, Role.admin}),
+        "hot_issue.policy": frozenset({Role.admin}),
+    }
+)

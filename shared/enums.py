@@ -29,6 +29,8 @@ class Channel(LabelledEnum):
     open311 = "open311"
     # Raised by the center's agent from a project (帮办代办): blockers and the agency plan.
     agency = "agency"
+    # Opened by the center for a radar cluster (主动治理 / 未诉先办): no request of its own.
+    proactive = "proactive"
 
 
 class RequestType(LabelledEnum):
@@ -94,6 +96,7 @@ _LABEL_PAIRS: list[tuple[StrEnum, str]] = [
     (Channel.symposium, "座谈"),
     (Channel.open311, "Open311"),
     (Channel.agency, "帮办代办"),
+    (Channel.proactive, "主动治理"),
     (RequestType.consult, "咨询"),
     (RequestType.help, "求助"),
     (RequestType.complaint, "投诉"),
@@ -305,6 +308,27 @@ class StepStatus(LabelledEnum):
     cancelled = "cancelled"
 
 
+class ArticleStatus(LabelledEnum):
+    """A knowledge article's workflow: the owning department drafts, the center reviews and
+    publishes; a published article is withdrawn when it no longer holds (an edit of a published
+    article is a new version, drafted and reviewed in turn)."""
+
+    draft = "draft"
+    in_review = "in_review"
+    published = "published"
+    withdrawn = "withdrawn"
+
+
+class HotIssueState(LabelledEnum):
+    """A cluster of related requests on the radar: forming, hot (past the policy's threshold),
+    handled by a proactive case, or resolved (that case completed)."""
+
+    forming = "forming"
+    hot = "hot"
+    handling = "handling"
+    resolved = "resolved"
+
+
 class ProjectMilestone(LabelledEnum):
     """The stages at which the enterprise rates the agency service."""
 
@@ -319,6 +343,14 @@ _LABEL_PAIRS.extend(
         (StepStatus.returned, "已退回中心"),
         (StepStatus.done, "已办结"),
         (StepStatus.cancelled, "已撤销"),
+        (ArticleStatus.draft, "草稿"),
+        (ArticleStatus.in_review, "待审核"),
+        (ArticleStatus.published, "已发布"),
+        (ArticleStatus.withdrawn, "已撤回"),
+        (HotIssueState.forming, "聚集中"),
+        (HotIssueState.hot, "热点"),
+        (HotIssueState.handling, "主动治理中"),
+        (HotIssueState.resolved, "已解决"),
         (ProjectMilestone.started, "开工"),
         (ProjectMilestone.completed, "建成投用"),
         (ProjectLevel.provincial, "省重点"),

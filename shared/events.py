@@ -18,6 +18,7 @@ from shared.enums import (
     CaseStatus,
     Channel,
     Classification,
+    HotIssueState,
     ProjectLevel,
     ProjectStage,
     RequestStatus,
@@ -264,6 +265,76 @@ class RevisitExpired(EventData):
     expired_at: Instant
 
 
+class KnowledgeArticlePublished(EventData):
+    """Routing tells intake a published version of a knowledge article (知识库): intake keeps
+    the published answers it searches for the public and for consultations' receipts."""
+
+    TYPE = "knowledge.published"
+
+    article_id: uuid.UUID
+    version: int
+    question: str
+    answer: str
+    topic: Topic
+    unit_code: str
+    unit_name: str
+    keywords: list[str] = Field(default_factory=list)
+    legal_basis: str | None = None
+    valid_from: date | None = None
+    valid_until: date | None = None
+    published_at: Instant
+
+
+class KnowledgeArticleWithdrawn(EventData):
+    TYPE = "knowledge.withdrawn"
+
+    article_id: uuid.UUID
+    withdrawn_at: Instant
+
+
+class RequestAnsweredByKnowledge(EventData):
+    """The submitter of a consultation said a published answer solved it: routing closes the
+    case as answered by the knowledge base, scoring counts it (a service item, 办件)."""
+
+    TYPE = "request.answered_by_knowledge"
+
+    request_id: uuid.UUID
+    tracking_no: str
+    article_id: uuid.UUID
+    version: int
+    answered_at: Instant
+
+
+class HotIssueSnapshot(EventData):
+    """Routing's radar cluster for scoring (the public "top issues this month"), whole on every
+    change and ordered by ``revision``; no personal data."""
+
+    TYPE = "hot_issue.snapshot"
+
+    hot_issue_id: uuid.UUID
+    revision: int
+    topic: Topic
+    area_unit_code: str
+    area_unit_name: str
+    area_unit_path: str
+    state: HotIssueState
+    title: str
+    requests: int
+    submitters: int
+    first_at: Instant
+    last_at: Instant
+    theme_month: str | None = None
+
+
+class CasePlaced(EventData):
+    """Routing to itself: place a new case on the radar, after the group of cases it arrived
+    with is written (so case creation stays one round of statements per group)."""
+
+    TYPE = "radar.place"
+
+    case_id: uuid.UUID
+
+
 # Which queues receive each event type. A type missing here is a programming error.
 EVENT_ROUTES: dict[str, tuple[str, ...]] = {
     RequestSubmitted.TYPE: ("routing", "scoring"),
@@ -273,6 +344,11 @@ EVENT_ROUTES: dict[str, tuple[str, ...]] = {
     CaseSnapshot.TYPE: ("scoring",),
     CardSnapshot.TYPE: ("scoring",),
     ProjectSnapshot.TYPE: ("scoring",),
+    KnowledgeArticlePublished.TYPE: ("intake",),
+    KnowledgeArticleWithdrawn.TYPE: ("intake",),
+    RequestAnsweredByKnowledge.TYPE: ("routing", "scoring"),
+    HotIssueSnapshot.TYPE: ("scoring",),
+    CasePlaced.TYPE: ("routing",),
     VisitLogged.TYPE: ("scoring",),
     RatingRecorded.TYPE: ("routing",),
     RevisitExpired.TYPE: ("routing",),

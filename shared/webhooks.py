@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -72,6 +72,8 @@ __all__ = [
     "CardSupervisedData",
     "CardSuspendedData",
     "CaseSupplementedData",
+    "HotIssueData",
+    "KnowledgeExpiringData",
     "ChannelSubscriptionCreate",
     "ChannelSubscriptionFilters",
     "ChannelSubscriptionOut",
@@ -426,6 +428,35 @@ class CaseSupplementedData(_Payload):
     attachments: list[str] = Field(description="Added attachment references (URLs or file ids)")
 
 
+class KnowledgeExpiringData(_Payload):
+    """``knowledge.article_expiring`` v1: a published answer your unit owns stops being valid
+    within the warning window (30 days by default); review it and publish a new version."""
+
+    schema_version: Literal[1] = 1
+    article_id: uuid.UUID = Field(description="The article")
+    version: int = Field(description="The published version that expires")
+    question: str = Field(description="The article's question")
+    unit_code: str = Field(description="Your unit's code (the owner)")
+    valid_until: date = Field(description="Last day it is valid (Asia/Shanghai)")
+
+
+class HotIssueData(_Payload):
+    """``hot_issue.detected`` v1 (to a center's subscription): requests about one problem from
+    many submitters in your area crossed a threshold (热点问题); once per cluster and threshold."""
+
+    schema_version: Literal[1] = 1
+    cluster_id: uuid.UUID = Field(description="The cluster (GET /v1/hot-issues/{id})")
+    topic: Topic = Field(description="The requests' topic")
+    area_code: str = Field(description="The area unit the cluster lies in")
+    title: str = Field(description="A representative request title")
+    submitters: int = Field(description="Distinct submitters in the window")
+    requests: int = Field(description="Requests in the cluster")
+    window_days: int = Field(description="The threshold's window in days")
+    threshold: int = Field(description="The submitters threshold crossed")
+    first_at: Moment = Field(description="The earliest member's receipt")
+    last_at: Moment = Field(description="The latest member's receipt")
+
+
 class UnitTestData(_Payload):
     """``webhook.test`` v1 on a unit's subscription."""
 
@@ -446,6 +477,8 @@ UnitPayload = (
     | CardSuspendedData
     | CardResumedData
     | CaseSupplementedData
+    | KnowledgeExpiringData
+    | HotIssueData
     | UnitTestData
 )
 
@@ -505,6 +538,16 @@ class CardResumedEvent(_Envelope):
 class CaseSupplementedEvent(_Envelope):
     type: Literal["case.supplemented"]
     data: CaseSupplementedData
+
+
+class KnowledgeExpiringEvent(_Envelope):
+    type: Literal["knowledge.article_expiring"]
+    data: KnowledgeExpiringData
+
+
+class HotIssueEvent(_Envelope):
+    type: Literal["hot_issue.detected"]
+    data: HotIssueData
 
 
 class UnitTestEvent(_Envelope):
@@ -567,6 +610,10 @@ DEPARTMENT_EVENTS: tuple[EventSpec, ...] = (
                 "恢复办理:督办卡恢复计时 / the card is resumed, deadlines moved by the pause"),
     _department("case.supplemented", CaseSupplementedData, CaseSupplementedEvent,
                 "补充材料:提交人补充了内容或附件 / the submitter added text or attachments"),
+    _department("knowledge.article_expiring", KnowledgeExpiringData, KnowledgeExpiringEvent,
+                "知识到期:本单位的知识库答案即将失效 / an answer your unit owns expires soon"),
+    _department("hot_issue.detected", HotIssueData, HotIssueEvent,
+                "热点问题:辖区内同一问题的诉求人数超过阈值 / a cluster in your area turned hot"),
     _department(WEBHOOK_TEST, UnitTestData, UnitTestEvent,
                 "测试消息:应请求发送 / a test message, sent on request"),
 )  # fmt: skip
@@ -655,6 +702,13 @@ _EXAMPLE_DATA: list[_Payload] = [
     CaseSupplementedData(case_id=_CARD.case_id, tracking_no=_CARD.tracking_no,
                          text="补充:塌陷范围已扩大到两个车道,附现场照片。",
                          attachments=["https://files.example.gov.cn/ys/2612070042/photo-1.jpg"]),
+    KnowledgeExpiringData(article_id=uuid.UUID("3d9b6f20-5c1e-4a87-9f3d-8e2a7b0c4d61"), version=2,
+                          question="企业开办需要哪些材料,多长时间能办完?", unit_code="DEPT-SJ",
+                          valid_until=date(2026, 12, 31)),
+    HotIssueData(cluster_id=uuid.UUID("7f2c4e81-9a3d-4b65-8c1e-0d5a6b7e2f93"), topic=Topic.transport,
+                 area_code="HS-YQ", title="经济开发区园区企业员工上下班没有公交线路", submitters=6,
+                 requests=7, window_days=7, threshold=5,
+                 first_at=datetime(2026, 12, 1, 1, 5, tzinfo=UTC), last_at=_AT),
     UnitTestData(subscription_id=uuid.UUID("9c1d7e24-6b3a-4f85-b2e0-1a4c8d6f3e57"),
                  unit_code="DEPT-JT", message="这是一条测试消息 / This is a test message"),
     RequestStatusChangedData(tracking_no="YS2612070042", channel=Channel.app,
@@ -731,21 +785,8 @@ class _DocumentedAs:
         return handler(self.adapter.core_schema)
 
 
-_ANY_ENVELOPE = (
-    CardDispatchedEvent
-    | CardCancelledEvent
-    | CardReminderEvent
-    | CardSupervisedEvent
-    | CardSentBackEvent
-    | CardExtensionDecidedEvent
-    | CardRedoEvent
-    | CardSuspendedEvent
-    | CardResumedEvent
-    | CaseSupplementedEvent
-    | UnitTestEvent
-    | RequestStatusChangedEvent
-    | ChannelTestEvent
-)
+# Every published message body, from the event specs (one list to keep, not two).
+_ANY_ENVELOPE: Any = Union[tuple(spec.envelope for spec in (*DEPARTMENT_EVENTS, *CHANNEL_EVENTS))]  # noqa: UP007
 
 
 class DeliveryDetail(DeliveryOut):

@@ -28,6 +28,7 @@ from intake_service.issue.schemas import (
 )
 from intake_service.issue.service import issue_service, receipt_of
 from intake_service.issue.topic_suggest import suggest_topic
+from intake_service.knowledge.service import ANSWERABLE, knowledge_service
 from intake_service.models import IdempotencyRecord, Issue, IssueAttachment
 from services import idempotency
 from services.db import SessionDep
@@ -89,12 +90,17 @@ async def duplicate_tracking_no(session: SessionDep, issue: Issue) -> str | None
 
 
 async def receipt_for(session: SessionDep, issue: Issue, secret: str) -> IssueReceipt:
-    return receipt_of(issue, secret, await duplicate_tracking_no(session, issue))
+    articles = await knowledge_service.offered_for(session, issue)
+    return receipt_of(issue, secret, await duplicate_tracking_no(session, issue), articles)
 
 
 async def public_view(session: SessionDep, issue: Issue) -> IssuePublic:
     duplicate_of = await duplicate_tracking_no(session, issue)
     state = RequestStatus(issue.status)
+    # Offered while the submitter may still say one answered it (knowledge-answer).
+    articles = (
+        await knowledge_service.offered_for(session, issue) if issue.status in ANSWERABLE else []
+    )
     return IssuePublic(
         tracking_no=issue.tracking_no,
         channel=issue.channel,  # type: ignore[arg-type]
@@ -121,6 +127,7 @@ async def public_view(session: SessionDep, issue: Issue) -> IssuePublic:
             )
             for entry in sorted(issue.history, key=lambda h: (h.at, h.id))
         ],
+        articles=articles,
     )
 
 

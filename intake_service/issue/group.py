@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from intake_service.config import settings
 from intake_service.issue.schemas import IssueCreate
 from intake_service.issue.service import Submission, issue_service, receipt_of
+from intake_service.knowledge.service import knowledge_service
 from intake_service.models import IdempotencyRecord
 from services.api_keys import ApiKeyIdentity
 from services.db import AsyncSessionMaker, create_sessionmaker, run_after_commit
@@ -75,7 +76,10 @@ class SubmissionGroups:
             submission = await issue_service.prepare(
                 reads, data, client=client, type_suggested=type_suggested
             )
-        receipt = receipt_of(submission.issue, submission.secret, submission.duplicate_of)
+            submission.articles = await knowledge_service.offered_for(reads, submission.issue)
+        receipt = receipt_of(
+            submission.issue, submission.secret, submission.duplicate_of, submission.articles
+        )
         pending = _Pending(submission, key, receipt.model_dump(mode="json"))
         return submission, await self._groups.submit(pending)
 
@@ -138,7 +142,7 @@ class SubmissionGroups:
                 continue
             submission.mark_duplicate(*earlier.submission.chain_root())
             pending.receipt = receipt_of(
-                submission.issue, submission.secret, submission.duplicate_of
+                submission.issue, submission.secret, submission.duplicate_of, submission.articles
             ).model_dump(mode="json")
             changed.append(pending)
         return changed

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Self
 from pydantic import AfterValidator, Field, StringConstraints, model_validator
 from pydantic_core import PydanticCustomError
 
+from intake_service.knowledge.schemas import ArticleBrief
 from shared.enums import Channel, RequestStatus, RequestType, SubmitterKind, Topic, Urgency
 from shared.identifiers import InvalidIdentifier, validate_phone, validate_uscc
 from shared.schemas.base import InputSchema, Instant, Schema
@@ -181,6 +182,11 @@ class IssueReceipt(Schema):
     )
     duplicate_of: str | None = None
     related: list[str] = Field(default_factory=list)
+    articles: list[ArticleBrief] = Field(
+        default_factory=list,
+        description="A consultation only: up to 3 published answers that may already answer it "
+        "(POST …/knowledge-answer says one did)",
+    )
 
 
 class HistoryEntry(Schema):
@@ -208,6 +214,11 @@ class IssuePublic(Schema):
     duplicate_of: str | None = None
     attachments: int = 0
     history: list[HistoryEntry]
+    articles: list[ArticleBrief] = Field(
+        default_factory=list,
+        description="While a consultation is received or in verification: the published answers "
+        "that may answer it",
+    )
 
 
 class WithdrawIn(InputSchema):

@@ -7,7 +7,7 @@ import hashlib
 import hmac
 import secrets
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,6 +18,7 @@ from intake_service.issue.repository import IssueRepository
 from intake_service.issue.schemas import AttachmentRef, IssueCreate, IssueReceipt, SupplementIn
 from intake_service.issue.similarity import bigrams, similarity
 from intake_service.issue.topic_suggest import suggest_topic
+from intake_service.knowledge.schemas import ArticleBrief
 from intake_service.models import Issue, IssueAttachment, IssueHistory, IssueSupplement
 from services.api_keys import ApiKeyIdentity
 from services.models import utcnow
@@ -61,8 +62,14 @@ def submitter_key(data: IssueCreate) -> str | None:
     return hashlib.sha256(f"{data.submitter.kind}:{identity}".encode()).hexdigest()
 
 
-def receipt_of(issue: Issue, secret: str, duplicate_of: str | None) -> IssueReceipt:
-    """What the submitter gets back: the tracking number and the secret (shown once)."""
+def receipt_of(
+    issue: Issue,
+    secret: str,
+    duplicate_of: str | None,
+    articles: list[ArticleBrief] | None = None,
+) -> IssueReceipt:
+    """What the submitter gets back: the tracking number and the secret (shown once), and for
+    a consultation the published answers that may already answer it."""
     return IssueReceipt(
         id=issue.id,
         tracking_no=issue.tracking_no,
@@ -76,6 +83,7 @@ def receipt_of(issue: Issue, secret: str, duplicate_of: str | None) -> IssueRece
         type_suggested=issue.type_suggested,
         duplicate_of=duplicate_of,
         related=(issue.related_tracking_nos or "").split(",") if issue.related_tracking_nos else [],
+        articles=articles or [],
     )
 
 
@@ -104,6 +112,8 @@ class Submission:
     history: IssueHistory
     event: RequestSubmitted
     secret: str  # shown once, in the receipt
+    # A consultation's receipt: the published answers offered (decided with the rest).
+    articles: list[ArticleBrief] = field(default_factory=list)
 
     @property
     def duplicate_of(self) -> str | None:

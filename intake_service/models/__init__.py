@@ -3,6 +3,7 @@
 from intake_service.models._base import ApiKey, IdempotencyRecord, InboxEvent, Model, OutboxEvent
 from intake_service.models._cppcc import CppccMember, CppccVisit, LiaisonStation
 from intake_service.models._issue import Issue, IssueAttachment, IssueHistory, IssueSupplement
+from intake_service.models._knowledge import KnowledgeAnswer, KnowledgeArticle
 
 __all__ = [
     "ApiKey",
@@ -14,6 +15,8 @@ __all__ = [
     "IssueAttachment",
     "IssueHistory",
     "IssueSupplement",
+    "KnowledgeAnswer",
+    "KnowledgeArticle",
     "LiaisonStation",
     "Model",
     "OutboxEvent",

@@ -34,6 +34,12 @@ AGENCY_PLAN = "plan"
 PROJECT_BLOCKER = "blocker"
 
 
+def stands_for_request(case: Case) -> bool:
+    """Whether a case is a request's (a submitter to tell, a case to count): a project's
+    agency case and a proactive case opened for a radar cluster are not."""
+    return case.project_role != AGENCY_PLAN and case.hot_issue_id is None
+
+
 async def tell_submitter(
     session: AsyncSession,
     case: Case,
@@ -48,7 +54,7 @@ async def tell_submitter(
     ``request.status_changed`` webhook to each active subscription of the request's channel.
     The webhook names the request by tracking number only, never who submitted it. A project's
     agency case has no request: the enterprise follows the project itself."""
-    if case.project_role == AGENCY_PLAN:
+    if not stands_for_request(case):
         return
     changed_at = utcnow()
     add_event(
@@ -81,8 +87,8 @@ async def tell_submitter(
 def case_snapshot(session: AsyncSession, case: Case, owner: OrgUnit) -> None:
     case.revision += 1
     case.updated_at = utcnow()
-    if case.project_role == AGENCY_PLAN:
-        return  # not a request: scoring counts its steps (cards), never the case
+    if not stands_for_request(case):
+        return  # not a request: scoring counts its cards and its members, never the case
     add_event(
         session,
         CaseSnapshot(

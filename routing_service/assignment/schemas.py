@@ -42,6 +42,9 @@ class VerifyIn(InputSchema):
     answer: Text | None = Field(None, description="The direct answer (required for answer)")
     merge_into: str | None = Field(None, description="Tracking number of the case to merge into")
     topic: Topic | None = Field(None, description="Correct the topic")
+    article_id: uuid.UUID | None = Field(
+        None, description="answer only: cite a published knowledge article valid today"
+    )
 
     @model_validator(mode="after")
     def _complete(self) -> Self:
@@ -49,8 +52,12 @@ class VerifyIn(InputSchema):
             raise ValueError("accept needs a classification / 受理须确定问题分类")
         if self.decision in ("reject", "merge") and not self.reason:
             raise ValueError("reject and merge need a reason / 不予受理或合并须说明理由")
-        if self.decision == "answer" and not self.answer:
-            raise ValueError("answer needs the answer text / 直接答复须填写答复内容")
+        if self.article_id is not None and self.decision != "answer":
+            raise ValueError("only an answer cites an article / 仅直接答复可引用知识库条目")
+        if self.decision == "answer" and not self.answer and self.article_id is None:
+            raise ValueError(
+                "answer needs the answer text or an article / 直接答复须填写答复内容或引用知识库"
+            )
         if self.decision == "merge" and not self.merge_into:
             raise ValueError("merge needs merge_into / 合并须指定目标工单")
         return self

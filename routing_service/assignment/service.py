@@ -44,6 +44,7 @@ from services.auth import Principal
 from services.db import add_locked, locked_row
 from services.errors import ServiceUnavailable
 from services.models import utcnow, with_defaults
+from services.outbox import add_event
 from services.policy import in_scope
 from services.search import field_grams
 from shared.calendar import SHANGHAI
@@ -57,7 +58,13 @@ from shared.enums import (
     Topic,
     Urgency,
 )
-from shared.events import RatingRecorded, RequestSubmitted, RequestSupplemented, RequestWithdrawn
+from shared.events import (
+    CasePlaced,
+    RatingRecorded,
+    RequestSubmitted,
+    RequestSupplemented,
+    RequestWithdrawn,
+)
 from shared.schemas.base import rfc3339
 from shared.webhooks import (
     CardCancelledData,
@@ -197,6 +204,10 @@ class CaseService:
         if status == CaseStatus.pending_verification:
             await facts.tell_submitter(session, case, RequestStatus.verifying, "中心核查中")
         facts.case_snapshot(session, case, root)
+        if status == CaseStatus.pending_verification and case.area_code:
+            # The radar places it as it arrives, once the group is written (a duplicate is its
+            # original's, not news; a request without an area has no street to cluster in).
+            add_event(session, CasePlaced(case_id=case.id))
         return case
 
     @staticmethod
@@ -273,6 +284,12 @@ class CaseService:
     ) -> Case:
         if case.status != CaseStatus.pending_verification.value:
             raise IllegalTransition("核查", case.status)
+        cited = None
+        if data.article_id is not None:
+            # Checked before anything changes: a withdrawn or expired article is a 422.
+            from routing_service.knowledge.service import knowledge_service
+
+            cited = await knowledge_service.citable(session, data.article_id)
         now = utcnow()
         before = case.status
         case.verified_at = now
@@ -294,9 +311,9 @@ class CaseService:
             await facts.tell_submitter(session, case, RequestStatus.rejected, data.reason)
         elif data.decision == "answer":
             case.status = CaseStatus.answered.value
-            case.decision_note = data.answer
+            case.decision_note = cited.note(data.answer) if cited else data.answer
             case.completed_at = now
-            await facts.tell_submitter(session, case, RequestStatus.answered, data.answer)
+            await facts.tell_submitter(session, case, RequestStatus.answered, case.decision_note)
         else:
             target = await CaseRepository.from_session(session).by_tracking_no(
                 data.merge_into or ""
@@ -316,7 +333,8 @@ class CaseService:
             )
         history.record(session, case, actor=principal.actor, action=f"verify.{data.decision}",
                        from_status=before, to_status=case.status, reason=data.reason or data.answer,
-                       data={"classification": case.classification, "merge_into": data.merge_into})  # fmt: skip
+                       data={"classification": case.classification, "merge_into": data.merge_into,
+                             **(cited.history_data() if cited else {})})  # fmt: skip
         facts.case_snapshot(session, case, owner)
         return case
 
@@ -745,6 +763,11 @@ class CaseService:
                        data={"result": lead.result})  # fmt: skip
         await facts.tell_submitter(session, case, RequestStatus.completed, lead.result)
         facts.case_snapshot(session, case, await self._owner(session, case))
+        if case.hot_issue_id is not None:
+            # A proactive case: each member request is completed with its result.
+            from routing_service.radar.service import radar_service
+
+            await radar_service.proactive_completed(session, case, lead.result)
 
     async def _cancel_open_cards(self, session: AsyncSession, case: Case, reason: str) -> None:
         cards = await CaseRepository.from_session(session).cards(case.id)

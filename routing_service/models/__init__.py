@@ -12,6 +12,7 @@ from routing_service.models._case import (
     Milestone,
     SupervisionEvent,
 )
+from routing_service.models._knowledge import KnowledgeArticle, KnowledgeEvent, KnowledgeVersion
 from routing_service.models._org import DispatchRule, OrgUnit, StaffUser
 from routing_service.models._project import (
     Procedure,
@@ -20,6 +21,7 @@ from routing_service.models._project import (
     ProjectEvent,
     ProjectStep,
 )
+from routing_service.models._radar import HotIssue, HotIssueAlert, HotIssueMember, RadarPolicy
 from routing_service.models._webhook import WebhookDelivery, WebhookSubscription
 
 __all__ = [
@@ -32,8 +34,14 @@ __all__ = [
     "DisciplineTransfer",
     "DispatchRule",
     "Extension",
+    "HotIssue",
+    "HotIssueAlert",
+    "HotIssueMember",
     "IdempotencyRecord",
     "InboxEvent",
+    "KnowledgeArticle",
+    "KnowledgeEvent",
+    "KnowledgeVersion",
     "Milestone",
     "Model",
     "OrgUnit",
@@ -43,6 +51,7 @@ __all__ = [
     "ProjectBlocker",
     "ProjectEvent",
     "ProjectStep",
+    "RadarPolicy",
     "StaffUser",
     "SupervisionEvent",
     "WebhookDelivery",

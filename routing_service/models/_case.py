@@ -79,6 +79,8 @@ class Case(Model):
     # cards) and the blockers raised from it ("blocker": requests like any other).
     project_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("project.id"))
     project_role: Mapped[str | None] = mapped_column(String(8))
+    # A proactive case (主动治理) opened from a radar cluster: handles every member request.
+    hot_issue_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("hot_issue.id"))
     revision: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
     history_head: Mapped[str | None] = mapped_column(String(64))
     history_seq: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
@@ -98,6 +100,13 @@ class Case(Model):
         ),
         Index("ix_case_search_grams", "search_grams", postgresql_using="gin").ddl_if(
             dialect="postgresql"
+        ),
+        Index(
+            "uq_case_hot_issue",
+            "hot_issue_id",
+            unique=True,
+            postgresql_where=text("hot_issue_id IS NOT NULL"),
+            sqlite_where=text("hot_issue_id IS NOT NULL"),
         ),
         Index(
             "ix_case_project",
@@ -205,6 +214,14 @@ class Card(Model):
             "project_id",
             postgresql_where=text("project_id IS NOT NULL"),
             sqlite_where=text("project_id IS NOT NULL"),
+        ),
+        # A project's open steps by deadline: the overdue filter of the project list.
+        Index(
+            "ix_card_project_open_due",
+            "project_id",
+            "due_at",
+            postgresql_where=text("project_id IS NOT NULL AND status IN ('dispatched', 'signed')"),
+            sqlite_where=text("project_id IS NOT NULL AND status IN ('dispatched', 'signed')"),
         ),
         Index(
             "ix_card_next_check",

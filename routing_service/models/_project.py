@@ -86,6 +86,9 @@ class Project(Model):
     # Orders the project snapshots scoring keeps (the highest wins).
     revision: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
 
+    # The list's keyset order (newest first): a page is an index range, not a sort of the table.
+    __table_args__ = (Index("ix_project_created_at_id", "created_at", "id"),)
+
 
 class ProjectStep(Model):
     """One procedure of a project's agency plan (代办事项). While its prerequisites in the plan
@@ -110,7 +113,7 @@ class ProjectStep(Model):
     position: Mapped[int] = mapped_column(Integer, nullable=False)
     status: Mapped[str] = mapped_column(String(16), nullable=False)
     on_spot: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
-    card_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("card.id"))
+    card_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("card.id"), index=True)
     dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancel_reason: Mapped[str | None] = mapped_column(Text)

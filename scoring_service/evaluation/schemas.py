@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field
 
-from shared.enums import UnitKind
+from shared.enums import HotIssueState, Topic, UnitKind
 from shared.schemas.base import InputSchema, Instant, Schema
 from shared.schemas.text import Reason
 
@@ -265,6 +265,34 @@ class ProjectStatistics(Schema):
     satisfaction: ProjectSatisfaction
 
 
+class KnowledgeStatistics(Schema):
+    """Consultations answered from the knowledge base (知识库解答); they stay service items."""
+
+    answered: int = Field(
+        description="Consultations whose submitter said a published answer solved them"
+    )
+    articles_used: int = Field(description="Distinct articles that answered them")
+
+
+class TopIssue(Schema):
+    """A radar cluster as the public sees it: what, where, how many — no text, no person."""
+
+    topic: Topic
+    topic_label: str
+    area_unit_name: str
+    requests: int
+    submitters: int = Field(description="Distinct submitters")
+    state: HotIssueState
+    state_label: str
+    theme: bool = Field(description="The street's theme of the month (每月一题)")
+
+
+class HotIssueStatistics(Schema):
+    month: str = Field(description="The month of the period's end (YYYY-MM)")
+    top: list[TopIssue] = Field(description="热点问题: the month's clusters, most submitters first")
+    themes: list[TopIssue] = Field(description="每月一题: the themes chosen for the month")
+
+
 class Statistics(Schema):
     start: date
     end: date
@@ -286,4 +314,8 @@ class Statistics(Schema):
     by_channel: dict[str, ChannelFigures]
     by_topic: dict[str, Figures]
     projects: ProjectStatistics = Field(description="帮办代办 (investment projects)")
+    knowledge: KnowledgeStatistics = Field(
+        description="知识库: answers given on the days of the period"
+    )
+    hot_issues: HotIssueStatistics = Field(description="热点问题 of the month of the period's end")
     generated_at: Instant

@@ -1,6 +1,7 @@
 """Public figures like the seed's (DESIGN §9): visits, issues collected, resolved, in progress and
-satisfaction, in total, per channel, per topic and for the online channels together; and the
-agency service of investment projects (帮办代办).
+satisfaction, in total, per channel, per topic and for the online channels together; the
+agency service of investment projects (帮办代办); and the consultations answered from the
+knowledge base (知识库).
 
 Only aggregates leave this module; nothing names a person or an enterprise.
 """
@@ -30,6 +31,8 @@ from scoring_service.evaluation.service import (
     evaluation_service,
     half_up,
 )
+from scoring_service.knowledge.service import knowledge_counts
+from scoring_service.radar.service import hot_issues
 from services.models import utcnow
 from shared.calendar import SHANGHAI
 from shared.enums import Channel, ProjectLevel, ProjectStage, Topic
@@ -185,6 +188,9 @@ class StatisticsService:
         visits = await repository.visits(start, end)
         online_visits = await repository.visits(start, end, ONLINE_CHANNELS)
         channel_visits = await repository.visits_by_channel(start, end)
+        knowledge = await knowledge_counts(session, since, until)
+        month_start = _midnight(date(end.year, end.month, 1))
+        hot = await hot_issues(session, end, month_start, until)
 
         channels = [c.value for c in Channel] + sorted(
             {ch for ch, _, _ in groups} - {c.value for c in Channel}
@@ -232,6 +238,10 @@ class StatisticsService:
             by_channel=by_channel,
             by_topic=by_topic,
             projects=_projects(projects, k),
+            knowledge=schemas.KnowledgeStatistics(
+                answered=knowledge.answered, articles_used=knowledge.articles_used
+            ),
+            hot_issues=hot,
             generated_at=utcnow(),
         )
 

@@ -10,6 +10,8 @@ from scoring_service.models._feedback import (
     Rating,
     RevisitTask,
 )
+from scoring_service.models._knowledge import KnowledgeAnswerFact
+from scoring_service.models._radar import HotIssueFact
 
 __all__ = [
     "ApiKey",
@@ -17,8 +19,10 @@ __all__ = [
     "CaseFact",
     "EvaluationPolicy",
     "Feedback",
+    "HotIssueFact",
     "IdempotencyRecord",
     "InboxEvent",
+    "KnowledgeAnswerFact",
     "Model",
     "MonthlyScorecardClose",
     "MonthlyScorecardSnapshot",

@@ -359,6 +359,112 @@ ACTIONS.update(
 SCORING_OR_INTAKE.update({"relay project rating (scoring)", "read project ratings (scoring)"})
 
 
+# --- the knowledge base: every staff reader reads; departments draft their own answers, the
+# center drafts for its departments; supervisors and leaders review and withdraw
+
+ARTICLES = "/v1/knowledge/articles"
+
+
+async def read_articles(ctx: Ctx, headers: dict[str, str]) -> httpx.Response:
+    return await ctx["routing"].get(ARTICLES, headers=headers)
+
+
+async def knowledge_figures(ctx: Ctx, headers: dict[str, str]) -> httpx.Response:
+    return await ctx["routing"].get("/v1/knowledge/figures", headers=headers)
+
+
+async def draft_article(ctx: Ctx, headers: dict[str, str]) -> httpx.Response:
+    from tests.routing_service.knowledge.test_knowledge import article
+
+    return await ctx["routing"].post(ARTICLES, headers=headers, json=article(unit_code="DEPT-JT"))
+
+
+async def edit_article(ctx: Ctx, headers: dict[str, str]) -> httpx.Response:
+    return await ctx["routing"].patch(f"{ARTICLES}/{MISSING}", headers=headers,
+                                      json={"answer": "新的答复"})  # fmt: skip
+
+
+async def submit_article(ctx: Ctx, headers: dict[str, str]) -> httpx.Response:
+    return await ctx["routing"].post(f"{ARTICLES}/{MISSING}/submit", headers=headers)
+
+
+async def review_article(ctx: Ctx, headers: dict[str, str]) -> httpx.Response:
+    return await ctx["routing"].post(f"{ARTICLES}/{MISSING}/review", headers=headers,
+                                     json={"approve": True})  # fmt: skip
+
+
+async def withdraw_article(ctx: Ctx, headers: dict[str, str]) -> httpx.Response:
+    return await ctx["routing"].post(f"{ARTICLES}/{MISSING}/withdraw", headers=headers,
+                                     json={"reason": "政策调整"})  # fmt: skip
+
+
+async def knowledge_use(ctx: Ctx, headers: dict[str, str]) -> httpx.Response:
+    return await ctx["intake"].get("/v1/staff/knowledge/figures", headers=headers,
+                                   params={"start": "2026-10-01", "end": "2026-10-31"})  # fmt: skip
+
+
+WRITERS = CENTER | {"jt_liaison", "jt_head", "admin"}
+REVIEWERS = {"hs_supervisor", "hs_leader", "admin"}
+ACTIONS.update(
+    {
+        # knowledge.read: every staff reader (drafts of their own unit for departments)
+        "read knowledge articles": (read_articles, set(EVERYONE) - {"unit_key"}),
+        "knowledge figures (routing)": (knowledge_figures, set(EVERYONE) - {"unit_key"}),
+        # knowledge.write: the owning department and the centers above it (gm_operator's street
+        # center may not write for district departments)
+        "draft knowledge article": (draft_article, WRITERS),
+        "edit knowledge article": (edit_article, WRITERS),
+        "submit knowledge article": (submit_article, WRITERS),
+        # knowledge.review: supervisors, leaders and admins
+        "review knowledge article": (review_article, REVIEWERS),
+        "withdraw knowledge article": (withdraw_article, REVIEWERS),
+        # knowledge.figures (intake): center staff, auditors and admins
+        "knowledge use (intake)": (knowledge_use, CENTER | {"gm_operator", "auditor", "admin"}),
+    }
+)
+SCORING_OR_INTAKE.add("knowledge use (intake)")
+
+
+# --- the hot-issue radar: the centers read their streets' clusters; dispatchers and above open
+# proactive cases; leaders set the month's theme; admins the thresholds
+
+
+async def list_hot_issues(ctx: Ctx, headers: dict[str, str]) -> httpx.Response:
+    return await ctx["routing"].get("/v1/hot-issues", headers=headers)
+
+
+async def set_radar_policy(ctx: Ctx, headers: dict[str, str]) -> httpx.Response:
+    return await ctx["routing"].put("/v1/hot-issues/policy", headers=headers, json={
+        "thresholds": [{"submitters": 5, "window_days": 7}], "similarity": 0.3})  # fmt: skip
+
+
+async def open_proactive_case(ctx: Ctx, headers: dict[str, str]) -> httpx.Response:
+    return await ctx["routing"].post(f"/v1/hot-issues/{MISSING}/proactive-case", headers=headers,
+                                     json={"classification": "general"})  # fmt: skip
+
+
+async def set_month_theme(ctx: Ctx, headers: dict[str, str]) -> httpx.Response:
+    return await ctx["routing"].post(f"/v1/hot-issues/{MISSING}/theme", headers=headers,
+                                     json={"month": "2026-12"})  # fmt: skip
+
+
+ACTIONS.update(
+    {
+        # hot_issue.read: center staff, auditors and admins (not departments)
+        "list hot issues": (list_hot_issues, CENTER | {"gm_operator", "auditor", "admin"}),
+        # hot_issue.policy: admins
+        "set radar policy": (set_radar_policy, {"admin"}),
+        # hot_issue.handle: dispatchers, supervisors, leaders and admins (a missing cluster: 404)
+        "open proactive case": (
+            open_proactive_case,
+            {"hs_dispatcher", "hs_supervisor", "hs_leader", "admin"},
+        ),
+        # hot_issue.theme: leaders and admins
+        "set month theme": (set_month_theme, {"hs_leader", "admin"}),
+    }
+)
+
+
 @pytest.mark.parametrize("action", list(ACTIONS))
 async def test_each_role(
     action: str,

@@ -122,6 +122,15 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_project_step")),
     )
     op.create_index("ix_project_step_project_id", "project_step", ["project_id"])
+    op.create_index("ix_project_step_card_id", "project_step", ["card_id"])
+    op.create_index("ix_project_created_at_id", "project", ["created_at", "id"])
+    op.create_index(
+        "ix_card_project_open_due",
+        "card",
+        ["project_id", "due_at"],
+        postgresql_where=sa.text("project_id IS NOT NULL AND status IN ('dispatched', 'signed')"),
+        sqlite_where=sa.text("project_id IS NOT NULL AND status IN ('dispatched', 'signed')"),
+    )
     op.create_index(
         "uq_project_step_live_procedure",
         "project_step",
@@ -152,6 +161,9 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_project_blocker_project_id", table_name="project_blocker")
     op.drop_table("project_blocker")
+    op.drop_index("ix_card_project_open_due", table_name="card")
+    op.drop_index("ix_project_created_at_id", table_name="project")
+    op.drop_index("ix_project_step_card_id", table_name="project_step")
     op.drop_index("uq_project_step_live_procedure", table_name="project_step")
     op.drop_index("ix_project_step_project_id", table_name="project_step")
     op.drop_table("project_step")

@@ -100,7 +100,7 @@ class TestPublishedSchemas:
             body = operation["requestBody"]["content"]["application/json"]["schema"]
             assert body["$ref"].startswith("#/components/schemas/"), event_type
         payload = spec["components"]["schemas"]["DeliveryDetail"]["properties"]["payload"]
-        assert len(payload["anyOf"]) == 13  # every department and channel message
+        assert len(payload["anyOf"]) == 15  # every department and channel message
 
 
 class TestEveryFlowSendsItsPublishedShape:
@@ -157,8 +157,34 @@ class TestEveryFlowSendsItsPublishedShape:
             await session.commit()
         await ok(await routing_client.post(f"{SUBSCRIPTIONS}/{subscription.id}/test",
                                            headers=org.auth("admin")), 202)  # fmt: skip
+        # The department's answer in the knowledge base about to expire.
+        from datetime import date
 
-        sent = await deliveries_of(routing_sessionmaker, subscription.id)
+        from routing_service.knowledge.service import knowledge_service
+        from tests.routing_service.knowledge.test_knowledge import draft, publish
+
+        soon = (date.today() + timedelta(days=5)).isoformat()
+        article = await draft(routing_client, org, valid_until=soon)
+        await publish(routing_client, org, article["id"])
+        async with routing_sessionmaker() as session:
+            await knowledge_service.warn_expiring(session)
+            await session.commit()
+        # A street's center hears of a hot cluster (five bus requests from five enterprises).
+        from shared.enums import SubmitterKind
+        from shared.events import Location, SubmitterInfo
+        from tests.routing_service.radar.test_radar import BUS
+        from tests.routing_service.radar.test_radar import arrive as arrive_and_place
+
+        street = await add_subscription(routing_sessionmaker, org.units["HS-GM"].id, ["*"])
+        for n, (title, text) in enumerate(BUS[:5]):
+            await arrive_and_place(routing_sessionmaker, title=title, description=text,
+                         location=Location(area_code="HS-GM-C1"),
+                         submitter=SubmitterInfo(kind=SubmitterKind.person, phone=f"1371234{n:04d}"))  # fmt: skip
+
+        sent = [
+            *await deliveries_of(routing_sessionmaker, subscription.id),
+            *await deliveries_of(routing_sessionmaker, street.id),
+        ]
         assert {d.event_type for d in sent} == set(UNIT_EVENT_TYPES)
         levels = {d.payload["data"].get("level") for d in sent}
         assert {"yellow", "red", "listed", "escalated"} <= levels

@@ -144,8 +144,9 @@ class TestCreateSubscription:
 
     async def test_event_types_are_documented(self) -> None:
         assert "card.dispatched" in WEBHOOK_EVENT_TYPES
+        assert "hot_issue.detected" in WEBHOOK_EVENT_TYPES
         assert "webhook.test" in WEBHOOK_EVENT_TYPES
-        assert len(set(WEBHOOK_EVENT_TYPES)) == len(WEBHOOK_EVENT_TYPES) == 11
+        assert len(set(WEBHOOK_EVENT_TYPES)) == len(WEBHOOK_EVENT_TYPES) == 13
 
 
 class TestScope:

@@ -16,7 +16,10 @@ from shared.calendar import SHANGHAI
 from shared.enums import CardRole, CardStatus, ProjectLevel, ProjectStage
 from shared.events import CardSnapshot, EventEnvelope, ProjectSnapshot, StageDates
 
-RELAY = {"Authorization": f"Bearer {service_token('intake')}"}
+
+def relay() -> dict[str, str]:
+    """The intake service's credentials, fresh: a token made at import would expire in a long run."""
+    return {"Authorization": f"Bearer {service_token('intake')}"}
 
 
 def sh(month: int, day: int, hour: int = 9, minute: int = 0, year: int = 2026) -> datetime:

@@ -12,10 +12,10 @@ import httpx
 from services.db import AsyncSessionMaker
 from shared.enums import ProjectStage
 from tests.scoring_service.projects.helpers import (
-    RELAY,
     envelope,
     feed,
     project,
+    relay,
     sh,
     staff,
     step,
@@ -56,7 +56,7 @@ async def test_rating_once_per_milestone(
     project_id, tracking_no = await started_project(scoring_sessionmaker)
     answer: dict[str, Any] = {"tracking_no": tracking_no, "milestone": "started",
                               "satisfaction": "satisfied", "score": 95, "comment": "代办员很负责"}  # fmt: skip
-    first = await scoring_client.post(URL, headers=RELAY, json=answer)
+    first = await scoring_client.post(URL, headers=relay(), json=answer)
     assert first.status_code == 201, first.text
     body = first.json()
     assert {k: v for k, v in body.items() if k not in ("id", "rated_at")} == {
@@ -69,20 +69,20 @@ async def test_rating_once_per_milestone(
     assert listed.status_code == 200, listed.text
     assert [r["id"] for r in listed.json()["items"]] == [body["id"]]
 
-    again = await scoring_client.post(URL, headers=RELAY, json=answer)
+    again = await scoring_client.post(URL, headers=relay(), json=answer)
     assert again.status_code == 200
     assert again.json() == body
     assert "location" not in again.headers
 
-    changed = await scoring_client.post(URL, headers=RELAY,
+    changed = await scoring_client.post(URL, headers=relay(),
                                         json={**answer, "satisfaction": "basic"})  # fmt: skip
     assert error(changed, 409) == "project_already_rated"
     assert changed.json()["error"]["details"] == {"rating_id": body["id"]}
 
-    not_yet = await scoring_client.post(URL, headers=RELAY,
+    not_yet = await scoring_client.post(URL, headers=relay(),
                                         json={**answer, "milestone": "completed"})  # fmt: skip
     assert error(not_yet, 409) == "project_milestone_not_reached"
-    unknown = await scoring_client.post(URL, headers=RELAY,
+    unknown = await scoring_client.post(URL, headers=relay(),
                                         json={**answer, "tracking_no": "XM0000000000"})  # fmt: skip
     assert error(unknown, 404) == "project_not_found"
 
@@ -95,10 +95,10 @@ async def test_only_the_relay_may_rate_and_bad_input_is_422(
     assert error(await scoring_client.post(URL, headers=OPERATOR, json=answer), 403) == "forbidden"
     assert error(await scoring_client.post(URL, json=answer), 401) == "unauthorized"
     for bad in ({"score": 101}, {"milestone": "signed"}, {"satisfaction": "great"}):
-        assert error(await scoring_client.post(URL, headers=RELAY, json={**answer, **bad}),
+        assert error(await scoring_client.post(URL, headers=relay(), json={**answer, **bad}),
                      422) == "validation_error"  # fmt: skip
     # Nothing was recorded by the refused calls: the first good one is a 201.
-    assert (await scoring_client.post(URL, headers=RELAY, json=answer)).status_code == 201
+    assert (await scoring_client.post(URL, headers=relay(), json=answer)).status_code == 201
 
 
 async def test_the_list_is_scoped_filtered_and_paged(
@@ -111,7 +111,7 @@ async def test_the_list_is_scoped_filtered_and_paged(
     await feed(scoring_sessionmaker, envelope(done))
     for tracking, milestone in ((tracking_no, "started"), (done.tracking_no, "started"),
                                 (done.tracking_no, "completed")):  # fmt: skip
-        rated = await scoring_client.post(URL, headers=RELAY, json={
+        rated = await scoring_client.post(URL, headers=relay(), json={
             "tracking_no": tracking, "milestone": milestone, "satisfaction": "basic"})  # fmt: skip
         assert rated.status_code == 201, rated.text
 
@@ -140,4 +140,4 @@ async def test_the_list_is_scoped_filtered_and_paged(
     assert sorted(seen) == sorted(r["id"] for r in everything["items"])
     assert error(await scoring_client.get(LIST, params={"offset": 1}, headers=OPERATOR),
                  422) == "validation_error"  # fmt: skip
-    assert error(await scoring_client.get(LIST, headers=RELAY), 403) == "forbidden"
+    assert error(await scoring_client.get(LIST, headers=relay()), 403) == "forbidden"

@@ -37,10 +37,10 @@ from services.db import AsyncSessionMaker
 from shared.enums import CardRole, CardStatus, ProjectLevel, ProjectStage
 from tests.scoring_service.evaluation.helpers import token
 from tests.scoring_service.projects.helpers import (
-    RELAY,
     envelope,
     feed,
     project,
+    relay,
     sh,
     step,
 )
@@ -109,7 +109,7 @@ async def build(
         monkeypatch.setattr("scoring_service.projects.service.utcnow", lambda: at)
         body = {"tracking_no": snapshot.tracking_no, "milestone": milestone,
                 "satisfaction": satisfaction}  # fmt: skip
-        rated = await client.post("/v1/project-ratings/by-platform", headers=RELAY, json=body)
+        rated = await client.post("/v1/project-ratings/by-platform", headers=relay(), json=body)
         assert rated.status_code == 201, rated.text
 
     await rate(p1, "started", "satisfied", sh(10, 13))
