@@ -10,7 +10,11 @@ them (Hanshan district, Handan):
   150 resolved, 11 in progress, satisfaction above 96 %;
 * the 165 express: 31 enterprises visited, 56 issues (land, funds, transport, environment, power),
   52 answered and closed;
-* online: 1,258 items handled, all closed; 20 investment projects filed on the spot.
+* online: 1,258 items handled, all closed; 20 investment projects filed on the spot;
+* the agency service (帮办代办) of investment projects: 19 provincial and city key projects; from
+  January to September 16 projects started, 31 continuing and 9 completed; the 邯郸制药三期
+  project's land certificate through 自然资源和规划 and 发改; 20 filings done on the spot; steps
+  promised in about half their legal limit (审批总时间缩短一半).
 
 Nothing writes totals: the figures are what the statistics endpoints compute from the cases.
 """
@@ -63,6 +67,16 @@ CONSULT_TEXTS = [
     ("惠企政策咨询", "小微企业普惠性减税降费政策如何申请享受?"),
     ("社保缴费咨询", "新招员工社保登记可以在网上办理吗?"),
 ]
+# 帮办代办: the article's named projects at the stage it reports, then numbered ones.
+STARTED_NAMES = ["仟林物流园项目"]
+CONTINUING_NAMES = ["美的商业综合体项目", "华耀城项目", "邯郸先进中药制造研究中心项目",
+                    "中欧班列国际物流配送基地项目"]  # fmt: skip
+COMPLETED_NAMES = ["浙江商贸城项目"]
+INDUSTRIES = ["现代物流", "商贸服务", "装备制造", "生物医药", "新材料", "文化旅游", "食品加工",
+              "电子信息"]  # fmt: skip
+PROJECT_AREAS = ["HS-YQ", "HS-GY", "HS-GM", "HS-MD", "HS-BZZ", "HS-HSZ"]
+# The utilities and site works the center runs errands for (供电供水、管网铺设、道路整修、环评).
+UTILITY_STEPS = ["power", "water", "pipe-network", "road", "eia"]
 
 
 @dataclass
@@ -76,6 +90,32 @@ class Planned:
     tracking_no: str = ""
     secret: str = ""
     case_id: str = ""
+
+
+@dataclass
+class ProjectPlanned:
+    """One investment project: registered at ``taken_on`` with its earlier stages dated, moved on
+    through ``moves`` (stage, date), with the agency steps chosen for it."""
+
+    name: str
+    enterprise: str
+    investment: int  # 万元
+    level: str
+    area: str
+    industry: str
+    taken_on: str
+    dates: dict[str, str] = field(default_factory=dict)
+    moves: list[tuple[str, str]] = field(default_factory=list)
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    records: dict[str, str] = field(default_factory=dict)  # procedure code → document handed over
+    project_id: str = ""
+    stage: str = ""
+    timeline: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _season(today: date) -> tuple[date, date]:
+    """1至9月份 of the current year, up to today while September is not over."""
+    return date(today.year, 1, 1), min(date(today.year, 9, 30), today)
 
 
 def _uscc(n: int) -> str:
@@ -373,10 +413,247 @@ class Demo:
             await self.call(self.scoring, "POST", "/v1/visits", headers=self.auth("demo_operator"),
                             json={"visits": visits[start : start + 1000]})  # fmt: skip
 
+    # -------------------------------------------------------------------------- 帮办代办
+
+    def plan_projects(self, legal: dict[str, int], today: date) -> list[ProjectPlanned]:
+        """The article's projects: 19 provincial and city key projects (邯郸制药三期 among them);
+        16 started, 31 continuing and 9 completed from January to September; 20 filings done on
+        the spot. Each project reaches its season stage through one dated move in the season,
+        its earlier stages dated the years before, so it counts once (a project that reached
+        续建 in the season started the year before: it is not also one of the season's 开工)."""
+        start, end = _season(today)
+        span = (end - start).days + 1
+        year = today.year
+
+        def in_season(i: int) -> str:
+            return (start + timedelta(days=(i * 11) % span)).isoformat()
+
+        def before(years: int, i: int) -> str:
+            return date(year - years, 1 + i % 12, 1 + i % 28).isoformat()
+
+        def half(code: str) -> int:  # the promise: half the legal limit, rounded up
+            return -(-legal[code] // 2)
+
+        def utilities(k: int) -> list[dict[str, Any]]:
+            codes = [
+                UTILITY_STEPS[k % len(UTILITY_STEPS)],
+                UTILITY_STEPS[(k + 2) % len(UTILITY_STEPS)],
+            ]
+            return [{"procedure_code": c, "limit_days": half(c), "instructions": "承诺时限压缩一半,全程帮办代办"}
+                    for c in codes]  # fmt: skip
+
+        projects: list[ProjectPlanned] = []
+        key = itertools.count()
+
+        def add(name: str, stage_from: str, is_key: bool, i: int, **kw: Any) -> ProjectPlanned:
+            industry = INDUSTRIES[i % len(INDUSTRIES)]
+            k = next(key) if is_key else -1
+            level = (
+                ("provincial" if k % 3 == 0 else "city")
+                if is_key
+                else ("district" if i % 2 else "general")
+            )
+            project = ProjectPlanned(
+                name=name, enterprise=f"邯山{industry}发展有限公司{i + 1}号", investment=5000 + 700 * i,
+                level=level, area=PROJECT_AREAS[i % len(PROJECT_AREAS)], industry=industry,
+                taken_on=stage_from, steps=utilities(k) if is_key else [], **kw,
+            )  # fmt: skip
+            projects.append(project)
+            return project
+
+        n = itertools.count()
+        # 16 started in the season (4 of them key projects), signed the year before.
+        for i in range(16):
+            name = (
+                STARTED_NAMES[i]
+                if i < len(STARTED_NAMES)
+                else f"{INDUSTRIES[i % 8]}产业园项目{i + 1}号"
+            )
+            add(name, "signed", i < 4, next(n), dates={"signed": before(1, i)},
+                moves=[("started", in_season(i))])  # fmt: skip
+        # 31 continuing in the season (10 key), started the year before.
+        for i in range(31):
+            name = (
+                CONTINUING_NAMES[i]
+                if i < len(CONTINUING_NAMES)
+                else f"{INDUSTRIES[i % 8]}续建项目{i + 1}号"
+            )
+            add(name, "started", i < 10, next(n), dates={"signed": before(2, i), "started": before(1, i)},
+                moves=[("continuing", in_season(i + 16))])  # fmt: skip
+        # 9 completed in the season (4 key), continuing since the year before.
+        for i in range(9):
+            name = (
+                COMPLETED_NAMES[i]
+                if i < len(COMPLETED_NAMES)
+                else f"{INDUSTRIES[i % 8]}建成项目{i + 1}号"
+            )
+            add(name, "continuing", i < 4, next(n),
+                dates={"signed": before(3, i), "started": before(2, i), "continuing": before(1, i)},
+                moves=[("completed", in_season(i + 47))])  # fmt: skip
+        # 邯郸制药三期 (the 19th key project): signed; after the land's 招拍挂 on 10月19日 its land
+        # certificate went to 国土(自然资源)、规划 and 发改 for the agency.
+        pharma = add("邯郸制药三期项目", "signed", True, next(n), dates={"signed": in_season(3)})
+        pharma.enterprise, pharma.investment, pharma.industry = (
+            "邯郸制药股份有限公司",
+            35000,
+            "生物医药",
+        )
+        pharma.steps = [
+            {"procedure_code": code, "limit_days": half(code), "instructions": text}
+            for code, text in (
+                ("property-certificate", "土地招拍挂已于10月19日摘牌,协调办理《土地使用证》(不动产权证)"),
+                ("land-use-planning", "配合不动产权证办理建设用地规划许可"),
+                ("filing", "三期项目备案信息变更,配合用地手续"),
+            )
+        ]  # fmt: skip
+        pharma.records = {
+            "property-certificate": "企业提交土地招拍挂成交确认书及出让合同,代办员转交国土、规划、发改帮办代办"
+        }
+        # 邯钢汇达汽车产业服务基地: signed not long ago (前不久), 9亿元.
+        add("邯钢汇达汽车产业服务基地项目", "planned", False, next(n),
+            moves=[("signed", max(today - timedelta(days=30), date(year, 1, 1)).isoformat())])  # fmt: skip
+        projects[-1].enterprise, projects[-1].investment = "邯郸汇达汽运有限公司", 90000
+        # 辰翔艾草系列产品综合开发项目等20个项目当场办结投资项目备案.
+        for i in range(20):
+            name = (
+                "辰翔艾草系列产品综合开发项目"
+                if i == 0
+                else f"{INDUSTRIES[i % 8]}投资项目{i + 1}号"
+            )
+            project = add(name, "planned", False, next(n))
+            project.steps = [{"procedure_code": "filing", "on_spot": True,
+                              "result": "项目单位现场提交备案材料,当场办结投资项目备案"}]  # fmt: skip
+        return projects
+
+    async def serve_project(self, project: ProjectPlanned, n: int) -> None:
+        """Register the project, run its agency plan through the departments, then move it on."""
+        operator = self.auth("demo_operator")
+        body: dict[str, Any] = {
+            "name": project.name, "enterprise_name": project.enterprise, "uscc": _uscc(800000 + n),
+            "investment": project.investment, "industry": project.industry,
+            "area_unit_code": project.area, "level": project.level, "stage": project.taken_on,
+            "agent": "demo_operator", "contact": {"name": "项目联系人", "phone": _phone(800000 + n)},
+            "stage_dates": {stage: {"actual": on} for stage, on in project.dates.items()},
+        }  # fmt: skip
+        created = await self.call(self.routing, "POST", "/v1/projects", headers=operator, json=body)
+        project.project_id, project.stage = created["id"], created["stage"]
+        url = f"/v1/projects/{project.project_id}"
+        if project.steps:
+            timeline = await self.call(self.routing, "POST", f"{url}/steps", json={"steps": project.steps},
+                                       headers={**operator, "Idempotency-Key": f"demo-plan-{project.project_id}"})  # fmt: skip
+            while open_steps := [s for s in timeline if s["status"] == "in_progress"]:
+                await self.each(open_steps, lambda step: self.work_step(project, step))
+                timeline = await self.call(self.routing, "GET", f"{url}/steps", headers=operator)
+            project.timeline = timeline
+        for stage, on in project.moves:
+            moved = await self.call(self.routing, "POST", f"{url}/stage", headers=operator,
+                                    json={"stage": stage, "on": on})  # fmt: skip
+            project.stage = moved["stage"]
+
+    async def work_step(self, project: ProjectPlanned, step: dict[str, Any]) -> None:
+        """The department signs and completes the step's card, the center accepts it."""
+        card = f"/v1/cards/{step['card']['id']}"
+        unit_headers = {"X-API-Key": await self.unit_key(step["unit_code"])}
+        await self.call(self.routing, "POST", f"{card}/sign", headers=unit_headers)
+        record = project.records.get(step["procedure_code"])
+        if record:
+            await self.call(self.routing, "POST", f"/v1/projects/{project.project_id}/steps/{step['id']}/records",
+                            headers=self.auth("demo_operator"), json={"kind": "document", "text": record})  # fmt: skip
+        await self.call(self.routing, "POST", f"{card}/complete", headers=unit_headers,
+                        json={"result": f"{step['name']}已办结,材料已交企业"})  # fmt: skip
+        await self.call(self.routing, "POST", f"{card}/review", headers=self.auth("demo_dispatcher"),
+                        json={"accept": True})  # fmt: skip
+
+    async def project_statistics(self, start: date | None = None, end: date | None = None) -> Any:
+        query = "&".join(f"{k}={v.isoformat()}" for k, v in (("start", start), ("end", end)) if v)
+        figures = await self.call(self.scoring, "GET", f"/v1/statistics?{query}",
+                                  headers=self.auth("demo_supervisor"))  # fmt: skip
+        return figures["projects"]
+
+    async def agency(self) -> tuple[list[ProjectPlanned], dict[str, int], Any]:
+        """帮办代办 through routing's project APIs: the projects, the legal limits they were
+        planned against, and scoring's project figures before them."""
+        before = await self.project_statistics()
+        catalogue = await self.call(
+            self.routing, "GET", "/v1/procedures", headers=self.auth("demo_operator")
+        )
+        legal = {p["code"]: p["time_limit_days"] for p in catalogue}
+        projects = self.plan_projects(legal, date.today())
+        units = {p["unit_code"] for p in catalogue if p["unit_code"]}
+        await self.each(sorted(units), self.unit_key)  # one key per department, made up front
+        await asyncio.gather(*(self.serve_project(p, n) for n, p in enumerate(projects)))
+        done = sum(s["status"] == "done" for p in projects for s in p.timeline)
+        print(f"· {len(projects)} projects and {done} agency steps done", flush=True)  # noqa: T201
+        return projects, legal, before
+
+    async def project_figures(
+        self, projects: list[ProjectPlanned], legal: dict[str, int], before: Any
+    ) -> dict[str, Any]:
+        """The figures as scoring's statistics compute them, once it has every project's stage
+        and every step routing reported done."""
+        today = date.today()
+        steps = [s for p in projects for s in p.timeline if s["status"] == "done"]
+        stages = Counter(p.stage for p in projects)
+        deadline = time.monotonic() + 300
+        while True:
+            to_date = await self.project_statistics()
+            by_stage, done = to_date["served"]["by_stage"], to_date["steps"]["done"]
+            if done >= before["steps"]["done"] + len(steps) and all(
+                by_stage.get(stage, 0) >= before["served"]["by_stage"].get(stage, 0) + count
+                for stage, count in stages.items()
+            ):
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError("project facts did not reach scoring in time")
+            await asyncio.sleep(1)
+        start, end = _season(today)
+        season = await self.project_statistics(start, end)
+        # 审批总时间缩短一半: what the departments promised against the catalogue's legal limits.
+        dispatched = [s for s in steps if not s["on_spot"]]
+        promised = sum(s["limit_days"] for s in dispatched)
+        allowed = sum(legal[s["procedure_code"]] for s in dispatched)
+        levels = to_date["served"]["by_level"]
+        return {
+            "key_projects": levels.get("provincial", 0) + levels.get("city", 0),
+            "started": season["started"],
+            "continuing": season["continuing"],
+            "completed": season["completed"],
+            "done_on_spot": to_date["steps"]["done_on_spot"],
+            "steps_done": to_date["steps"]["done"],
+            "time_ratio": to_date["steps"]["time_ratio"],
+            "promised_vs_legal": {
+                "promised_days": promised,
+                "legal_days": allowed,
+                "ratio": round(promised / allowed, 4) if allowed else None,
+            },
+            "season": {"start": start.isoformat(), "end": end.isoformat()},
+            "statistics": {"season": season, "to_date": to_date},
+        }
+
     async def run(self) -> dict[str, Any]:
-        time.monotonic()
+        started = time.monotonic()
         await self.setup()
         print("· org, staff and keys ready", flush=True)  # noqa: T201
+        # The projects go through other endpoints than the requests: both at once; their figures
+        # are read once the season is over (polling meanwhile would only slow it down).
+        (statistics, summary, outcome), agency = await asyncio.gather(self.season(), self.agency())
+        projects = await self.project_figures(*agency)
+        print(  # noqa: T201
+            f"· done in {time.monotonic() - started:.0f}s; requests by channel: {dict(outcome)}",
+            flush=True,
+        )
+        print(  # noqa: T201
+            f"· 帮办代办: 省市重点项目{projects['key_projects']}个;"
+            f"{projects['season']['start']}至{projects['season']['end']} 开工{projects['started']}个、"
+            f"续建{projects['continuing']}个、建成投用{projects['completed']}个;"
+            f"当场办结投资项目备案{projects['done_on_spot']}件;代办事项办结{projects['steps_done']}件,"
+            f"承诺时限/法定时限 {projects['promised_vs_legal']['ratio']},"
+            f"用时/时限 {projects['time_ratio']}",
+            flush=True,
+        )
+        return {"statistics": statistics, "cppcc_summary": summary, "projects": projects}
+
+    async def season(self) -> tuple[Any, Any, Counter[str]]:
         express = await self.cppcc()
         plans = self.plan_online() + self.plan_visits()
         await self.each(plans, self.submit)
@@ -392,8 +669,7 @@ class Demo:
         summary = await self.call(
             self.intake, "GET", "/v1/cppcc/summary", headers={"X-API-Key": self.channel_key}
         )
-        Counter(p.channel for p in plans)
-        return {"statistics": statistics, "cppcc_summary": summary}
+        return statistics, summary, Counter(p.channel for p in plans)
 
 
 async def run_demo(

@@ -54,6 +54,7 @@ async def test_the_seed_season(
         redis.stop()
     figures = result["statistics"]
     express = result["cppcc_summary"]
+    projects = result["projects"]
     print(
         json.dumps(
             {
@@ -71,6 +72,7 @@ async def test_the_seed_season(
             ensure_ascii=False,
         )
     )
+    print(json.dumps({k: v for k, v in projects.items() if k != "statistics"}, ensure_ascii=False))
     # Three channels together (三大主渠道).
     assert figures["enterprises_visited"] == 700
     assert figures["merchants_visited"] == 2226
@@ -87,3 +89,23 @@ async def test_the_seed_season(
     assert express["answered_closed"] == 52
     # 20 investment projects filed on the spot, among the service items.
     assert figures["service_items"] == 1258 - 20 + 20
+    # 帮办代办: 19 provincial and city key projects; January to September 16 started, 31
+    # continuing and 9 completed (each counted once: its earlier stages lie before the season).
+    assert projects["season"]["start"].endswith("-01-01")
+    assert projects["key_projects"] == 19
+    assert projects["started"] == 16
+    assert projects["continuing"] == 31
+    assert projects["completed"] == 9
+    served = projects["statistics"]["to_date"]["served"]
+    assert served["total"] == 16 + 31 + 9 + 2 + 20
+    assert {k: v for k, v in served["by_stage"].items() if v} == {
+        "planned": 20, "signed": 2, "started": 16, "continuing": 31, "completed": 9,
+    }  # fmt: skip
+    # 20 investment filings done on the spot, among the steps the departments and the center did:
+    # two for each other key project and three for 邯郸制药三期's land certificate.
+    assert projects["done_on_spot"] == 20
+    assert projects["steps_done"] == 20 + 18 * 2 + 3
+    # 审批总时间缩短一半: the steps were promised in about half their legal limit and done within it.
+    assert abs(projects["promised_vs_legal"]["ratio"] - 0.5) < 0.06
+    assert projects["time_ratio"] is not None
+    assert 0 <= projects["time_ratio"] <= 1
