@@ -4,9 +4,6 @@ proactive case handles it once; every submitter sees the result in intake and ca
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,27 +17,17 @@ from tests.routing_service.radar.test_radar import BUS
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture
-async def stack(tmp_path: Path) -> AsyncIterator[ServiceStack]:
-    running = ServiceStack(tmp_path, ("intake", "routing", "scoring"))
-    await asyncio.to_thread(running.start)
-    try:
-        yield running
-    finally:
-        await asyncio.to_thread(running.stop)
-
-
 async def ok(response: httpx.Response, status: int = 200) -> Any:
     assert response.status_code == status, response.text
     return response.json()
 
 
 async def test_a_hot_cluster_handled_once_answers_every_submitter(
-    stack: ServiceStack, org: Org, channel_key: str
+    full_stack: ServiceStack, org: Org, channel_key: str
 ) -> None:
     async with (
-        httpx.AsyncClient(base_url=stack.url("routing"), timeout=15) as routing,
-        httpx.AsyncClient(base_url=stack.url("intake"), timeout=15) as intake,
+        httpx.AsyncClient(base_url=full_stack.url("routing"), timeout=15) as routing,
+        httpx.AsyncClient(base_url=full_stack.url("intake"), timeout=15) as intake,
     ):
         receipts = []
         for n, (title, text) in enumerate(BUS[:6]):

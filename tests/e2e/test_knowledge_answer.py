@@ -5,9 +5,6 @@ base, counted in scoring's statistics."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -27,28 +24,18 @@ ARTICLE = {
 }  # fmt: skip
 
 
-@pytest.fixture
-async def stack(tmp_path: Path) -> AsyncIterator[ServiceStack]:
-    running = ServiceStack(tmp_path, ("intake", "routing", "scoring"))
-    await asyncio.to_thread(running.start)
-    try:
-        yield running
-    finally:
-        await asyncio.to_thread(running.stop)
-
-
 async def ok(response: httpx.Response, status: int = 200) -> Any:
     assert response.status_code == status, response.text
     return response.json()
 
 
 async def test_a_consultation_answered_from_the_knowledge_base(
-    stack: ServiceStack, org: Org, channel_key: str
+    full_stack: ServiceStack, org: Org, channel_key: str
 ) -> None:
     async with (
-        httpx.AsyncClient(base_url=stack.url("routing"), timeout=15) as routing,
-        httpx.AsyncClient(base_url=stack.url("intake"), timeout=15) as intake,
-        httpx.AsyncClient(base_url=stack.url("scoring"), timeout=15) as scoring,
+        httpx.AsyncClient(base_url=full_stack.url("routing"), timeout=15) as routing,
+        httpx.AsyncClient(base_url=full_stack.url("intake"), timeout=15) as intake,
+        httpx.AsyncClient(base_url=full_stack.url("scoring"), timeout=15) as scoring,
     ):
         drafted = await ok(await routing.post("/v1/knowledge/articles", headers=org.auth("jt_liaison"),
                                               json=ARTICLE), 201)  # fmt: skip

@@ -6,10 +6,7 @@ statistics figures worked out by hand."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -29,17 +26,6 @@ from tests.routing_service.project.test_projects import project
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture
-async def stack(tmp_path: Path) -> AsyncIterator[ServiceStack]:
-    running = ServiceStack(tmp_path, ("intake", "routing", "scoring"),
-                           {"ROUTING_SUPERVISION_TICK_SECONDS": "2"})  # fmt: skip
-    await asyncio.to_thread(running.start)
-    try:
-        yield running
-    finally:
-        await asyncio.to_thread(running.stop)
-
-
 async def ok(response: httpx.Response, status: int = 200) -> Any:
     assert response.status_code == status, response.text
     return response.json()
@@ -54,13 +40,13 @@ def due_after(dispatched_at: str, days: int) -> datetime:
 
 
 async def test_a_project_from_signing_to_completion(
-    stack: ServiceStack, org: Org, routing_sessionmaker: AsyncSessionMaker
+    full_stack: ServiceStack, org: Org, routing_sessionmaker: AsyncSessionMaker
 ) -> None:
     center, agent = org.auth("gm_dispatcher"), org.auth("gm_operator")
     async with (
-        httpx.AsyncClient(base_url=stack.url("routing"), timeout=15) as routing,
-        httpx.AsyncClient(base_url=stack.url("intake"), timeout=15) as intake,
-        httpx.AsyncClient(base_url=stack.url("scoring"), timeout=15) as scoring,
+        httpx.AsyncClient(base_url=full_stack.url("routing"), timeout=15) as routing,
+        httpx.AsyncClient(base_url=full_stack.url("intake"), timeout=15) as intake,
+        httpx.AsyncClient(base_url=full_stack.url("scoring"), timeout=15) as scoring,
     ):
 
         async def finish(card_id: str, liaison: str) -> None:
