@@ -6,18 +6,22 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from shared.enums import (
+    ArticleStatus,
     CardRole,
     CardStatus,
     CaseStatus,
     Channel,
     Classification,
+    HotIssueState,
     LabelledEnum,
     ProjectLevel,
+    ProjectMilestone,
     ProjectStage,
     RequestStatus,
     RequestType,
     Role,
     Satisfaction,
+    StepStatus,
     SubmitterKind,
     SupervisionLevel,
     Topic,
@@ -46,6 +50,10 @@ ENUMS: dict[str, type[LabelledEnum]] = {
     "role": Role,
     "project_level": ProjectLevel,
     "project_stage": ProjectStage,
+    "project_milestone": ProjectMilestone,
+    "step_status": StepStatus,
+    "article_status": ArticleStatus,
+    "hot_issue_state": HotIssueState,
 }
 
 

@@ -121,8 +121,15 @@ async def answer_from_knowledge(
 class FigureParams(Schema):
     model_config = ConfigDict(extra="forbid")
 
-    start: date = Field(description="First day (Asia/Shanghai)")
-    end: date = Field(description="Last day (Asia/Shanghai), inclusive")
+    # Bounded years: the period's end + 1 day must still be a date (9999-12-31 has none).
+    start: date = Field(
+        description="First day (Asia/Shanghai)", ge=date(2000, 1, 1), le=date(2999, 12, 31)
+    )
+    end: date = Field(
+        description="Last day (Asia/Shanghai), inclusive",
+        ge=date(2000, 1, 1),
+        le=date(2999, 12, 31),
+    )
 
     @model_validator(mode="after")
     def _forwards(self) -> Self:

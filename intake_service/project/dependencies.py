@@ -18,7 +18,7 @@ from shared.schemas.project import ProjectProgressOut
 
 async def owned_project(
     request: Request,
-    tracking_no: TrackingNo,
+    project_no: TrackingNo,
     x_tracking_secret: Annotated[str | None, Depends(tracking_secret_scheme)],
 ) -> ProjectProgressOut:
     """The project's progress, if the caller has its tracking secret; an unknown number and a
@@ -30,7 +30,7 @@ async def owned_project(
     secret = (x_tracking_secret or "").strip()
     progress = None
     if secret and len(secret) <= MAX_SECRET_LENGTH:
-        progress = await project_progress(request.app.state.http, tracking_no.upper(), secret)
+        progress = await project_progress(request.app.state.http, project_no.upper(), secret)
     if progress is None:
         await hit(request, failures, address)
         raise ProjectNotFound()

@@ -19,7 +19,7 @@ router = APIRouter(prefix="/v1")
 
 
 @router.get(
-    "/projects/{tracking_no}",
+    "/projects/{project_no}",
     response_model=ProjectProgressOut,
     responses=error_responses(404, 422, 429, 503),
     summary="Track a project (帮办代办进度, needs X-Tracking-Secret)",
@@ -34,7 +34,7 @@ async def track_project(project: OwnedProject) -> ProjectProgressOut:
 
 
 @router.post(
-    "/projects/{tracking_no}/ratings",
+    "/projects/{project_no}/ratings",
     status_code=status.HTTP_201_CREATED,
     response_model=ProjectRatingOut,
     responses={
@@ -57,6 +57,6 @@ async def rate_project(
     answer = await relay_project_rating(request.app.state.http, project.tracking_no, data)
     if answer.status_code == status.HTTP_201_CREATED:
         answer.headers[LOCATION] = resource_path(
-            request, "track_project", tracking_no=project.tracking_no
+            request, "track_project", project_no=project.tracking_no
         )
     return answer

@@ -521,14 +521,14 @@ async def reissue_tracking_secret(
 
 
 @router.get(
-    "/projects/tracking/{tracking_no}",
+    "/projects/tracking/{project_no}",
     response_model=ProjectProgressOut,
     responses=error_responses(401, 403, 404, 422),
     tags=["projects"],
     summary="A project's progress as its enterprise sees it (for intake)",
 )
 async def track_project(
-    tracking_no: TrackingNo,
+    project_no: TrackingNo,
     session: SessionDep,
     principal: CurrentPrincipal,
     x_tracking_secret: Annotated[str | None, Depends(_tracking_secret)],
@@ -539,4 +539,4 @@ async def track_project(
     enterprise with its own rate limits."""
     authorize(principal, "project.track")
     secret = x_tracking_secret if x_tracking_secret and len(x_tracking_secret) <= 128 else None
-    return await agency_service.progress(session, tracking_no.upper(), secret)
+    return await agency_service.progress(session, project_no.upper(), secret)
