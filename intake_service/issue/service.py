@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
-import secrets
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -24,7 +23,7 @@ from services.api_keys import ApiKeyIdentity
 from services.models import utcnow
 from services.outbox import add_event
 from services.search import field_grams
-from shared.calendar import SHANGHAI
+from services.tracking import hash_secret, new_tracking_no, new_tracking_secret, secret_matches
 from shared.enums import RequestStatus, RequestType, SubmitterKind, Topic
 from shared.events import (
     CaseStatusChanged,
@@ -37,20 +36,9 @@ from shared.events import (
 from shared.identifiers import InvalidIdentifier, mask_name, mask_phone, validate_phone
 
 ANY_CHANNEL = "*"
-_TRACKING_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
 FINAL_STATUSES = frozenset(
     {RequestStatus.closed, RequestStatus.withdrawn, RequestStatus.rejected, RequestStatus.merged}
 )
-
-
-def new_tracking_no() -> str:
-    """``YS`` + local date + 8 random base32 characters: readable on the phone, not guessable."""
-    today = utcnow().astimezone(SHANGHAI).strftime("%y%m%d")
-    return "YS" + today + "".join(secrets.choice(_TRACKING_ALPHABET) for _ in range(8))
-
-
-def hash_secret(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 def submitter_key(data: IssueCreate) -> str | None:
@@ -250,11 +238,11 @@ class IssueService:
         confidential = (
             data.confidential if data.confidential is not None else data.type == RequestType.report
         )
-        secret = secrets.token_urlsafe(12)
+        secret = new_tracking_secret()
         submitter = data.submitter
         issue = Issue(
             id=uuid.uuid4(),
-            tracking_no=new_tracking_no(),
+            tracking_no=new_tracking_no("YS"),
             tracking_secret_hash=hash_secret(secret),
             channel=data.channel.value,
             type=data.type.value,
@@ -374,7 +362,7 @@ class IssueService:
         return urls
 
     def verify_owner(self, issue: Issue, *, secret: str | None, phone: str | None) -> bool:
-        if secret and hmac.compare_digest(hash_secret(secret), issue.tracking_secret_hash):
+        if secret_matches(secret, issue.tracking_secret_hash):
             return True
         if phone and issue.submitter_phone:
             try:

@@ -217,6 +217,22 @@ class CaseService:
             return {}
         return {"project_id": event.project_id, "project_role": facts.PROJECT_BLOCKER}
 
+    async def open_center_case(
+        self, session: AsyncSession, actor: str, origin: dict[str, str], **fields: Any
+    ) -> Case:
+        """A case the center opens itself, with no request behind it (a project's agency case,
+        a radar cluster's proactive case): verified as it is opened, written at once (its cards
+        point at it). ``origin`` goes into the creation event (what it was opened for)."""
+        now = utcnow()
+        case = Case(id=uuid.uuid4(), request_id=uuid.uuid4(), received_at=now, verify_due_at=now,
+                    verified_at=now, verified_by=actor, **fields)  # fmt: skip
+        case.search_grams = searchable_grams(case)
+        session.add(with_defaults(case))
+        history.record(session, case, actor=actor, action="create", to_status=case.status,
+                       data={"channel": case.channel, **origin})  # fmt: skip
+        await session.flush()
+        return case
+
     async def withdraw(self, session: AsyncSession, event: RequestWithdrawn) -> None:
         case = await CaseRepository.from_session(session).by_request(
             event.request_id, for_update=True

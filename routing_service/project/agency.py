@@ -15,8 +15,6 @@ waits at the center to be sent again; the rest of the plan carries on).
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
@@ -28,9 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from routing_service.assignment import facts as case_facts
 from routing_service.assignment import history as case_history
-from routing_service.assignment.service import case_service, searchable_grams
+from routing_service.assignment.service import case_service
 from routing_service.deadline.calendar import calendar_provider
-from routing_service.department.repository import OrgUnitRepository
 from routing_service.models import (
     Card,
     CardNote,
@@ -54,7 +51,12 @@ from routing_service.project.exceptions import (
     StepStateInvalid,
     StepUnitMissing,
 )
-from routing_service.project.repository import ProcedureRepository, ProjectRepository
+from routing_service.project.repository import (
+    ProcedureRepository,
+    ProjectRepository,
+    is_active_department,
+    responsible_department,
+)
 from routing_service.project.schemas import (
     BlockerIn,
     BlockerOut,
@@ -68,9 +70,10 @@ from routing_service.project.schemas import (
 )
 from services.auth import Principal, service_token
 from services.errors import ServiceError, ServiceUnavailable
-from services.models import utcnow, with_defaults
+from services.models import utcnow
 from services.policy import in_scope, is_department, sees_everything
 from services.settings import common_settings
+from services.tracking import secret_matches
 from shared.enums import (
     CardRole,
     CardStatus,
@@ -94,7 +97,7 @@ from shared.schemas.project import (
     StageDatesView,
 )
 
-__all__ = ["AgencyService", "agency_service", "hash_secret"]
+__all__ = ["AgencyService", "agency_service"]
 
 SYSTEM = "system"
 _ACTIVE = frozenset(
@@ -104,10 +107,6 @@ _ACTIVE = frozenset(
 _SETTLED = frozenset({StepStatus.done.value, StepStatus.cancelled.value})
 _OPEN_CARD = (CardStatus.dispatched.value, CardStatus.signed.value)
 _RECORD_KINDS = {"contact": "agent_contact", "document": "document"}
-
-
-def hash_secret(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 def _in_order(items: Sequence[StepIn], prerequisites: Mapping[str, Iterable[str]]) -> list[StepIn]:
@@ -220,7 +219,7 @@ class AgencyService:
         if step.status != StepStatus.returned.value:
             raise StepStateInvalid(details={"status": step.status})
         if body.unit_code is not None:
-            unit = await self._department(session, body.unit_code)
+            unit = await responsible_department(session, body.unit_code)
             step.unit_id = unit.id
         if body.instructions is not None:
             step.instructions = body.instructions
@@ -414,11 +413,7 @@ class AgencyService:
         """What the enterprise sees, if the secret is the project's; the same not-found for an
         unknown number and a wrong secret."""
         project = await session.scalar(select(Project).where(Project.tracking_no == tracking_no))
-        if (
-            project is None
-            or not secret
-            or not hmac.compare_digest(hash_secret(secret), project.tracking_secret_hash)
-        ):
+        if project is None or not secret_matches(secret, project.tracking_secret_hash):
             raise ProjectNotFound()
         steps = await self._steps(session, project.id)
         repo = ProjectRepository(session)
@@ -593,12 +588,6 @@ class AgencyService:
         assert unit is not None
         return unit
 
-    async def _department(self, session: AsyncSession, code: str) -> OrgUnit:
-        unit = await OrgUnitRepository.from_session(session).get_by_code(code)
-        if unit is None or not unit.active or unit.kind != "department":
-            raise ResponsibleUnitInvalid(details={"unit_code": code})
-        return unit
-
     async def _units(
         self, session: AsyncSession, items: Sequence[StepIn], catalogue: Mapping[str, Any]
     ) -> dict[str, OrgUnit]:
@@ -609,13 +598,13 @@ class AgencyService:
         units: dict[str, OrgUnit] = {}
         for item in items:
             if item.unit_code is not None:
-                units[item.procedure_code] = await self._department(session, item.unit_code)
+                units[item.procedure_code] = await responsible_department(session, item.unit_code)
                 continue
             unit_id = catalogue[item.procedure_code].unit_id
             if unit_id is None:
                 raise StepUnitMissing(details={"procedure_code": item.procedure_code})
             unit = defaults[unit_id]
-            if not unit.active or unit.kind != "department":
+            if not is_active_department(unit):
                 raise ResponsibleUnitInvalid(details={"unit_code": unit.code})
             units[item.procedure_code] = unit
         return units
@@ -636,9 +625,8 @@ class AgencyService:
         if case is not None:
             await session.refresh(case, with_for_update=True)
             return case
-        now = utcnow()
-        case = Case(
-            id=uuid.uuid4(), request_id=uuid.uuid4(), tracking_no=project.tracking_no,
+        return await case_service.open_center_case(
+            session, principal.actor, {"project": str(project.id)}, tracking_no=project.tracking_no,
             channel=Channel.agency.value, type=RequestType.help.value, topic=Topic.permit.value,
             urgency=Urgency.normal.value, title=f"项目代办:{project.name}"[:200],
             description=f"{project.enterprise_name} · 投资{project.investment}万元",
@@ -649,16 +637,8 @@ class AgencyService:
             submitter_kind=SubmitterKind.enterprise.value, enterprise_uscc=project.uscc,
             enterprise_name=project.enterprise_name, status=CaseStatus.in_progress.value,
             classification=Classification.special.value, owner_unit_id=project.center_unit_id,
-            received_at=now, verify_due_at=now, verified_at=now, verified_by=principal.actor,
             project_id=project.id, project_role=case_facts.AGENCY_PLAN,
         )  # fmt: skip
-        case.search_grams = searchable_grams(case)
-        session.add(with_defaults(case))
-        case_history.record(session, case, actor=principal.actor, action="create",
-                            to_status=case.status, data={"channel": case.channel,
-                                                         "project": str(project.id)})  # fmt: skip
-        await session.flush()
-        return case
 
     async def _advance(
         self, session: AsyncSession, calendar: Any, case: Case, project: Project,

@@ -8,7 +8,23 @@ from collections.abc import Collection
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from routing_service.department.repository import OrgUnitRepository
 from routing_service.models import OrgUnit, Procedure, Project, StaffUser
+from routing_service.project.exceptions import ResponsibleUnitInvalid
+from shared.enums import UnitKind
+
+
+def is_active_department(unit: OrgUnit | None) -> bool:
+    """Whether a unit can be responsible for a procedure or a step: an active department."""
+    return unit is not None and unit.active and unit.kind == UnitKind.department
+
+
+async def responsible_department(session: AsyncSession, code: str) -> OrgUnit:
+    """The active department with ``code``, or 422 ``responsible_unit_invalid``."""
+    unit = await OrgUnitRepository.from_session(session).get_by_code(code)
+    if unit is None or not is_active_department(unit):
+        raise ResponsibleUnitInvalid(details={"unit_code": code})
+    return unit
 
 
 class ProcedureRepository:

@@ -9,7 +9,6 @@ agency plan (steps as cards, a later slice) can always order a project's steps.
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import date
@@ -26,7 +25,7 @@ from routing_service.department.repository import OrgUnitRepository, StaffUserRe
 from routing_service.department.service import CENTER_KINDS
 from routing_service.models import Card, OrgUnit, Procedure, Project, ProjectStep, StaffUser
 from routing_service.project import history
-from routing_service.project.agency import agency_service, hash_secret
+from routing_service.project.agency import agency_service
 from routing_service.project.exceptions import (
     AgentInvalid,
     AreaUnitInvalid,
@@ -43,7 +42,12 @@ from routing_service.project.exceptions import (
     StageReasonRequired,
     UnknownPrerequisite,
 )
-from routing_service.project.repository import ProcedureRepository, ProjectRepository
+from routing_service.project.repository import (
+    ProcedureRepository,
+    ProjectRepository,
+    is_active_department,
+    responsible_department,
+)
 from routing_service.project.schemas import (
     PROGRESS,
     ContactOut,
@@ -66,8 +70,9 @@ from services.models import utcnow
 from services.outbox import add_event
 from services.pagination import Key, Keyset
 from services.policy import CENTER_ROLES, is_department, list_scope, project_in_scope
+from services.tracking import hash_secret, new_tracking_no, new_tracking_secret
 from shared.calendar import SHANGHAI
-from shared.enums import CardStatus, ProjectLevel, ProjectStage, UnitKind
+from shared.enums import CardStatus, ProjectLevel, ProjectStage
 from shared.events import ProjectSnapshot, StageDates
 
 __all__ = [
@@ -110,15 +115,6 @@ def find_cycle(graph: Mapping[str, Sequence[str]]) -> list[str] | None:
     return None
 
 
-_TRACKING_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
-
-
-def new_tracking_no() -> str:
-    """``XM`` + local date + 8 random characters: like a request's number, not guessable."""
-    today = utcnow().astimezone(SHANGHAI).strftime("%y%m%d")
-    return "XM" + today + "".join(secrets.choice(_TRACKING_ALPHABET) for _ in range(8))
-
-
 def _today() -> date:
     return utcnow().astimezone(SHANGHAI).date()
 
@@ -156,12 +152,7 @@ class CatalogueService:
         ]
 
     async def _unit_id(self, session: AsyncSession, code: str | None) -> uuid.UUID | None:
-        if code is None:
-            return None
-        unit = await OrgUnitRepository.from_session(session).get_by_code(code)
-        if unit is None or not unit.active or unit.kind != UnitKind.department:
-            raise ResponsibleUnitInvalid(details={"unit_code": code})
-        return unit.id
+        return None if code is None else (await responsible_department(session, code)).id
 
     @staticmethod
     def _check_graph(graph: dict[str, list[str]], changed: str) -> None:
@@ -233,7 +224,7 @@ class CatalogueService:
                                        f"Procedure {item.code} appears twice"))  # fmt: skip
             seen.add(item.code)
             unit = units.get(item.unit_code) if item.unit_code else None
-            usable = unit is not None and unit.active and unit.kind == UnitKind.department
+            usable = is_active_department(unit)
             if item.unit_code and not usable and not seed:
                 errors.append(_problem(f"{loc}.unit_code", ResponsibleUnitInvalid.code,
                                        ResponsibleUnitInvalid.message,
@@ -378,10 +369,10 @@ class ProjectService:
             entry["actual"] = entry["actual"] or _today().isoformat()
         _check_dates(dates)
         now = utcnow()
-        secret = secrets.token_urlsafe(12)
+        secret = new_tracking_secret()
         project = Project(
             id=uuid.uuid4(), name=body.name, enterprise_name=body.enterprise_name,
-            tracking_no=new_tracking_no(), tracking_secret_hash=hash_secret(secret),
+            tracking_no=new_tracking_no("XM"), tracking_secret_hash=hash_secret(secret),
             uscc=body.uscc, investment=body.investment, industry=body.industry,
             area_unit_id=area.id, center_unit_id=center.id, level=body.level.value,
             stage=body.stage.value, agent_id=agent.id if agent else None,
@@ -407,7 +398,7 @@ class ProjectService:
     ) -> tuple[Project, str]:
         """A new tracking secret for the enterprise (the old one stops working)."""
         project = await self.load(session, principal, project_id, for_update=True)
-        secret = secrets.token_urlsafe(12)
+        secret = new_tracking_secret()
         project.tracking_secret_hash = hash_secret(secret)
         history.record(session, project, actor=principal.actor, action="tracking_secret.reissue")
         await session.flush()

@@ -21,7 +21,6 @@ through the channel they used and is asked to rate (scoring opens their revisits
 from __future__ import annotations
 
 import hashlib
-import secrets
 import uuid
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
@@ -63,11 +62,12 @@ from routing_service.radar.schemas import (
 )
 from routing_service.webhook.service import webhook_service
 from services.auth import Principal
-from services.models import utcnow, with_defaults
+from services.models import utcnow
 from services.outbox import add_event
 from services.pagination import Key, Keyset
 from services.policy import in_scope, list_scope
 from services.search import grams
+from services.tracking import new_tracking_no
 from shared.calendar import SHANGHAI
 from shared.enums import (
     CaseStatus,
@@ -97,7 +97,6 @@ HOT_ISSUE_ORDER = Keyset(
     (Key(HotIssue.last_at, "datetime", descending=True), Key(HotIssue.id, "uuid", descending=True))
 )
 _OPEN = (CaseStatus.pending_verification.value, CaseStatus.awaiting_dispatch.value)
-_TRACKING_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 
 
 def overlap(a: Sequence[str], b: Sequence[str]) -> float:
@@ -357,26 +356,17 @@ class RadarService:
         area = await self._area(session, cluster)
         now = utcnow()
         title = body.title or f"主动治理:{cluster.title}"
-        case = Case(
-            id=uuid.uuid4(), request_id=uuid.uuid4(), tracking_no=_new_tracking_no(),
+        case = await case_service.open_center_case(
+            session, principal.actor, {"hot_issue": str(cluster.id)}, tracking_no=new_tracking_no("ZD"),
             channel=Channel.proactive.value, type=RequestType.suggestion.value, topic=cluster.topic,
             urgency=Urgency.normal.value, title=title[:200],
             description=body.note or f"{area.name}:{cluster.requests}件同类诉求({cluster.submitters}位提交人)",
             area_code=area.code,
             submitter={"kind": SubmitterKind.person.value, "masked": True},
             submitter_kind=SubmitterKind.person.value, status=CaseStatus.awaiting_dispatch.value,
-            classification=body.classification.value, owner_unit_id=area.id, received_at=now,
-            verify_due_at=now, verified_at=now, verified_by=principal.actor,
+            classification=body.classification.value, owner_unit_id=area.id,
             decision_note=body.note, hot_issue_id=cluster.id,
         )  # fmt: skip
-        from routing_service.assignment.service import searchable_grams
-
-        case.search_grams = searchable_grams(case)
-        session.add(with_defaults(case))
-        history.record(session, case, actor=principal.actor, action="create",
-                       to_status=case.status, data={"channel": case.channel,
-                                                    "hot_issue": str(cluster.id)})  # fmt: skip
-        await session.flush()
         cluster.state = HotIssueState.handling.value
         cluster.updated_at = now
         members = await self._member_cases(session, cluster.id)
@@ -565,12 +555,6 @@ class RadarService:
             submitters=cluster.submitters, first_at=cluster.first_at, last_at=cluster.last_at,
             theme_month=cluster.theme_month,
         ))  # fmt: skip
-
-
-def _new_tracking_no() -> str:
-    """``ZD`` (主动) + local date + 8 random characters."""
-    today = utcnow().astimezone(SHANGHAI).strftime("%y%m%d")
-    return "ZD" + today + "".join(secrets.choice(_TRACKING_ALPHABET) for _ in range(8))
 
 
 radar_service = RadarService()

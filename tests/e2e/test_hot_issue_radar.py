@@ -12,14 +12,10 @@ import pytest
 from tests.e2e.test_routing_loop import eventually
 from tests.fixtures.org import Org
 from tests.fixtures.processes import ServiceStack
+from tests.routing_service.assignment.helpers import ok
 from tests.routing_service.radar.test_radar import BUS
 
 pytestmark = pytest.mark.slow
-
-
-async def ok(response: httpx.Response, status: int = 200) -> Any:
-    assert response.status_code == status, response.text
-    return response.json()
 
 
 async def test_a_hot_cluster_handled_once_answers_every_submitter(

@@ -13,6 +13,7 @@ import pytest
 from tests.e2e.test_routing_loop import eventually
 from tests.fixtures.org import Org
 from tests.fixtures.processes import ServiceStack
+from tests.routing_service.assignment.helpers import ok
 
 pytestmark = pytest.mark.slow
 
@@ -22,11 +23,6 @@ ARTICLE = {
     "answer": "区交通运输局已开通园区通勤专线K12路,早晚高峰每15分钟一班,可在“邯郸公交”查询。",
     "keywords": ["公交", "园区", "通勤"], "legal_basis": "《邯郸市城市公共交通条例》",
 }  # fmt: skip
-
-
-async def ok(response: httpx.Response, status: int = 200) -> Any:
-    assert response.status_code == status, response.text
-    return response.json()
 
 
 async def test_a_consultation_answered_from_the_knowledge_base(

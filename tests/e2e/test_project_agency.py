@@ -20,15 +20,11 @@ from shared.calendar import SHANGHAI, default_calendar
 from tests.e2e.test_routing_loop import eventually
 from tests.fixtures.org import Org
 from tests.fixtures.processes import ServiceStack
+from tests.routing_service.assignment.helpers import ok
 from tests.routing_service.project.test_agency import CATALOGUE
 from tests.routing_service.project.test_projects import project
 
 pytestmark = pytest.mark.slow
-
-
-async def ok(response: httpx.Response, status: int = 200) -> Any:
-    assert response.status_code == status, response.text
-    return response.json()
 
 
 def steps_by_code(steps: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:

@@ -5,7 +5,6 @@ scoring apps (in-process ASGI transports; events moved by the pump)."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
 
 import httpx
 import pytest
@@ -16,12 +15,8 @@ from services.db import AsyncSessionMaker
 from tests.fixtures.clients import to_apps
 from tests.fixtures.org import Org
 from tests.fixtures.pump import pump
+from tests.routing_service.assignment.helpers import ok
 from tests.routing_service.project.test_projects import project
-
-
-async def ok(response: httpx.Response, status: int = 200) -> Any:
-    assert response.status_code == status, response.text
-    return response.json()
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from services.auth import service_token
 from services.db import AsyncSessionMaker
 from shared.calendar import default_calendar
 from tests.fixtures.org import Org
+from tests.routing_service.assignment.helpers import ok
 from tests.routing_service.project.test_projects import project
 
 CATALOGUE = {
@@ -34,11 +35,6 @@ CATALOGUE = {
          "active": False},
     ]
 }  # fmt: skip
-
-
-async def ok(response: httpx.Response, status: int = 200) -> Any:
-    assert response.status_code == status, response.text
-    return response.json()
 
 
 @pytest.fixture
