@@ -1,7 +1,13 @@
-from pydantic import Field, PositiveInt
+from ipaddress import IPv4Network, IPv6Network
+from typing import Literal, Self
+
+from pydantic import Field, PositiveInt, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.settings import BaseServiceSettings
+
+# The hash of the history chains (cases, projects): SM3 (GB/T 32905) or SHA-256.
+HistoryHash = Literal["sm3", "sha256"]
 
 
 class RoutingSettings(BaseServiceSettings):
@@ -36,11 +42,47 @@ class RoutingSettings(BaseServiceSettings):
     # many seconds (Standard Webhooks' rotation window: receivers switch without a gap); 0 cuts
     # over at once.
     webhook_rotation_overlap: int = Field(24 * 3600, ge=0, le=30 * 24 * 3600)
-    # Origins of department webhook URLs may be loopback in development only.
-    webhook_allow_private: bool = True
+    # Networks (CIDRs, a JSON list) webhook targets may be in besides the public internet: the
+    # intranet ranges department systems live on, e.g. ["10.0.0.0/8", "172.16.0.0/12"].
+    # Loopback, link-local, metadata, multicast and reserved addresses stay refused whatever
+    # is listed (routing_service/webhook/targets.py).
+    webhook_allowed_networks: tuple[IPv4Network | IPv6Network, ...] = ()
+    # Loopback targets (a receiver on this machine): development and tests only; unset means
+    # allowed outside production, and setting it true in production refuses to start.
+    webhook_allow_loopback: bool | None = None
+    # Deprecated alias of webhook_allow_loopback (it never opened private ranges in production;
+    # webhook_allowed_networks does).
+    webhook_allow_private: bool | None = None
     # A department is told (knowledge.article_expiring) this many days before a published
     # answer it owns stops being valid; the knowledge figures count the same window.
     knowledge_expiry_warning_days: int = Field(30, ge=1, le=365)
+    # What new history events are hashed with; SM3 is what GB/T 39786 asks for audit records.
+    # Each event records its own algorithm, so changing this never breaks an existing chain.
+    history_hash: HistoryHash = "sm3"
+
+    @model_validator(mode="after")
+    def _refuse_loopback_in_production(self) -> Self:
+        if self.common().env == "production":
+            if self.webhook_allow_loopback:
+                raise ValueError(
+                    "ROUTING_WEBHOOK_ALLOW_LOOPBACK is for development only and must not be set "
+                    "in production"
+                )
+            if self.webhook_allow_private:
+                raise ValueError(
+                    "ROUTING_WEBHOOK_ALLOW_PRIVATE is no longer honoured: list the intranet "
+                    "ranges of department systems in ROUTING_WEBHOOK_ALLOWED_NETWORKS instead"
+                )
+        return self
+
+    def webhook_loopback_allowed(self) -> bool:
+        """Whether webhook targets may be loopback addresses: never in production."""
+        if self.common().env == "production":
+            return False
+        for explicit in (self.webhook_allow_loopback, self.webhook_allow_private):
+            if explicit is not None:
+                return explicit
+        return True
 
 
 settings = RoutingSettings()

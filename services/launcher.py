@@ -204,7 +204,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             Child(
                 f"{spec.name}-api",
                 [sys.executable, "-m", "uvicorn", spec.app_path, "--host", HOST,
-                 "--port", str(ports[spec.name]), "--no-access-log", "--timeout-graceful-shutdown", "20"],
+                 "--port", str(ports[spec.name]), "--no-access-log", "--no-proxy-headers",
+                 "--timeout-graceful-shutdown", "20"],
             )
         )  # fmt: skip
         if not args.no_workers:

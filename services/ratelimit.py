@@ -12,8 +12,10 @@ exhausted window's t, never earlier than the end of that window (section 6).
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import structlog
@@ -23,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from services.errors import ServiceError
 from services.headers import RATELIMIT, RATELIMIT_POLICY, RETRY_AFTER
 from services.queue import QueueClient, RedisError
+from services.settings import common_settings
 
 __all__ = [
     "RateLimitHeadersMiddleware",
@@ -31,6 +34,7 @@ __all__ = [
     "client_ip",
     "ensure_not_blocked",
     "hit",
+    "public_base_url",
 ]
 
 log = structlog.get_logger(__name__)
@@ -68,10 +72,75 @@ class _Quota:
     reset_seconds: int
 
 
-def client_ip(request: Request) -> str:
-    # Behind the ingress the first X-Forwarded-For hop is the client (uvicorn --proxy-headers
-    # already rewrites request.client when the proxy is trusted).
-    return request.client.host if request.client else "unknown"
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _address(value: str) -> IPAddress | None:
+    """An IP address as a proxy writes it into X-Forwarded-For (bare, ``v4:port``, ``[v6]`` or
+    ``[v6]:port``); None for anything else (``unknown``, obfuscated names, garbage)."""
+    value = value.strip()
+    if value.startswith("["):
+        value, bracket, rest = value[1:].partition("]")
+        if not bracket or (rest and not (rest[0] == ":" and rest[1:].isdigit())):
+            return None
+    elif value.count(":") == 1:  # IPv4 with a port; more colons is IPv6
+        value, _, port = value.partition(":")
+        if not port.isdigit():
+            return None
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        return None
+    # A dual-stack socket reports IPv4 peers as ::ffff:a.b.c.d; count them as the IPv4 client.
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def client_ip(request: Request, trusted: Sequence[IPNetwork] | None = None) -> str:
+    """The address per-IP limits count: the direct peer, unless the peer is one of
+    ``TRUSTED_PROXIES``; then the right-most X-Forwarded-For hop that is not a trusted proxy.
+
+    Everything left of that hop was written by the client and is never believed (uvicorn runs
+    with --no-proxy-headers in deploy/, so the peer is the real socket's). A malformed hop stops the
+    walk at the trusted proxy that forwarded it: a client-chosen string is never a partition.
+    """
+    proxies = common_settings().trusted_proxies if trusted is None else trusted
+    peer = request.scope.get("client")
+    if not peer:
+        return "unknown"
+    hop = _address(str(peer[0]))
+    if hop is None or not any(hop in network for network in proxies):
+        return str(hop) if hop is not None else str(peer[0])
+    forwarded = ",".join(request.headers.getlist("x-forwarded-for"))
+    for entry in reversed(forwarded.split(",") if forwarded else []):
+        address = _address(entry)
+        if address is None:
+            break
+        if not any(address in network for network in proxies):
+            return str(address)
+        hop = address
+    # Only trusted proxies (or none) forwarded this: the one nearest the client is counted.
+    return str(hop)
+
+
+def public_base_url(request: Request, trusted: Sequence[IPNetwork] | None = None) -> str:
+    """The URL clients reach this service at: the socket's, except that a trusted proxy's
+    ``X-Forwarded-Proto`` (the TLS it terminated) and ``X-Forwarded-Host`` are believed, as
+    ``client_ip`` believes its X-Forwarded-For; nobody else can rewrite a published URL."""
+    base = request.base_url
+    proxies = common_settings().trusted_proxies if trusted is None else trusted
+    peer = request.scope.get("client")
+    hop = _address(str(peer[0])) if peer else None
+    if hop is not None and any(hop in network for network in proxies):
+        proto = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
+        host = request.headers.get("x-forwarded-host", "").split(",")[0].strip()
+        if proto in ("http", "https"):
+            base = base.replace(scheme=proto)
+        if host and all(ch.isalnum() or ch in ".-:[]" for ch in host):
+            base = base.replace(netloc=host)
+    return str(base).rstrip("/")
 
 
 def _counters(request: Request, policy: RatePolicy) -> QueueClient | None:

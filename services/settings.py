@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, IPvAnyNetwork, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Environment = Literal["development", "testing", "production"]
@@ -36,6 +36,11 @@ class CommonSettings(BaseSettings):
     routing_url: str = "http://127.0.0.1:8002"
     scoring_url: str = "http://127.0.0.1:8003"
     cors_origins: list[str] = Field(default_factory=list)
+    # The reverse proxies (CIDRs, JSON list) whose X-Forwarded-For is believed when they are the
+    # direct peer (services/ratelimit.py client_ip). Empty: no forwarded header is believed, the
+    # peer is the client. Only the ingress/proxy network: any address listed here can claim to be
+    # any client, and so escape every per-IP limit.
+    trusted_proxies: list[IPvAnyNetwork] = Field(default_factory=list)
     max_body_bytes: int = 12 * 1024 * 1024
     # Ping each pooled connection before use: one more round trip per transaction (about a tenth
     # of a submission's CPU here). Off by default: a connection a database restart cut fails
@@ -63,6 +68,14 @@ class CommonSettings(BaseSettings):
     jwt_role_claim: str = "role"
     jwt_unit_claim: str = "unit"
     jwt_path_claim: str = "path"
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _not_everyone(cls, value: list[IPvAnyNetwork]) -> list[IPvAnyNetwork]:
+        # 0.0.0.0/0 would be uvicorn's --forwarded-allow-ips=* again: every client its own proxy.
+        if any(network.prefixlen == 0 for network in value):
+            raise ValueError("TRUSTED_PROXIES must list the proxies' networks, not every address")
+        return value
 
     def check_production(self) -> None:
         """Refuse development defaults where real data lives."""

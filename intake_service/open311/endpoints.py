@@ -54,6 +54,7 @@ from intake_service.open311.service import (
 )
 from services.db import SessionDep
 from services.errors import bilingual
+from services.ratelimit import public_base_url
 
 router = APIRouter(tags=["open311"], route_class=Open311Route)
 
@@ -103,7 +104,7 @@ def _format(fmt: str) -> Format:
 async def discovery(request: Request, fmt: str) -> Response:
     """Open311 Service Discovery: the GeoReport v2 endpoint, its formats and contact. Public."""
     response_format = _format(fmt)
-    base = str(request.base_url).rstrip("/")
+    base = public_base_url(request)
     document = {
         "changeset": catalog.CATALOG_CHANGESET,
         "contact": settings.contact,

@@ -5,6 +5,7 @@ from typing import Annotated, Generic, Literal, Self, TypeVar
 
 from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
+from routing_service.config import HistoryHash
 from shared.enums import (
     CardRole,
     CardStatus,
@@ -260,6 +261,7 @@ class CaseEventOut(Schema):
     data: dict[str, object]
     at: Instant
     hash: str
+    hash_alg: str = Field(description="What `hash` was computed with: sm3 or sha256")
 
 
 class ChainCheckOut(Schema):
@@ -268,6 +270,11 @@ class ChainCheckOut(Schema):
     valid: bool
     broken_at_seq: int | None
     problem: str | None
+    algorithms: list[str] = Field(
+        description="The hash algorithms of the chain's events (sm3, sha256), in the order "
+        "they first appear: a chain begun before the switch to SM3 shows both"
+    )
+    current_algorithm: HistoryHash = Field(description="What new events are hashed with")
 
 
 class TransferOut(Schema):

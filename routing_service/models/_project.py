@@ -167,6 +167,9 @@ class ProjectEvent(Model):
     at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     prev_hash: Mapped[str] = mapped_column(String(64), nullable=False)
     hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    # "sm3" or "sha256": what ``hash`` was computed with; no default, every append names it
+    # (the migration marked the rows from before SM3 "sha256").
+    hash_alg: Mapped[str] = mapped_column(String(16), nullable=False)
 
     __table_args__ = (
         UniqueConstraint("project_id", "seq", name="uq_project_event_project_id_seq"),

@@ -1,6 +1,6 @@
 """A project's append-only, hash-chained history: the cases' chain (``chain_digest``) over the
-project's own events. The project row is locked while an event is appended, so a chain never
-forks."""
+project's own events, each hashed with the algorithm it records (SM3 for new events by default).
+The project row is locked while an event is appended, so a chain never forks."""
 
 from __future__ import annotations
 
@@ -11,13 +11,19 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from routing_service.assignment.history import GENESIS, chain_digest
+from routing_service.assignment.history import (
+    GENESIS,
+    HASH_ALGORITHMS,
+    chain_digest,
+    current_algorithm,
+    distinct_algorithms,
+)
 from routing_service.models import Project, ProjectEvent
 from routing_service.project.schemas import ProjectChainCheckOut
 from services.models import utcnow
 
 
-def _digest(prev: str, project_id: uuid.UUID, seq: int, event: dict[str, Any]) -> str:
+def _digest(prev: str, project_id: uuid.UUID, seq: int, event: dict[str, Any], alg: str) -> str:
     return chain_digest(
         prev,
         {
@@ -31,6 +37,7 @@ def _digest(prev: str, project_id: uuid.UUID, seq: int, event: dict[str, Any]) -
             "data": event["data"],
             "at": event["at"].astimezone(UTC).isoformat(timespec="microseconds"),
         },
+        alg,
     )
 
 
@@ -58,8 +65,11 @@ def record(
     }
     prev = project.history_head or GENESIS
     seq = project.history_seq + 1
-    digest = _digest(prev, project.id, seq, fields)
-    event = ProjectEvent(project_id=project.id, seq=seq, prev_hash=prev, hash=digest, **fields)
+    alg = current_algorithm()
+    digest = _digest(prev, project.id, seq, fields, alg)
+    event = ProjectEvent(
+        project_id=project.id, seq=seq, prev_hash=prev, hash=digest, hash_alg=alg, **fields
+    )
     session.add(event)
     project.history_head = digest
     project.history_seq = seq
@@ -79,14 +89,17 @@ async def events(session: AsyncSession, project_id: uuid.UUID) -> list[ProjectEv
 
 
 async def verify_chain(session: AsyncSession, project: Project) -> ProjectChainCheckOut:
+    """Recompute every event with the algorithm it records (see the cases' ``verify_chain``)."""
     found = await events(session, project.id)
+    algorithms = distinct_algorithms([event.hash_alg for event in found])
 
     def check(
         valid: bool, at: int | None = None, problem: str | None = None
     ) -> ProjectChainCheckOut:
         return ProjectChainCheckOut(
-            project_id=project.id, events=len(found), valid=valid, broken_at_seq=at, problem=problem
-        )
+            project_id=project.id, events=len(found), valid=valid, broken_at_seq=at,
+            problem=problem, algorithms=algorithms, current_algorithm=current_algorithm(),
+        )  # fmt: skip
 
     prev = GENESIS
     for expected_seq, event in enumerate(found, start=1):
@@ -94,6 +107,8 @@ async def verify_chain(session: AsyncSession, project: Project) -> ProjectChainC
             return check(False, expected_seq, "missing event")
         if event.prev_hash != prev:
             return check(False, event.seq, "prev_hash mismatch")
+        if event.hash_alg not in HASH_ALGORITHMS:
+            return check(False, event.seq, "unknown hash algorithm")
         fields = {
             "actor": event.actor,
             "action": event.action,
@@ -103,7 +118,7 @@ async def verify_chain(session: AsyncSession, project: Project) -> ProjectChainC
             "data": event.data,
             "at": event.at,
         }
-        digest = _digest(prev, event.project_id, event.seq, fields)
+        digest = _digest(prev, event.project_id, event.seq, fields, event.hash_alg)
         if digest != event.hash:
             return check(False, event.seq, "content altered")
         prev = digest

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, ConfigDict, Field, StringConstraints
 from pydantic_core import PydanticCustomError
 
+from routing_service.config import HistoryHash
 from shared.enums import (
     CardStatus,
     CaseStatus,
@@ -214,6 +215,7 @@ class ProjectEventOut(Schema):
     data: dict[str, Any]
     at: Instant
     hash: str
+    hash_alg: str = Field(description="What `hash` was computed with: sm3 or sha256")
 
 
 class ProjectOut(Schema):
@@ -278,6 +280,11 @@ class ProjectChainCheckOut(Schema):
     valid: bool
     broken_at_seq: int | None
     problem: str | None
+    algorithms: list[str] = Field(
+        description="The hash algorithms of the chain's events (sm3, sha256), in the order "
+        "they first appear: a chain begun before the switch to SM3 shows both"
+    )
+    current_algorithm: HistoryHash = Field(description="What new events are hashed with")
 
 
 # --- the agency plan (代办事项), agents' records and blockers ----------------------------------

@@ -39,8 +39,18 @@ class UnknownEventType(BadRequest):
 class UrlNotAllowed(BadRequest):
     status_code = 422
     code = "url_not_allowed"
-    message = "Webhook 地址不能指向本机或内网地址"
-    message_en = "Webhook URLs may not point to loopback or private addresses"
+    message = "Webhook 地址不能指向本机、元数据或允许网段以外的内网地址"
+    message_en = (
+        "Webhook URLs may not point to loopback, metadata or private addresses outside the "
+        "allowed networks"
+    )
+
+
+class UrlInvalid(BadRequest):
+    status_code = 422
+    code = "url_invalid"
+    message = "Webhook 地址格式无效"
+    message_en = "Malformed webhook URL"
 
 
 class TooManySubscriptions(Conflict):

@@ -38,21 +38,22 @@ Attempts: a job claims the row, counts the attempt and leases the row for the le
 request, commits, POSTs without holding a transaction, then records the outcome — only if its
 attempt is still the current one. The usual attempt (due, subscription active, 2xx answer) is
 one autocommitted ``UPDATE … RETURNING`` before the POST and one after; anything else is decided
-under the row lock (``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL). 2xx → ``delivered``; 410 → the subscription is deactivated and the delivery
-dead-lettered; anything else is retried on ``ROUTING_WEBHOOK_RETRY_SCHEDULE`` (with up to 20 % jitter)
-until ``webhook_max_attempts``, then ``dead``. Dead or delivered deliveries can be replayed.
+under the row lock (``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL). 2xx → ``delivered``;
+410 → the subscription is deactivated and the delivery dead-lettered; a target address refused
+by :mod:`routing_service.webhook.targets` (checked on the resolved addresses at every attempt)
+→ dead-lettered at once; anything else (a redirect too: never followed) is retried on
+``ROUTING_WEBHOOK_RETRY_SCHEDULE`` (with up to 20 % jitter) until ``webhook_max_attempts``,
+then ``dead``. Dead or delivered deliveries can be replayed.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import random
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, Literal, Protocol, TypeVar
-from urllib.parse import urlsplit
 
 import structlog
 from arq.constants import job_key_prefix, result_key_prefix
@@ -72,6 +73,7 @@ from routing_service.webhook.exceptions import (
     UnitNotFound,
     UnitRequired,
     UnknownEventType,
+    UrlInvalid,
     UrlNotAllowed,
 )
 from routing_service.webhook.repository import (
@@ -96,6 +98,13 @@ from routing_service.webhook.schemas import (
     channel_subscription_with_secret,
 )
 from routing_service.webhook.signing import new_secret
+from routing_service.webhook.targets import (
+    TargetInvalid,
+    TargetRefused,
+    TargetUnresolved,
+    parse_target,
+    vet,
+)
 from services.auth import Principal
 from services.db import enqueue_after_commit
 from services.models import utcnow
@@ -147,6 +156,8 @@ SWEEP_BATCH = 500
 MAX_SUBSCRIPTIONS_PER_UNIT = 20
 MAX_SUBSCRIPTIONS_PER_CHANNEL = 20
 MAX_ERROR_CHARS = 1000
+# How long a subscription request waits for the URL's host to resolve.
+SUBSCRIBE_RESOLVE_SECONDS = 3.0
 TEST_MESSAGE = "这是一条测试消息 / This is a test message"
 # session.info: each owner's active subscriptions, read once per transaction.
 _ACTIVE_SUBSCRIPTIONS = "webhook_active_subscriptions"
@@ -262,24 +273,6 @@ def signing_secrets(
     return (secret,)
 
 
-def _is_private_host(host: str) -> bool:
-    host = host.lower().rstrip(".")
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        address = ipaddress.ip_address(int(host) if host.isdigit() else host)
-    except ValueError:
-        return False
-    return (
-        address.is_private
-        or address.is_loopback
-        or address.is_link_local
-        or address.is_reserved
-        or address.is_multicast
-        or address.is_unspecified
-    )
-
-
 @dataclass(frozen=True, slots=True)
 class Attempt:
     """A claimed attempt, sent outside any transaction."""
@@ -298,6 +291,8 @@ class SendResult:
     status_code: int | None = None
     error: str | None = None
     retry_after: float | None = None
+    # Retrying cannot help (the target address is refused): dead-letter at once.
+    permanent: bool = False
 
     @property
     def ok(self) -> bool:
@@ -598,7 +593,7 @@ class WebhookService:
     ) -> Owned:
         subscription, unit = await owner.new(session, data)
         subscription.event_types = self._check_event_types(data.event_types, owner.event_types)
-        self._check_url(data.url)
+        await self._check_url(data.url)
         await self._ensure_room(session, owner, subscription)
         subscription.id = uuid.uuid4()
         subscription.url = data.url
@@ -651,7 +646,7 @@ class WebhookService:
         """Apply a PATCH: fields left out stay as they are."""
         owned = subscription, _unit = await self.get_subscription(session, owner, subscription_id)
         if data.url is not None:
-            self._check_url(data.url)
+            await self._check_url(data.url)
             subscription.url = data.url
         if data.event_types is not None:
             subscription.event_types = self._check_event_types(data.event_types, owner.event_types)
@@ -884,7 +879,7 @@ class WebhookService:
             log.warning("webhook.subscription_gone", subscription=str(attempt.subscription_id))
             self._dead(delivery, error)
             return "dead", None
-        if delivery.attempts >= settings.webhook_max_attempts:
+        if result.permanent or delivery.attempts >= settings.webhook_max_attempts:
             self._dead(delivery, error)
             return "dead", None
         delivery.last_error = error
@@ -912,11 +907,24 @@ class WebhookService:
             )
         return list(dict.fromkeys(event_types))
 
-    def _check_url(self, url: str) -> None:
-        allow_private = settings.webhook_allow_private and settings.common().env != "production"
-        host = urlsplit(url).hostname or ""
-        if not allow_private and _is_private_host(host):
-            raise UrlNotAllowed()
+    async def _check_url(self, url: str) -> None:
+        """Refuse a URL whose host is, or now resolves to, an address that may not be a target.
+
+        A name that does not resolve yet is accepted: the department's DNS may follow the
+        subscription, and every delivery checks the addresses it connects to anyway."""
+        try:
+            target = parse_target(url)
+            await vet(target, timeout=SUBSCRIBE_RESOLVE_SECONDS)
+        except TargetInvalid as exc:
+            raise UrlInvalid(exc.message, exc.message_en) from exc
+        except TargetRefused as exc:
+            raise UrlNotAllowed(
+                exc.message,
+                exc.message_en,
+                details={"host": exc.host, "address": str(exc.address), "reason": exc.reason},
+            ) from exc
+        except TargetUnresolved as exc:
+            log.info("webhook.url_unresolved", error=exc.message_en[:200])
 
 
 webhook_service = WebhookService()

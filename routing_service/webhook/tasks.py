@@ -29,6 +29,15 @@ from routing_service.webhook.service import (
     webhook_service,
 )
 from routing_service.webhook.signing import signed_headers
+from routing_service.webhook.targets import (
+    IPAddress,
+    Target,
+    TargetInvalid,
+    TargetRefused,
+    TargetUnresolved,
+    parse_target,
+    vet,
+)
 from services.db import AsyncSessionMaker, autocommit
 from services.models import utcnow
 from services.queue import QueueClient, RedisError
@@ -118,41 +127,94 @@ async def deliver_webhook(ctx: Ctx, delivery_id: str) -> str:
 
 
 async def send(http: httpx.AsyncClient, attempt: Attempt) -> SendResult:
-    """POST one signed attempt. Never raises: every failure is a result to record."""
+    """POST one signed attempt. Never raises: every failure is a result to record.
+
+    The host is resolved here, every address it resolves to is checked (targets.vet) and the
+    connection goes to a checked address, with the name kept in the Host header and TLS SNI:
+    nothing resolves the name a second time, so DNS rebinding cannot redirect the POST. A
+    refused target is a permanent failure; redirects are never followed.
+    """
     body = orjson.dumps(attempt.payload).decode()
     headers = signed_headers(attempt.secrets, attempt.message_id, utcnow(), body)
     timeout = settings.webhook_timeout_seconds
     try:
-        # httpx's timeout bounds each read; this bounds the whole exchange (slow-drip bodies).
+        target = parse_target(attempt.url)
+        # httpx's timeout bounds each read; this bounds the whole exchange (resolution, every
+        # address tried, slow-drip bodies).
         async with asyncio.timeout(timeout + 1):
-            async with http.stream(
-                "POST",
-                attempt.url,
-                content=body.encode(),
-                headers=headers,
-                timeout=httpx.Timeout(timeout),
-                follow_redirects=False,
-            ) as response:
-                snippet = await _read_prefix(response, RESPONSE_SNIPPET_BYTES)
-    except (TimeoutError, httpx.TimeoutException) as exc:
-        cause = exc.__cause__
-        if isinstance(cause, aiohttp.ClientConnectionError) and not isinstance(cause, TimeoutError):
-            # The aiohttp transport reports a refused or failed connection as ConnectTimeout:
-            # record what happened, not a timeout that never ran.
-            return SendResult(error=f"ConnectError: {cause}"[:500])
+            addresses = await vet(target, timeout=timeout)
+            failure = SendResult(error="ConnectError: no address")
+            for address in addresses:
+                try:
+                    return await _post(http, target, address, body, headers, timeout)
+                except Exception as exc:
+                    connect_error = _connect_error(exc)
+                    if connect_error is None:
+                        raise
+                    failure = SendResult(error=connect_error[:500])  # the next address, if any
+            return failure
+    except (TargetInvalid, TargetRefused) as exc:
+        return SendResult(error=f"{exc.message} / {exc.message_en}"[:500], permanent=True)
+    except TargetUnresolved as exc:
+        return SendResult(error=f"{exc.message} / {exc.message_en}"[:500])
+    except (TimeoutError, httpx.TimeoutException):
         return SendResult(error=f"timeout after {timeout:g}s")
     except Exception as exc:  # any failure of an untrusted endpoint is a failed attempt
         return SendResult(error=f"{type(exc).__name__}: {exc}"[:500])
+
+
+async def _post(
+    http: httpx.AsyncClient,
+    target: Target,
+    address: IPAddress,
+    body: str,
+    headers: dict[str, str],
+    timeout: float,
+) -> SendResult:
+    """POST to one vetted address of the target."""
+    extensions: dict[str, Any] = {}
+    if target.url.scheme == "https" and target.named:
+        extensions["sni_hostname"] = target.host  # and the name the certificate must match
+    async with http.stream(
+        "POST",
+        target.url.copy_with(host=str(address)),
+        content=body.encode(),
+        headers={**headers, "host": target.url.netloc.decode("ascii")},
+        timeout=httpx.Timeout(timeout),
+        follow_redirects=False,
+        extensions=extensions,
+    ) as response:
+        snippet = await _read_prefix(response, RESPONSE_SNIPPET_BYTES)
     if 200 <= response.status_code < 300:
         return SendResult(status_code=response.status_code)
     error = f"HTTP {response.status_code}"
-    if snippet:
+    location = response.headers.get("location")
+    if 300 <= response.status_code < 400 and location is not None:
+        error += f": 重定向未跟随 / redirect not followed (Location: {location[:300]})"
+    elif snippet:
         error += ": " + snippet.decode("utf-8", "replace")
     return SendResult(
         status_code=response.status_code,
         error=error,
         retry_after=_retry_after(response.headers.get("retry-after")),
     )
+
+
+def _connect_error(exc: BaseException) -> str | None:
+    """What went wrong when no connection could be made (another address may work), else
+    ``None``."""
+    if isinstance(exc, httpx.ConnectError):
+        return f"ConnectError: {exc}"
+    cause = exc.__cause__
+    if (
+        isinstance(exc, httpx.TimeoutException)
+        and isinstance(cause, aiohttp.ClientConnectionError)
+        and not isinstance(cause, TimeoutError)
+    ):
+        # The aiohttp transport reports a refused or failed connection as ConnectTimeout:
+        # record what happened, not a timeout that never ran.
+        return f"ConnectError: {cause}"
+    return None
 
 
 async def _read_prefix(response: httpx.Response, limit: int) -> bytes:

@@ -156,7 +156,20 @@ def _check_uvicorn(args: list[str], where: str) -> tuple[str, str | None, list[s
         problems.append(f"{where}: --port {port}, but {service} listens on {service_port(service)}")
     if _option_value(args, "--host") != "0.0.0.0":
         problems.append(f"{where}: a container API must listen on 0.0.0.0")
+    problems += _forwarded_header_problems(args, where)
     return "api", service, problems
+
+
+def _forwarded_header_problems(args: Sequence[str], where: str) -> list[str]:
+    # uvicorn's proxy headers are on by default (trusting $FORWARDED_ALLOW_IPS or 127.0.0.1) and
+    # rewrite the client before the app sees it; `--forwarded-allow-ips=*` let any client lift a
+    # lockout with X-Forwarded-For. Only services/ratelimit.py client_ip decides (TRUSTED_PROXIES).
+    problems = []
+    if "--no-proxy-headers" not in args or "--proxy-headers" in args:
+        problems.append(f"{where}: uvicorn must run with --no-proxy-headers")
+    if any(a.split("=", 1)[0] == "--forwarded-allow-ips" for a in args):
+        problems.append(f"{where}: --forwarded-allow-ips: forwarded headers are TRUSTED_PROXIES'")
+    return problems
 
 
 def _check_arq(args: list[str], where: str) -> tuple[str, str | None, list[str]]:

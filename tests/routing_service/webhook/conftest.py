@@ -7,12 +7,20 @@ from typing import Any
 
 import pytest
 
+from routing_service.config import settings
 from services.db import AsyncSessionMaker
 from services.queue import QueueClient
 from services.worker import outbound_http
 from tests.fixtures.environment import RUN_REDIS_URL
 from tests.fixtures.processes import free_port
 from tests.routing_service.webhook.helpers import Receiver
+
+
+@pytest.fixture(autouse=True)
+def loopback_targets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The receivers here listen on loopback: the development allowance, set explicitly (tests
+    of the target guard turn it off)."""
+    monkeypatch.setattr(settings, "webhook_allow_loopback", True)
 
 
 @pytest.fixture

@@ -116,7 +116,7 @@ class TestCreateSubscription:
     async def test_private_urls_refused_when_not_allowed(
         self, routing_client: httpx.AsyncClient, org: Org, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        monkeypatch.setattr(settings, "webhook_allow_private", False)
+        monkeypatch.setattr(settings, "webhook_allow_loopback", False)
         for url in ("http://127.0.0.1:9000/hook", "http://localhost/hook", "http://10.1.2.3/",
                     "http://[::1]/hook", "http://2130706433/hook", "http://169.254.169.254/"):  # fmt: skip
             response = await routing_client.post(
