@@ -62,13 +62,24 @@ class ServerConfig:
     workers: int = 1
     fast: bool = True
     env: dict[str, str] = field(default_factory=dict)
+    # A configuration that measures a cost but never ships (field encryption off) is not a
+    # candidate for "best".
+    app: str = "intake_service.app:app"
+    ships: bool = True
+
+
+def unsealed(config: ServerConfig) -> ServerConfig:
+    """``config`` with field encryption off (bench/plaintext.py): the same run's "before"."""
+    return ServerConfig(f"{config.name}, field encryption off", config.workers, config.fast,
+                        dict(config.env), app="bench.plaintext:app", ships=False)  # fmt: skip
 
 
 def configs(quick: bool) -> list[ServerConfig]:
     fast2 = ServerConfig("2 workers, uvloop+httptools", workers=2, env=dict(RATE_LIMITS_OFF))
     if quick:
-        return [fast2]
+        return [fast2, unsealed(fast2)]
     return [
+        unsealed(fast2),
         ServerConfig("1 worker, asyncio+h11", workers=1, fast=False, env=dict(RATE_LIMITS_OFF)),
         ServerConfig("1 worker, uvloop+httptools", workers=1, env=dict(RATE_LIMITS_OFF)),
         fast2,
@@ -241,7 +252,7 @@ class Server:
 
     async def __aenter__(self) -> Server:
         for index, port in enumerate(self.ports):
-            argv = env.api_argv("intake", port, fast=self.config.fast)
+            argv = env.api_argv("intake", port, fast=self.config.fast, app=self.config.app)
             started = env.PROCESSES.spawn(f"intake-api-{index}", argv, self.config.env)
             self.started.append(started)
             await asyncio.to_thread(env.wait_http, f"http://127.0.0.1:{port}/readyz", 60.0, started)
@@ -440,7 +451,6 @@ async def run(ctx: Context) -> None:
                 print(f"    c={c}: {_describe(result)}", flush=True)
     ctx.detail(SECTION, "configurations", runs)
 
-    shipped = runs
     for name, by_c in runs.items():
         for c, result in by_c.items():
             ctx.results.add(
@@ -457,7 +467,9 @@ async def run(ctx: Context) -> None:
                 )
             )
 
+    shipped = {c.name: runs[c.name] for c in configs(quick) if c.ships}
     best_name = max(shipped, key=lambda name: sum(r["ok_per_s"] for r in shipped[name].values()))
+    _encryption_cost(ctx, runs, quick)
     best = next(c for c in configs(quick) if c.name == best_name)
     ctx.detail(SECTION, "best_configuration", best_name)
     ratio_target = Target(">=", 0.5, relative=True, text=">= 0.5 x pgbench")
@@ -678,6 +690,29 @@ def app_cpu_ms(result: dict[str, Any]) -> dict[str, float]:
     }
     parts["total"] = round(sum(parts.values()), 3)
     return parts
+
+
+def _encryption_cost(ctx: Context, runs: dict[str, dict[int, dict[str, Any]]], quick: bool) -> None:
+    """API CPU per submission with SM4 field encryption and without it, back to back in this
+    run on the same configuration (issue 20: what sealing costs at intake)."""
+    for config in configs(quick):
+        if config.ships or config.app != "bench.plaintext:app":
+            continue
+        sealed_name = config.name.removesuffix(", field encryption off")
+        for c, plain in runs[config.name].items():
+            sealed = runs[sealed_name][c]
+            ctx.results.add(
+                Figure(
+                    f"intake.encryption_cpu.c{c}",
+                    SECTION,
+                    f"API CPU per submission with field encryption, c={c} ({sealed_name})",
+                    sealed["server_cpu_ms_per_request"],
+                    "ms",
+                    baseline=plain["server_cpu_ms_per_request"],
+                    baseline_label="same configuration, encryption off",
+                    notes=f"{sealed['ok_per_s']} vs {plain['ok_per_s']} submissions/s",
+                )
+            )
 
 
 def _cpu_ratio(c: int, result: dict[str, Any], pgbench: dict[str, Any], target: Target) -> Figure:

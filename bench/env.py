@@ -156,12 +156,14 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def api_argv(service: str, port: int, *, workers: int = 1, fast: bool = True) -> list[str]:
+def api_argv(
+    service: str, port: int, *, workers: int = 1, fast: bool = True, app: str | None = None
+) -> list[str]:
     argv = [
         sys.executable,
         "-m",
         "uvicorn",
-        f"{service}_service.app:app",
+        app or f"{service}_service.app:app",
         "--host",
         "127.0.0.1",
         "--port",

@@ -6,6 +6,7 @@ from intake_service.issue.raised import router as raised_router
 from intake_service.issue.staff import router as staff_router
 from intake_service.knowledge.endpoints import router as knowledge_router
 from intake_service.open311.endpoints import router as open311_router
+from intake_service.privacy.endpoints import router as privacy_router
 from intake_service.project.endpoints import router as project_router
 
 routers = [
@@ -18,4 +19,5 @@ routers = [
     raised_router,
     project_router,
     knowledge_router,
+    privacy_router,
 ]

@@ -1,5 +1,6 @@
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from services.settings import BaseServiceSettings
@@ -33,6 +34,9 @@ class IntakeSettings(BaseServiceSettings):
     # request must cover to be offered.
     knowledge_candidates: int = 50
     knowledge_match_min: float = 0.3
+    # PIPL: days after archiving (归档) that the submitter's name, phone and e-mail of a request
+    # that is neither confidential nor anonymous are kept; 0 keeps them (no erasure).
+    personal_retention_days: int = Field(3 * 365, ge=0)
 
     def resolved_upload_dir(self) -> Path:
         path = self.upload_dir or (self.common().var_dir / "uploads")

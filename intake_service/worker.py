@@ -1,17 +1,22 @@
 """The intake worker: keeps submitter-facing status current from routing's events, keeps the
-published knowledge base from routing's publications and withdrawals, and relays the outbox."""
+published knowledge base from routing's publications and withdrawals, erases personal data past
+its retention, and relays the outbox."""
 
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
+from arq import cron
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from intake_service.issue.service import issue_service
 from intake_service.knowledge.service import knowledge_service
 from intake_service.models import Issue, KnowledgeArticle
+from intake_service.privacy.service import RETENTION_JOB, privacy_service
 from intake_service.spec import spec
 from services.db import lock_rows
 from services.inbox import EventHandler, Prefetch
+from services.models import utcnow
 from services.worker import build_worker_settings
 from shared.events import (
     CaseStatusChanged,
@@ -47,6 +52,12 @@ async def on_knowledge_withdrawn(session: AsyncSession, envelope: EventEnvelope)
     )
 
 
+async def erase_personal_data(ctx: dict[str, Any]) -> int:
+    """Erase the personal fields of requests archived longer than
+    INTAKE_PERSONAL_RETENTION_DAYS (PIPL), in bounded batches."""
+    return await privacy_service.erase_expired(ctx["sessionmaker"], ctx["queue_client"], utcnow())
+
+
 HANDLERS: dict[str, EventHandler] = {
     CaseStatusChanged.TYPE: on_case_status_changed,
     KnowledgeArticlePublished.TYPE: on_knowledge_published,
@@ -60,4 +71,21 @@ PREFETCH: dict[str, Prefetch] = {
     KnowledgeArticlePublished.TYPE: lock_articles,
 }
 
-WorkerSettings = build_worker_settings(spec, handlers=HANDLERS, prefetch=PREFETCH)
+WorkerSettings = build_worker_settings(
+    spec,
+    handlers=HANDLERS,
+    prefetch=PREFETCH,
+    cron_jobs=[
+        # Hourly, off the minutes of the kit's crons: a backlog (the first run after an
+        # upgrade) drains in runs of bounded batches.
+        cron(
+            erase_personal_data,
+            name=RETENTION_JOB,
+            minute={43},
+            second=0,
+            unique=True,
+            timeout=30,
+            keep_result=0,
+        ),
+    ],
+)

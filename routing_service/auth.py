@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from routing_service.models import ApiKey, OrgUnit
 from services.api_keys import verify_api_key
@@ -14,8 +15,7 @@ from services.auth import (
     Principal,
     api_key_scheme,
     bearer_token,
-    decode_token,
-    refresh_token_cutoffs_if_stale,
+    principal_from_token,
 )
 from services.db import SessionDep
 from services.errors import Unauthorized
@@ -30,7 +30,25 @@ async def current_principal(
     credentials: BearerCredentials,
     x_api_key: Annotated[str | None, Depends(_department_key)],
 ) -> Principal:
-    raw = x_api_key or bearer_token(credentials)
+    return await _resolve(request, session, x_api_key or bearer_token(credentials))
+
+
+async def principal_changing_password(
+    request: Request,
+    session: SessionDep,
+    credentials: BearerCredentials,
+    x_api_key: Annotated[str | None, Depends(_department_key)],
+) -> Principal:
+    """The caller of the password change: the one endpoint a token that must change its
+    password first is let through to."""
+    return await _resolve(
+        request, session, x_api_key or bearer_token(credentials), changing_password=True
+    )
+
+
+async def _resolve(
+    request: Request, session: AsyncSession, raw: str | None, *, changing_password: bool = False
+) -> Principal:
     if not raw:
         raise Unauthorized(
             "需要登录令牌(Authorization: Bearer)或部门 API 密钥(X-API-Key)",
@@ -55,8 +73,8 @@ async def current_principal(
             unit_path=unit.path,
             display_name=unit.name,
         )
-    await refresh_token_cutoffs_if_stale(request.app.state.queue)
-    return decode_token(raw)
+    return await principal_from_token(request, raw, changing_password=changing_password)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+ChangingPasswordPrincipal = Annotated[Principal, Depends(principal_changing_password)]

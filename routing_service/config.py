@@ -59,6 +59,17 @@ class RoutingSettings(BaseServiceSettings):
     # What new history events are hashed with; SM3 is what GB/T 39786 asks for audit records.
     # Each event records its own algorithm, so changing this never breaks an existing chain.
     history_hash: HistoryHash = "sm3"
+    # Staff passwords (routing_service/department/passwords.py): the shortest one accepted.
+    password_min_length: int = Field(12, ge=8, le=128)
+    # Sign-in lockout (routing_service/department/lockout.py): this many failed sign-ins for one
+    # username, each within the window of the one before, lock it for the first lock period;
+    # every further failure doubles the period, up to the cap. A client address is locked the
+    # same way after its own (higher) count, whichever usernames it tried.
+    login_max_failures: int = Field(5, ge=1)
+    login_max_failures_per_address: int = Field(20, ge=1)
+    login_failure_window_seconds: int = Field(15 * 60, ge=1)
+    login_lock_seconds: int = Field(60, ge=1)
+    login_lock_max_seconds: int = Field(3600, ge=1)
 
     @model_validator(mode="after")
     def _refuse_loopback_in_production(self) -> Self:

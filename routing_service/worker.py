@@ -26,6 +26,7 @@ from shared.events import (
     EventEnvelope,
     RatingRecorded,
     RequestAnsweredByKnowledge,
+    RequestPersonalDataErased,
     RequestSubmitted,
     RequestSupplemented,
     RequestWithdrawn,
@@ -45,6 +46,12 @@ async def lock_request_cases(session: AsyncSession, envelopes: Sequence[EventEnv
 
 async def on_request_withdrawn(session: AsyncSession, envelope: EventEnvelope) -> None:
     await case_service.withdraw(session, RequestWithdrawn.model_validate(envelope.data))
+
+
+async def on_personal_data_erased(session: AsyncSession, envelope: EventEnvelope) -> None:
+    await case_service.erase_submitter(
+        session, RequestPersonalDataErased.model_validate(envelope.data)
+    )
 
 
 async def on_request_supplemented(session: AsyncSession, envelope: EventEnvelope) -> None:
@@ -95,6 +102,7 @@ HANDLERS: dict[str, EventHandler] = {
     RequestSubmitted.TYPE: on_request_submitted,
     RequestWithdrawn.TYPE: on_request_withdrawn,
     RequestSupplemented.TYPE: on_request_supplemented,
+    RequestPersonalDataErased.TYPE: on_personal_data_erased,
     RatingRecorded.TYPE: on_rating_recorded,
     RequestAnsweredByKnowledge.TYPE: on_request_answered_by_knowledge,
     RevisitExpired.TYPE: on_revisit_expired,

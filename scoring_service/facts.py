@@ -9,6 +9,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scoring_service.config import settings
@@ -20,7 +21,7 @@ from scoring_service.models import (
     RevisitTask,
     VisitFact,
 )
-from services.db import add_locked, lock_rows, locked_row
+from services.db import add_locked, lock_rows, locked_row, row_locks
 from services.models import utcnow
 from shared.calendar import SHANGHAI, default_calendar
 from shared.enums import CaseStatus, ProjectStage
@@ -29,8 +30,10 @@ from shared.events import (
     CaseSnapshot,
     EventEnvelope,
     ProjectSnapshot,
+    RequestPersonalDataErased,
     RequestSubmitted,
     VisitLogged,
+    erased_submitter,
 )
 
 _REVISIT_AFTER = (CaseStatus.completed, CaseStatus.answered)
@@ -60,6 +63,21 @@ async def apply_request(session: AsyncSession, event: RequestSubmitted) -> None:
             received_at=event.received_at,
         )
     )
+
+
+async def apply_personal_data_erased(
+    session: AsyncSession, event: RequestPersonalDataErased
+) -> None:
+    """Intake erased the request's personal data (PIPL): the case fact keeps its figures and
+    the kind of submitter, not the name and phone to revisit. Applied again: nothing to do
+    (routing's next snapshot carries the erased submitter too)."""
+    stmt = select(CaseFact).where(CaseFact.request_id == event.request_id)
+    fact = await session.scalar(stmt.with_for_update() if row_locks(session) else stmt)
+    if fact is None:
+        return
+    erased = erased_submitter(fact.submitter)
+    if erased != fact.submitter:
+        fact.submitter = erased
 
 
 async def lock_cases(session: AsyncSession, envelopes: Sequence[EventEnvelope]) -> None:

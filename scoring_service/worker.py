@@ -20,6 +20,7 @@ from shared.events import (
     HotIssueSnapshot,
     ProjectSnapshot,
     RequestAnsweredByKnowledge,
+    RequestPersonalDataErased,
     RequestSubmitted,
     VisitLogged,
 )
@@ -27,6 +28,12 @@ from shared.events import (
 
 async def on_request_submitted(session: AsyncSession, envelope: EventEnvelope) -> None:
     await facts.apply_request(session, RequestSubmitted.model_validate(envelope.data))
+
+
+async def on_personal_data_erased(session: AsyncSession, envelope: EventEnvelope) -> None:
+    await facts.apply_personal_data_erased(
+        session, RequestPersonalDataErased.model_validate(envelope.data)
+    )
 
 
 async def on_case_snapshot(session: AsyncSession, envelope: EventEnvelope) -> None:
@@ -66,6 +73,7 @@ async def expire_revisits(ctx: dict[str, Any]) -> int:
 
 HANDLERS: dict[str, EventHandler] = {
     RequestSubmitted.TYPE: on_request_submitted,
+    RequestPersonalDataErased.TYPE: on_personal_data_erased,
     CaseSnapshot.TYPE: on_case_snapshot,
     CardSnapshot.TYPE: on_card_snapshot,
     ProjectSnapshot.TYPE: on_project_snapshot,

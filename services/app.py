@@ -19,6 +19,7 @@ from sqlalchemy import func, select, text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.db import service_engine, service_sessionmaker
+from services.encryption import check_keys_at_start
 from services.errors import add_exception_handlers, render
 from services.headers import EXPOSED_HEADERS, REQUEST_HEADERS
 from services.labels import router as labels_router
@@ -71,6 +72,7 @@ def create_service_app(
         app.state.queue = QueueClient(redis_url) if redis_url else None
         app.state.http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=2.0))
         app.state.spec = spec
+        await check_keys_at_start(app.state.sessionmaker, spec)
         try:
             if resources is None:
                 settle_heap()

@@ -10,6 +10,13 @@ records a cutoff on the staff row and publishes it to the Redis hash ``auth:toke
 (subject → epoch seconds). Every process keeps a local copy, reloaded by a request once it is
 older than ``TOKEN_CUTOFF_REFRESH_SECONDS`` (no Redis round trip per request), and refuses staff
 tokens issued before their subject's cutoff (``token_revoked``).
+
+Staff sessions end when idle: a sign-in's token lives ``STAFF_TOKEN_IDLE_MINUTES``, and routing's
+``POST /v1/auth/refresh`` renews a still-valid one, never past ``STAFF_SESSION_MAX_HOURS`` after
+the sign-in (``auth_time``, carried from token to token). A token carrying ``pwd_change`` (a
+staff member who must change the password first, in production) is refused everywhere
+(``password_change_required``) but by the password change itself: :func:`principal_from_token`,
+which every service's bearer resolution goes through.
 """
 
 from __future__ import annotations
@@ -30,22 +37,27 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from services.errors import Unauthorized
+from services.errors import Forbidden, Unauthorized
 from services.models import utcnow
 from services.queue import QueueClient, RedisError
 from services.settings import CommonSettings, common_settings
 
 __all__ = [
     "BearerPrincipal",
+    "PasswordChangeRequired",
     "Principal",
+    "TokenRevoked",
     "bearer_principal",
     "service_token",
     "decode_token",
     "hash_password",
     "issue_token",
+    "principal_from_token",
     "publish_token_cutoffs",
     "refresh_token_cutoffs",
     "refresh_token_cutoffs_if_stale",
+    "staff_session_max_age",
+    "staff_token_ttl",
     "TOKEN_CUTOFFS_KEY",
     "verify_password",
 ]
@@ -70,6 +82,11 @@ class Principal:
     unit_path: str | None = None
     display_name: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    # Of a bearer token (epoch seconds): when it was issued, and when its session signed in.
+    issued_at: float | None = None
+    session_started_at: float | None = None
+    # A staff member who must change the password before doing anything else (production).
+    password_change_required: bool = False
 
     @property
     def actor(self) -> str:
@@ -92,6 +109,28 @@ def verify_password(password_hash: str | None, password: str) -> bool:
         return False
 
 
+class TokenRevoked(Unauthorized):
+    code = "token_revoked"
+    message = "登录凭据已失效(账号已停用或调整),请重新登录"
+    message_en = "Token revoked (the account was disabled or changed): sign in again"
+
+
+class PasswordChangeRequired(Forbidden):
+    code = "password_change_required"
+    message = "请先修改初始密码(POST /v1/auth/password),再进行其他操作"
+    message_en = "Change your initial password first (POST /v1/auth/password)"
+
+
+def staff_token_ttl() -> timedelta:
+    """How long a staff token lives without a refresh: the idle timeout."""
+    return timedelta(minutes=common_settings().staff_token_idle_minutes)
+
+
+def staff_session_max_age() -> timedelta:
+    """How long after the sign-in a staff session may still be refreshed."""
+    return timedelta(hours=common_settings().staff_session_max_hours)
+
+
 def issue_token(
     *,
     subject: str,
@@ -101,9 +140,14 @@ def issue_token(
     display_name: str | None = None,
     kind: str = "staff",
     ttl: timedelta = timedelta(hours=8),
+    session_started_at: float | None = None,
+    password_change_required: bool = False,
 ) -> str:
+    """A signed token. Sign-in and refresh pass ``ttl=staff_token_ttl()`` (capped at the
+    session's end) and the session's sign-in time; the 8-hour default serves tokens minted
+    outside a sign-in (tools, benchmarks, tests)."""
     now = utcnow()
-    claims = {
+    claims: dict[str, Any] = {
         "iss": ISSUER,
         "sub": subject,
         "role": role,
@@ -116,7 +160,12 @@ def issue_token(
         "iat": _epoch_ms(now) / 1000,
         "exp": int((now + ttl).timestamp()),
         "jti": uuid.uuid4().hex,
+        # The sign-in this token's session started with (OpenID Connect's claim): a refresh
+        # carries it on, so the session's absolute limit cannot be refreshed away.
+        "auth_time": int(session_started_at if session_started_at is not None else now.timestamp()),
     }
+    if password_change_required:
+        claims["pwd_change"] = True
     return jwt.encode(claims, common_settings().secret_key, algorithm="HS256")
 
 
@@ -156,11 +205,7 @@ def decode_token(token: str) -> Principal:
     if principal.kind == "staff":
         cutoff = _cutoffs.values.get(principal.subject)
         if cutoff is not None and issued_ms < cutoff:
-            raise Unauthorized(
-                "登录凭据已失效(账号已停用或调整),请重新登录",
-                "Token revoked (the account was disabled or changed): sign in again",
-                code="token_revoked",
-            )
+            raise TokenRevoked()
     return principal
 
 
@@ -188,6 +233,7 @@ def _verify(token: str, settings: CommonSettings) -> tuple[Principal, float, int
                     "verify_aud": settings.jwt_audience is not None,
                 },
             )
+            issued_at, session_started_at = _session_claims(claims)
             role = claims.get(settings.jwt_role_claim)
             if not isinstance(role, str) or not role:
                 raise jwt.InvalidTokenError("no role claim")
@@ -198,6 +244,8 @@ def _verify(token: str, settings: CommonSettings) -> tuple[Principal, float, int
                 unit_code=claims.get(settings.jwt_unit_claim),
                 unit_path=claims.get(settings.jwt_path_claim),
                 display_name=claims.get("name"),
+                issued_at=issued_at,
+                session_started_at=session_started_at,
             )
             return external, float(claims["exp"]), _issued_ms(claims)
         claims = jwt.decode(
@@ -211,6 +259,7 @@ def _verify(token: str, settings: CommonSettings) -> tuple[Principal, float, int
         raise Unauthorized(
             "登录凭据无效或已过期", "Invalid or expired token", code="invalid_token"
         ) from exc
+    issued_at, session_started_at = _session_claims(claims)
     ours = Principal(
         kind=str(claims.get("kind") or "staff"),
         subject=str(claims["sub"]),
@@ -218,8 +267,21 @@ def _verify(token: str, settings: CommonSettings) -> tuple[Principal, float, int
         unit_code=claims.get("unit"),
         unit_path=claims.get("path"),
         display_name=claims.get("name"),
+        issued_at=issued_at,
+        session_started_at=session_started_at,
+        password_change_required=claims.get("pwd_change") is True,
     )
     return ours, float(claims["exp"]), _issued_ms(claims)
+
+
+def _session_claims(claims: dict[str, Any]) -> tuple[float | None, float | None]:
+    """When the token was issued and when its session signed in (``auth_time``; a token
+    without one counts from its issue)."""
+    iat = claims.get("iat")
+    issued_at = float(iat) if isinstance(iat, int | float) else None
+    auth_time = claims.get("auth_time")
+    started = float(auth_time) if isinstance(auth_time, int | float) else issued_at
+    return issued_at, started
 
 
 # --- token cutoffs ------------------------------------------------------------------------------
@@ -340,13 +402,25 @@ def bearer_token(credentials: HTTPAuthorizationCredentials | None) -> str | None
     return token or None
 
 
+async def principal_from_token(
+    request: Request, token: str, *, changing_password: bool = False
+) -> Principal:
+    """The caller a bearer token names, as every service resolves it: revoked tokens refused
+    (``token_revoked``), and a token that must change its password first refused everywhere
+    but the password change (``changing_password``) with 403 ``password_change_required``."""
+    await refresh_token_cutoffs_if_stale(getattr(request.app.state, "queue", None))
+    principal = decode_token(token)
+    if principal.password_change_required and not changing_password:
+        raise PasswordChangeRequired()
+    return principal
+
+
 async def bearer_principal(request: Request, credentials: BearerCredentials) -> Principal:
     """FastAPI dependency: the caller of a JWT-only API (scoring; service-to-service calls)."""
     token = bearer_token(credentials)
     if token is None:
         raise Unauthorized("需要登录令牌(Authorization: Bearer)", "A bearer token is required")
-    await refresh_token_cutoffs_if_stale(getattr(request.app.state, "queue", None))
-    return decode_token(token)
+    return await principal_from_token(request, token)
 
 
 BearerPrincipal = Annotated[Principal, Depends(bearer_principal)]

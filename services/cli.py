@@ -4,6 +4,8 @@ migrate [--service NAME]                         run every service's migrations
 api-key create --service intake --scope app --name "手机APP"   prints the key once
 api-key list --service intake
 api-key revoke --service intake KEY_ID_OR_PREFIX
+encrypt [--service NAME]                         seal plaintext and re-wrap retired keys now
+                                                 (the workers do it in the background)
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from sqlalchemy import select
 
 from services.api_keys import create_api_key, revoke_api_key
 from services.db import create_engine, create_sessionmaker
+from services.encryption import service_models, sweep
 from services.migrations import upgrade
 from services.registry import available_specs, get_spec
 from services.spec import ServiceSpec
@@ -81,6 +84,25 @@ async def _revoke_key(spec: ServiceSpec, key: str) -> int:
         await engine.dispose()
 
 
+async def _encrypt(spec: ServiceSpec) -> dict[str, object]:
+    """Run the background encryption to the end (after a key rotation, before removing the
+    retired key from the ring)."""
+    engine = create_engine(spec.settings.resolved_database_url(), schema=spec.name, pool_size=1)
+    try:
+        sessionmaker = create_sessionmaker(engine)
+        total: dict[str, int] = {}
+        unreadable = 0
+        while True:
+            counts = await sweep(sessionmaker, service_models(spec), run_seconds=60.0)
+            unreadable += counts.unreadable
+            for table, count in counts.tables.items():
+                total[table] = total.get(table, 0) + count
+            if not counts.sealed:
+                return {"sealed": total, "unreadable": unreadable}
+    finally:
+        await engine.dispose()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="yingshang", description="Yingshang admin commands")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -102,7 +124,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     revoke.add_argument("--service", required=True)
     revoke.add_argument("key", help="key id or prefix")
 
+    encrypt = commands.add_parser("encrypt", help="seal and re-wrap personal data now")
+    encrypt.add_argument("--service", action="append", help="only these services")
+
     args = parser.parse_args(argv)
+    if args.command == "encrypt":
+        failed = False
+        for spec in available_specs():
+            if args.service and spec.name not in args.service:
+                continue
+            result = asyncio.run(_encrypt(spec))
+            failed = failed or bool(result["unreadable"])
+            print(spec.name, json.dumps(result, ensure_ascii=False))  # noqa: T201
+        return 1 if failed else 0
     if args.command == "migrate":
         for spec in available_specs():
             if args.service and spec.name not in args.service:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Final
 
 __all__ = [
+    "ACCESS_REASON",
     "API_KEY",
     "AUTHORIZATION",
     "CONTENT_DISPOSITION",
@@ -35,6 +36,8 @@ API_KEY: Final = "X-API-Key"
 TRACKING_SECRET: Final = "X-Tracking-Secret"
 SUBMITTER_PHONE: Final = "X-Submitter-Phone"
 REQUEST_ID: Final = "X-Request-Id"  # read when given, else made up; always answered
+# Why the discipline role opens a whistleblower's identity (audited); UTF-8, percent-encoded.
+ACCESS_REASON: Final = "X-Access-Reason"
 TRACEPARENT: Final = "traceparent"  # W3C Trace Context, from a browser's tracing SDK
 
 # Set on responses.
@@ -55,6 +58,7 @@ REQUEST_HEADERS: Final = (
     SUBMITTER_PHONE,
     REQUEST_ID,
     TRACEPARENT,
+    ACCESS_REASON,
 )
 
 # What a cross-origin caller may read (Access-Control-Expose-Headers); the CORS-safelisted

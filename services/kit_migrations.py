@@ -12,11 +12,14 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 import services.search
 
 __all__ = [
     "add_retention_indexes",
+    "json_columns_to_sealed_text",
+    "sealed_text_columns_to_json",
     "drop_retention_indexes",
     "rewrite_search_grams",
     "set_gram_statistics",
@@ -93,3 +96,50 @@ def set_gram_statistics(table: str, target: int) -> None:
     rows for (3 s at a million requests); at 1,000 it samples 300,000 and rare stays rare."""
     if op.get_bind().dialect.name == "postgresql":
         op.execute(f'ALTER TABLE "{table}" ALTER COLUMN search_grams SET STATISTICS {int(target)}')
+
+
+_KIT_PAYLOADS = (("outbox_event", "envelope", False), ("idempotency_record", "response_body", True))
+
+
+def json_columns_to_sealed_text(
+    columns: Sequence[tuple[str, str, bool]] = _KIT_PAYLOADS,
+) -> None:
+    """2026-12: JSON columns that carry personal data become TEXT, to hold SM4-sealed documents
+    (services.crypto.SealedJSON). Existing rows keep their JSON text and load as before; the
+    background encryption (services/encryption.py) seals them. Default: the kit's outbox
+    envelopes (events carry submitters) and idempotency answers (receipts carry secrets)."""
+    postgres = op.get_bind().dialect.name == "postgresql"
+    for table, column, nullable in columns:
+        with op.batch_alter_table(table) as batch:
+            batch.alter_column(
+                column,
+                type_=sa.Text(),
+                existing_type=sa.JSON(),
+                existing_nullable=nullable,
+                postgresql_using=f"{column}::text" if postgres else None,
+            )
+
+
+def sealed_text_columns_to_json(
+    columns: Sequence[tuple[str, str, bool]] = _KIT_PAYLOADS,
+) -> None:
+    """Undo :func:`json_columns_to_sealed_text`; refuses while sealed values remain (they are not
+    JSON)."""
+    bind = op.get_bind()
+    postgres = bind.dialect.name == "postgresql"
+    for table, column, nullable in columns:
+        sealed = bind.execute(
+            sa.text(f'SELECT count(*) FROM "{table}" WHERE "{column}" LIKE \'ys1$%\'')
+        ).scalar()
+        if sealed:
+            raise RuntimeError(
+                f"{table}.{column} still holds {sealed} sealed values: open them first"
+            )
+        with op.batch_alter_table(table) as batch:
+            batch.alter_column(
+                column,
+                type_=postgresql.JSONB() if postgres else sa.JSON(),
+                existing_type=sa.Text(),
+                existing_nullable=nullable,
+                postgresql_using=f"{column}::jsonb" if postgres else None,
+            )

@@ -16,6 +16,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
+from services.crypto import SealedJSON
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -105,7 +107,10 @@ class OutboxEventMixin(KitTable):
     event_id: Mapped[uuid.UUID] = mapped_column(nullable=False)
     event_type: Mapped[str] = mapped_column(String(64), nullable=False)
     queue: Mapped[str] = mapped_column(String(32), nullable=False)
-    envelope: Mapped[dict[str, Any]] = mapped_column(JSONType, nullable=False)
+    # Sealed (SM4, services.crypto): events carry submitters' names and phones.
+    envelope: Mapped[dict[str, Any]] = mapped_column(
+        SealedJSON("outbox_event.envelope"), nullable=False
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     pushed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -157,7 +162,10 @@ class IdempotencyRecordMixin(KitTable):
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     fingerprint: Mapped[str] = mapped_column(String(64), nullable=False)
     status_code: Mapped[int] = mapped_column(Integer, nullable=False)
-    response_body: Mapped[Any] = mapped_column(JSONType, nullable=True)
+    # Sealed: a submission's answer carries its tracking secret.
+    response_body: Mapped[Any] = mapped_column(
+        SealedJSON("idempotency_record.response_body"), nullable=True
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
 
     @declared_attr.directive

@@ -56,6 +56,8 @@ ACTIONS: dict[str, frozenset[str]] = {
     "case.close": frozenset({Role.supervisor, Role.leader, Role.admin, SERVICE}),
     # who submitted a confidential or anonymous request (routing's case, intake's request)
     "case.identity": frozenset({Role.discipline_officer}),
+    # intake: the log of who read (or erased) requests' personal data; never the values
+    "audit.identity_access.read": frozenset({Role.auditor, Role.admin}),
     "history.verify": frozenset({Role.auditor, Role.discipline_officer, Role.leader, Role.admin}),
     # routing: cards
     # Admins may act for a unit in an emergency (and are then subject to the same rules).
@@ -308,5 +310,17 @@ ACTIONS.update(
         "hot_issue.handle": frozenset({Role.dispatcher, Role.supervisor, Role.leader, Role.admin}),
         "hot_issue.theme": frozenset({Role.leader, Role.admin}),
         "hot_issue.policy": frozenset({Role.admin}),
+    }
+)
+
+
+# --- staff accounts: every staff member changes their own password and renews their session
+
+ACTIONS.update(
+    {
+        # routing: POST /v1/auth/password, the signed-in staff member's own password
+        "auth.change_password": frozenset(Role),
+        # routing: POST /v1/auth/refresh, a new token for the caller's still-valid session
+        "auth.refresh": frozenset(Role),
     }
 )

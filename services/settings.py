@@ -41,6 +41,17 @@ class CommonSettings(BaseSettings):
     # peer is the client. Only the ingress/proxy network: any address listed here can claim to be
     # any client, and so escape every per-IP limit.
     trusted_proxies: list[IPvAnyNetwork] = Field(default_factory=list)
+    # Field encryption (services/crypto.py): key ids → base64 SM4 keys (16 bytes), JSON. The
+    # active id seals new values; the others still open older ones until the background
+    # rotation has re-wrapped every value. Unset outside production: keys derived from
+    # SECRET_KEY; in production every one is required.
+    data_keys: dict[str, str] = Field(default_factory=dict)
+    data_key_active: str | None = None
+    # The ring of whistleblowers' identities, opened only by the discipline role's read path.
+    confidential_keys: dict[str, str] = Field(default_factory=dict)
+    confidential_key_active: str | None = None
+    # HMAC-SM3 key (base64, ≥ 32 bytes) of the blind indexes; changing it means re-indexing.
+    blind_index_key: str | None = None
     max_body_bytes: int = 12 * 1024 * 1024
     # Ping each pooled connection before use: one more round trip per transaction (about a tenth
     # of a submission's CPU here). Off by default: a connection a database restart cut fails
@@ -61,6 +72,11 @@ class CommonSettings(BaseSettings):
     # a request reloads it from Redis: the delay until a disabled, moved or re-roled staff
     # member's earlier tokens stop working everywhere.
     token_cutoff_refresh_seconds: float = 15.0
+    # Staff sessions: a staff token lives this long, so a session nobody uses ends after it (the
+    # idle timeout); POST /v1/auth/refresh renews it, for at most STAFF_SESSION_MAX_HOURS after
+    # the sign-in (the absolute limit, carried in the token as ``auth_time``).
+    staff_token_idle_minutes: int = Field(30, ge=1, le=24 * 60)
+    staff_session_max_hours: int = Field(12, ge=1, le=30 * 24)
     # An external identity provider's tokens (RS256/ES256), verified against its JWKS.
     jwks_url: str | None = None
     jwt_issuer: str | None = None
@@ -84,6 +100,13 @@ class CommonSettings(BaseSettings):
                 raise RuntimeError("SECRET_KEY must be set (at least 32 characters) in production")
             if not self.database_url or not self.redis_url:
                 raise RuntimeError("DATABASE_URL and REDIS_URL must be set in production")
+        from services.crypto import CryptoConfigError, load_keys
+
+        try:
+            load_keys(self)
+        except CryptoConfigError as error:
+            # Refuse to start: a service without its keys would store plaintext or lose data.
+            raise RuntimeError(f"field encryption keys: {error}") from error
 
 
 class BaseServiceSettings(BaseSettings):

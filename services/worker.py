@@ -30,6 +30,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from services.db import service_engine, service_sessionmaker
+from services.encryption import check_keys_at_start, service_models, sweep
 from services.inbox import EventConsumer, EventHandler, Prefetch
 from services.models import utcnow
 from services.observability import EVENT_OUTCOMES, EVENTS_HANDLED, configure_logging
@@ -278,6 +279,7 @@ def build_worker_settings(
 
     async def startup(ctx: Ctx) -> None:
         common = spec.settings.common()
+        common.check_production()
         configure_logging(f"{spec.name}-worker", level=common.log_level, json=common.log_json)
         engine = service_engine(spec)
         ctx["engine"] = engine
@@ -285,6 +287,7 @@ def build_worker_settings(
         ctx["queue_client"] = QueueClient(spec.settings.resolved_redis_url())
         ctx["http"] = outbound_http()
         ctx["spec"] = spec
+        await check_keys_at_start(ctx["sessionmaker"], spec)
         # The series the alerts watch exist from the start (at 0), so that increase() sees the
         # first event; an unknown type gets its series when it first arrives.
         for event_type in handlers:
@@ -322,6 +325,11 @@ def build_worker_settings(
             log.info("retention.purged", **deleted)
         return deleted
 
+    async def seal(ctx: Ctx) -> int:
+        """Seal rows written before field encryption, re-wrap retired keys (services/encryption.py)."""
+        counts = await sweep(ctx["sessionmaker"], service_models(spec))
+        return counts.sealed
+
     relay_seconds = max(1, spec.settings.outbox_relay_seconds)
     common = spec.settings.common()
     attributes: dict[str, Any] = {
@@ -349,6 +357,15 @@ def build_worker_settings(
                 unique=True,
                 # Like every job here: arq keeps a killed worker's jobs "in progress" for the
                 # longest timeout, so a long one would delay every takeover.
+                timeout=30,
+                keep_result=0,
+            ),
+            cron(
+                _named(seal, f"{spec.name}.seal_personal_data"),
+                name=f"{spec.name}.seal_personal_data",
+                second=30,
+                unique=True,
+                run_at_startup=True,
                 timeout=30,
                 keep_result=0,
             ),

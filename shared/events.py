@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
@@ -104,6 +104,34 @@ class RequestWithdrawn(EventData):
     tracking_no: str
     reason: str | None = None
     withdrawn_at: Instant
+
+
+# Why a request's personal data was erased: its retention period ran out after archiving, or
+# its submitter asked (a withdrawn request).
+ErasureReason = Literal["retention", "submitter_request"]
+
+
+class RequestPersonalDataErased(EventData):
+    """Intake erased a request's personal data (PIPL): past retention after archiving, or at the
+    submitter's request once withdrawn. Routing and scoring blank their copies of the submitter;
+    the case and its figures stay."""
+
+    TYPE = "request.personal_data_erased"
+
+    request_id: uuid.UUID
+    tracking_no: str
+    reason: ErasureReason
+    erased_at: Instant
+
+
+# What a copy of a submitter keeps once erased: the kind and the flags, and an enterprise's
+# public registry identity (credit code, name); not the person's name, phone or e-mail.
+ERASED_SUBMITTER_FIELDS = ("name", "phone", "email")
+
+
+def erased_submitter(submitter: dict[str, Any]) -> dict[str, Any]:
+    """A stored submitter (``SubmitterInfo`` as JSON) without its personal fields."""
+    return {**submitter, **{key: None for key in ERASED_SUBMITTER_FIELDS if key in submitter}}
 
 
 class RequestSupplemented(EventData):
@@ -340,6 +368,7 @@ EVENT_ROUTES: dict[str, tuple[str, ...]] = {
     RequestSubmitted.TYPE: ("routing", "scoring"),
     RequestWithdrawn.TYPE: ("routing",),
     RequestSupplemented.TYPE: ("routing",),
+    RequestPersonalDataErased.TYPE: ("routing", "scoring"),
     CaseStatusChanged.TYPE: ("intake",),
     CaseSnapshot.TYPE: ("scoring",),
     CardSnapshot.TYPE: ("scoring",),

@@ -2,8 +2,10 @@
 enterprise file (一企一档). Service callers only (``enterprise.requests.read``).
 
 Anonymous and confidential requests are never part of the answer, whoever asks: a credit code
-must not lead to a whistleblower. Every read is an index range on the credit code (``ix_issue_uscc``,
-``ix_cppcc_visit_uscc``), so the cost follows the enterprise's rows, not the tables.
+must not lead to a whistleblower. Every read is an index range on the credit code (its blind
+index ``ix_issue_uscc_index``, ``ix_cppcc_visit_uscc``), so the cost follows the enterprise's
+rows, not the tables. Only an enterprise's public registry identity is returned, no personal
+field: these reads are not logged as identity access.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from fastapi import APIRouter, Path
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from intake_service.issue.service import issue_service, uscc_index
 from intake_service.models import CppccMember, CppccVisit, Issue, LiaisonStation
 from services.auth import BearerPrincipal
 from services.db import SessionDep
@@ -40,7 +43,9 @@ async def _requests(
     session: AsyncSession, uscc: str, query: EnterpriseRecordsQuery
 ) -> Section[EnterpriseRequest]:
     stmt = select(Issue).where(
-        Issue.uscc == uscc, Issue.anonymous.is_(False), Issue.confidential.is_(False)
+        Issue.uscc_index == uscc_index(uscc),
+        Issue.anonymous.is_(False),
+        Issue.confidential.is_(False),
     )
     if query.request_ids is not None:
         if not query.request_ids:
@@ -63,7 +68,8 @@ async def _requests(
             urgency=issue.urgency,
             title=issue.title,
             status=issue.status,
-            enterprise_name=issue.enterprise_name,
+            # Never a protected request here: its registry name is plain, as events carry it.
+            enterprise_name=issue_service.submitter_for_events(issue).enterprise_name,
             cppcc_visit_id=issue.cppcc_visit_id,
             duplicate=issue.duplicate_of_id is not None,
             received_at=issue.received_at,

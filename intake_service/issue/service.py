@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import functools
-import hashlib
 import hmac
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -20,6 +20,7 @@ from intake_service.issue.topic_suggest import suggest_topic
 from intake_service.knowledge.schemas import ArticleBrief
 from intake_service.models import Issue, IssueAttachment, IssueHistory, IssueSupplement
 from services.api_keys import ApiKeyIdentity
+from services.crypto import ConfidentialText, PersonalText, Sealed, blind_index
 from services.models import utcnow
 from services.outbox import add_event
 from services.search import field_grams
@@ -41,13 +42,49 @@ FINAL_STATUSES = frozenset(
 )
 
 
+# What a sealed identity shows where a masked one is due (the mask would need the plaintext).
+FULLY_MASKED = "***"
+
+
 def submitter_key(data: IssueCreate) -> str | None:
+    """ "The same submitter" for duplicate detection: a blind index of the credit code, else
+    the phone (keyed, so a dump's keys do not give the phones back)."""
     if data.submitter is None or data.anonymous:
         return None
     identity = data.submitter.uscc or data.submitter.phone
     if identity is None:
         return None
-    return hashlib.sha256(f"{data.submitter.kind}:{identity}".encode()).hexdigest()
+    return blind_index("submitter", f"{data.submitter.kind}:{identity}")
+
+
+def phone_index(phone: str | None) -> str | None:
+    return blind_index("phone", phone) if phone else None
+
+
+def uscc_index(uscc: str | None) -> str | None:
+    return blind_index("uscc", uscc.strip().upper()) if uscc else None
+
+
+def _masked(value: str | Sealed | None, mask: Callable[[str], str]) -> str | None:
+    """A masked identity value; a sealed one (loaded from a protected request) is masked whole:
+    only the discipline read path opens it."""
+    if value is None:
+        return None
+    return FULLY_MASKED if isinstance(value, Sealed) else mask(value)
+
+
+def _open(value: str | Sealed | None) -> str | None:
+    # Only protected requests hold Sealed values, and their identity is never sent unmasked.
+    assert not isinstance(value, Sealed), "a protected identity reached an unmasked view"
+    return value
+
+
+def _sealed(value: str | None, protected: bool) -> str | None:
+    """How an identity value is written: under the confidential ring when it would name a
+    whistleblower, else the personal ring (the column's default)."""
+    if value is None:
+        return None
+    return ConfidentialText(value) if protected else value
 
 
 def receipt_of(
@@ -83,7 +120,12 @@ SEARCH_FIELDS = (("title",), ("tracking_no", "enterprise_name"), ("address",), (
 def searchable_grams(issue: Issue) -> list[str]:
     """The enterprise of an anonymous or confidential request stays out: its name would find the
     whistleblower."""
-    hidden = "enterprise_name" if issue.anonymous or issue.confidential else None
+    if issue.confidential:
+        # A confidential report's text is sealed: its grams would spell it out again. Staff
+        # find it by tracking number and filters.
+        return field_grams(*([issue.tracking_no if name == "tracking_no" else None
+                              for name in tier] for tier in SEARCH_FIELDS))  # fmt: skip
+    hidden = "enterprise_name" if issue.anonymous else None
     return field_grams(
         *(
             [None if name == hidden else getattr(issue, name) for name in tier]
@@ -238,6 +280,9 @@ class IssueService:
         confidential = (
             data.confidential if data.confidential is not None else data.type == RequestType.report
         )
+        protected = confidential or data.anonymous
+        # A confidential report's own words are sealed too (they may name the reporter).
+        free_text: Callable[[str], str] = PersonalText if confidential else str
         secret = new_tracking_secret()
         submitter = data.submitter
         issue = Issue(
@@ -251,18 +296,22 @@ class IssueService:
             topic_confidence=confidence,
             type_suggested=type_suggested,
             urgency=data.urgency.value,
-            title=data.title,
-            description=data.description,
-            address=data.location.address if data.location else None,
+            title=free_text(data.title),
+            description=free_text(data.description),
+            address=free_text(data.location.address)
+            if data.location and data.location.address
+            else None,
             lat=data.location.lat if data.location else None,
             lon=data.location.lon if data.location else None,
             area_code=data.location.area_code if data.location else None,
             submitter_kind=(submitter.kind if submitter else SubmitterKind.person).value,
-            submitter_name=submitter.name if submitter else None,
-            submitter_phone=submitter.phone if submitter else None,
-            submitter_email=submitter.email if submitter else None,
-            uscc=submitter.uscc if submitter else None,
-            enterprise_name=submitter.enterprise_name if submitter else None,
+            submitter_name=_sealed(submitter.name if submitter else None, protected),
+            submitter_phone=_sealed(submitter.phone if submitter else None, protected),
+            submitter_email=_sealed(submitter.email if submitter else None, protected),
+            uscc=_sealed(submitter.uscc if submitter else None, protected),
+            enterprise_name=_sealed(submitter.enterprise_name if submitter else None, protected),
+            phone_index=phone_index(submitter.phone if submitter else None),
+            uscc_index=uscc_index(submitter.uscc if submitter else None),
             submitter_key=key,
             anonymous=data.anonymous,
             confidential=confidential,
@@ -326,16 +375,16 @@ class IssueService:
         if issue.anonymous or issue.confidential:
             return SubmitterInfo(
                 kind=kind,
-                name=mask_name(issue.submitter_name) if issue.submitter_name else None,
-                phone=mask_phone(issue.submitter_phone) if issue.submitter_phone else None,
+                name=_masked(issue.submitter_name, mask_name),
+                phone=_masked(issue.submitter_phone, mask_phone),
                 masked=True,
             )
         return SubmitterInfo(
             kind=kind,
-            name=issue.submitter_name,
-            phone=issue.submitter_phone,
-            uscc=issue.uscc,
-            enterprise_name=issue.enterprise_name,
+            name=_open(issue.submitter_name),
+            phone=_open(issue.submitter_phone),
+            uscc=_open(issue.uscc),
+            enterprise_name=_open(issue.enterprise_name),
         )
 
     async def _attach(
@@ -364,12 +413,16 @@ class IssueService:
     def verify_owner(self, issue: Issue, *, secret: str | None, phone: str | None) -> bool:
         if secret_matches(secret, issue.tracking_secret_hash):
             return True
-        if phone and issue.submitter_phone:
+        if phone and (issue.phone_index or issue.submitter_phone):
             try:
                 given = validate_phone(phone)
             except InvalidIdentifier:
                 return False
-            return hmac.compare_digest(given, issue.submitter_phone)
+            if issue.phone_index is not None:
+                return hmac.compare_digest(blind_index("phone", given), issue.phone_index)
+            # A row the background encryption has not reached yet still holds its phone.
+            stored = issue.submitter_phone
+            return isinstance(stored, str) and hmac.compare_digest(given, stored)
         return False
 
     async def withdraw(self, session: AsyncSession, issue: Issue, reason: str | None) -> Issue:

@@ -1,28 +1,40 @@
 """Staff view of requests as received, including who submitted them.
 
-A whistleblower's identity (举报 and other confidential or anonymous requests) is readable only by
-the discipline role; everyone else sees it masked, as do the other services and the logs.
+A whistleblower's identity (举报 and other confidential or anonymous requests) opens only for the
+discipline role, and only with a stated reason (X-Access-Reason); everyone else, and the
+discipline role without a reason, sees it masked, as do the other services and the logs. Every
+view that shows a submitter's name or phone is logged (intake_service.privacy).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Annotated, Any, Literal, Self
 
 from fastapi import APIRouter, Query
 from pydantic import ConfigDict, Field, StringConstraints, model_validator
 from sqlalchemy import case, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from intake_service.issue.exceptions import IssueNotFound
 from intake_service.issue.repository import IssueRepository
-from intake_service.issue.service import SEARCH_FIELDS, issue_service
+from intake_service.issue.service import SEARCH_FIELDS, issue_service, uscc_index
 from intake_service.models import Issue
+from intake_service.privacy.dependencies import AccessReason
+from intake_service.privacy.repository import Revealed
+from intake_service.privacy.service import (
+    privacy_service,
+    read_kind,
+    reveals_identity,
+    unsealed_submitter,
+)
 from services.auth import BearerPrincipal, Principal
 from services.db import SessionDep
 from services.errors import error_responses
 from services.filters import check_forwards, within_days
 from services.pagination import Key, Keyset, query_fingerprint, read_page
-from services.policy import authorize_unscoped_read, can
+from services.policy import authorize_unscoped_read
 from services.search import parse_query
 from shared.enums import Channel, RequestStatus, RequestType, SubmitterKind, Topic, Urgency
 from shared.events import SubmitterInfo
@@ -105,27 +117,38 @@ class StaffRequestFilters(Schema):
 StaffIssuePage = CursorPage[StaffIssueView]
 
 
-def view(issue: Issue, principal: Principal) -> StaffIssueView:
+def view(issue: Issue, principal: Principal, reason: str | None) -> StaffIssueView:
+    """The request for this caller: a protected identity opened only when the call
+    :func:`reveals_identity`; other submitters as they are (their reads are logged too)."""
     protected = issue.confidential or issue.anonymous
-    reveal = not protected or can(principal, "case.identity")
-    submitter = (
-        SubmitterInfo(
-            kind=SubmitterKind(issue.submitter_kind),
-            name=issue.submitter_name,
-            phone=issue.submitter_phone,
-            uscc=issue.uscc,
-            enterprise_name=issue.enterprise_name,
-        )  # fmt: skip
-        if reveal
-        else issue_service.submitter_for_events(issue)
-    )
+    reveal = protected and reveals_identity(principal, reason)
+    submitter = unsealed_submitter(issue) if reveal else issue_service.submitter_for_events(issue)
     return StaffIssueView(
         id=str(issue.id), tracking_no=issue.tracking_no, channel=issue.channel, type=issue.type, topic=issue.topic,
         urgency=issue.urgency, title=issue.title, description=issue.description, address=issue.address,
         area_code=issue.area_code, status=issue.status, anonymous=issue.anonymous, confidential=issue.confidential,
-        submitter=submitter, identity_revealed=reveal and protected, recorded_by=issue.recorded_by,
+        submitter=submitter, identity_revealed=reveal, recorded_by=issue.recorded_by,
         received_at=issue.received_at,
     )  # fmt: skip
+
+
+async def logged_views(
+    session: AsyncSession,
+    principal: Principal,
+    issues: Sequence[Issue],
+    reason: str | None,
+    endpoint: str,
+) -> list[StaffIssueView]:
+    """The views, with one log row per request whose submitter they show (written with the
+    read, in one statement)."""
+    views = [view(issue, principal, reason) for issue in issues]
+    revealed = [
+        Revealed(issue.id, issue.tracking_no, kind)
+        for item, issue in zip(views, issues, strict=True)
+        if (kind := read_kind(item.submitter, item.identity_revealed)) is not None
+    ]
+    await privacy_service.record_reads(session, principal, endpoint, revealed, reason)
+    return views
 
 
 @router.get(
@@ -140,10 +163,12 @@ async def list_requests(
     session: SessionDep,
     principal: BearerPrincipal,
     filters: Annotated[StaffRequestFilters, Query()],
+    reason: AccessReason,
 ) -> StaffIssuePage:
     """Requests as received, for staff with the request-reading role (bearer token). Filters
     combine; `q` searches Chinese text; pages by cursor. Anonymous and confidential submitters
-    are masked except for the discipline role."""
+    are masked except for the discipline role with `X-Access-Reason`; every item showing a
+    submitter's name or phone is logged (GET /v1/audit/identity-access)."""
     authorize_unscoped_read(principal, "request.read")
     search = parse_query(filters.q)
     stmt = select(Issue)
@@ -157,9 +182,10 @@ async def list_requests(
     if filters.submitter_kind:
         stmt = stmt.where(Issue.submitter_kind == filters.submitter_kind.value)
     if filters.uscc:
-        stmt = stmt.where(Issue.uscc == filters.uscc)
-        if not can(principal, "case.identity"):
-            # A credit code must not find an anonymous or confidential submitter.
+        stmt = stmt.where(Issue.uscc_index == uscc_index(filters.uscc))
+        if not reveals_identity(principal, reason):
+            # A credit code must not find an anonymous or confidential submitter: only the
+            # discipline role does, with a reason, and the finds are logged as opened.
             stmt = stmt.where(Issue.anonymous.is_(False), Issue.confidential.is_(False))
     stmt = stmt.where(*within_days(Issue.received_at, filters.received_from, filters.received_to))
     sort = filters.sort or ("relevance" if search else "-received")
@@ -183,7 +209,7 @@ async def list_requests(
         with_total=filters.with_total, tiers=tiers,
     )  # fmt: skip
     return StaffIssuePage(
-        items=[view(issue, principal) for issue in rows],
+        items=await logged_views(session, principal, rows, reason, "list_staff_requests"),
         next_cursor=next_cursor, limit=filters.limit, total=total,
     )  # fmt: skip
 
@@ -196,12 +222,14 @@ async def list_requests(
     name="get_staff_request",  # Open311 has a get_request
 )
 async def get_request(
-    tracking_no: str, session: SessionDep, principal: BearerPrincipal
+    tracking_no: str, session: SessionDep, principal: BearerPrincipal, reason: AccessReason
 ) -> StaffIssueView:
     """One request as received, by tracking number, for staff with the request-reading role
-    (bearer token); a protected submitter is masked except for the discipline role."""
+    (bearer token); a protected submitter is masked except for the discipline role with
+    `X-Access-Reason`. A view showing a submitter's name or phone is logged."""
     authorize_unscoped_read(principal, "request.read")
     issue = await IssueRepository.from_session(session).get_by_tracking_no(tracking_no[:32].upper())
     if issue is None:
         raise IssueNotFound()
-    return view(issue, principal)
+    (found,) = await logged_views(session, principal, [issue], reason, "get_staff_request")
+    return found

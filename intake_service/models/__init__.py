@@ -4,12 +4,14 @@ from intake_service.models._base import ApiKey, IdempotencyRecord, InboxEvent, M
 from intake_service.models._cppcc import CppccMember, CppccVisit, LiaisonStation
 from intake_service.models._issue import Issue, IssueAttachment, IssueHistory, IssueSupplement
 from intake_service.models._knowledge import KnowledgeAnswer, KnowledgeArticle
+from intake_service.models._privacy import IdentityAccess
 
 __all__ = [
     "ApiKey",
     "CppccMember",
     "CppccVisit",
     "IdempotencyRecord",
+    "IdentityAccess",
     "InboxEvent",
     "Issue",
     "IssueAttachment",

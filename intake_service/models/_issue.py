@@ -2,13 +2,41 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, false, text
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    and_,
+    false,
+    or_,
+    text,
+    type_coerce,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from intake_service.models._base import Model
+from services.crypto import (
+    PREFIX,
+    ConfidentialText,
+    PersonalText,
+    Sealed,
+    SealedText,
+    blind_index,
+)
 from services.models import UTCDateTime, utcnow
 from services.search import GramArray
+
+
+def _plain(column: Any) -> ColumnElement[bool]:
+    # The stored text, not through the column's type (which would seal the pattern).
+    return type_coerce(column, Text()).not_like(f"{PREFIX}%")
 
 
 class Issue(Model):
@@ -29,19 +57,35 @@ class Issue(Model):
         Boolean, default=False, server_default=false(), nullable=False
     )
     urgency: Mapped[str] = mapped_column(String(16), nullable=False)
-    title: Mapped[str] = mapped_column(String(200), nullable=False)
-    description: Mapped[str] = mapped_column(Text, nullable=False)
-    address: Mapped[str | None] = mapped_column(String(300))
+    # A confidential report's free text is sealed (services.crypto PersonalText); others plain.
+    title: Mapped[str] = mapped_column(SealedText("issue.title", "plain"), nullable=False)
+    description: Mapped[str] = mapped_column(
+        SealedText("issue.description", "plain"), nullable=False
+    )
+    address: Mapped[str | None] = mapped_column(SealedText("issue.address", "plain"))
     lat: Mapped[float | None] = mapped_column(Float)
     lon: Mapped[float | None] = mapped_column(Float)
     area_code: Mapped[str | None] = mapped_column(String(32))
     submitter_kind: Mapped[str] = mapped_column(String(16), nullable=False)
-    submitter_name: Mapped[str | None] = mapped_column(String(100))
-    submitter_phone: Mapped[str | None] = mapped_column(String(32))
-    submitter_email: Mapped[str | None] = mapped_column(String(200))
-    uscc: Mapped[str | None] = mapped_column(String(18))
-    enterprise_name: Mapped[str | None] = mapped_column(String(200))
-    # Stable key of "the same submitter" for duplicate detection (credit code, else phone).
+    # Sealed with SM4 (services.crypto): the personal ring, or for an anonymous or confidential
+    # request the confidential ring (loaded as Sealed; only the discipline read path opens it).
+    submitter_name: Mapped[str | Sealed | None] = mapped_column(SealedText("issue.submitter_name"))
+    submitter_phone: Mapped[str | Sealed | None] = mapped_column(
+        SealedText("issue.submitter_phone")
+    )
+    submitter_email: Mapped[str | Sealed | None] = mapped_column(
+        SealedText("issue.submitter_email")
+    )
+    uscc: Mapped[str | Sealed | None] = mapped_column(SealedText("issue.uscc"))
+    # Plain for other requests (public registry name, searched by substring); sealed when it
+    # would name a whistleblower.
+    enterprise_name: Mapped[str | Sealed | None] = mapped_column(
+        SealedText("issue.enterprise_name", "plain")
+    )
+    # Blind indexes (HMAC-SM3 of the normalised value) for what is looked up by equality: the
+    # submitter's phone (ownership), the credit code, "the same submitter" (duplicates).
+    phone_index: Mapped[str | None] = mapped_column(String(64))
+    uscc_index: Mapped[str | None] = mapped_column(String(64))
     submitter_key: Mapped[str | None] = mapped_column(String(64))
     anonymous: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
     confidential: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
@@ -66,6 +110,57 @@ class Issue(Model):
     # Bigrams of what staff may search (services.search): never the identity of an anonymous or
     # confidential submitter, or a search by name would point at the whistleblower.
     search_grams: Mapped[list[str] | None] = mapped_column(GramArray)
+    # Personal fields erased (PIPL): past retention after archiving, or at the submitter's
+    # request once withdrawn (intake_service.privacy). The request and its figures stay.
+    personal_erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    personal_erasure_reason: Mapped[str | None] = mapped_column(String(32))
+
+    @classmethod
+    def sealing_due(cls) -> ColumnElement[bool]:
+        """Rows the background encryption (services/encryption.py) must reach besides plaintext
+        in sealing columns: blind indexes not computed yet, a whistleblower's enterprise or a
+        confidential report's text still plain."""
+        return or_(
+            and_(cls.phone_index.is_(None), cls.submitter_phone.is_not(None)),
+            and_(cls.uscc_index.is_(None), cls.uscc.is_not(None)),
+            and_(
+                or_(cls.anonymous, cls.confidential),
+                cls.enterprise_name.is_not(None),
+                _plain(cls.enterprise_name),
+            ),
+            and_(cls.confidential, or_(_plain(cls.title), _plain(cls.description))),
+        )
+
+    def reseal(self) -> None:
+        """Wrap a row written before encryption for its ring (services.crypto)."""
+        from intake_service.issue.service import phone_index, searchable_grams, uscc_index
+
+        protected = self.anonymous or self.confidential
+        legacy = (self.phone_index is None and isinstance(self.submitter_phone, str)) or (
+            self.uscc_index is None and isinstance(self.uscc, str)
+        )
+        if legacy:
+            phone = self.submitter_phone if isinstance(self.submitter_phone, str) else None
+            uscc = self.uscc if isinstance(self.uscc, str) else None
+            self.phone_index, self.uscc_index = phone_index(phone), uscc_index(uscc)
+            identity = uscc or phone
+            self.submitter_key = (
+                blind_index("submitter", f"{self.submitter_kind}:{identity}")
+                if identity and not self.anonymous
+                else None
+            )
+        if protected:
+            for name in ("submitter_name", "submitter_phone", "submitter_email", "uscc",
+                         "enterprise_name"):  # fmt: skip
+                value = getattr(self, name)
+                if isinstance(value, str) and not isinstance(value, ConfidentialText):
+                    setattr(self, name, ConfidentialText(value))
+        if self.confidential:
+            self.title = PersonalText(self.title)
+            self.description = PersonalText(self.description)
+            if self.address is not None:
+                self.address = PersonalText(self.address)
+            self.search_grams = searchable_grams(self)
 
     attachments: Mapped[list[IssueAttachment]] = relationship(
         lazy="raise", order_by="IssueAttachment.created_at"
@@ -78,10 +173,10 @@ class Issue(Model):
         Index("ix_issue_received_at", "received_at"),
         Index("ix_issue_updated_at", "updated_at"),
         Index(
-            "ix_issue_uscc",
-            "uscc",
-            postgresql_where=text("uscc IS NOT NULL"),
-            sqlite_where=text("uscc IS NOT NULL"),
+            "ix_issue_uscc_index",
+            "uscc_index",
+            postgresql_where=text("uscc_index IS NOT NULL"),
+            sqlite_where=text("uscc_index IS NOT NULL"),
         ),
         Index("ix_issue_search_grams", "search_grams", postgresql_using="gin").ddl_if(
             dialect="postgresql"
@@ -122,5 +217,5 @@ class IssueSupplement(Model):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     issue_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("issue.id"), index=True, nullable=False)
-    text: Mapped[str] = mapped_column(Text, nullable=False)
+    text: Mapped[str] = mapped_column(SealedText("issue_supplement.text", "plain"), nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)

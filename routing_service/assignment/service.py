@@ -9,6 +9,7 @@ scoring (facts) need, in the same transaction.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -41,6 +42,7 @@ from routing_service.models import (
 )
 from routing_service.webhook.service import webhook_service
 from services.auth import Principal
+from services.crypto import PersonalText
 from services.db import add_locked, locked_row
 from services.errors import ServiceUnavailable
 from services.models import utcnow, with_defaults
@@ -61,9 +63,11 @@ from shared.enums import (
 from shared.events import (
     CasePlaced,
     RatingRecorded,
+    RequestPersonalDataErased,
     RequestSubmitted,
     RequestSupplemented,
     RequestWithdrawn,
+    erased_submitter,
 )
 from shared.schemas.base import rfc3339
 from shared.webhooks import (
@@ -108,6 +112,10 @@ CASE_SEARCH_FIELDS = (
 
 
 def searchable_grams(case: Case) -> list[str]:
+    if case.confidential:
+        # A confidential report's text is sealed; its grams would spell it out again.
+        return field_grams(*([case.tracking_no if name == "tracking_no" else None
+                              for name in tier] for tier in CASE_SEARCH_FIELDS))  # fmt: skip
     return field_grams(*([getattr(case, name) for name in tier] for tier in CASE_SEARCH_FIELDS))
 
 
@@ -161,6 +169,8 @@ class CaseService:
         calendar = await calendar_provider.get(session)
         verify = rules.verify_due(calendar, event.received_at)
         status = CaseStatus.duplicate if event.duplicate_of else CaseStatus.pending_verification
+        # A confidential report's own words are stored sealed (they may name the reporter).
+        free_text: Callable[[str], str] = PersonalText if event.confidential else str
         case = Case(
             id=uuid.uuid4(),
             request_id=event.request_id,
@@ -170,9 +180,9 @@ class CaseService:
             topic=event.topic.value,
             topic_suggested=event.topic_suggested,
             urgency=event.urgency.value,
-            title=event.title,
-            description=event.description,
-            address=event.location.address,
+            title=free_text(event.title),
+            description=free_text(event.description),
+            address=free_text(event.location.address) if event.location.address else None,
             area_code=event.location.area_code,
             submitter=event.submitter.model_dump(mode="json"),
             submitter_kind=event.submitter.kind.value,
@@ -245,6 +255,27 @@ class CaseService:
         history.record(session, case, actor="submitter", action="withdraw", from_status=before,
                        to_status=case.status, reason=event.reason)  # fmt: skip
         await self._cancel_open_cards(session, case, "提交人撤回")
+        facts.case_snapshot(session, case, await self._owner(session, case))
+
+    async def erase_submitter(
+        self, session: AsyncSession, event: RequestPersonalDataErased
+    ) -> None:
+        """Intake erased the request's personal data (PIPL): the case keeps the kind of
+        submitter, the masked flag and an enterprise's registry identity, not the name and
+        phone; its new snapshot takes that to scoring (over any older one still on the way).
+        Applied again: nothing left to do."""
+        case = await CaseRepository.from_session(session).by_request(
+            event.request_id, for_update=True
+        )
+        if case is None:
+            return
+        erased = erased_submitter(case.submitter)
+        if erased == case.submitter:
+            return
+        case.submitter = erased
+        actor = "submitter" if event.reason == "submitter_request" else "system"
+        history.record(session, case, actor=actor, action="erase_personal_data",
+                       reason=event.reason, at=event.erased_at)  # fmt: skip
         facts.case_snapshot(session, case, await self._owner(session, case))
 
     async def supplement(self, session: AsyncSession, event: RequestSupplemented) -> None:

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Path, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
-from routing_service.auth import CurrentPrincipal
+from routing_service.auth import ChangingPasswordPrincipal, CurrentPrincipal
 from routing_service.department import schemas
 from routing_service.department.dispatch_rules import dispatch_rule_service, rule_out, suggest_units
 from routing_service.department.exceptions import (
@@ -26,6 +26,7 @@ from routing_service.department.loader import (
     import_document,
     parse_document,
 )
+from routing_service.department.lockout import SignInGuard
 from routing_service.department.oauth import NO_STORE, OAuthError, OAuthTokenRoute
 from routing_service.department.service import (
     org_service,
@@ -108,7 +109,11 @@ _NO_STORE_HEADERS = {
 async def issue_token(request: Request, session: SessionDep) -> schemas.Token:
     """Exchange a staff username and password for a bearer token (OAuth2 password grant, form or
     JSON); no sign-in needed. Refusals are RFC 6749 errors (`invalid_grant` for wrong credentials),
-    and every answer is marked `Cache-Control: no-store`."""
+    and every answer is marked `Cache-Control: no-store`. The token lives
+    `STAFF_TOKEN_IDLE_MINUTES` (renew it with `POST /v1/auth/refresh`); `must_change_password`
+    says the password must be changed first (enforced in production). Five failures for a
+    username (twenty from an address) lock it: 429 `login_locked` with `Retry-After`, even for
+    the right password, the lock doubling with each further failure."""
     media_type = _media_type(request)
     if media_type not in (FORM_TYPE, "application/json"):
         raise UnsupportedMediaType(
@@ -131,7 +136,9 @@ async def issue_token(request: Request, session: SessionDep) -> schemas.Token:
         raise RequestValidationError(exc.errors(include_input=False)) from None
     if credentials.grant_type not in (None, "password"):
         raise UnsupportedGrantType()
-    return await org_service.issue_token(session, credentials.username, credentials.password)
+    return await org_service.issue_token(
+        session, credentials.username, credentials.password, SignInGuard.for_request(request)
+    )
 
 
 # Added with its own route class: refusals in RFC 6749 form, every answer marked no-store.
@@ -146,6 +153,9 @@ router.add_api_route(
         400: {"model": OAuthError, "headers": _NO_STORE_HEADERS,
               "description": "RFC 6749 error: invalid_request, invalid_grant or unsupported_grant_type"},
         413: {"model": ErrorResponse, "description": "Body over the service-wide limit"},
+        429: {"model": OAuthError, "headers": _NO_STORE_HEADERS,
+              "description": "temporarily_unavailable (code login_locked): too many failed "
+                             "sign-ins for the username or from the address; retry after Retry-After"},
         503: {"model": OAuthError, "headers": _NO_STORE_HEADERS,
               "description": "temporarily_unavailable: retry after Retry-After"},
     },
@@ -161,6 +171,62 @@ router.add_api_route(
         }
     },
 )  # fmt: skip
+
+
+@router.post(
+    "/auth/password",
+    response_model=schemas.Token,
+    responses={200: {"headers": _NO_STORE_HEADERS}, **error_responses(401, 403, 404, 422, 429)},
+    tags=["auth"],
+    summary="Change my own password (signed-in staff); answers a fresh token",
+)
+async def change_password(
+    data: schemas.PasswordChange,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    principal: ChangingPasswordPrincipal,
+) -> schemas.Token:
+    """The signed-in staff member changes their own password (auth.change_password, every staff
+    role): `current_password` proves it is them (a wrong one answers 422
+    `wrong_current_password` and counts towards the username's sign-in lockout, 429
+    `login_locked`), `new_password` must pass the password policy and differ from it (422
+    `weak_password`, `details.rule` saying which rule). Every token issued before is revoked
+    (`token_revoked`, everywhere within `TOKEN_CUTOFF_REFRESH_SECONDS`), a forced change
+    (`must_change_password`) is done, and the answer is a fresh token (200, as from
+    `POST /v1/auth/token`, marked no-store) so the client goes on without signing in again. The
+    one endpoint a token waiting for a forced change may call."""
+    authorize(principal, "auth.change_password")
+    guard = SignInGuard.for_request(request, by_address=False)
+    user, unit = await org_service.change_password(session, principal, data, guard)
+    cutoff = user.tokens_valid_after
+    # Committed before the cutoff is published, and the new token issued after the cutoff.
+    await session.commit()
+    if cutoff is not None:
+        await publish_after_commit(request.app.state.queue, {user.username: cutoff})
+    response.headers.update(NO_STORE)
+    return org_service.session_token(user, unit)
+
+
+@router.post(
+    "/auth/refresh",
+    response_model=schemas.Token,
+    responses={200: {"headers": _NO_STORE_HEADERS}, **error_responses(401, 403)},
+    tags=["auth"],
+    summary="Renew my session's token before it idles out (signed-in staff)",
+)
+async def refresh_token(
+    response: Response, session: SessionDep, principal: CurrentPrincipal
+) -> schemas.Token:
+    """A new token for a staff token that is still valid (auth.refresh, every staff role): staff
+    tokens live `STAFF_TOKEN_IDLE_MINUTES` (30), so a client refreshes while it is in use and a
+    session left alone ends. Refused (401) when the account was disabled, moved or re-roled
+    since (`token_revoked`) or the session signed in more than `STAFF_SESSION_MAX_HOURS` (12)
+    ago (`session_expired`): then sign in again. The new token keeps the session's sign-in
+    time and never outlives the session; the one presented stays valid until it expires."""
+    authorize(principal, "auth.refresh")
+    response.headers.update(NO_STORE)
+    return await org_service.refresh_token(session, principal)
 
 
 @router.get(

@@ -1,4 +1,4 @@
-from services.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
+from services.errors import BadRequest, Conflict, Forbidden, NotFound, ServiceError, Unauthorized
 
 
 class InvalidCredentials(Unauthorized):
@@ -8,6 +8,36 @@ class InvalidCredentials(Unauthorized):
 
     def __init__(self) -> None:
         super().__init__(headers={"WWW-Authenticate": "Bearer"})
+
+
+class LoginLocked(ServiceError):
+    """Too many failed sign-ins for the username or from the address: refused, whatever the
+    password, until ``Retry-After`` has passed."""
+
+    status_code = 429
+    code = "login_locked"
+    message = "登录失败次数过多,已暂时锁定,请稍后再试"
+    message_en = "Too many failed sign-ins: locked for a while, try again later"
+
+
+class WeakPassword(BadRequest):
+    status_code = 422
+    code = "weak_password"
+    message = "密码不符合安全要求"
+    message_en = "The password does not meet the password policy"
+
+
+class WrongCurrentPassword(BadRequest):
+    status_code = 422
+    code = "wrong_current_password"
+    message = "当前密码不正确"
+    message_en = "The current password is wrong"
+
+
+class SessionExpired(Unauthorized):
+    code = "session_expired"
+    message = "登录会话已超过最长时限,请重新登录"
+    message_en = "The session has reached its maximum age: sign in again"
 
 
 class UnsupportedGrantType(BadRequest):

@@ -5,7 +5,9 @@ re-importing the same document changes nothing. It is all-or-nothing: the whole 
 checked first and every problem is reported with its location; nothing is written unless it is
 valid. Units, users and rules missing from the document are left alone (an import never deletes
 or deactivates), fields missing from the document (``head_name``, ``phone``) keep their value,
-and a password only applies to a user the import creates (it never resets one).
+and a password only applies to a user the import creates (it never resets one). Every password
+given must pass the password policy (``passwords.py``): a weak one is an error of the import
+(``weak_password`` at ``staff[i].password``).
 
 Command line (uses the routing service's database settings)::
 
@@ -41,6 +43,7 @@ from routing_service.department.dispatch_rules import (
     stored_note,
 )
 from routing_service.department.exceptions import InvalidOrgDocument, UnsupportedMediaType
+from routing_service.department.passwords import password_problem
 from routing_service.department.repository import (
     DispatchRuleRepository,
     OrgUnitRepository,
@@ -385,6 +388,10 @@ def _check_staff(plan: _Plan, doc: schemas.OrgDocument, known: dict[str, _KnownU
                 f"Username {staff.username} appears twice",
             )
         seen.add(staff.username)
+        # Every password in the document, used or not: a weak one is refused where it is written.
+        weak = password_problem(staff.password, staff.username) if staff.password else None
+        if weak is not None:
+            plan.error(f"{loc}.password", weak.code, weak.message, weak.message_en)
         unit = known.get(staff.unit)
         if unit is None:
             plan.error(

@@ -8,6 +8,9 @@ as extension members, so the stable code that says *which* ``invalid_request`` i
 Every answer of the endpoint, success or refusal, is marked ``Cache-Control: no-store`` and
 ``Pragma: no-cache``.
 
+A sign-in locked after too many failures (``login_locked``) keeps its 429 and ``Retry-After``
+(as ``temporarily_unavailable``), like the 503 of an outage: a 400 would read as a wrong password.
+
 No client authentication is used (a public client; ``client_id`` is ignored), so the RFC's
 ``invalid_client`` and its 401 never arise.
 """
@@ -63,11 +66,12 @@ class OAuthError(ErrorBody):
 def oauth_error(err: ServiceError) -> JSONResponse:
     status: int
     rfc_code: OAuthErrorCode
-    if err.status_code >= 500:
+    if err.status_code >= 500 or err.status_code == 429:
         # Outside section 5.2 (which covers refusals); named as the authorization endpoint's
-        # errors are (section 4.1.2.1), keeping the status so clients retry.
+        # errors are (section 4.1.2.1), keeping the status so clients retry (a locked sign-in,
+        # 429, after its Retry-After).
         status = err.status_code
-        rfc_code = "temporarily_unavailable" if status == 503 else "server_error"
+        rfc_code = "temporarily_unavailable" if status in (429, 503) else "server_error"
     else:
         status = 400  # section 5.2: every refusal is a 400 (but invalid_client, unused here)
         rfc_code = _RFC_CODES.get(err.code, "invalid_request")

@@ -9,6 +9,7 @@ subtree is a prefix and moving a unit rewrites its subtree's paths in one statem
 from __future__ import annotations
 
 import asyncio
+import math
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from routing_service.department.exceptions import (
     InvalidUnitParent,
     LastAdmin,
     RoleUnitMismatch,
+    SessionExpired,
     StaffNotFound,
     UnitCodeTaken,
     UnitInactive,
@@ -35,7 +37,11 @@ from routing_service.department.exceptions import (
     UnitNotFound,
     UnknownUnit,
     UsernameTaken,
+    WeakPassword,
+    WrongCurrentPassword,
 )
+from routing_service.department.lockout import SignInGuard
+from routing_service.department.passwords import check_password
 from routing_service.department.repository import (
     STAFF_ORDER,
     ApiKeyRepository,
@@ -45,10 +51,19 @@ from routing_service.department.repository import (
 )
 from routing_service.models import ApiKey, OrgUnit, StaffUser
 from services.api_keys import create_api_key, revoke_api_key
-from services.auth import Principal, hash_password, issue_token, verify_password
+from services.auth import (
+    Principal,
+    TokenRevoked,
+    hash_password,
+    issue_token,
+    staff_session_max_age,
+    staff_token_ttl,
+    verify_password,
+)
 from services.models import ApiKeyMixin, utcnow
 from services.pagination import query_fingerprint, read_page
 from services.policy import is_department, may_manage_unit_keys, sees_everything
+from services.settings import common_settings
 from shared.enums import Role, UnitKind
 
 __all__ = [
@@ -56,7 +71,6 @@ __all__ = [
     "PARENT_KIND",
     "ROLE_UNIT_KINDS",
     "TIER",
-    "TOKEN_TTL",
     "OrgService",
     "Visibility",
     "org_service",
@@ -66,8 +80,6 @@ __all__ = [
     "unit_out",
     "visibility",
 ]
-
-TOKEN_TTL = timedelta(hours=8)
 
 CENTER_KINDS = frozenset(
     {UnitKind.district_center, UnitKind.street_center, UnitKind.community_center}
@@ -152,6 +164,7 @@ def staff_out(user: StaffUser, unit: OrgUnit) -> schemas.StaffUser:
         phone=user.phone,
         active=user.active,
         has_password=user.password_hash is not None,
+        must_change_password=user.must_change_password,
         created_at=user.created_at,
     )
 
@@ -211,32 +224,101 @@ class OrgService:
     # --- sign-in ------------------------------------------------------------------------------
 
     async def issue_token(
-        self, session: AsyncSession, username: str, password: str
+        self, session: AsyncSession, username: str, password: str, guard: SignInGuard
     ) -> schemas.Token:
+        # A locked username or address is refused before the password is looked at.
+        await guard.ensure_unlocked(username)
         found = await StaffUserRepository.from_session(session).get_by_username(username.lower())
         password_hash = found[0].password_hash if found is not None else None
         # Always one argon2 run, off the event loop, so unknown users answer like wrong passwords.
         valid = await asyncio.to_thread(verify_password, password_hash, password)
-        if found is None or not valid:
+        if found is None or not valid or not found[0].active or not found[1].active:
+            await guard.failed(username)
             raise InvalidCredentials()
-        user, unit = found
-        if not user.active or not unit.active:
-            raise InvalidCredentials()
+        await guard.succeeded(username)
+        return self.session_token(*found)
+
+    def session_token(
+        self, user: StaffUser, unit: OrgUnit, session_started_at: float | None = None
+    ) -> schemas.Token:
+        """A token for the user's session (a new one without ``session_started_at``): it lives
+        the idle timeout, never past the session's absolute end. In production, a user who must
+        change the password gets a token good for that alone (services/auth.py)."""
+        now = utcnow().timestamp()
+        started = now if session_started_at is None else session_started_at
+        left = started + staff_session_max_age().total_seconds() - now
+        ttl = min(staff_token_ttl(), timedelta(seconds=max(1, math.floor(left))))
+        enforced = common_settings().env == "production" and user.must_change_password
         token = issue_token(
             subject=user.username,
             role=user.role,
             unit_code=unit.code,
             unit_path=unit.path,
             display_name=user.display_name,
-            ttl=TOKEN_TTL,
+            ttl=ttl,
+            session_started_at=started,
+            password_change_required=enforced,
         )
         return schemas.Token(
             access_token=token,
-            expires_in=int(TOKEN_TTL.total_seconds()),
+            expires_in=int(ttl.total_seconds()),
             role=Role(user.role),
             unit_code=unit.code,
             display_name=user.display_name,
+            must_change_password=user.must_change_password,
         )
+
+    async def _own_account(
+        self, session: AsyncSession, principal: Principal
+    ) -> tuple[StaffUser, OrgUnit]:
+        """The signed-in staff member's row, while it may still sign in."""
+        found = await StaffUserRepository.from_session(session).get_by_username(principal.subject)
+        if found is None or not found[0].active or not found[1].active:
+            raise TokenRevoked()
+        return found
+
+    async def refresh_token(self, session: AsyncSession, principal: Principal) -> schemas.Token:
+        """A new token for the caller's session: the account still active, the token issued
+        after the account's cutoff (checked against the database, not this process's copy) and
+        the session younger than ``STAFF_SESSION_MAX_HOURS``."""
+        user, unit = await self._own_account(session, principal)
+        issued = principal.issued_at or 0.0
+        cutoff = user.tokens_valid_after
+        if cutoff is not None and round(issued * 1000) < math.floor(cutoff.timestamp() * 1000):
+            raise TokenRevoked()
+        started = principal.session_started_at or issued
+        if utcnow().timestamp() - started >= staff_session_max_age().total_seconds():
+            raise SessionExpired()
+        return self.session_token(user, unit, started)
+
+    async def change_password(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        data: schemas.PasswordChange,
+        guard: SignInGuard,
+    ) -> tuple[StaffUser, OrgUnit]:
+        """Set the caller's own password: the current one proven (its failures count towards
+        the username's lockout, so a stolen session cannot guess it), the new one passing the
+        policy and different. The earlier tokens are cut off (the endpoint publishes it)."""
+        user, unit = await self._own_account(session, principal)
+        await guard.ensure_unlocked(user.username)
+        if not await asyncio.to_thread(verify_password, user.password_hash, data.current_password):
+            await guard.failed(user.username)
+            raise WrongCurrentPassword()
+        await guard.succeeded(user.username)
+        if data.new_password == data.current_password:
+            raise WeakPassword(
+                "新密码不能与当前密码相同",
+                "The new password must differ from the current one",
+                details={"rule": "same_as_current"},
+            )
+        check_password(data.new_password, user.username)
+        user.password_hash = await asyncio.to_thread(hash_password, data.new_password)
+        user.must_change_password = False
+        user.tokens_valid_after = utcnow()
+        await session.flush()
+        return user, unit
 
     # --- units --------------------------------------------------------------------------------
 
@@ -458,6 +540,7 @@ class OrgService:
     async def create_staff(
         self, session: AsyncSession, data: schemas.StaffUserCreate
     ) -> tuple[StaffUser, OrgUnit]:
+        check_password(data.password, data.username)
         repository = StaffUserRepository.from_session(session)
         if await repository.get_by_username(data.username) is not None:
             raise UsernameTaken()
@@ -487,6 +570,8 @@ class OrgService:
         unit: OrgUnit,
         data: schemas.StaffUserUpdate,
     ) -> tuple[StaffUser, OrgUnit]:
+        if data.password is not None:
+            check_password(data.password, user.username)
         repository = StaffUserRepository.from_session(session)
         role = data.role or Role(user.role)
         if data.unit_code is not None and data.unit_code != unit.code:
@@ -519,6 +604,8 @@ class OrgService:
             user.active = data.active
         if data.password is not None:
             user.password_hash = await asyncio.to_thread(hash_password, data.password)
+        if data.must_change_password is not None:
+            user.must_change_password = data.must_change_password
         await session.flush()
         return user, unit
 

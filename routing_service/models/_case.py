@@ -6,6 +6,7 @@ from typing import Any, cast
 
 from sqlalchemy import (
     Boolean,
+    ColumnElement,
     ForeignKey,
     Index,
     Integer,
@@ -13,16 +14,20 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    and_,
     case,
     event,
     func,
+    or_,
     select,
     text,
+    type_coerce,
     update,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from routing_service.models._base import Model
+from services.crypto import PREFIX, PersonalText, SealedJSON, SealedText
 from services.models import JSONType, UTCDateTime, utcnow
 from services.search import GramArray
 
@@ -40,11 +45,15 @@ class Case(Model):
     topic: Mapped[str] = mapped_column(String(32), nullable=False)
     topic_suggested: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
     urgency: Mapped[str] = mapped_column(String(16), nullable=False)
-    title: Mapped[str] = mapped_column(String(200), nullable=False)
-    description: Mapped[str] = mapped_column(Text, nullable=False)
-    address: Mapped[str | None] = mapped_column(String(300))
+    # A confidential report's free text is sealed (services.crypto PersonalText); others plain.
+    title: Mapped[str] = mapped_column(SealedText("case.title", "plain"), nullable=False)
+    description: Mapped[str] = mapped_column(
+        SealedText("case.description", "plain"), nullable=False
+    )
+    address: Mapped[str | None] = mapped_column(SealedText("case.address", "plain"))
     area_code: Mapped[str | None] = mapped_column(String(32))
-    submitter: Mapped[dict[str, Any]] = mapped_column(JSONType, nullable=False)
+    # Sealed whole (SM4): names and phones of the submitters of unprotected requests.
+    submitter: Mapped[dict[str, Any]] = mapped_column(SealedJSON("case.submitter"), nullable=False)
     # Columns of the submitter for filters and the enterprise file (一企一档); the masked
     # identity of anonymous and confidential requests never carries a credit code.
     submitter_kind: Mapped[str] = mapped_column(String(16), default="person", nullable=False)
@@ -86,6 +95,31 @@ class Case(Model):
     history_seq: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+    @classmethod
+    def sealing_due(cls) -> ColumnElement[bool]:
+        """A confidential report's text still plain (services/encryption.py)."""
+        return and_(
+            cls.confidential,
+            or_(
+                *(
+                    type_coerce(c, Text()).not_like(f"{PREFIX}%")
+                    for c in (cls.title, cls.description)
+                )
+            ),
+        )
+
+    def reseal(self) -> None:
+        """Seal a confidential report's text written before encryption, and drop it from the
+        search grams (services.crypto)."""
+        from routing_service.assignment.service import searchable_grams
+
+        if self.confidential:
+            self.title = PersonalText(self.title)
+            self.description = PersonalText(self.description)
+            if self.address is not None:
+                self.address = PersonalText(self.address)
+            self.search_grams = searchable_grams(self)
 
     __table_args__ = (
         Index("ix_case_owner_status", "owner_unit_id", "status"),

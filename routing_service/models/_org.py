@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from routing_service.models._base import Model
@@ -49,6 +49,11 @@ class StaffUser(Model):
     # Tokens issued before this are refused (set when the user is disabled, moved, re-roled or
     # given a new password); published to Redis for every API process (services/auth.py).
     tokens_valid_after: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set for an account whose password someone else chose (the first-start admin, an admin's
+    # reset): in production its tokens may do nothing but change it (services/auth.py).
+    must_change_password: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false(), nullable=False
+    )
 
 
 class DispatchRule(Model):

@@ -25,6 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from routing_service.models._base import Model
+from services.crypto import SealedText
 from services.models import JSONType, UTCDateTime, utcnow
 
 
@@ -74,8 +75,9 @@ class Project(Model):
     paused_from: Mapped[str | None] = mapped_column(String(16))
     stage_reason: Mapped[str | None] = mapped_column(Text)
     agent_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("staff_user.id"), index=True)
-    contact_name: Mapped[str | None] = mapped_column(String(50))
-    contact_phone: Mapped[str | None] = mapped_column(String(32))
+    # The enterprise's contact person, sealed (SM4, services.crypto).
+    contact_name: Mapped[str | None] = mapped_column(SealedText("project.contact_name"))
+    contact_phone: Mapped[str | None] = mapped_column(SealedText("project.contact_phone"))
     # stage value → {"planned": "YYYY-MM-DD" | null, "actual": "YYYY-MM-DD" | null}
     stage_dates: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict, nullable=False)
     created_by: Mapped[str] = mapped_column(String(120), nullable=False)

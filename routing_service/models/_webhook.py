@@ -8,6 +8,7 @@ from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, Str
 from sqlalchemy.orm import Mapped, mapped_column
 
 from routing_service.models._base import Model
+from services.crypto import SealedJSON
 from services.models import JSONType, UTCDateTime, utcnow
 
 
@@ -51,7 +52,10 @@ class WebhookDelivery(Model):
     )
     message_id: Mapped[str] = mapped_column(String(64), nullable=False)
     event_type: Mapped[str] = mapped_column(String(64), nullable=False)
-    payload: Mapped[dict[str, Any]] = mapped_column(JSONType, nullable=False)
+    # Sealed (SM4): a case's snapshot names its submitter.
+    payload: Mapped[dict[str, Any]] = mapped_column(
+        SealedJSON("webhook_delivery.payload"), nullable=False
+    )
     status: Mapped[str] = mapped_column(String(16), nullable=False)  # pending|delivered|dead
     attempts: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

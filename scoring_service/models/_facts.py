@@ -11,6 +11,7 @@ from sqlalchemy import Boolean, Date, Index, Integer, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from scoring_service.models._base import Model
+from services.crypto import SealedJSON
 from services.models import JSONType, UTCDateTime
 
 
@@ -52,7 +53,10 @@ class CaseFact(Model):
     owner_unit_code: Mapped[str] = mapped_column(String(32), nullable=False)
     # Org-tree paths from routing's snapshots, for scoped reads (NULL: recorded before them).
     owner_unit_path: Mapped[str | None] = mapped_column(String(400))
-    submitter: Mapped[dict[str, Any]] = mapped_column(JSONType, nullable=False)
+    # Sealed whole (SM4): who to revisit, by name and phone.
+    submitter: Mapped[dict[str, Any]] = mapped_column(
+        SealedJSON("case_fact.submitter"), nullable=False
+    )
     anonymous: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
     cppcc_visit_id: Mapped[uuid.UUID | None] = mapped_column()
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)

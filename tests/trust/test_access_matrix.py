@@ -15,7 +15,7 @@ import pytest
 from routing_service.models import ApiKey
 from services.db import AsyncSessionMaker
 from tests.fixtures.clients import make_key
-from tests.fixtures.org import Org
+from tests.fixtures.org import PASSWORD, Org
 from tests.routing_service.assignment.helpers import arrive, verify_and_dispatch
 
 CENTER = {"hs_operator", "hs_dispatcher", "hs_supervisor", "hs_leader"}
@@ -463,6 +463,44 @@ ACTIONS.update(
         "set month theme": (set_month_theme, {"hs_leader", "admin"}),
     }
 )
+
+
+# --- staff accounts: every staff member changes their own password and renews their session;
+# a department's key has neither (the policy itself is in tests/routing_service/department)
+
+
+async def change_own_password(ctx: Ctx, headers: dict[str, str]) -> httpx.Response:
+    return await ctx["routing"].post("/v1/auth/password", headers=headers, json={
+        "current_password": PASSWORD, "new_password": "Fresh-horse-battery-2026"})  # fmt: skip
+
+
+async def refresh_session(ctx: Ctx, headers: dict[str, str]) -> httpx.Response:
+    return await ctx["routing"].post("/v1/auth/refresh", headers=headers)
+
+
+ACTIONS.update(
+    {
+        # auth.change_password / auth.refresh: every staff role
+        "change own password": (change_own_password, set(EVERYONE) - {"unit_key"}),
+        "refresh session": (refresh_session, set(EVERYONE) - {"unit_key"}),
+    }
+)
+
+
+# --- personal data (intake_service.privacy): the log of who read or erased it
+
+
+async def read_identity_access(ctx: Ctx, headers: dict[str, str]) -> httpx.Response:
+    return await ctx["intake"].get("/v1/audit/identity-access", headers=headers)
+
+
+ACTIONS.update(
+    {
+        # audit.identity_access.read: auditors and admins
+        "identity access log (intake)": (read_identity_access, {"auditor", "admin"}),
+    }
+)
+SCORING_OR_INTAKE.add("identity access log (intake)")
 
 
 @pytest.mark.parametrize("action", list(ACTIONS))

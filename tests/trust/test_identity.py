@@ -7,12 +7,14 @@ import time
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from intake_service.issue.service import FULLY_MASKED
 from services import auth
 from services.errors import Unauthorized
 from services.observability import _mask_pii
@@ -33,13 +35,22 @@ async def test_only_the_discipline_role_reads_a_whistleblowers_identity(
     ).json()
     url = f"/v1/staff/requests/{receipt['tracking_no']}"
     masked = (await intake_client.get(url, headers=org.auth("hs_supervisor"))).json()
-    assert masked["submitter"]["phone"] == "139****5678"
-    assert masked["submitter"]["name"] == "王**"
+    # Sealed under the confidential ring: masked whole (a partial mask would need the plaintext).
+    assert masked["submitter"]["phone"] == FULLY_MASKED
+    assert masked["submitter"]["name"] == FULLY_MASKED
     assert masked["identity_revealed"] is False
-    revealed = (await intake_client.get(url, headers=org.auth("jw_officer"))).json()
+    # The discipline role opens it only with a stated reason (logged, intake_service.privacy).
+    unexplained = (await intake_client.get(url, headers=org.auth("jw_officer"))).json()
+    assert unexplained["submitter"] == masked["submitter"]
+    assert unexplained["identity_revealed"] is False
+    reason = {"X-Access-Reason": quote("核查举报线索(案件线索 2026-118)")}
+    revealed = (await intake_client.get(url, headers={**org.auth("jw_officer"), **reason})).json()
     assert revealed["submitter"]["phone"] == "13912345678"
     assert revealed["submitter"]["name"] == "王小明"
     assert revealed["identity_revealed"] is True
+    # Other roles get the masked view whatever reason they give.
+    other = await intake_client.get(url, headers={**org.auth("hs_supervisor"), **reason})
+    assert other.json()["submitter"] == masked["submitter"]
     listing = (
         await intake_client.get(
             "/v1/staff/requests?confidential=true&with_total=true", headers=org.auth("auditor")

@@ -39,9 +39,15 @@ async def requests_(intake_client: httpx.AsyncClient, channel_key: str) -> dict[
 
 
 async def _tracking(
-    client: httpx.AsyncClient, org: Org, role: str = "hs_operator", **params: Any
+    client: httpx.AsyncClient,
+    org: Org,
+    role: str = "hs_operator",
+    headers: dict[str, str] | None = None,
+    **params: Any,
 ) -> list[str]:
-    response = await client.get("/v1/staff/requests", params=params, headers=org.auth(role))
+    response = await client.get(
+        "/v1/staff/requests", params=params, headers={**org.auth(role), **(headers or {})}
+    )
     assert response.status_code == 200, response.text
     return [item["tracking_no"] for item in response.json()["items"]]
 
@@ -62,14 +68,22 @@ async def test_a_whistleblowers_enterprise_does_not_find_the_report(
 ) -> None:
     assert await _tracking(intake_client, org, q="新兴国际物流") == [requests_["permit"]]
     assert await _tracking(intake_client, org, uscc=USCC) == [requests_["permit"]]
-    # The discipline commission, which may read the identity, finds both by the credit code;
-    # the search index never holds a protected submitter's name, for anyone.
+    # The discipline commission, which may read the identity, finds both by the credit code
+    # when it states why (X-Access-Reason, logged); without a reason, only the other one. The
+    # search index never holds a protected submitter's name, for anyone.
     both = {requests_["permit"], requests_["report"]}
-    assert set(await _tracking(intake_client, org, "jw_officer", uscc=USCC)) == both
+    reason = {"X-Access-Reason": "check-2026-118"}
+    assert set(await _tracking(intake_client, org, "jw_officer", reason, uscc=USCC)) == both
+    assert await _tracking(intake_client, org, "jw_officer", uscc=USCC) == [requests_["permit"]]
     assert await _tracking(intake_client, org, "jw_officer", q="新兴国际物流") == [
         requests_["permit"]
     ]
-    assert await _tracking(intake_client, org, "jw_officer", q="吃拿卡要") == [requests_["report"]]
+    # A confidential report's words are sealed and kept out of the search index (they may name
+    # the reporter): it is found by its tracking number, not its text.
+    assert await _tracking(intake_client, org, "jw_officer", q="吃拿卡要") == []
+    assert await _tracking(intake_client, org, "jw_officer", q=requests_["report"]) == [
+        requests_["report"]
+    ]
 
 
 async def test_relevance_title_then_enterprise_then_address_then_text_paged(

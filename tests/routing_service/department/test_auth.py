@@ -23,7 +23,8 @@ class TestIssueToken:
         assert body["token_type"] == "bearer"
         assert body["role"] == "dispatcher"
         assert body["unit_code"] == "HS"
-        assert body["expires_in"] == 8 * 3600
+        assert body["expires_in"] == 30 * 60  # STAFF_TOKEN_IDLE_MINUTES
+        assert body["must_change_password"] is False
         claims = jwt.decode(
             body["access_token"],
             CommonSettings().secret_key,
@@ -32,6 +33,8 @@ class TestIssueToken:
         )
         assert claims["sub"] == "hs_dispatcher"
         assert claims["path"] == "/HS/"
+        assert claims["exp"] - claims["auth_time"] == 30 * 60
+        assert "pwd_change" not in claims
 
     async def test_json(self, routing_client: httpx.AsyncClient, org: Org) -> None:
         response = await routing_client.post(
@@ -118,7 +121,8 @@ class TestIssueToken:
         )
         assert response.status_code == 200, response.text
         assert set(response.json()) == {
-            "access_token", "token_type", "expires_in", "role", "unit_code", "display_name"
+            "access_token", "token_type", "expires_in", "role", "unit_code", "display_name",
+            "must_change_password",
         }  # fmt: skip
         assert response.headers["cache-control"] == "no-store"
         assert response.headers["pragma"] == "no-cache"

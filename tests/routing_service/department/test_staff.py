@@ -106,7 +106,7 @@ class TestCreateStaff:
         [
             ({"username": "admin"}, 409, "username_taken"),
             ({"unit_code": "NOPE"}, 422, "unknown_unit"),
-            ({"password": "short"}, 422, "validation_error"),
+            ({"password": "short"}, 422, "weak_password"),
             ({"username": "Upper Case"}, 422, "validation_error"),
             ({"role": "emperor"}, 422, "validation_error"),
         ],
