@@ -27,6 +27,7 @@ import httpx
 
 from routing_service.models import ApiKey as RoutingApiKey
 from services.api_keys import create_api_key
+from services.crypto import SealedJSON
 from services.db import create_engine, service_sessionmaker
 from services.settings import normalize_database_url
 from tests.faults.receiver import FlakyReceiver
@@ -638,14 +639,15 @@ async def read_state(stack: FaultStack) -> State:
         for r in await q("SELECT id, status, status_changed_at FROM intake.issue")
     }
     latest_change: dict[str, tuple[str, datetime]] = {}
-    for r in await q(
-        "SELECT envelope->'data'->>'request_id' AS request_id, envelope->'data'->>'status' AS status, "
-        "envelope->'data'->>'changed_at' AS changed_at FROM routing.outbox_event WHERE queue = 'intake'"
-    ):
-        change = (r["status"], datetime.fromisoformat(r["changed_at"]))
-        known = latest_change.get(r["request_id"])
+    # Envelopes are sealed (services/crypto.py): opened here with the stack's development keys,
+    # which the test process derives from the same SECRET_KEY.
+    envelopes = SealedJSON("outbox_event.envelope")
+    for r in await q("SELECT envelope FROM routing.outbox_event WHERE queue = 'intake'"):
+        data = envelopes.process_result_value(r["envelope"], None)["data"]  # type: ignore[arg-type]
+        change = (data["status"], datetime.fromisoformat(data["changed_at"]))
+        known = latest_change.get(data["request_id"])
         if known is None or change[1] > known[1]:
-            latest_change[r["request_id"]] = change
+            latest_change[data["request_id"]] = change
     history = (await q("SELECT count(*) AS n FROM intake.issue_history"))[0]["n"]
     case_rows = await q('SELECT id, request_id, status, revision FROM routing."case"')
     per_request = Counter(str(r["request_id"]) for r in case_rows)
