@@ -13,6 +13,7 @@ flushes Redis db 5 and drops ``ys_bench``.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import signal
 import sys
@@ -131,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
             problems = env.cleanup()
         results.problems.extend(f"cleanup: {p}" for p in problems)
         # Only a full run of the whole suite replaces the committed results.
-        name = "latest" if selected == list(BENCHMARKS) and not args.quick else "partial"
+        partial = os.environ.get("BENCH_PARTIAL_NAME", "partial")
+        name = "latest" if selected == list(BENCHMARKS) and not args.quick else partial
         json_path, md_path = results.write(name=name)
         print(f"\nwrote {json_path.relative_to(env.ROOT)} and {md_path.relative_to(env.ROOT)}")
         _summary(results)

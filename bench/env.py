@@ -28,11 +28,12 @@ ROOT = Path(__file__).resolve().parents[1]
 PG_HOST = os.environ.get("BENCH_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("BENCH_PG_PORT", "5432"))
 PG_USER = os.environ.get("BENCH_PG_USER", "postgres")
-DB_NAME = "ys_bench"
+# Overridable so two people can bench on one box without dropping each other's database.
+DB_NAME = os.environ.get("BENCH_DB_NAME", "ys_bench")
 ADMIN_DSN = f"postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/postgres"
 DSN = f"postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/{DB_NAME}"
 SA_URL = f"postgresql+asyncpg://{PG_USER}@{PG_HOST}:{PG_PORT}/{DB_NAME}"
-REDIS_DB = 5
+REDIS_DB = int(os.environ.get("BENCH_REDIS_DB", "5"))
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", f"redis://127.0.0.1:6379/{REDIS_DB}")
 SECRET_KEY = "bench-only-secret-key-0123456789-abcdefghij"
 LOG_DIR = Path(tempfile.gettempdir()) / "ys-bench-logs"

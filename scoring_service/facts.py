@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scoring_service.config import settings
+from scoring_service.evaluation import tallies
 from scoring_service.models import (
     CardFact,
     CaseFact,
@@ -47,22 +48,22 @@ def _fields(model: Any, data: dict[str, Any]) -> dict[str, Any]:
 async def apply_request(session: AsyncSession, event: RequestSubmitted) -> None:
     if await session.get(RequestFact, event.request_id) is not None:
         return
-    session.add(
-        RequestFact(
-            request_id=event.request_id,
-            tracking_no=event.tracking_no,
-            channel=event.channel.value,
-            type=event.type.value,
-            topic=event.topic.value,
-            duplicate=event.duplicate_of is not None,
-            anonymous=event.anonymous,
-            submitter_kind=event.submitter.kind.value,
-            uscc=event.submitter.uscc,
-            enterprise_name=event.submitter.enterprise_name,
-            cppcc_visit_id=event.cppcc_visit_id,
-            received_at=event.received_at,
-        )
+    request = RequestFact(
+        request_id=event.request_id,
+        tracking_no=event.tracking_no,
+        channel=event.channel.value,
+        type=event.type.value,
+        topic=event.topic.value,
+        duplicate=event.duplicate_of is not None,
+        anonymous=event.anonymous,
+        submitter_kind=event.submitter.kind.value,
+        uscc=event.submitter.uscc,
+        enterprise_name=event.submitter.enterprise_name,
+        cppcc_visit_id=event.cppcc_visit_id,
+        received_at=event.received_at,
     )
+    session.add(request)
+    tallies.request_recorded(session, request)
 
 
 async def apply_personal_data_erased(
@@ -102,11 +103,14 @@ async def apply_case(session: AsyncSession, snapshot: CaseSnapshot) -> None:
     values["submitter"] = snapshot.submitter.model_dump(mode="json")
     values = {k: (v.value if hasattr(v, "value") else v) for k, v in values.items()}
     was = current.status if current is not None else None
+    before = tallies.view(current, CaseFact) if current is not None else None
     if current is None:
-        add_locked(session, CaseFact(**_fields(CaseFact, values)), snapshot.case_id)
+        current = CaseFact(**_fields(CaseFact, values))
+        add_locked(session, current, snapshot.case_id)
     else:
         for key, value in _fields(CaseFact, values).items():
             setattr(current, key, value)
+    await tallies.case_changed(session, before, current)
     if snapshot.status in _REVISIT_AFTER and was != snapshot.status.value:
         await _open_revisit(session, snapshot)
 
@@ -133,11 +137,14 @@ async def apply_card(session: AsyncSession, snapshot: CardSnapshot) -> None:
     if current is not None and current.revision >= snapshot.revision:
         return
     values = {k: (v.value if hasattr(v, "value") else v) for k, v in snapshot.model_dump().items()}
+    before = tallies.view(current, CardFact) if current is not None else None
     if current is None:
-        add_locked(session, CardFact(**_fields(CardFact, values)), snapshot.card_id)
+        current = CardFact(**_fields(CardFact, values))
+        add_locked(session, current, snapshot.card_id)
     else:
         for key, value in _fields(CardFact, values).items():
             setattr(current, key, value)
+    await tallies.card_changed(session, before, current)
 
 
 def _reached(snapshot: ProjectSnapshot, stage: ProjectStage) -> date | None:

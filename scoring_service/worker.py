@@ -6,12 +6,15 @@ from arq import cron
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scoring_service import facts
+from scoring_service.evaluation import tallies
+from scoring_service.evaluation.service import Month
 from scoring_service.feedback.service import feedback_service
 from scoring_service.knowledge.service import apply_answer
 from scoring_service.radar.service import apply_hot_issue, lock_hot_issues
 from scoring_service.spec import spec
 from services.db import run_after_commit
 from services.inbox import EventHandler, Prefetch
+from services.models import utcnow
 from services.worker import build_worker_settings
 from shared.events import (
     CardSnapshot,
@@ -71,6 +74,23 @@ async def expire_revisits(ctx: dict[str, Any]) -> int:
     return expired
 
 
+async def build_tallies(ctx: dict[str, Any]) -> bool:
+    """Fill the evaluation's roll-ups if they never were (first start after the upgrade)."""
+    async with ctx["sessionmaker"]() as session:
+        return await tallies.ensure_built(session)
+
+
+async def check_tallies(ctx: dict[str, Any]) -> int:
+    """Nightly: this month's and last month's roll-ups against a recount from the facts,
+    repaired where they differ (a fact written by a worker older than the roll-ups)."""
+    async with ctx["sessionmaker"]() as session:
+        if not await tallies.ready(session):
+            return 0
+        this = Month.containing(utcnow())
+        last = Month(this.year - 1, 12) if this.month == 1 else Month(this.year, this.month - 1)
+        return await tallies.check(session, [last, this])
+
+
 HANDLERS: dict[str, EventHandler] = {
     RequestSubmitted.TYPE: on_request_submitted,
     RequestPersonalDataErased.TYPE: on_personal_data_erased,
@@ -95,6 +115,26 @@ WorkerSettings = build_worker_settings(
     handlers=HANDLERS,
     prefetch=PREFETCH,
     cron_jobs=[
+        cron(
+            build_tallies,
+            name="scoring.build_tallies",
+            minute={0, 10, 20, 30, 40, 50},
+            second={13},
+            run_at_startup=True,
+            unique=True,
+            timeout=3600,
+            keep_result=0,
+        ),
+        cron(
+            check_tallies,
+            name="scoring.check_tallies",
+            hour={18},  # 02:40 in Asia/Shanghai
+            minute={40},
+            second={0},
+            unique=True,
+            timeout=3600,
+            keep_result=0,
+        ),
         cron(
             expire_revisits,
             name="scoring.expire_revisits",

@@ -22,6 +22,7 @@ from services.api_keys import create_api_key, revoke_api_key
 from services.db import create_engine, create_sessionmaker
 from services.encryption import service_models, sweep
 from services.migrations import upgrade
+from services.models import utcnow
 from services.registry import available_specs, get_spec
 from services.spec import ServiceSpec
 from shared.schemas.base import rfc3339
@@ -103,6 +104,25 @@ async def _encrypt(spec: ServiceSpec) -> dict[str, object]:
         await engine.dispose()
 
 
+async def _tallies(action: str, first: str | None, last: str | None) -> dict[str, object]:
+    """Rebuild the evaluation's roll-ups from the facts, or check months against a recount."""
+    from scoring_service.evaluation import tallies
+    from scoring_service.evaluation.service import Month
+
+    spec = get_spec("scoring")
+    engine = create_engine(spec.settings.resolved_database_url(), schema=spec.name, pool_size=1)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            if action == "rebuild":
+                return {"rebuilt": await tallies.rebuild(session)}
+            this = str(Month.containing(utcnow()))
+            months = tallies.month_range(first or this, last or first or this)
+            drift = await tallies.check(session, months, repair=action == "repair")
+            return {"months": [str(m) for m in months], "rows_differing": drift}
+    finally:
+        await engine.dispose()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="yingshang", description="Yingshang admin commands")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -127,7 +147,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     encrypt = commands.add_parser("encrypt", help="seal and re-wrap personal data now")
     encrypt.add_argument("--service", action="append", help="only these services")
 
+    tally = commands.add_parser(
+        "tallies", help="scoring's roll-ups: rebuild from the facts, or check/repair months"
+    )
+    tally.add_argument("action", choices=("rebuild", "check", "repair"))
+    tally.add_argument("--from", dest="first", metavar="YYYY-MM", help="first month (check)")
+    tally.add_argument("--to", dest="last", metavar="YYYY-MM", help="last month (check)")
+
     args = parser.parse_args(argv)
+    if args.command == "tallies":
+        outcome = asyncio.run(_tallies(args.action, args.first, args.last))
+        print(json.dumps(outcome, ensure_ascii=False))  # noqa: T201
+        return 1 if args.action == "check" and outcome.get("rows_differing") else 0
     if args.command == "encrypt":
         failed = False
         for spec in available_specs():

@@ -10,22 +10,26 @@ runs on PostgreSQL and SQLite.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import (
     ColumnElement,
+    Date,
     Select,
     and_,
     case,
+    cast,
     distinct,
     func,
     literal_column,
     not_,
     or_,
     select,
+    true,
+    type_coerce,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -34,19 +38,27 @@ from scoring_service.models import (
     CardFact,
     CaseFact,
     EvaluationPolicy,
+    FigureDayTally,
     MonthlyScorecardClose,
     MonthlyScorecardSnapshot,
     ProjectFact,
     ProjectRating,
     Rating,
     RequestFact,
+    UnitMonthTally,
     VisitFact,
 )
 from services.db import row_locks
 from shared.enums import CardRole, CardStatus, SupervisionLevel
 
 __all__ = [
+    "FIGURE_FIELDS",
+    "OPEN_CASE",
+    "RESOLVED_CASE",
     "RETURN_WINDOW",
+    "Buckets",
+    "LocalMonths",
+    "Periods",
     "ClosingRepository",
     "EvaluationRepository",
     "FigureCounts",
@@ -129,6 +141,9 @@ class FigureCounts:
             setattr(self, field.name, getattr(self, field.name) + getattr(other, field.name))
 
 
+FIGURE_FIELDS = tuple(field.name for field in fields(FigureCounts))
+
+
 @dataclass
 class ProjectFigures:
     """The agency service (帮办代办) of a period, as counted by SQL."""
@@ -177,8 +192,73 @@ def _within(column: Any, bounds: Sequence[datetime]) -> ColumnElement[bool]:
     return and_(column >= bounds[0], column < bounds[-1])
 
 
+def _literal(value: str) -> ColumnElement[str]:
+    """A constant inlined in the SQL (not a bind parameter), so that the planner can match a
+    partial index's predicate under a generic plan too. Only for the enums' own values."""
+    return literal_column(f"'{value}'")
+
+
 def _count(condition: ColumnElement[bool]) -> ColumnElement[int]:
     return func.count().filter(condition)
+
+
+class Buckets(Protocol):
+    """How the count statements restrict and bucket their rows by a time column."""
+
+    def within(self, column: Any) -> ColumnElement[bool]: ...
+
+    def of(self, column: Any) -> ColumnElement[Any]: ...
+
+    def dispatched_around(self, column: Any) -> ColumnElement[bool]: ...
+
+
+@dataclass(frozen=True)
+class Periods:
+    """The periods delimited by ``bounds`` (n+1 ascending instants), bucketed 0..n-1."""
+
+    bounds: Sequence[datetime]
+
+    def within(self, column: Any) -> ColumnElement[bool]:
+        return _within(column, self.bounds)
+
+    def of(self, column: Any) -> ColumnElement[Any]:
+        return _bucket(column, self.bounds)
+
+    def dispatched_around(self, column: Any) -> ColumnElement[bool]:
+        # A card returned in the periods was dispatched at most RETURN_WINDOW before them.
+        return and_(column >= self.bounds[0] - RETURN_WINDOW, column < self.bounds[-1])
+
+
+@dataclass(frozen=True)
+class LocalMonths:
+    """Every Asia/Shanghai month of the history, bucketed by its label (``YYYY-MM``): what a
+    rebuild of the roll-ups counts."""
+
+    dialect: str
+
+    def within(self, column: Any) -> ColumnElement[bool]:
+        present: ColumnElement[bool] = column.is_not(None)
+        return present
+
+    def of(self, column: Any) -> ColumnElement[Any]:
+        return local_month_sql(column, self.dialect)
+
+    def dispatched_around(self, column: Any) -> ColumnElement[bool]:
+        return true()
+
+
+def local_month_sql(column: Any, dialect: str) -> ColumnElement[str]:
+    """``YYYY-MM`` of a UTC timestamp column in Asia/Shanghai (UTC+8 all year since 1992)."""
+    if dialect == "postgresql":
+        return func.to_char(func.timezone("Asia/Shanghai", column), "YYYY-MM")
+    return func.strftime("%Y-%m", column, "+8 hours")
+
+
+def local_day_sql(column: Any, dialect: str) -> ColumnElement[date]:
+    """The Asia/Shanghai date of a UTC timestamp column."""
+    if dialect == "postgresql":
+        return cast(func.timezone("Asia/Shanghai", column), Date)
+    return type_coerce(func.date(column, "+8 hours"), Date)
 
 
 class EvaluationRepository:
@@ -192,24 +272,115 @@ class EvaluationRepository:
     def get_base_statement(self) -> Select[CardFact]:
         return select(CardFact)
 
-    async def period_counts(
+    async def period_counts_from_facts(
         self, bounds: Sequence[datetime], now: datetime
     ) -> dict[tuple[str, int], UnitCounts]:
-        """Counts per ``(unit_code, bucket)`` for the periods delimited by ``bounds``."""
+        """Counts per ``(unit_code, bucket)`` for the periods delimited by ``bounds``, counted
+        over every fact of the periods (what the roll-ups must equal)."""
         result: dict[tuple[str, int], UnitCounts] = {}
-        for statement in (
-            self._dispatch_statement(bounds, now),
-            self._return_statement(bounds),
-            self._due_statement(bounds, now),
-            self._approved_statement(bounds),
-            self._rating_statement(bounds),
-        ):
+        for statement in self.count_statements(Periods(bounds), now):
             for row in await self.session.execute(statement):
                 key = (row.unit_code, int(row.bucket))
                 result.setdefault(key, UnitCounts()).add(row)
         return result
 
-    def _dispatch_statement(self, bounds: Sequence[datetime], now: datetime) -> Select[Any]:
+    async def period_counts(
+        self, bounds: Sequence[datetime], months: Sequence[str], now: datetime
+    ) -> dict[tuple[str, int], UnitCounts]:
+        """Counts per ``(unit_code, bucket)`` for ``months`` (``YYYY-MM``, the periods that
+        ``bounds`` delimits): the decided counts from the monthly roll-ups, the undecided
+        ones (still within their time, or suspended) counted live over the open cards. From
+        the facts while the roll-ups are not built yet."""
+        from scoring_service.evaluation import tallies
+
+        if not await tallies.ready(self.session):
+            return await self.period_counts_from_facts(bounds, now)
+        index = {month: i for i, month in enumerate(months)}
+        result: dict[tuple[str, int], UnitCounts] = {}
+        rolled = select(UnitMonthTally).where(UnitMonthTally.month.in_(months))
+        for tally in await self.session.scalars(rolled):
+            result.setdefault((tally.unit_code, index[tally.month]), UnitCounts()).add(tally)
+        for statement in self._pending_statements(Periods(bounds), now):
+            for row in await self.session.execute(statement):
+                key = (row.unit_code, int(row.bucket))
+                result.setdefault(key, UnitCounts()).add(row)
+        return result
+
+    def _pending_statements(self, periods: Buckets, now: datetime) -> list[Select[Any]]:
+        """The counts that depend on the clock, over the undecided cards only: each WHERE
+        implies one of the partial indexes on ``card_fact`` (unsigned, not contacted, not
+        submitted), whose rows are the work in hand, not the history. The same rules as the
+        dispatch and due statements."""
+        regular = CardFact.role != _STEP
+        suspended = CardFact.status == _literal(CardStatus.suspended.value)
+        unsigned = (
+            select(CardFact.unit_code, periods.of(CardFact.dispatched_at).label("bucket"))
+            .where(
+                CardFact.signed_at.is_(None),
+                CardFact.status.in_(
+                    [_literal(CardStatus.dispatched.value), _literal(CardStatus.suspended.value)]
+                ),
+                periods.within(CardFact.dispatched_at),
+                regular,
+                or_(suspended, CardFact.sign_due_at > now),
+            )
+            .subquery()
+        )
+        # Signed on time, not contacted yet, still within the contact time.
+        uncontacted = (
+            select(CardFact.unit_code, periods.of(CardFact.dispatched_at).label("bucket"))
+            .where(
+                CardFact.first_contact_at.is_(None),
+                CardFact.signed_at.is_not(None),
+                CardFact.contact_due_at > now,
+                CardFact.signed_at <= CardFact.sign_due_at,
+                periods.within(CardFact.dispatched_at),
+                regular,
+            )
+            .subquery()
+        )
+        unsubmitted = (
+            select(CardFact.unit_code, CardFact.role, periods.of(CardFact.due_at).label("bucket"))
+            .where(
+                CardFact.submitted_at.is_(None),
+                CardFact.status.not_in([_literal(status) for status in _CLOSED_CARD]),
+                periods.within(CardFact.due_at),
+                or_(suspended, CardFact.due_at > now),
+            )
+            .subquery()
+        )
+        step = unsubmitted.c.role == _STEP
+        return [
+            select(
+                unsigned.c.unit_code,
+                unsigned.c.bucket,
+                func.count().label("sign_pending"),
+                func.count().label("response_pending"),
+            ).group_by(unsigned.c.unit_code, unsigned.c.bucket),
+            select(
+                uncontacted.c.unit_code,
+                uncontacted.c.bucket,
+                func.count().label("response_pending"),
+            ).group_by(uncontacted.c.unit_code, uncontacted.c.bucket),
+            select(
+                unsubmitted.c.unit_code,
+                unsubmitted.c.bucket,
+                _count(not_(step)).label("due_pending"),
+                _count(step).label("agency_due_pending"),
+            ).group_by(unsubmitted.c.unit_code, unsubmitted.c.bucket),
+        ]
+
+    def count_statements(self, periods: Buckets, now: datetime) -> list[Select[Any]]:
+        """The five grouped queries, each returning counts per ``(unit_code, bucket)``."""
+        return [
+            self._dispatch_statement(periods, now),
+            self._return_statement(periods),
+            self._due_statement(periods, now),
+            self._approved_statement(periods),
+            self._rating_statement(periods),
+        ]
+
+    def _dispatch_statement(self, periods: Buckets, now: datetime) -> Select[Any]:
         # Cohort: cards dispatched in the period, except those cancelled before anyone signed
         # them (the center withdrew the dispatch; the unit never had the card to act on).
         c = (
@@ -220,10 +391,10 @@ class EvaluationRepository:
                 CardFact.signed_at,
                 CardFact.contact_due_at,
                 CardFact.first_contact_at,
-                _bucket(CardFact.dispatched_at, bounds).label("bucket"),
+                periods.of(CardFact.dispatched_at).label("bucket"),
             )
             .where(
-                _within(CardFact.dispatched_at, bounds),
+                periods.within(CardFact.dispatched_at),
                 CardFact.role != _STEP,
                 not_(
                     and_(
@@ -260,13 +431,12 @@ class EvaluationRepository:
             _count(and_(signed_on_time, contacted_on_time)).label("responded"),
         ).group_by(c.c.unit_code, c.c.bucket)
 
-    def _return_statement(self, bounds: Sequence[datetime]) -> Select[Any]:
+    def _return_statement(self, periods: Buckets) -> Select[Any]:
         c = (
-            select(CardFact.unit_code, _bucket(CardFact.returned_at, bounds).label("bucket"))
+            select(CardFact.unit_code, periods.of(CardFact.returned_at).label("bucket"))
             .where(
-                CardFact.dispatched_at >= bounds[0] - RETURN_WINDOW,
-                CardFact.dispatched_at < bounds[-1],
-                _within(CardFact.returned_at, bounds),
+                periods.dispatched_around(CardFact.dispatched_at),
+                periods.within(CardFact.returned_at),
                 CardFact.role != _STEP,
             )
             .subquery()
@@ -275,7 +445,7 @@ class EvaluationRepository:
             c.c.unit_code, c.c.bucket
         )
 
-    def _due_statement(self, bounds: Sequence[datetime], now: datetime) -> Select[Any]:
+    def _due_statement(self, periods: Buckets, now: datetime) -> Select[Any]:
         c = (
             select(
                 CardFact.unit_code,
@@ -285,9 +455,9 @@ class EvaluationRepository:
                 CardFact.submitted_at,
                 CardFact.supervision_level,
                 CardFact.listed,
-                _bucket(CardFact.due_at, bounds).label("bucket"),
+                periods.of(CardFact.due_at).label("bucket"),
             )
-            .where(_within(CardFact.due_at, bounds), CardFact.status.not_in(_CLOSED_CARD))
+            .where(periods.within(CardFact.due_at), CardFact.status.not_in(_CLOSED_CARD))
             .subquery()
         )
         # due_at already carries an approved extension, so finishing before it is on time.
@@ -320,15 +490,15 @@ class EvaluationRepository:
             _count(and_(step, on_time)).label("agency_on_time"),
         ).group_by(c.c.unit_code, c.c.bucket)
 
-    def _approved_statement(self, bounds: Sequence[datetime]) -> Select[Any]:
+    def _approved_statement(self, periods: Buckets) -> Select[Any]:
         c = (
             select(
                 CardFact.unit_code,
                 CardFact.redo_count,
                 CardFact.working_days_taken,
-                _bucket(CardFact.approved_at, bounds).label("bucket"),
+                periods.of(CardFact.approved_at).label("bucket"),
             )
-            .where(_within(CardFact.approved_at, bounds), CardFact.role != _STEP)
+            .where(periods.within(CardFact.approved_at), CardFact.role != _STEP)
             .subquery()
         )
         return select(
@@ -340,7 +510,7 @@ class EvaluationRepository:
             func.count(c.c.working_days_taken).label("working_days_count"),
         ).group_by(c.c.unit_code, c.c.bucket)
 
-    def _rating_statement(self, bounds: Sequence[datetime]) -> Select[Any]:
+    def _rating_statement(self, periods: Buckets) -> Select[Any]:
         # A rating counts for the unit that held the case alone or as lead: co-handlers are not
         # rated, and a unit that returned the case (or whose card was cancelled) never handled
         # it. A case has at most one such card (one sole handler, or one lead), so a correlated
@@ -353,6 +523,7 @@ class EvaluationRepository:
                 CardFact.role.in_(_RATED_ROLES),
                 CardFact.status.not_in(_CLOSED_CARD),
             )
+            .order_by(CardFact.card_id)  # the first, should a case break the rule
             .limit(1)
             .correlate(Rating)
             .scalar_subquery()
@@ -362,9 +533,9 @@ class EvaluationRepository:
                 rated_unit.label("unit_code"),
                 Rating.satisfaction,
                 Rating.resolved,
-                _bucket(Rating.rated_at, bounds).label("bucket"),
+                periods.of(Rating.rated_at).label("bucket"),
             )
-            .where(_within(Rating.rated_at, bounds))
+            .where(periods.within(Rating.rated_at))
             .subquery()
         )
         return (
@@ -585,9 +756,9 @@ class ClosingRepository:
         return close
 
 
-_RESOLVED_CASE = ("completed", "closed", "answered")
+RESOLVED_CASE = ("completed", "closed", "answered")
 # Transferred cases are being handled by the discipline commission: still open.
-_OPEN_CASE = (
+OPEN_CASE = (
     "pending_verification",
     "awaiting_dispatch",
     "dispatched",
@@ -641,45 +812,105 @@ class StatisticsRepository:
         self, since: datetime, until: datetime
     ) -> dict[tuple[str, str, bool], FigureCounts]:
         """Figures per ``(channel, topic, service item?)`` for requests received in
-        ``[since, until)``; consultations (咨询) are service items (办件), the rest issues (问题).
+        ``[since, until)`` (both Asia/Shanghai midnights), summed from the daily roll-ups; from
+        the facts while the roll-ups are not built yet."""
+        from scoring_service.evaluation import tallies
 
-        Collected counts every request that is not a duplicate; resolved / in progress are the
-        current status of those requests' cases; ratings are each case's final rating (its
-        highest round), so a case rated unsatisfied, redone and then rated satisfied counts once,
-        as satisfied.
+        if not await tallies.ready(self.session):
+            return await self.figures_from_facts(since, until)
+        statement = (
+            select(
+                FigureDayTally.channel,
+                FigureDayTally.topic,
+                FigureDayTally.service,
+                *(func.sum(getattr(FigureDayTally, name)).label(name) for name in FIGURE_FIELDS),
+            )
+            .where(
+                FigureDayTally.day >= tallies.local_day(since),
+                FigureDayTally.day < tallies.local_day(until),
+            )
+            .group_by(FigureDayTally.channel, FigureDayTally.topic, FigureDayTally.service)
+        )
+        return {
+            (row.channel, row.topic, bool(row.service)): FigureCounts(
+                **{name: int(getattr(row, name) or 0) for name in FIGURE_FIELDS}
+            )
+            for row in await self.session.execute(statement)
+        }
+
+    async def figures_from_facts(
+        self, since: datetime, until: datetime
+    ) -> dict[tuple[str, str, bool], FigureCounts]:
+        """:meth:`figures` counted over every fact of the period (what the roll-ups equal)."""
+        counted = await self.figure_counts(
+            lambda column: and_(column >= since, column < until), None
+        )
+        return {key[1:]: counts for key, counts in counted.items()}
+
+    async def figure_counts(
+        self, received: Callable[[Any], ColumnElement[bool]], day_of: str | None
+    ) -> dict[tuple[date | None, str, str, bool], FigureCounts]:
+        """Figures per ``(day, channel, topic, service item?)`` of the requests whose receipt
+        time passes ``received``; ``day_of`` (a dialect name) groups them by their
+        Asia/Shanghai day as well (the roll-ups' rebuild), else the day is None.
+
+        Consultations (咨询) are service items (办件), the rest issues (问题). Collected counts
+        every request that is not a duplicate; resolved / in progress are the current status of
+        those requests' cases; ratings are each case's final rating (its highest round), so a
+        case rated unsatisfied, redone and then rated satisfied counts once, as satisfied.
         """
-        result: dict[tuple[str, str, bool], FigureCounts] = {}
+        result: dict[tuple[date | None, str, str, bool], FigureCounts] = {}
 
-        def slot(channel: str, topic: str, service: bool) -> FigureCounts:
-            return result.setdefault((channel, topic, bool(service)), FigureCounts())
+        def day(column: Any) -> ColumnElement[Any]:
+            if day_of is None:
+                return literal_column("NULL").label("day")
+            return local_day_sql(column, day_of).label("day")
 
+        def slot(row: Any) -> FigureCounts:
+            when = None
+            if day_of is not None:  # SQLite answers the date as text
+                when = row.day if isinstance(row.day, date) else date.fromisoformat(str(row.day))
+            return result.setdefault(
+                (when, row.channel, row.topic, bool(row.service)), FigureCounts()
+            )
+
+        def grouped(day_column: Any, *columns: Any) -> list[Any]:
+            return [day_column, *columns] if day_of is not None else list(columns)
+
+        request_day = day(RequestFact.received_at)
         request_service = (RequestFact.type == "consult").label("service")
         collected = (
-            select(RequestFact.channel, RequestFact.topic, request_service, func.count().label("n"))
-            .where(
-                RequestFact.received_at >= since,
-                RequestFact.received_at < until,
-                RequestFact.duplicate.is_(False),
-            )
-            .group_by(RequestFact.channel, RequestFact.topic, request_service)
+            select(
+                request_day,
+                RequestFact.channel,
+                RequestFact.topic,
+                request_service,
+                func.count().label("n"),
+            )  # fmt: skip
+            .where(received(RequestFact.received_at), RequestFact.duplicate.is_(False))
+            .group_by(
+                *grouped(request_day, RequestFact.channel, RequestFact.topic, request_service)
+            )  # fmt: skip
         )
         for row in await self.session.execute(collected):
-            slot(row.channel, row.topic, row.service).collected = int(row.n)
+            slot(row).collected = int(row.n)
 
+        case_day = day(CaseFact.received_at)
         case_service = (CaseFact.type == "consult").label("service")
         cases = (
             select(
+                case_day,
                 CaseFact.channel,
                 CaseFact.topic,
                 case_service,
-                _count(CaseFact.status.in_(_RESOLVED_CASE)).label("resolved"),
-                _count(CaseFact.status.in_(_OPEN_CASE)).label("in_progress"),
+                _count(CaseFact.status.in_(RESOLVED_CASE)).label("resolved"),
+                _count(CaseFact.status.in_(OPEN_CASE)).label("in_progress"),
             )
-            .where(CaseFact.received_at >= since, CaseFact.received_at < until)
-            .group_by(CaseFact.channel, CaseFact.topic, case_service)
+            .where(received(CaseFact.received_at))
+            .group_by(*grouped(case_day, CaseFact.channel, CaseFact.topic, case_service))
         )
         for case_row in await self.session.execute(cases):
-            figures = slot(case_row.channel, case_row.topic, case_row.service)
+            figures = slot(case_row)
             figures.resolved = int(case_row.resolved)
             figures.in_progress = int(case_row.in_progress)
 
@@ -691,6 +922,7 @@ class StatisticsRepository:
         )
         ratings = (
             select(
+                case_day,
                 CaseFact.channel,
                 CaseFact.topic,
                 case_service,
@@ -699,15 +931,11 @@ class StatisticsRepository:
                 _count(Rating.satisfaction == "basic").label("basic"),
             )
             .join(Rating, Rating.case_id == CaseFact.case_id)
-            .where(
-                CaseFact.received_at >= since,
-                CaseFact.received_at < until,
-                not_(superseded),
-            )
-            .group_by(CaseFact.channel, CaseFact.topic, case_service)
+            .where(received(CaseFact.received_at), not_(superseded))
+            .group_by(*grouped(case_day, CaseFact.channel, CaseFact.topic, case_service))
         )
         for rating_row in await self.session.execute(ratings):
-            figures = slot(rating_row.channel, rating_row.topic, rating_row.service)
+            figures = slot(rating_row)
             figures.ratings = int(rating_row.ratings)
             figures.satisfied = int(rating_row.satisfied)
             figures.basic = int(rating_row.basic)

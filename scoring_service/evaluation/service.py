@@ -388,7 +388,7 @@ class EvaluationService:
     ) -> tuple[list[UnitRow], dict[tuple[str, int], schemas.Scorecard]]:
         repository = EvaluationRepository.from_session(session)
         bounds = _bounds(months)
-        counts = await repository.period_counts(bounds, now)
+        counts = await repository.period_counts(bounds, [str(m) for m in months], now)
         units = await repository.units(before=bounds[-1])
         policies = await self._policies(session, months)
         cards: dict[tuple[str, int], schemas.Scorecard] = {}

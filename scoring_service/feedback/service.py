@@ -8,6 +8,7 @@ import httpx
 from sqlalchemy import ColumnElement, exists, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from scoring_service.evaluation import tallies
 from scoring_service.feedback.exceptions import (
     AlreadyRated,
     AnonymousPlatformOnly,
@@ -96,6 +97,7 @@ class FeedbackService:
                         unit_at_fault=data.unit_at_fault and data.satisfaction == "unsatisfied",
                         comment=data.comment, source=source, method=method, recorded_by=recorded_by, rated_at=now)  # fmt: skip
         session.add(rating)
+        await tallies.rating_recorded(session, case, rating)
         task = await session.scalar(
             select(RevisitTask).where(
                 RevisitTask.case_id == case.case_id, RevisitTask.round == case.redo_count

@@ -12,12 +12,14 @@ from scoring_service.models._feedback import (
 )
 from scoring_service.models._knowledge import KnowledgeAnswerFact
 from scoring_service.models._radar import HotIssueFact
+from scoring_service.models._tallies import FigureDayTally, TallyState, UnitMonthTally
 
 __all__ = [
     "ApiKey",
     "CardFact",
     "CaseFact",
     "EvaluationPolicy",
+    "FigureDayTally",
     "Feedback",
     "HotIssueFact",
     "IdempotencyRecord",
@@ -32,5 +34,7 @@ __all__ = [
     "Rating",
     "RequestFact",
     "RevisitTask",
+    "TallyState",
+    "UnitMonthTally",
     "VisitFact",
 ]

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Boolean, Date, Index, Integer, Numeric, String
+from sqlalchemy import Boolean, Date, Index, Integer, Numeric, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from scoring_service.models._base import Model
@@ -72,6 +72,11 @@ class CaseFact(Model):
     )
 
 
+UNSIGNED = "signed_at IS NULL AND status IN ('dispatched', 'suspended')"
+UNCONTACTED = "first_contact_at IS NULL AND signed_at IS NOT NULL"
+UNSUBMITTED = "submitted_at IS NULL AND status NOT IN ('returned', 'cancelled')"
+
+
 class CardFact(Model):
     __tablename__ = "card_fact"
 
@@ -112,7 +117,15 @@ class CardFact(Model):
         Index("ix_card_fact_dispatched_at", "dispatched_at"),
         Index("ix_card_fact_due_at", "due_at"),
         Index("ix_card_fact_approved_at", "approved_at"),
-    )
+        # The undecided cards, which the evaluation counts live (the rest is rolled up): each
+        # holds the work in hand, not the history.
+        Index("ix_card_fact_unsigned", "dispatched_at", postgresql_where=text(UNSIGNED),
+              sqlite_where=text(UNSIGNED)),
+        Index("ix_card_fact_uncontacted", "contact_due_at", postgresql_where=text(UNCONTACTED),
+              sqlite_where=text(UNCONTACTED)),
+        Index("ix_card_fact_unsubmitted", "due_at", postgresql_where=text(UNSUBMITTED),
+              sqlite_where=text(UNSUBMITTED)),
+    )  # fmt: skip
 
 
 class VisitFact(Model):
