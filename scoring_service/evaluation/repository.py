@@ -994,7 +994,9 @@ class StatisticsRepository:
                     _count(known).label("measured"),
                     func.sum(CardFact.working_days_taken).filter(known).label("used"),
                     func.sum(CardFact.limit_days).filter(known).label("allowed"),
-                ).where(CardFact.role == _STEP, _within(CardFact.approved_at, (since, until)))
+                ).where(
+                    CardFact.role == _literal(_STEP), _within(CardFact.approved_at, (since, until))
+                )
             )
         ).one()
         result.steps_done, result.steps_on_spot, result.measured = (
@@ -1016,7 +1018,7 @@ class StatisticsRepository:
                     _count(pending).label("pending"),
                     _count(on_time).label("on_time"),
                 ).where(
-                    CardFact.role == _STEP,
+                    CardFact.role == _literal(_STEP),  # the partial index of steps
                     _within(CardFact.due_at, (since, until)),
                     CardFact.status.not_in(_CLOSED_CARD),
                 )

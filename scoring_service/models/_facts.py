@@ -75,6 +75,7 @@ class CaseFact(Model):
 UNSIGNED = "signed_at IS NULL AND status IN ('dispatched', 'suspended')"
 UNCONTACTED = "first_contact_at IS NULL AND signed_at IS NOT NULL"
 UNSUBMITTED = "submitted_at IS NULL AND status NOT IN ('returned', 'cancelled')"
+STEP = "role = 'step'"
 
 
 class CardFact(Model):
@@ -125,6 +126,11 @@ class CardFact(Model):
               sqlite_where=text(UNCONTACTED)),
         Index("ix_card_fact_unsubmitted", "due_at", postgresql_where=text(UNSUBMITTED),
               sqlite_where=text(UNSUBMITTED)),
+        # A project's steps among all cards, for the agency statistics of a period.
+        Index("ix_card_fact_step_approved", "approved_at", postgresql_where=text(STEP),
+              sqlite_where=text(STEP)),
+        Index("ix_card_fact_step_due", "due_at", postgresql_where=text(STEP),
+              sqlite_where=text(STEP)),
     )  # fmt: skip
 
 

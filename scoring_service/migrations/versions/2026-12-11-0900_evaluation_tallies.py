@@ -1,6 +1,6 @@
 """Roll-ups for the evaluation and the statistics (issue 21): unit × month and day × channel
 × topic tallies kept by the events, partial indexes on the undecided cards that are counted
-live, and the state row. The tallies are filled by the scoring worker at its first start
+live, partial indexes of project steps for the agency statistics, and the state row. The tallies are filled by the scoring worker at its first start
 after this upgrade (``scoring_service.evaluation.tallies.ensure_built``) or by
 ``yingshang tallies rebuild``; until then the evaluation counts from the facts.
 
@@ -35,6 +35,8 @@ _PARTIAL = {
         "contact_due_at", "first_contact_at IS NULL AND signed_at IS NOT NULL"),
     "ix_card_fact_unsubmitted": (
         "due_at", "submitted_at IS NULL AND status NOT IN ('returned', 'cancelled')"),
+    "ix_card_fact_step_approved": ("approved_at", "role = 'step'"),
+    "ix_card_fact_step_due": ("due_at", "role = 'step'"),
 }  # fmt: skip
 
 
