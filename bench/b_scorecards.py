@@ -173,15 +173,21 @@ def _uuid(rnd: random.Random) -> uuid.UUID:
     return uuid.UUID(int=rnd.getrandbits(128), version=4)
 
 
-def generate(n: int, year: int, seed: int) -> dict[str, list[tuple[Any, ...]]]:
-    rnd = random.Random(seed)
+CHUNK = 500_000  # cases generated and COPYed at a time: 10M cases do not fit in memory at once
+
+
+def generate(
+    n: int, year: int, seed: int, lo: int = 0, hi: int | None = None
+) -> dict[str, list[tuple[Any, ...]]]:
+    """Cases ``lo`` to ``hi`` of ``n`` (all by default) with their facts; visits with the first."""
+    rnd = random.Random(f"{seed}:{lo}")
     units = unit_list()
     start = datetime(year, 1, 1, tzinfo=UTC) - timedelta(hours=8)  # Asia/Shanghai new year
     span = 365 * 86400 - 12 * 86400  # leave time for the last cases to close inside the year
     cases, cards, ratings, requests = [], [], [], []
     hour = timedelta(hours=1)
     day = timedelta(days=1)
-    for i in range(n):
+    for i in range(lo, n if hi is None else hi):
         case_id, request_id = _uuid(rnd), _uuid(rnd)
         # Facts arrive in time order, so a month's rows sit together on disk as in production.
         received = start + timedelta(seconds=max(0, span * i // n + rnd.randrange(-3600, 3600)))
@@ -342,7 +348,7 @@ def generate(n: int, year: int, seed: int) -> dict[str, list[tuple[Any, ...]]]:
                 )
             )
     visits = []
-    for i in range(max(100, n // 500)):
+    for i in range(max(100, n // 500) if lo == 0 else 0):
         kind = "enterprise" if i % 3 else "merchant"
         visits.append(
             (
@@ -375,19 +381,24 @@ COLUMNS = {
 
 async def load(n: int, year: int, seed: int) -> dict[str, Any]:
     started = time.perf_counter()
-    data = generate(n, year, seed)
-    generated = time.perf_counter() - started
-    rows = {table: len(records) for table, records in data.items()}
-    timings: dict[str, Any] = {}
+    generated = 0.0
+    rows = dict.fromkeys(TABLES, 0)
+    timings: dict[str, Any] = {f"copy_{table}_s": 0.0 for table in TABLES}
     async with connect() as connection:
         await connection.execute("SET synchronous_commit = off")
         await connection.execute("TRUNCATE " + ", ".join(f"scoring.{t}" for t in TABLES))
         async with bulk_mode(connection, "scoring", TABLES) as restore:
-            for table in TABLES:
-                timings[f"copy_{table}_s"] = round(
-                    await copy(connection, "scoring", table, COLUMNS[table], iter(data.pop(table))),
-                    2,
-                )
+            for lo in range(0, n, CHUNK):
+                began = time.perf_counter()
+                data = generate(n, year, seed, lo, min(n, lo + CHUNK))
+                generated += time.perf_counter() - began
+                for table in TABLES:
+                    records = data.pop(table)
+                    rows[table] += len(records)
+                    timings[f"copy_{table}_s"] += await copy(
+                        connection, "scoring", table, COLUMNS[table], iter(records)
+                    )
+        timings = {key: round(value, 2) for key, value in timings.items()}
         timings.update(restore)
         timings["vacuum_analyze_s"] = round(await vacuum_analyze(connection, "scoring", TABLES), 2)
     return {

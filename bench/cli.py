@@ -73,6 +73,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "next to the service logs. Figures from such a run are not comparable",
     )
     parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="add this partial run's figures to the committed latest.* (e.g. the 10M sizes a "
+        "full run leaves out) instead of writing partial.*",
+    )
+    parser.add_argument(
         "--keep", action="store_true", help="leave ys_bench in place afterwards (debugging)"
     )
     return parser.parse_args(argv)
@@ -136,6 +142,11 @@ def main(argv: list[str] | None = None) -> int:
         name = "latest" if selected == list(BENCHMARKS) and not args.quick else partial
         json_path, md_path = results.write(name=name)
         print(f"\nwrote {json_path.relative_to(env.ROOT)} and {md_path.relative_to(env.ROOT)}")
+        if args.merge and name != "latest" and code == 0:
+            from bench.results import merge_into
+
+            merged = merge_into(results, sizes, selected)
+            print(f"merged its figures into {merged.relative_to(env.ROOT)}")
         _summary(results)
     return code
 

@@ -147,6 +147,48 @@ class Results:
         return json_path, md_path
 
 
+def merge_into(results: Results, sizes: list[int], only: list[str],
+               directory: Path = RESULTS_DIR, name: str = "latest") -> Path:  # fmt: skip
+    """Add a partial run's figures to the committed full report (``--merge``): for the sizes
+    a full run leaves out (10M takes long). A figure of the same id is replaced; the notes
+    saying those sizes were not run go; the report lists the merged runs."""
+    json_path = directory / f"{name}.json"
+    payload = orjson.loads(json_path.read_bytes())
+    fresh = {f.id for f in results.figures}
+    payload["figures"] = [f for f in payload["figures"] if f["id"] not in fresh]
+    payload["figures"] += [f.as_dict() for f in results.figures]
+    skipped = tuple(f"{size:,} " for size in sizes)
+    for section_name, section in results.sections.items():
+        into = payload["sections"].setdefault(section_name, {})
+        kept = [
+            note
+            for note in into.get("notes", [])
+            if not (note.startswith(skipped) and "not run" in note)
+        ]
+        into["notes"] = kept + [f"(merged run) {note}" for note in section.get("notes", [])]
+        for key, value in section.items():
+            if key != "notes":
+                into[f"merged_{key}"] = value
+    payload.setdefault("merged", []).append(
+        {
+            "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(results.started_at)),
+            "duration_s": round(time.time() - results.started_at, 1),
+            "only": only,
+            "sizes": sizes,
+            "git_commit": results.machine.get("git_commit"),
+            "loadavg": [results.machine.get("loadavg_at_start"),
+                        results.machine.get("loadavg_at_end")],
+        }
+    )  # fmt: skip
+    payload["problems"] += [f"(merged run) {p}" for p in results.problems]
+    json_path.write_bytes(
+        orjson.dumps(payload, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS, default=str)
+    )
+    md_path = directory / f"{name}.md"
+    md_path.write_text(render_markdown(payload))
+    return md_path
+
+
 def fmt(value: float | None, unit: str) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
@@ -211,6 +253,13 @@ def render_markdown(payload: dict[str, Any]) -> str:
             continue
         lines += ["", f"## {name}", ""]
         lines += [f"- {note}" for note in notes]
+    for run in payload.get("merged", []):
+        lines += ["", "## Merged runs", ""] if run is payload["merged"][0] else []
+        lines.append(
+            f"- {run['started_at']} ({run['duration_s']} s), `python -m bench --only "
+            f"{','.join(run['only'])} --sizes {','.join(str(n) for n in run['sizes'])} --merge` "
+            f"at {run['git_commit']}, load average {run['loadavg']}: its figures are in the table"
+        )
     if payload["problems"]:
         lines += ["", "## Problems during the run", ""]
         lines += [f"- {p}" for p in payload["problems"]]
