@@ -98,6 +98,7 @@ CARD_COLUMNS = [
     "supervision_level",
     "listed",
     "next_check_at",
+    "on_spot",
     "revision",
     "updated_at",
 ]
@@ -235,6 +236,7 @@ def generate(
                 level,
                 False,
                 next_check,
+                False,
                 1,
                 signed_at or dispatched,
             )

@@ -77,7 +77,7 @@ def read_key(request: Request, client_id: str, body: Any) -> IdempotencyKey | No
     return IdempotencyKey(client_id, key, fingerprint(request.method, request.url.path, body))
 
 
-def _idempotency_key_parameter(
+async def _idempotency_key_parameter(
     idempotency_key: Annotated[
         str | None,
         Header(
@@ -91,7 +91,9 @@ def _idempotency_key_parameter(
         ),
     ] = None,
 ) -> None:
-    """Declares the header in the OpenAPI document; :func:`read_key` reads and checks it."""
+    """Declares the header in the OpenAPI document; :func:`read_key` reads and checks it.
+    ``async``: FastAPI runs a plain ``def`` dependency in a thread pool, a thread hop on every
+    write that accepts the key."""
 
 
 # ``dependencies=[ACCEPTS_IDEMPOTENCY_KEY]`` on a route whose handler honours the key.

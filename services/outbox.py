@@ -10,12 +10,14 @@ the event id, so a re-push never makes two live jobs; consumers dedupe through t
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
 import structlog
 from arq.constants import in_progress_key_prefix, job_key_prefix, result_key_prefix
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.db import row_locks
@@ -24,7 +26,7 @@ from services.queue import JobRequest, QueueClient, enqueue_many
 from shared.events import EventData, EventEnvelope, routes_for
 from shared.jobs import handle_event_job
 
-__all__ = ["add_event", "committed_jobs", "relay_outbox"]
+__all__ = ["add_event", "batched", "committed_jobs", "relay_outbox"]
 
 log = structlog.get_logger(__name__)
 
@@ -33,21 +35,56 @@ RELAY_GRACE = timedelta(seconds=2)
 RELAY_BATCH = 500
 MAX_REDELIVERIES = 25
 PENDING_KEY = "outbox_pending"
+BATCH_KEY = "outbox_batch"
 
 
 def add_event(
     session: AsyncSession, data: EventData, *, trace_id: str | None = None
 ) -> EventEnvelope:
-    """Record an event in the current transaction, one outbox row per consuming queue.
+    """Record an event in the current transaction, one outbox row per consuming queue
+    (inside :func:`batched`, the rows wait for the batch's one INSERT).
 
     Args:
         session: the transaction that makes the change the event reports.
         data: the typed payload; its class names the event type and version.
         trace_id: carried to the consumer's logs.
     """
+    envelope, rows = _outbox_rows(session, data, trace_id)
+    batch: list[dict[str, Any]] | None = session.info.get(BATCH_KEY)
+    if batch is not None:
+        batch.extend(rows)
+    else:
+        model: type[OutboxEventMixin] = session.info["outbox_model"]
+        session.add_all([model(**row) for row in rows])
+    return envelope
+
+
+@asynccontextmanager
+async def batched(session: AsyncSession) -> AsyncIterator[None]:
+    """The events added inside are written with one INSERT when the block ends, instead of one
+    ORM object each (for a batch job: the unit of work costs more than the row). The same
+    rows and after-commit jobs; nothing is written if the block raises."""
+    if BATCH_KEY in session.info:  # nested: the outer batch writes them
+        yield
+        return
+    rows: list[dict[str, Any]] = []
+    session.info[BATCH_KEY] = rows
+    try:
+        yield
+    finally:
+        del session.info[BATCH_KEY]
+    if rows:
+        model: type[OutboxEventMixin] = session.info["outbox_model"]
+        await session.execute(insert(model), rows)
+
+
+def _outbox_rows(
+    session: AsyncSession, data: EventData, trace_id: str | None
+) -> tuple[EventEnvelope, list[dict[str, Any]]]:
+    """The event's envelope and its outbox rows (column values), each row's job kept for the
+    after-commit push."""
     from services.observability import current_trace_id
 
-    model: type[OutboxEventMixin] = session.info["outbox_model"]
     envelope = EventEnvelope(
         type=data.TYPE,
         version=data.VERSION,
@@ -56,18 +93,20 @@ def add_event(
         trace_id=trace_id or current_trace_id(),
     )
     envelope_json = envelope.model_dump(mode="json")
-    pending: list[OutboxEventMixin] = session.info.setdefault(PENDING_KEY, [])
+    pending: list[JobRequest] = session.info.setdefault(PENDING_KEY, [])
+    rows = []
     for queue in routes_for(data.TYPE):
-        row = model(
-            event_id=envelope.id,
-            event_type=envelope.type,
-            queue=queue,
-            envelope=envelope_json,
-            created_at=utcnow(),
+        rows.append(
+            {
+                "event_id": envelope.id,
+                "event_type": envelope.type,
+                "queue": queue,
+                "envelope": envelope_json,
+                "created_at": utcnow(),
+            }
         )
-        session.add(row)
-        pending.append(row)
-    return envelope
+        pending.append(_job(queue, envelope_json))
+    return envelope, rows
 
 
 def job_id_for(event_id: uuid.UUID | str, queue: str) -> str:
@@ -83,8 +122,8 @@ def _job(queue: str, envelope: dict[str, Any]) -> JobRequest:
 def committed_jobs(session: AsyncSession) -> list[JobRequest]:
     """The queue jobs for the events of the transaction that just committed (taken from the
     session, so they are pushed once); :func:`services.db.run_after_commit` pushes them."""
-    rows: list[OutboxEventMixin] = session.info.pop(PENDING_KEY, [])
-    return [_job(row.queue, row.envelope) for row in rows]
+    jobs: list[JobRequest] = session.info.pop(PENDING_KEY, [])
+    return jobs
 
 
 async def relay_outbox(

@@ -110,8 +110,7 @@ class SubmissionGroups:
             for pending in self._link_repeats(recorded):
                 await remember(session, IdempotencyRecord, pending.key, status.HTTP_201_CREATED,
                                pending.receipt)  # fmt: skip
-            for pending in recorded:
-                issue_service.record(session, pending.submission)
+            await issue_service.record_group(session, [p.submission for p in recorded])
             await session.commit()
             await run_after_commit(session, self._queue)
         results: list[JSONResponse | BaseException] = [

@@ -5,10 +5,11 @@ from __future__ import annotations
 import functools
 import hmac
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from intake_service.config import settings
@@ -22,7 +23,7 @@ from intake_service.models import Issue, IssueAttachment, IssueHistory, IssueSup
 from services.api_keys import ApiKeyIdentity
 from services.crypto import ConfidentialText, PersonalText, Sealed, blind_index
 from services.models import utcnow
-from services.outbox import add_event
+from services.outbox import add_event, batched
 from services.search import field_grams
 from services.tracking import hash_secret, new_tracking_no, new_tracking_secret, secret_matches
 from shared.enums import RequestStatus, RequestType, SubmitterKind, Topic
@@ -85,6 +86,16 @@ def _sealed(value: str | None, protected: bool) -> str | None:
     if value is None:
         return None
     return ConfidentialText(value) if protected else value
+
+
+async def _insert_all(
+    session: AsyncSession, model: type[Issue | IssueHistory], rows: Sequence[Issue | IssueHistory]
+) -> None:
+    """One ORM bulk INSERT of new rows: the attributes set on each (unset ones get their column
+    defaults, as in a flush), NULLs written as NULLs (else each pattern of empty fields would be
+    a statement of its own)."""
+    values = [{k: v for k, v in vars(row).items() if not k.startswith("_sa_")} for row in rows]
+    await session.execute(insert(model).execution_options(render_nulls=True), values)
 
 
 def receipt_of(
@@ -249,9 +260,14 @@ class IssueService:
         key = submitter_key(data)
         text = bigrams(data.title + data.description)
         since = now - timedelta(days=settings.duplicate_window_days)
+        area_code = data.location.area_code if data.location else None
+        # Both checks' rows in one round trip (the related ones are unused for a duplicate).
+        recent = await repository.recent_for_checks(
+            key, topic.value, since, area_code=area_code, limit=settings.related_scan_limit
+        )
         duplicate_of = None
         if key is not None:
-            for earlier in await repository.recent_by_submitter(key, since):
+            for earlier in recent.by_submitter:
                 earlier_text = bigrams(earlier.title + earlier.description)
                 if same_request(text, data.type.value, earlier_text, earlier.type):
                     duplicate_of = earlier
@@ -261,10 +277,7 @@ class IssueService:
 
         related: list[str] = []
         if duplicate_of is None:
-            area_code = data.location.area_code if data.location else None
-            for other in await repository.recent_by_topic(
-                topic.value, since, area_code=area_code, limit=settings.related_scan_limit
-            ):
+            for other in recent.by_topic:
                 if other.submitter_key == key and key is not None:
                     continue
                 if other.duplicate_of_id is not None:
@@ -366,6 +379,19 @@ class IssueService:
         session.add(submission.issue)
         session.add(submission.history)
         add_event(session, submission.event)
+
+    @staticmethod
+    async def record_group(session: AsyncSession, submissions: Sequence[Submission]) -> None:
+        """Write prepared submissions, their history and events, one INSERT per table (a group
+        commit's transaction): the same rows as :meth:`record`, without the unit of work, which
+        cost more CPU than the rows. The objects stay transient (nothing reads them back)."""
+        if not submissions:
+            return
+        await _insert_all(session, Issue, [s.issue for s in submissions])
+        await _insert_all(session, IssueHistory, [s.history for s in submissions])
+        async with batched(session):
+            for submission in submissions:
+                add_event(session, submission.event)
 
     @staticmethod
     def submitter_for_events(issue: Issue) -> SubmitterInfo:

@@ -29,4 +29,6 @@ def bigrams(text: str) -> frozenset[str]:
 def similarity(a: frozenset[str], b: frozenset[str]) -> float:
     if not a or not b:
         return 0.0
-    return len(a & b) / len(a | b)
+    # |a ∪ b| from |a ∩ b|: the union would be a third set built for its size alone.
+    shared = len(a & b)
+    return shared / (len(a) + len(b) - shared)

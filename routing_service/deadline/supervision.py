@@ -23,11 +23,12 @@ from routing_service.deadline import rules
 from routing_service.deadline.calendar import calendar_provider
 from routing_service.models import Card, Case, OrgUnit, SupervisionEvent
 from routing_service.webhook.service import webhook_service
+from services import outbox
 from services.db import insert_on_conflict
 from services.models import utcnow
 from shared.calendar import SHANGHAI
 from shared.enums import SupervisionLevel
-from shared.webhooks import CardReminderData, CardSupervisedData
+from shared.webhooks import CardReminderData, CardSupervisedData, UnitPayload
 
 log = structlog.get_logger(__name__)
 
@@ -96,9 +97,11 @@ class SupervisionService:
             if level == SupervisionLevel.listed:
                 card.listed = True
             case_service.reschedule(calendar, card)
-        result.steps = await self._record_steps(session, steps, now)
-        for card in cards:
-            facts.card_snapshot(session, card, units[card.unit_id])
+        # The batch's card snapshots go to the outbox in one INSERT.
+        async with outbox.batched(session):
+            result.steps = await self._record_steps(session, steps, now)
+            for card in cards:
+                facts.card_snapshot(session, card, units[card.unit_id])
         return result
 
     async def escalate(
@@ -113,20 +116,23 @@ class SupervisionService:
         """Record each step once per card and due date; returns how many were new. A step
         another replica already recorded is skipped (its history and webhooks came with it)."""
         taken = await _insert_steps(session, steps, now)
-        count = 0
+        events: list[history.NewEvent] = []
+        notices: list[tuple[uuid.UUID, str, UnitPayload]] = []
         for step in steps:
             if (step.card.id, step.level.value) not in taken:
                 continue
-            count += 1
             case, card, unit, level = step.case, step.card, step.unit, step.level
-            history.record(session, case, actor="system:supervision", action=f"supervise.{level.value}",
-                           card_id=card.id, reason=step.notice, data={"level": level.value})  # fmt: skip
+            events.append(history.NewEvent(case, actor="system:supervision", action=f"supervise.{level.value}",
+                                           card_id=card.id, reason=step.notice, data={"level": level.value}))  # fmt: skip
             event_type, model = _WEBHOOK_TYPE[level]
-            await webhook_service.notify_unit(session, unit.id, event_type,
-                                              card_payload(case, card, unit, model, level=level.value, notice=step.notice))  # fmt: skip
+            notices.append((unit.id, event_type, card_payload(case, card, unit, model, level=level.value, notice=step.notice)))  # fmt: skip
             log.info(
                 "supervision.step", level=level.value, tracking_no=case.tracking_no, unit=unit.code
             )
+        # One INSERT each for the batch's history events and webhook deliveries.
+        await history.record_many(session, events)
+        await webhook_service.notify_units(session, notices)
+        count = len(events)
         return count
 
 
@@ -142,30 +148,26 @@ def _notice(
     )
 
 
-# 8 parameters a row: 2,000 rows stay well under PostgreSQL's 32,767 bind parameters.
-_INSERT_CHUNK = 2000
-
-
 async def _insert_steps(
     session: AsyncSession, steps: list[_Step], now: datetime
 ) -> set[tuple[uuid.UUID, str]]:
     """Insert the steps' ``supervision_event`` rows; returns the (card, level) keys that were
     new (the unique key makes a step another replica recorded a no-op)."""
-    taken: set[tuple[uuid.UUID, str]] = set()
-    for start in range(0, len(steps), _INSERT_CHUNK):
-        rows = [
-            {"id": uuid.uuid4(), "card_id": s.card.id, "case_id": s.case.id, "unit_id": s.unit.id,
-             "level": s.level.value, "due_at": s.card.due_at, "at": now, "notice": s.notice}
-            for s in steps[start : start + _INSERT_CHUNK]
-        ]  # fmt: skip
-        stmt = (
-            insert_on_conflict(session, SupervisionEvent)
-            .values(rows)
-            .on_conflict_do_nothing()
-            .returning(SupervisionEvent.card_id, SupervisionEvent.level)
-        )
-        taken.update((row.card_id, row.level) for row in await session.execute(stmt))
-    return taken
+    if not steps:
+        return set()
+    rows = [
+        {"id": uuid.uuid4(), "card_id": s.card.id, "case_id": s.case.id, "unit_id": s.unit.id,
+         "level": s.level.value, "due_at": s.card.due_at, "at": now, "notice": s.notice}
+        for s in steps
+    ]  # fmt: skip
+    # Parameters given as a list: one cached statement, sent in pages by SQLAlchemy's
+    # insertmanyvalues (a VALUES clause of 1,000 rows was compiled afresh every batch).
+    stmt = (
+        insert_on_conflict(session, SupervisionEvent)
+        .on_conflict_do_nothing()
+        .returning(SupervisionEvent.card_id, SupervisionEvent.level)
+    )
+    return {(row.card_id, row.level) for row in await session.execute(stmt, rows)}
 
 
 supervision_service = SupervisionService()

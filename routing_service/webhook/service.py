@@ -57,7 +57,7 @@ from typing import Any, ClassVar, Literal, Protocol, TypeVar
 
 import structlog
 from arq.constants import job_key_prefix, result_key_prefix
-from sqlalchemy import ColumnElement, bindparam, or_, select, update
+from sqlalchemy import ColumnElement, bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -528,6 +528,25 @@ class WebhookService:
         owned_by = WebhookSubscription.channel
         return await self._notify(session, owned_by, channel, event_type, payload)
 
+    async def notify_units(
+        self, session: AsyncSession, notices: Sequence[tuple[uuid.UUID, str, UnitPayload]]
+    ) -> int:
+        """:meth:`notify_unit` for many (unit, event type, data) notices at once, as a batch job
+        (the supervision tick) sends them: the same deliveries and jobs, written with one INSERT
+        instead of one ORM object each. Returns how many deliveries were queued."""
+        rows: list[dict[str, Any]] = []
+        for unit_id, event_type, data in notices:
+            if event_type not in WEBHOOK_EVENT_TYPES:
+                raise ValueError(f"unknown webhook event type {event_type!r}")
+            subscriptions = await self._subscriptions(session, WebhookSubscription.unit_id, unit_id)
+            of_notice = self._delivery_rows(subscriptions, event_type, data)
+            # Jobs per notice, as notify_unit pushes them (its fast-path limit is per call).
+            _enqueue_after_commit(session, [(row["id"], 0) for row in of_notice])
+            rows.extend(of_notice)
+        if rows:
+            await session.execute(insert(WebhookDelivery), rows)
+        return len(rows)
+
     async def _notify(
         self,
         session: AsyncSession,
@@ -536,6 +555,12 @@ class WebhookService:
         event_type: str,
         data: UnitPayload | ChannelPayload,
     ) -> list[WebhookDelivery]:
+        subscriptions = await self._subscriptions(session, owned_by, owner)
+        return self._queue(session, subscriptions, event_type, data)
+
+    async def _subscriptions(
+        self, session: AsyncSession, owned_by: InstrumentedAttribute[Any], owner: object
+    ) -> Sequence[WebhookSubscription]:
         # A transaction reads an owner's subscriptions once (a range of the owner's index),
         # however many of its cards or requests change: the supervision tick, a dispatch.
         key = (owned_by.key, owner)
@@ -545,7 +570,7 @@ class WebhookService:
             subscriptions = await repository.active(owned_by == owner)
             # Looked up again: the read may have begun the transaction the entry belongs to.
             _active_subscriptions(session)[key] = subscriptions
-        return self._queue(session, subscriptions, event_type, data)
+        return subscriptions
 
     def _queue(
         self,
@@ -554,18 +579,28 @@ class WebhookService:
         event_type: str,
         data: UnitPayload | ChannelPayload,
     ) -> list[WebhookDelivery]:
-        now = utcnow()
-        # Checked even when nobody subscribes: a wrong model fails every time, not only live.
-        payload = envelope(event_type, now, data)
-        matching = [
-            s for s in subscriptions if event_type in s.event_types or ANY_EVENT in s.event_types
+        deliveries = [
+            WebhookDelivery(**row) for row in self._delivery_rows(subscriptions, event_type, data)
         ]
-        if not matching:
-            return []
-        deliveries = [self._new_delivery(s, event_type, payload, now) for s in matching]
         session.add_all(deliveries)
         _enqueue_after_commit(session, [(d.id, 0) for d in deliveries])
         return deliveries
+
+    def _delivery_rows(
+        self,
+        subscriptions: Sequence[WebhookSubscription],
+        event_type: str,
+        data: UnitPayload | ChannelPayload,
+    ) -> list[dict[str, Any]]:
+        """The delivery rows (column values) of one event for the matching subscriptions."""
+        now = utcnow()
+        # Checked even when nobody subscribes: a wrong model fails every time, not only live.
+        payload = envelope(event_type, now, data)
+        return [
+            self._delivery_values(s, event_type, payload, now)
+            for s in subscriptions
+            if event_type in s.event_types or ANY_EVENT in s.event_types
+        ]
 
     def _new_delivery(
         self,
@@ -574,17 +609,26 @@ class WebhookService:
         payload: dict[str, Any],
         now: datetime,
     ) -> WebhookDelivery:
-        return WebhookDelivery(
-            id=uuid.uuid4(),
-            subscription_id=subscription.id,
-            message_id=f"msg_{uuid.uuid4().hex}",
-            event_type=event_type,
-            payload=payload,
-            status=DeliveryStatus.pending.value,
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-        )
+        return WebhookDelivery(**self._delivery_values(subscription, event_type, payload, now))
+
+    def _delivery_values(
+        self,
+        subscription: WebhookSubscription,
+        event_type: str,
+        payload: dict[str, Any],
+        now: datetime,
+    ) -> dict[str, Any]:
+        return {
+            "id": uuid.uuid4(),
+            "subscription_id": subscription.id,
+            "message_id": f"msg_{uuid.uuid4().hex}",
+            "event_type": event_type,
+            "payload": payload,
+            "status": DeliveryStatus.pending.value,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        }
 
     # ---------------------------------------------------------------- subscriptions (API)
 
