@@ -262,9 +262,7 @@ async def rating_recorded(session: AsyncSession, case: CaseFact, rating: Rating)
     earlier = [r for r in ratings if r.round < rating.round]
     unit = rated_unit(await _case_cards(session, case.case_id))
     _add(session, "unit", rating_counts(unit, [rating]), +1)
-    previous = earlier[-1] if earlier else None
-    if previous is not None and ratings[-1].round != rating.round:
-        return  # a later round is already final (cannot happen: rounds only grow)
+    previous = earlier[-1] if earlier else None  # rounds only grow: this one is final now
     _move(session, "figure", case_counts(case, previous), case_counts(case, rating))
 
 
@@ -441,15 +439,8 @@ async def check(session: AsyncSession, spans: Sequence[Month], *, repair: bool =
             {k: expected_units[k] for k in unit_drift if k in expected_units}, _UNIT_KEY,
             UNIT_FIELDS))  # fmt: skip
     if figure_drift:
-        for key in figure_drift:
-            await session.execute(
-                delete(FigureDayTally).where(
-                    *(
-                        getattr(FigureDayTally, name) == value
-                        for name, value in zip(_FIGURE_KEY, key, strict=True)
-                    )  # fmt: skip
-                )
-            )
+        figure_key = tuple_(*(getattr(FigureDayTally, name) for name in _FIGURE_KEY))
+        await session.execute(delete(FigureDayTally).where(figure_key.in_(figure_drift)))
         await _insert(session, FigureDayTally, _rows(
             {k: expected_figures[k] for k in figure_drift if k in expected_figures},
             _FIGURE_KEY, FIGURE_FIELDS))  # fmt: skip
