@@ -9,6 +9,7 @@ import dataclasses
 import random
 import signal
 import socket
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -45,6 +46,9 @@ from shared.jobs import handle_event_job
 __all__ = ["Backoff", "QueueWorker", "build_worker_settings", "run"]
 
 log = structlog.get_logger(__name__)
+
+# A worker that found nothing to seal looks again after this long (see ``seal``).
+CLEAN_SWEEP_PAUSE_S = 24 * 3600.0
 
 Ctx = dict[str, Any]
 
@@ -325,9 +329,19 @@ def build_worker_settings(
             log.info("retention.purged", **deleted)
         return deleted
 
+    # Once a pass found nothing to seal, nothing new needs it: every write since is sealed under
+    # the active keys, and a key change restarts the process (the run at start-up). So the
+    # next pass waits a day, instead of reading every table each minute (cost would follow the
+    # size of the database, not the work).
+    sweep_clean_until = [0.0]
+
     async def seal(ctx: Ctx) -> int:
         """Seal rows written before field encryption, re-wrap retired keys (services/encryption.py)."""
+        if time.monotonic() < sweep_clean_until[0]:
+            return 0
         counts = await sweep(ctx["sessionmaker"], service_models(spec))
+        if not counts.sealed:
+            sweep_clean_until[0] = time.monotonic() + CLEAN_SWEEP_PAUSE_S
         return counts.sealed
 
     relay_seconds = max(1, spec.settings.outbox_relay_seconds)
