@@ -29,6 +29,7 @@ from httpx_aiohttp import AiohttpTransport
 from prometheus_client import start_http_server
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import WatchError
 
 from services.db import service_engine, service_sessionmaker
 from services.encryption import check_keys_at_start, service_models, sweep
@@ -83,6 +84,18 @@ REDIS_DOWN: tuple[type[BaseException], ...] = (
 )
 
 
+_REDIS_OR_WATCH: tuple[type[BaseException], ...] = (*REDIS_DOWN, WatchError)
+
+
+def redis_down(exc: BaseException | None) -> bool:
+    """Whether ``exc`` means Redis was unreachable. redis-py turns a connection lost in the
+    middle of a WATCH (arq enqueues a cron job that way) into a WatchError raised while
+    handling the ConnectionError: that is an outage too, not a conflict."""
+    if isinstance(exc, WatchError):
+        return isinstance(exc.__context__, REDIS_DOWN)
+    return isinstance(exc, REDIS_DOWN)
+
+
 @dataclass
 class Backoff:
     """Capped exponential backoff with jitter: failure n waits between half and all of
@@ -119,10 +132,23 @@ class QueueWorker(ArqWorker):
     Everything else (running, retries, results, crons, health) is arq's own.
     """
 
-    def __init__(self, *args: Any, redis_backoff: Backoff | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        redis_backoff: Backoff | None = None,
+        lease_s: float | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.redis_backoff = redis_backoff or Backoff()
         self.redis_outages = 0  # times Redis went away after being reached (tests, logs)
+        # arq marks a claimed job "in progress" for the longest job timeout (+10 s) of all
+        # functions, so one hour-long maintenance cron would leave every job of a killed
+        # worker stranded for an hour. The mark is a lease instead: as long as the usual job
+        # (+10 s), renewed while the job still runs (see _renew_leases).
+        self.in_progress_timeout_s = lease_s if lease_s is not None else self.job_timeout_s + 10
+        self._claimed_at: dict[str, float] = {}
+        self._leases_renewed_at = time.monotonic()
 
     async def main(self) -> None:
         """arq's ``main`` with a start that waits for Redis instead of exiting."""
@@ -176,19 +202,41 @@ class QueueWorker(ArqWorker):
     async def _poll_iteration(self) -> None:
         try:
             await super()._poll_iteration()
-        except REDIS_DOWN as exc:
+        except _REDIS_OR_WATCH as exc:
+            if not redis_down(exc):
+                raise
             if not self.redis_backoff.failures:
                 self.redis_outages += 1
             # Jobs that died of the same outage: reap them here, one wait for all of them.
             for job_id, task in list(self.tasks.items()):
                 if task.done() and not task.cancelled():
-                    if isinstance(task.exception(), REDIS_DOWN):
+                    if redis_down(task.exception()):
                         del self.tasks[job_id]
             await self._wait_for_redis(exc, "poll")
             return
         if self.redis_backoff.failures:
             log.info("worker.redis_back", queue=self.queue_name)
             self.redis_backoff.reset()
+        await self._renew_leases()
+
+    async def _renew_leases(self) -> None:
+        """Extend the in-progress mark of every job running for a third of its lease, in one
+        round trip, a third of a lease at a time. A killed worker renews nothing, so its jobs
+        are taken over within one lease however long they were allowed to run."""
+        now = time.monotonic()
+        every = self.in_progress_timeout_s / 3
+        if now - self._leases_renewed_at < every:
+            return
+        self._leases_renewed_at = now
+        for job_id in [job_id for job_id in self._claimed_at if job_id not in self.tasks]:
+            del self._claimed_at[job_id]
+        running = [job_id for job_id, at in self._claimed_at.items() if now - at >= every]
+        if running:
+            ttl_ms = int(self.in_progress_timeout_s * 1000)
+            async with self.pool.pipeline(transaction=False) as pipe:
+                for job_id in running:
+                    pipe.pexpire(in_progress_key_prefix + job_id, ttl_ms)
+                await pipe.execute()
 
     async def _wait_for_redis(self, exc: BaseException, during: str) -> None:
         delay = self.redis_backoff.next_delay()
@@ -237,6 +285,7 @@ class QueueWorker(ArqWorker):
             task = self.loop.create_task(self.run_job(job_id, score))
             task.add_done_callback(lambda _: self._release_sem_dec_counter_on_complete())
             self.tasks[job_id] = task
+            self._claimed_at[job_id] = time.monotonic()
 
 
 def run(
@@ -252,7 +301,8 @@ def run(
     if port > 0:
         start_http_server(port, addr=metrics_host)
     backoff = getattr(settings_cls, "redis_backoff", None)
-    QueueWorker(**get_kwargs(settings_cls), redis_backoff=backoff).run()
+    kwargs: dict[str, Any] = get_kwargs(settings_cls)
+    QueueWorker(**kwargs, redis_backoff=backoff).run()
 
 
 # Every ten minutes, off the round minutes when other crons start.
@@ -369,8 +419,6 @@ def build_worker_settings(
                 minute=RETENTION_MINUTES,
                 second=0,
                 unique=True,
-                # Like every job here: arq keeps a killed worker's jobs "in progress" for the
-                # longest timeout, so a long one would delay every takeover.
                 timeout=30,
                 keep_result=0,
             ),
@@ -401,8 +449,8 @@ def build_worker_settings(
         "max_tries": 12,
         # Results are how the outbox relay learns a job finished: keep them well past a relay.
         "keep_result": 24 * 3600,
-        # arq keeps a killed worker's jobs "in progress" until the longest job timeout (+10 s)
-        # expires: short timeouts let another replica take them over quickly.
+        # A killed worker's jobs stay "in progress" for this (+10 s) before another replica
+        # takes them over (QueueWorker renews the mark of longer jobs while they run).
         "job_timeout": 30,
         "health_check_interval": 30,
         # One key per pod, so `arq --check` in a pod probes that pod's worker, not any replica.

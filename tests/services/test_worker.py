@@ -121,3 +121,61 @@ async def test_two_workers_on_one_queue_never_run_a_job_twice(
     assert first.jobs_complete > 0
     assert second.jobs_complete > 0
     assert first.jobs_complete + second.jobs_complete == 200
+
+
+async def test_a_running_job_keeps_its_lease_and_a_dead_worker_loses_it(
+    queue: tuple[str, ArqRedis],
+) -> None:
+    """A job may run longer than the in-progress lease: the worker renews it meanwhile, so no
+    other replica starts it twice. A worker that stops polling (killed) renews nothing, and its
+    job's mark is gone one lease later, whatever the job's own timeout, for another to take."""
+    name, redis = queue
+    await redis.enqueue_job("job", "long", 3.0, _job_id="long")
+    ran: list[str] = []
+    w = worker(name, ran, lease_s=0.6, job_timeout=60)
+    w.burst = False
+    main = asyncio.create_task(w.main())
+    for _ in range(200):
+        if ran:
+            break
+        await asyncio.sleep(0.02)
+    assert ran == ["long"]
+    await asyncio.sleep(1.5)  # two and a half leases into the job
+    assert ran == ["long"]  # an expired mark would have let this very worker start it again
+    key = in_progress_key_prefix + "long"
+    assert await redis.exists(key) == 1
+    assert 0 < await redis.pttl(key) <= 600
+
+    main.cancel()  # polling stops, the job itself runs on: as good as a killed process here
+    await asyncio.gather(main, return_exceptions=True)
+    await asyncio.sleep(0.8)
+    assert await redis.exists(key) == 0
+    # Another worker takes it over and runs it (again: handlers are idempotent).
+    again: list[str] = []
+    other = worker(name, again, max_jobs=1)
+    await asyncio.wait_for(other.main(), 20)
+    assert again == ["long"]
+    await other.close()
+    for task in list(w.tasks.values()):
+        task.cancel()
+    await asyncio.gather(*w.tasks.values(), return_exceptions=True)
+
+
+def test_a_connection_lost_during_a_watch_is_an_outage_not_a_conflict() -> None:
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import WatchError
+
+    from services.worker import redis_down
+
+    try:
+        try:
+            raise RedisConnectionError("Connection reset by peer")
+        except RedisConnectionError:
+            raise WatchError("A ConnectionError occurred on while watching one or more keys")  # noqa: B904
+    except WatchError as exc:
+        lost = exc
+    assert redis_down(lost)
+    assert not redis_down(WatchError("watched key changed"))  # a real conflict stays fatal
+    assert redis_down(RedisConnectionError("refused"))
+    assert not redis_down(ValueError("a bug"))
+    assert not redis_down(None)
