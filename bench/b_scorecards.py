@@ -386,7 +386,10 @@ async def load(n: int, year: int, seed: int) -> dict[str, Any]:
     timings: dict[str, Any] = {f"copy_{table}_s": 0.0 for table in TABLES}
     async with connect() as connection:
         await connection.execute("SET synchronous_commit = off")
-        await connection.execute("TRUNCATE " + ", ".join(f"scoring.{t}" for t in TABLES))
+        # The roll-ups go too: left from a smaller size, they would answer the "from the facts"
+        # baseline (tally_state says built) with the smaller size's counts.
+        derived = ["unit_month_tally", "figure_day_tally", "tally_state"]
+        await connection.execute("TRUNCATE " + ", ".join(f"scoring.{t}" for t in TABLES + derived))
         async with bulk_mode(connection, "scoring", TABLES) as restore:
             for lo in range(0, n, CHUNK):
                 began = time.perf_counter()
@@ -528,6 +531,10 @@ async def _from_facts(
 ) -> dict[str, Any]:
     """The same calls before the roll-ups are built: the evaluation counts every fact of the
     period (as it did before issue 21). The same-run baseline of the roll-up figures."""
+    from scoring_service.evaluation import tallies
+
+    async with maker() as session:
+        assert not await tallies.ready(session), "roll-ups left from an earlier load"
     june = months[5]
     month_s, _t, _r = await _timed(
         maker, lambda s: evaluation.scorecards(s, june, now=now), repeat=2

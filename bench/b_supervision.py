@@ -20,6 +20,7 @@ import random
 import statistics
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -147,17 +148,28 @@ def _uuid(rnd: random.Random) -> uuid.UUID:
     return uuid.UUID(int=rnd.getrandbits(128), version=4)
 
 
+CHUNK = 500_000  # cases generated and COPYed at a time: 10M do not fit in memory at once
+
+
 def generate(
     n: int, org: Org, plan: Plan, seed: int
-) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], int]:
-    """Case and card records (column order of CASE_COLUMNS / CARD_COLUMNS) and the due count."""
+) -> Iterator[tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], int]]:
+    """Case and card records (column order of CASE_COLUMNS / CARD_COLUMNS) and the due count,
+    ``CHUNK`` cases at a time (the same rows whatever the chunk size)."""
     rnd = random.Random(seed)
     now = plan.now
+    step = int(1 / DUE_SHARE)
+    for lo in range(0, n, CHUNK):
+        yield _chunk(rnd, org, plan, now, step, seed, lo, min(n, lo + CHUNK))
+
+
+def _chunk(
+    rnd: random.Random, org: Org, plan: Plan, now: datetime, step: int, seed: int, lo: int, hi: int
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], int]:
     cases: list[tuple[Any, ...]] = []
     cards: list[tuple[Any, ...]] = []
     due_count = 0
-    step = int(1 / DUE_SHARE)
-    for i in range(n):
+    for i in range(lo, hi):
         case_id, card_id = _uuid(rnd), _uuid(rnd)
         due_now = i % step == 0
         if due_now:
@@ -249,8 +261,8 @@ async def load(n: int, org: Org, seed: int) -> dict[str, Any]:
 
     plan = Plan(utcnow())
     started = time.perf_counter()
-    cases, cards, due = generate(n, org, plan, seed)
-    generated = time.perf_counter() - started
+    generated = copy_cases = copy_cards = 0.0
+    due = 0
     async with connect() as connection:
         await connection.execute("SET synchronous_commit = off")
         await connection.execute(
@@ -258,10 +270,19 @@ async def load(n: int, org: Org, seed: int) -> dict[str, Any]:
             "routing.webhook_delivery, routing.outbox_event CASCADE"
         )
         async with bulk_mode(connection, "routing", TABLES) as timings:
-            copy_cases = await copy(connection, "routing", "case", CASE_COLUMNS, iter(cases))
-            copy_cards = await copy(connection, "routing", "card", CARD_COLUMNS, iter(cards))
+            chunks = generate(n, org, plan, seed)
+            while True:
+                began = time.perf_counter()
+                chunk = next(chunks, None)
+                generated += time.perf_counter() - began
+                if chunk is None:
+                    break
+                cases, cards, due_in_chunk = chunk
+                due += due_in_chunk
+                copy_cases += await copy(connection, "routing", "case", CASE_COLUMNS, iter(cases))
+                copy_cards += await copy(connection, "routing", "card", CARD_COLUMNS, iter(cards))
+                del cases, cards, chunk
         vacuum = await vacuum_analyze(connection, "routing", TABLES)
-    del cases, cards
     return {
         "rows": n,
         "due": due,
