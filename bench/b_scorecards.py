@@ -446,6 +446,9 @@ async def measure(year: int, quick: bool) -> dict[str, Any]:
     if isinstance(found, str):
         return {"unavailable": found}
     month_cls, evaluation, stats = found
+    from services.runtime import settle_heap
+
+    settle_heap()  # as the scoring API does once started
     engine = create_engine(env.SA_URL, schema="scoring", pool_size=2)
     maker = service_sessionmaker(spec, engine)
     now = datetime(year + 1, 1, 20, tzinfo=UTC)

@@ -472,7 +472,9 @@ class IssueService:
         if RequestStatus(issue.status) in FINAL_STATUSES:
             raise IssueClosed()
         now = utcnow()
-        supplement = IssueSupplement(issue_id=issue.id, text=data.text, created_at=now)
+        # A confidential report's supplement is as sealed as the report it adds to.
+        text = PersonalText(data.text) if issue.confidential else data.text
+        supplement = IssueSupplement(issue_id=issue.id, text=text, created_at=now)
         session.add(supplement)
         urls = await self._attach(session, issue, data.attachments, client)
         session.add(

@@ -285,7 +285,10 @@ class CaseService:
         if case is None:
             return
         case.attachments = [*case.attachments, *event.attachments]
-        history.record(session, case, actor="submitter", action="supplement", reason=event.text[:1000],
+        # A confidential report's supplement is sealed at rest like the report's own text.
+        text = event.text[:1000]
+        history.record(session, case, actor="submitter", action="supplement",
+                       reason=PersonalText(text) if case.confidential else text,
                        data={"attachments": event.attachments})  # fmt: skip
         units = await UnitRepository.from_session(session).by_ids(
             [

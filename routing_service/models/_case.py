@@ -18,6 +18,7 @@ from sqlalchemy import (
     case,
     event,
     func,
+    inspect,
     or_,
     select,
     text,
@@ -353,7 +354,9 @@ class CaseEvent(Model):
     action: Mapped[str] = mapped_column(String(40), nullable=False)
     from_status: Mapped[str | None] = mapped_column(String(32))
     to_status: Mapped[str | None] = mapped_column(String(32))
-    reason: Mapped[str | None] = mapped_column(Text)
+    # Plain, except a confidential report's supplement (PersonalText): the chain's digest is
+    # over the text, so sealing it at rest leaves every chain verifying.
+    reason: Mapped[str | None] = mapped_column(SealedText("case_event.reason", "plain"))
     data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict, nullable=False)
     at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     prev_hash: Mapped[str] = mapped_column(String(64), nullable=False)
@@ -417,15 +420,30 @@ def case_due_expression(case_table: Any, card_table: Any) -> Any:
     return func.coalesce(earliest_card, pending)
 
 
+# The columns case_due_expression reads, per model.
+_DUE_INPUTS: dict[type, tuple[str, ...]] = {
+    Card: ("due_at", "status", "case_id"),
+    Case: ("status", "verify_due_at"),
+}
+
+
+def _changed(obj: Any, names: tuple[str, ...]) -> bool:
+    attrs = inspect(obj).attrs
+    return any(attrs[name].history.has_changes() for name in names)
+
+
 @event.listens_for(Session, "after_flush")
 def refresh_case_due(session: Session, _context: Any) -> None:
     """Recompute ``case.due_at`` for the cases whose cards or status this flush wrote: one
     UPDATE per flush, on the rows just written, so the list's due order is an index range."""
-    touched = {
-        obj.case_id if isinstance(obj, Card) else obj.id
-        for obj in (*session.new, *session.dirty)
-        if isinstance(obj, Card | Case)
-    }
+    touched = {obj.case_id for obj in session.new if isinstance(obj, Card)}
+    touched |= {obj.id for obj in session.new if isinstance(obj, Case)}
+    # A dirty row counts only if it changed what the due date is made of: supervision's
+    # escalations write a thousand cards a batch without moving any deadline.
+    for obj in session.dirty:
+        inputs = _DUE_INPUTS.get(type(obj))
+        if inputs is not None and _changed(obj, inputs):
+            touched.add(obj.case_id if isinstance(obj, Card) else obj.id)
     if not touched:
         return
     table, cards = cast(Table, Case.__table__), cast(Table, Card.__table__)

@@ -39,10 +39,11 @@ WHISTLEBLOWER = {"kind": "enterprise", "name": "慕容密报", "phone": "1386666
                  "uscc": "91130404MA0CTE1N15", "enterprise_name": "邯郸慕容建材有限公司"}  # fmt: skip
 REPORT = "审批窗口工作人员暗示送购物卡才给办理"
 CONTACT = {"name": "司马经理", "phone": "13877778888"}
+SUPPLEMENT = "补充：收卡的是三号窗口的副科长，监控可查"
 
 SECRETS = [CITIZEN["name"], CITIZEN["phone"], CITIZEN["email"], WHISTLEBLOWER["name"],
            WHISTLEBLOWER["phone"], WHISTLEBLOWER["enterprise_name"], REPORT,
-           CONTACT["name"], CONTACT["phone"]]  # fmt: skip
+           CONTACT["name"], CONTACT["phone"], SUPPLEMENT]  # fmt: skip
 
 
 def dump() -> str:
@@ -114,6 +115,22 @@ async def _play(
         assert case["submitter"]["phone"] == CITIZEN["phone"]
         assert confidential["description"] == REPORT
         assert WHISTLEBLOWER["phone"] not in str(confidential["submitter"])
+        # The whistleblower adds to the report: sealed in intake and in routing's history.
+        await ok(await intake.post(f"/v1/requests/{report['tracking_no']}/supplements",
+                                   headers={"X-Tracking-Secret": report["tracking_secret"]},
+                                   json={"text": SUPPLEMENT}), 201)  # fmt: skip
+
+        async def supplemented() -> Any:
+            found = await routing.get(f"/v1/cases/{confidential['id']}/history",
+                                      headers=org.auth("hs_operator"))  # fmt: skip
+            events = found.json() if found.status_code == 200 else []
+            return [e for e in events if e["action"] == "supplement"] or None
+
+        added = await eventually(supplemented, timeout=30)
+        assert added[0]["reason"] == SUPPLEMENT  # read as before
+        verified = await ok(await routing.get(f"/v1/cases/{confidential['id']}/history/verify",
+                                              headers=org.auth("auditor")))  # fmt: skip
+        assert verified["valid"] is True
         await ok(await routing.post(f"/v1/cases/{case['id']}/verify", headers=org.auth("hs_operator"),
                                     json={"decision": "accept", "classification": "general"}))  # fmt: skip
         await ok(await routing.post(f"/v1/cases/{case['id']}/dispatch", headers=org.auth("hs_dispatcher"),
