@@ -142,13 +142,17 @@ class CppccRepository:
 
     async def existing_members(self, phones: Iterable[str]) -> set[tuple[str, str]]:
         """(name, phone) pairs already registered among these phone numbers."""
-        wanted = set(phones)
+        from intake_service.issue.service import phone_index
+
+        wanted = {phone_index(phone): phone for phone in phones}
         if not wanted:
             return set()
         rows = await self.session.execute(
-            select(CppccMember.name, CppccMember.phone).where(CppccMember.phone.in_(wanted))
+            select(CppccMember.name, CppccMember.phone_index).where(
+                CppccMember.phone_index.in_(wanted)
+            )
         )
-        return {(row.name, row.phone) for row in rows if row.phone is not None}
+        return {(row.name, wanted[row.phone_index]) for row in rows}
 
     async def member_activity(self, member_id: uuid.UUID) -> tuple[int, int]:
         """Visits logged and issues collected by a member."""

@@ -44,7 +44,7 @@ from intake_service.cppcc.schemas import (
 )
 from intake_service.issue.repository import IssueRepository
 from intake_service.issue.schemas import IssueCreate, LocationIn, SubmitterIn
-from intake_service.issue.service import issue_service
+from intake_service.issue.service import issue_service, phone_index
 from intake_service.models import CppccMember, CppccVisit, Issue, LiaisonStation
 from services.api_keys import ApiKeyIdentity
 from services.models import utcnow
@@ -89,7 +89,7 @@ def _member_out(member: CppccMember, station_name: str) -> MemberOut:
     return MemberOut(
         id=member.id,
         name=member.name,
-        phone=member.phone,
+        phone=None if member.phone is None else str(member.phone),  # the personal ring opens
         sector=member.sector,
         station_id=member.station_id,
         station_name=station_name,
@@ -236,6 +236,7 @@ class CppccService:
             id=uuid.uuid4(),
             name=data.name,
             phone=data.phone,
+            phone_index=phone_index(data.phone),
             sector=data.sector or station.sector,
             station_id=station.id,
             created_at=utcnow(),

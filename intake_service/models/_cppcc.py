@@ -3,10 +3,11 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import ColumnElement, Date, ForeignKey, Index, Integer, String, Text, and_, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from intake_service.models._base import Model
+from services.crypto import Sealed, SealedText
 from services.models import UTCDateTime, utcnow
 
 
@@ -26,10 +27,24 @@ class CppccMember(Model):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     name: Mapped[str] = mapped_column(String(50), nullable=False)
-    phone: Mapped[str | None] = mapped_column(String(32))
+    # A member's phone is personal data like a submitter's: sealed (SM4), found by its blind
+    # index (the same HMAC-SM3 digest as a submitter's phone, services.crypto.blind_index).
+    phone: Mapped[str | Sealed | None] = mapped_column(SealedText("cppcc_member.phone"))
+    phone_index: Mapped[str | None] = mapped_column(String(64), index=True)
     sector: Mapped[str | None] = mapped_column(String(100))
     station_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("liaison_station.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+    @classmethod
+    def sealing_due(cls) -> ColumnElement[bool]:
+        """Rows registered before sealing: no blind index yet (services/encryption.py)."""
+        return and_(cls.phone_index.is_(None), cls.phone.is_not(None))
+
+    def reseal(self) -> None:
+        from intake_service.issue.service import phone_index
+
+        if self.phone_index is None and isinstance(self.phone, str):
+            self.phone_index = phone_index(self.phone)
 
 
 class CppccVisit(Model):

@@ -89,9 +89,11 @@ async def _as_before_encryption(sessionmaker: AsyncSessionMaker, tracking_no: st
         await session.commit()
 
 
-async def _stored(sessionmaker: AsyncSessionMaker, column: str) -> list[str]:
+async def _stored(sessionmaker: AsyncSessionMaker, column: str, table: str = "issue") -> list[str]:
     async with sessionmaker() as session:
-        rows = await session.execute(text(f"SELECT {column} FROM issue WHERE {column} IS NOT NULL"))
+        rows = await session.execute(
+            text(f"SELECT {column} FROM {table} WHERE {column} IS NOT NULL")
+        )
         return [str(value) for (value,) in rows]
 
 
@@ -224,3 +226,46 @@ async def test_a_key_missing_from_the_ring_or_wrong_refuses_the_start(
     counts = await sweep(intake_sessionmaker, [Issue])
     assert counts.unreadable == 1
     assert await _stored(intake_sessionmaker, "submitter_phone") == before
+
+
+async def test_a_cppcc_members_phone_is_sealed_and_still_finds_a_second_registration(
+    intake_client: httpx.AsyncClient, intake_sessionmaker: AsyncSessionMaker
+) -> None:
+    """A member's phone is stored sealed with a blind index; "already registered" is decided
+    on the index, and a member registered before sealing is sealed by the sweep and then
+    still found."""
+    from intake_service.models import ApiKey, CppccMember
+    from tests.fixtures.clients import make_key
+
+    key = await make_key(intake_sessionmaker, ApiKey, "cppcc_165")
+    base, headers = "/v1/cppcc", {"X-API-Key": key}
+    station = await intake_client.post(f"{base}/stations", headers=headers,
+                                       json={"name": "经济界别联络站", "sector": "经济界"})  # fmt: skip
+    assert station.status_code == 201, station.text
+    body = {"name": "赵一鸣", "phone": "13833334444", "station_id": station.json()["id"]}
+    created = await intake_client.post(f"{base}/members", headers=headers, json=body)
+    assert created.status_code == 201, created.text
+    assert created.json()["phone"] == "13833334444"
+    stored = await _stored(intake_sessionmaker, "phone", table="cppcc_member")
+    assert stored
+    assert all(value.startswith(PREFIX) for value in stored)
+    again = await intake_client.post(f"{base}/members", headers=headers,
+                                     json={**body, "phone": "138 3333 4444"})  # fmt: skip
+    assert again.status_code == 409
+    assert again.json()["error"]["code"] == "member_exists"
+
+    # As the previous release stored it: plain, no index. The sweep seals it; still found.
+    async with intake_sessionmaker() as session:
+        await session.execute(
+            text("UPDATE cppcc_member SET phone = '13833334444', phone_index = NULL")
+        )
+        await session.commit()
+    assert (await sweep(intake_sessionmaker, [CppccMember])).sealed == 1
+    assert all(
+        value.startswith(PREFIX)
+        for value in await _stored(intake_sessionmaker, "phone", table="cppcc_member")
+    )
+    again = await intake_client.post(f"{base}/members", headers=headers, json=body)
+    assert again.status_code == 409
+    shown = await intake_client.get(f"{base}/members/{created.json()['id']}", headers=headers)
+    assert shown.json()["phone"] == "13833334444"

@@ -121,3 +121,38 @@ async def test_search_grams_are_retagged_by_field_on_upgrade() -> None:
             assert not any(g[0].isdigit() for g in plain)
         finally:
             await database.close()
+
+
+async def test_closed_requests_without_a_status_time_get_one_for_retention() -> None:
+    """Closed requests from before ``status_changed_at`` get their last update as that time,
+    so retention reaches them; open ones keep NULL (a later change is compared with it)."""
+    spec = next(s for s in SPECS if s.name == "intake")
+    async with scratch_database("status_time") as name:
+        url = normalize_database_url(with_database(ADMIN_DATABASE_URL, name))
+        config = alembic_config(spec, url)
+        await asyncio.to_thread(command.upgrade, config, "7e2b5d9c4a31")
+        database = await asyncpg.connect(with_database(ADMIN_DATABASE_URL, name).replace(
+            "postgresql+asyncpg://", "postgresql://"))  # fmt: skip
+        try:
+            for tracking_no, status in (("YS1", "closed"), ("YS2", "received")):
+                await database.execute(
+                    "INSERT INTO intake.issue (id, tracking_no, tracking_secret_hash, channel, "
+                    "type, topic, topic_suggested, topic_confidence, urgency, title, description, "
+                    "submitter_kind, anonymous, confidential, status, expected_provisional, "
+                    "received_at, updated_at) VALUES (gen_random_uuid(), $1, 'x', 'app', "
+                    "'complaint', 'other', false, 0, 'normal', '停水', '三天停水', 'person', "
+                    "false, false, $2, false, now() - interval '3 years', "
+                    "now() - interval '2 years')",
+                    tracking_no, status,
+                )  # fmt: skip
+            await asyncio.to_thread(command.upgrade, config, "head")
+            rows = {
+                row["tracking_no"]: row
+                for row in await database.fetch(
+                    "SELECT tracking_no, status_changed_at, updated_at FROM intake.issue"
+                )
+            }
+            assert rows["YS1"]["status_changed_at"] == rows["YS1"]["updated_at"]
+            assert rows["YS2"]["status_changed_at"] is None
+        finally:
+            await database.close()
