@@ -230,7 +230,11 @@ class QueueWorker(ArqWorker):
         self._leases_renewed_at = now
         for job_id in [job_id for job_id in self._claimed_at if job_id not in self.tasks]:
             del self._claimed_at[job_id]
-        running = [job_id for job_id, at in self._claimed_at.items() if now - at >= every]
+        running = [
+            job_id
+            for job_id, at in self._claimed_at.items()
+            if now - at >= every and not self.tasks[job_id].done()  # done: its mark is gone
+        ]
         if running:
             ttl_ms = int(self.in_progress_timeout_s * 1000)
             async with self.pool.pipeline(transaction=False) as pipe:
