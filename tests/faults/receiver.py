@@ -5,6 +5,7 @@ messages, and can be taken down (connection refused) and brought back on the sam
 from __future__ import annotations
 
 import hashlib
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -55,6 +56,7 @@ class FlakyReceiver:
     hits: list[Hit] = field(default_factory=list)
     _seen: set[str] = field(default_factory=set)
     _server: uvicorn.Server | None = None
+    _served: bool = False  # started once: the port is in subscriptions and must stay
     _thread: threading.Thread | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -87,17 +89,45 @@ class FlakyReceiver:
         return Response(status_code=status)
 
     def up(self) -> None:
+        """Serve on ``port``. Before the first start nobody has the URLs yet, so a port some
+        other socket took since it was picked (an outgoing connection's ephemeral port) is
+        swapped for another; afterwards the port stays, as subscriptions point at it."""
+        for _ in range(5):
+            try:
+                return self._serve(self._bound())
+            except OSError:
+                if self._served:
+                    raise
+                self.port = free_port()
+        self._serve(self._bound())
+
+    def _bound(self) -> socket.socket:
+        # Bound here, not in uvicorn's thread: a taken port is an OSError to handle, not an
+        # exception dying in a thread.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", self.port))
+        except OSError:
+            sock.close()
+            raise
+        return sock
+
+    def _serve(self, sock: socket.socket) -> None:
         app = Starlette(routes=[Route("/hook/{unit}", self._hook, methods=["POST"])])
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="error",
                                 lifespan="off", access_log=False)  # fmt: skip
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, daemon=True
+        )
         self._thread.start()
         deadline = time.monotonic() + 10
         while not self._server.started:
             if time.monotonic() > deadline or not self._thread.is_alive():
                 raise RuntimeError(f"webhook receiver did not start on port {self.port}")
             time.sleep(0.02)
+        self._served = True
 
     def down(self) -> None:
         if self._server is not None:
